@@ -1,0 +1,63 @@
+//! Credentials: how secrets are made, presented and checked, and who a caller is.
+
+mod password;
+mod secret;
+
+pub use password::{PasswordError, PasswordHasher, PasswordParams};
+pub use secret::{PresentedToken, generate_api_key_secret, generate_operator_secret, sha256};
+
+use crate::domain::{Actor, ApiKeyId, ApiKeyRole, ClientInfo, TenantId};
+
+/// Who is calling, as established from the request's credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// The operator credential (HTTP) or the command line: every tenant.
+    Operator,
+    /// The command line, acting as the operator on the database directly.
+    Cli,
+    /// A tenant API key.
+    ApiKey {
+        tenant_id: TenantId,
+        key_id: ApiKeyId,
+        role: ApiKeyRole,
+    },
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        match self {
+            Principal::Operator => Actor::Operator,
+            Principal::Cli => Actor::Cli,
+            Principal::ApiKey { key_id, .. } => Actor::ApiKey(*key_id),
+        }
+    }
+
+    /// The tenant the caller is confined to; `None` for the operator.
+    pub fn tenant(&self) -> Option<TenantId> {
+        match self {
+            Principal::Operator | Principal::Cli => None,
+            Principal::ApiKey { tenant_id, .. } => Some(*tenant_id),
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Principal::Operator | Principal::Cli)
+    }
+}
+
+/// A caller: the principal and where the request came from (for the audit log).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub client: ClientInfo,
+}
+
+impl Caller {
+    /// The command line, run by whoever can reach the database.
+    pub fn cli() -> Self {
+        Self {
+            principal: Principal::Cli,
+            client: ClientInfo::default(),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Secret formats. Every secret is 32 random bytes, so a single SHA-256 is a safe and
+//! fast way to store and find it: there is nothing to guess that a slow hash would
+//! protect. A tenant key names its tenant in clear, so that it is found by an index
+//! that starts with the tenant id, as every index does.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::domain::TenantId;
+
+const API_KEY_PREFIX: &str = "rk_";
+const OPERATOR_PREFIX: &str = "ro_";
+
+fn random_part() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of a presented secret: what the database stores and looks up.
+pub fn sha256(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// A new tenant API key secret: `rk_<tenant id, 32 hex>_<43 random characters>`.
+pub fn generate_api_key_secret(tenant: TenantId) -> String {
+    format!(
+        "{API_KEY_PREFIX}{}_{}",
+        tenant.as_uuid().simple(),
+        random_part()
+    )
+}
+
+/// A new operator secret: `ro_<43 random characters>`.
+pub fn generate_operator_secret() -> String {
+    format!("{OPERATOR_PREFIX}{}", random_part())
+}
+
+/// A bearer token as presented, classified by its form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresentedToken {
+    /// Has the form of a tenant API key.
+    ApiKey { tenant: TenantId, hash: Vec<u8> },
+    /// Anything else: only an operator credential can match it.
+    Other { hash: Vec<u8> },
+}
+
+impl PresentedToken {
+    pub fn parse(token: &str) -> Self {
+        let hash = sha256(token);
+        let tenant = token
+            .strip_prefix(API_KEY_PREFIX)
+            .and_then(|rest| rest.get(..32).zip(rest.get(32..33)))
+            .filter(|(_, sep)| *sep == "_")
+            .and_then(|(hex, _)| Uuid::try_parse(hex).ok());
+        match tenant {
+            Some(uuid) => PresentedToken::ApiKey {
+                tenant: TenantId::from_uuid(uuid),
+                hash,
+            },
+            None => PresentedToken::Other { hash },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_key_secrets_name_their_tenant() {
+        let tenant = TenantId::generate();
+        let secret = generate_api_key_secret(tenant);
+        assert_eq!(secret.len(), 3 + 32 + 1 + 43);
+        assert_eq!(
+            PresentedToken::parse(&secret),
+            PresentedToken::ApiKey {
+                tenant,
+                hash: sha256(&secret)
+            }
+        );
+    }
+
+    #[test]
+    fn other_tokens_are_only_hashed() {
+        for token in [
+            "ro_abc",
+            "rk_short",
+            "rk_zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz_x",
+            "plain",
+        ] {
+            assert!(
+                matches!(PresentedToken::parse(token), PresentedToken::Other { .. }),
+                "{token}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_repeat() {
+        assert_ne!(generate_operator_secret(), generate_operator_secret());
+    }
+}

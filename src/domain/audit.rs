@@ -1,0 +1,97 @@
+use super::user::text_enum;
+use super::{ApiKeyId, AuditEventId, TenantId, Timestamp, UserId};
+
+/// Who did something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// The holder of the operator credential, over HTTP.
+    Operator,
+    /// The command line, run against the database directly.
+    Cli,
+    ApiKey(ApiKeyId),
+    User(UserId),
+}
+
+impl Actor {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Actor::Operator => "operator",
+            Actor::Cli => "cli",
+            Actor::ApiKey(_) => "api_key",
+            Actor::User(_) => "user",
+        }
+    }
+
+    pub fn id(&self) -> Option<String> {
+        match self {
+            Actor::Operator | Actor::Cli => None,
+            Actor::ApiKey(id) => Some(id.to_string()),
+            Actor::User(id) => Some(id.to_string()),
+        }
+    }
+}
+
+/// Where a request came from, as far as the server can tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The kind of object an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    Tenant,
+    User,
+    Group,
+    ApiKey,
+}
+
+text_enum!(TargetKind { Tenant = "tenant", User = "user", Group = "group", ApiKey = "api_key" });
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    TenantCreate,
+    TenantRename,
+    UserCreate,
+    UserUpdate,
+    UserDelete,
+    GroupCreate,
+    GroupUpdate,
+    GroupDelete,
+    MemberAdd,
+    MemberRemove,
+    ApiKeyCreate,
+    ApiKeyRevoke,
+}
+
+text_enum!(Action {
+    TenantCreate = "tenant.create",
+    TenantRename = "tenant.rename",
+    UserCreate = "user.create",
+    UserUpdate = "user.update",
+    UserDelete = "user.delete",
+    GroupCreate = "group.create",
+    GroupUpdate = "group.update",
+    GroupDelete = "group.delete",
+    MemberAdd = "group.member.add",
+    MemberRemove = "group.member.remove",
+    ApiKeyCreate = "api_key.create",
+    ApiKeyRevoke = "api_key.revoke",
+});
+
+/// One entry of a tenant's audit log. It never holds a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    pub tenant_id: TenantId,
+    pub occurred_at: Timestamp,
+    pub actor: Actor,
+    pub action: Action,
+    pub target_kind: TargetKind,
+    pub target_id: String,
+    pub client: ClientInfo,
+    /// What changed, by field name; values only where they are not secret.
+    pub details: serde_json::Value,
+}

@@ -1,0 +1,86 @@
+use super::user::text_enum;
+use super::{Description, ExternalId, GroupId, GroupName, Invalid, Patch, TenantId, Timestamp};
+
+/// Where a group came from: made here, provisioned over SCIM, or federated by SAML.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum GroupOwner {
+    Local,
+    Scim,
+    Saml,
+}
+
+text_enum!(GroupOwner { Local = "LOCAL", Scim = "SCIM", Saml = "SAML" });
+
+/// A stored group as every face reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub description: String,
+    pub owner: GroupOwner,
+    pub federated_attribute_values: Vec<String>,
+    pub external_id: Option<String>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// At most this many federated attribute values, each 1 to 255 characters.
+pub const MAX_FEDERATED_VALUES: usize = 100;
+
+/// Validates a group's federated attribute values.
+pub fn parse_federated_values(values: Vec<String>) -> Result<Vec<String>, Invalid> {
+    if values.len() > MAX_FEDERATED_VALUES {
+        return Err(Invalid::new(format!(
+            "must hold at most {MAX_FEDERATED_VALUES} values"
+        )));
+    }
+    for value in &values {
+        let len = value.chars().count();
+        if len == 0 || len > 255 || value.chars().any(char::is_control) {
+            return Err(Invalid::new(
+                "each value must be 1 to 255 printable characters",
+            ));
+        }
+    }
+    Ok(values)
+}
+
+/// A group to create.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    pub name: GroupName,
+    pub description: Description,
+    pub owner: GroupOwner,
+    pub federated_attribute_values: Vec<String>,
+    pub external_id: Option<ExternalId>,
+}
+
+/// A partial change to a group.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPatch {
+    pub name: Option<GroupName>,
+    pub description: Option<Description>,
+    pub federated_attribute_values: Option<Vec<String>>,
+    pub external_id: Patch<ExternalId>,
+}
+
+impl GroupPatch {
+    pub fn apply_to(self, group: &mut Group) {
+        if let Some(name) = self.name {
+            group.name = name.into_string();
+        }
+        if let Some(description) = self.description {
+            group.description = description.into_string();
+        }
+        if let Some(values) = self.federated_attribute_values {
+            group.federated_attribute_values = values;
+        }
+        self.external_id
+            .apply(&mut group.external_id, |e| e.into_string());
+    }
+}

@@ -1,0 +1,102 @@
+//! The directory's types and the rules that make a value valid.
+//!
+//! Nothing here performs I/O or knows about HTTP or SQL: values are made through
+//! validating constructors (`parse`), so code holding an `Email` or a `UserId` may
+//! rely on it being well formed.
+
+mod api_key;
+mod audit;
+mod group;
+mod ids;
+mod page;
+mod tenant;
+mod text;
+mod time;
+mod user;
+
+pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
+pub use audit::{Action, Actor, AuditEvent, ClientInfo, TargetKind};
+pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
+pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
+pub use page::{Page, PageCursor, PageLimit, PageRequest};
+pub use tenant::Tenant;
+pub use text::{
+    Company, CountryCode, Description, Email, ExternalId, GroupName, KeyName, PersonName, Phone,
+    PrefixRange, TenantName, fold_case,
+};
+pub use time::Timestamp;
+pub use user::{
+    LoginMetadata, NewPassword, NewUser, Patch, Role, Status, User, UserFilter, UserPatch,
+};
+
+/// Why a single value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Invalid {
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A refused value together with the name under which the caller sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub reason: String,
+}
+
+/// Collects every bad field of a request so that one reply can name them all.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the value when it is valid, records the reason under `field` when not.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, Invalid>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(invalid) => {
+                self.add(field, invalid.reason);
+                None
+            }
+        }
+    }
+
+    /// Like [`Violations::check`] for an optional input.
+    pub fn check_opt<T>(&mut self, field: &str, parsed: Option<Result<T, Invalid>>) -> Option<T> {
+        parsed.and_then(|p| self.check(field, p))
+    }
+
+    pub fn add(&mut self, field: &str, reason: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.to_owned(),
+            reason: reason.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldViolation> {
+        self.0
+    }
+
+    /// `Ok(())` when nothing was recorded, else every violation.
+    pub fn finish(self) -> Result<(), Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Validated text values. Each constructor states the rule it enforces; lengths
+//! count Unicode scalar values, not bytes.
+
+use std::fmt;
+
+use super::Invalid;
+
+fn check_length(s: &str, min: usize, max: usize) -> Result<(), Invalid> {
+    let len = s.chars().count();
+    if len < min {
+        return Err(if min == 1 {
+            Invalid::new("must not be empty")
+        } else {
+            Invalid::new(format!("must be at least {min} characters long"))
+        });
+    }
+    if len > max {
+        return Err(Invalid::new(format!(
+            "must be at most {max} characters long"
+        )));
+    }
+    Ok(())
+}
+
+fn check_no_control(s: &str) -> Result<(), Invalid> {
+    if s.chars().any(char::is_control) {
+        return Err(Invalid::new("must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn check_trimmed(s: &str) -> Result<(), Invalid> {
+    if s.trim() != s {
+        return Err(Invalid::new("must not start or end with whitespace"));
+    }
+    Ok(())
+}
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, min = $min:expr, max = $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_CHARS: usize = $max;
+
+            pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
+                let s = s.into();
+                check_length(&s, $min, $max)?;
+                check_no_control(&s)?;
+                check_trimmed(&s)?;
+                Ok(Self(s))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+text_type!(
+    /// A tenant's display name: 1 to 200 characters.
+    TenantName, min = 1, max = 200
+);
+text_type!(
+    /// A user's first or last name: up to 200 characters, may be empty.
+    PersonName, min = 0, max = 200
+);
+text_type!(
+    /// A company name: 1 to 200 characters.
+    Company, min = 1, max = 200
+);
+text_type!(
+    /// A group's name: 1 to 200 characters, unique in its tenant regardless of case.
+    GroupName, min = 1, max = 200
+);
+text_type!(
+    /// A free-text description: up to 1,000 characters.
+    Description, min = 0, max = 1000
+);
+text_type!(
+    /// An API key's name: 1 to 100 characters.
+    KeyName, min = 1, max = 100
+);
+text_type!(
+    /// The identifier a provisioning client (SCIM) keeps for an object: 1 to 255 characters.
+    ExternalId, min = 1, max = 255
+);
+
+impl Description {
+    pub fn empty() -> Self {
+        Self(String::new())
+    }
+}
+
+/// The case-folded form of a name or address: what uniqueness and prefix search are
+/// decided on, so that `Roger@Acme.com` and `roger@acme.com` are one.
+pub fn fold_case(s: &str) -> String {
+    s.to_lowercase()
+}
+
+impl GroupName {
+    /// The form that uniqueness is decided on.
+    pub fn key(&self) -> String {
+        fold_case(&self.0)
+    }
+}
+
+/// An email address in the WHATWG "valid e-mail address" form (what browsers accept),
+/// with a dotted domain; at most 254 characters. Its letter case is kept for display,
+/// and [`Email::key`] is what uniqueness is decided on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_CHARS: usize = 254;
+
+    pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
+        let s = s.into();
+        if s.is_empty() {
+            return Err(Invalid::new("must not be empty"));
+        }
+        if s.len() > Self::MAX_CHARS {
+            return Err(Invalid::new(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            )));
+        }
+        let invalid = || Invalid::new("must be a valid email address");
+        let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c));
+        let domain_ok = domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if local_ok && domain_ok {
+            Ok(Self(s))
+        } else {
+            Err(invalid())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The address in lower case: two addresses that differ only in case are one.
+    pub fn key(&self) -> String {
+        fold_case(&self.0)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A phone number as people write it: digits with `+`, spaces, dots, dashes and
+/// parentheses; 1 to 32 characters with at least one digit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
+        let s = s.into();
+        check_length(&s, 1, 32)?;
+        let allowed = s
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-.()/".contains(c));
+        if !allowed || !s.chars().any(|c| c.is_ascii_digit()) {
+            return Err(Invalid::new(
+                "must be a phone number: digits, spaces and + - . ( ) /",
+            ));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, such as `DE`; stored in upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct CountryCode(String);
+
+impl CountryCode {
+    pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
+        let s = s.into();
+        if s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic()) {
+            Ok(Self(s.to_ascii_uppercase()))
+        } else {
+            Err(Invalid::new(
+                "must be an ISO 3166-1 alpha-2 country code such as \"DE\"",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The half-open range `[lower, upper)` of lower-cased strings that start with a
+/// prefix, so that a prefix search is an index range scan under byte-wise collation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixRange {
+    pub lower: String,
+    /// `None` when no string is above every string with the prefix.
+    pub upper: Option<String>,
+}
+
+impl PrefixRange {
+    /// The range for `prefix` compared case-insensitively: 1 to 200 characters.
+    pub fn parse(prefix: &str) -> Result<Self, Invalid> {
+        check_length(prefix, 1, 200)?;
+        let lower = fold_case(prefix);
+        let mut chars: Vec<char> = lower.chars().collect();
+        // Byte-wise UTF-8 order is code point order, so the first string above every
+        // string with the prefix is the prefix with its last incrementable char raised.
+        let upper = loop {
+            let Some(last) = chars.pop() else { break None };
+            if let Some(next) = next_char(last) {
+                chars.push(next);
+                break Some(chars.into_iter().collect());
+            }
+        };
+        Ok(Self { lower, upper })
+    }
+}
+
+fn next_char(c: char) -> Option<char> {
+    let mut code = c as u32 + 1;
+    while code <= char::MAX as u32 {
+        if let Some(next) = char::from_u32(code) {
+            return Some(next);
+        }
+        code += 1; // skip the surrogate range
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_must_have_a_local_part_and_a_dotted_domain() {
+        for good in ["a@b.co", "Wiley.Coyote+1@acme.com", "x_y@sub-1.example.org"] {
+            assert!(Email::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "plain",
+            "@acme.com",
+            "a@",
+            "a@localhost",
+            "a b@acme.com",
+            "a@-acme.com",
+            "a@acme..com",
+            "ä@acme.com",
+            "a@acme.com ",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("{}@{}.com", "a".repeat(64), "b".repeat(200));
+        assert!(Email::parse(long).is_err());
+    }
+
+    #[test]
+    fn email_keys_ignore_letter_case() {
+        let a = Email::parse("Roger.Rabbit@ACME.com").unwrap();
+        assert_eq!(a.as_str(), "Roger.Rabbit@ACME.com");
+        assert_eq!(a.key(), "roger.rabbit@acme.com");
+    }
+
+    #[test]
+    fn names_are_bounded_and_printable() {
+        assert!(PersonName::parse("").is_ok());
+        assert!(PersonName::parse("x".repeat(200)).is_ok());
+        assert!(PersonName::parse("x".repeat(201)).is_err());
+        assert!(PersonName::parse("a\u{0}b").is_err());
+        assert!(PersonName::parse(" padded").is_err());
+        assert!(GroupName::parse("").is_err());
+    }
+
+    #[test]
+    fn country_codes_are_two_letters_in_upper_case() {
+        assert_eq!(CountryCode::parse("de").unwrap().as_str(), "DE");
+        assert!(CountryCode::parse("DEU").is_err());
+        assert!(CountryCode::parse("1A").is_err());
+    }
+
+    #[test]
+    fn phones_need_a_digit() {
+        assert!(Phone::parse("+1 234 567 890").is_ok());
+        assert!(Phone::parse("call me").is_err());
+        assert!(Phone::parse("--").is_err());
+    }
+
+    #[test]
+    fn prefix_ranges_bound_exactly_the_strings_with_the_prefix() {
+        let r = PrefixRange::parse("Ab").unwrap();
+        assert_eq!(r.lower, "ab");
+        assert_eq!(r.upper.as_deref(), Some("ac"));
+        let top = PrefixRange::parse("a\u{10FFFF}").unwrap();
+        assert_eq!(top.upper.as_deref(), Some("b"));
+        let skip = PrefixRange::parse("\u{D7FF}").unwrap();
+        assert_eq!(skip.upper.as_deref(), Some("\u{E000}"));
+        assert_eq!(PrefixRange::parse("\u{10FFFF}").unwrap().upper, None);
+    }
+}

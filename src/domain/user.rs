@@ -1,0 +1,264 @@
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{
+    Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, PrefixRange,
+    TenantId, Timestamp, UserId,
+};
+
+/// What a user may do in its tenant.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Manages the tenant's directory.
+    Admin,
+    /// Reads the directory and manages only itself.
+    Member,
+}
+
+/// Whether a user may sign in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Disabled,
+    /// Invited; has not set a password yet.
+    Pending,
+}
+
+macro_rules! text_enum {
+    ($name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub const fn as_str(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::domain::Invalid;
+            fn from_str(s: &str) -> Result<Self, $crate::domain::Invalid> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::domain::Invalid::new(format!(
+                        "must be one of: {}",
+                        [$($text),+].join(", ")
+                    ))),
+                }
+            }
+        }
+    };
+}
+pub(crate) use text_enum;
+
+text_enum!(Role { Admin = "admin", Member = "member" });
+text_enum!(Status { Active = "active", Disabled = "disabled", Pending = "pending" });
+
+/// What the directory records about a user's sign-ins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoginMetadata {
+    pub successful_logins: i64,
+    pub failed_logins: i64,
+    pub last_successful_login_at: Option<Timestamp>,
+    pub last_failed_login_at: Option<Timestamp>,
+    pub last_action_at: Option<Timestamp>,
+    pub password_changed_at: Option<Timestamp>,
+}
+
+/// A stored user as every face reads it. The password hash is not part of it: it never
+/// leaves the store except to verify a sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub tenant_id: TenantId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: Option<String>,
+    pub company: Option<String>,
+    pub country_code: Option<String>,
+    pub role: Role,
+    pub status: Status,
+    pub external_id: Option<String>,
+    pub default_group_id: Option<GroupId>,
+    pub has_password: bool,
+    pub two_factor_enabled: bool,
+    pub login: LoginMetadata,
+    /// Raised by every change; the ETag of the user.
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A password as a user chose it, before hashing: 8 to 256 characters, not all
+/// whitespace. Redacted in `Debug`.
+#[derive(Clone)]
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
+        let s: String = s.into();
+        let len = s.chars().count();
+        if len < Self::MIN_CHARS {
+            return Err(Invalid::new(format!(
+                "must be at least {} characters long",
+                Self::MIN_CHARS
+            )));
+        }
+        if len > Self::MAX_CHARS {
+            return Err(Invalid::new(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            )));
+        }
+        if s.trim().is_empty() {
+            return Err(Invalid::new("must not be only whitespace"));
+        }
+        Ok(Self(SecretString::from(s)))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword([REDACTED])")
+    }
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
+    pub phone: Option<Phone>,
+    pub company: Option<Company>,
+    pub country_code: Option<CountryCode>,
+    pub role: Role,
+    pub status: Status,
+    pub external_id: Option<ExternalId>,
+    pub password: Option<NewPassword>,
+}
+
+/// A change to one optional field: leave it, clear it, or set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    /// Applies the change to `field`, converting a set value with `into`.
+    pub fn apply<U>(self, field: &mut Option<U>, into: impl FnOnce(T) -> U) {
+        match self {
+            Patch::Keep => {}
+            Patch::Clear => *field = None,
+            Patch::Set(value) => *field = Some(into(value)),
+        }
+    }
+
+    pub fn is_keep(&self) -> bool {
+        matches!(self, Patch::Keep)
+    }
+}
+
+/// A partial change to a user: only what is named changes.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub email: Option<Email>,
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub phone: Patch<Phone>,
+    pub company: Patch<Company>,
+    pub country_code: Patch<CountryCode>,
+    pub role: Option<Role>,
+    pub status: Option<Status>,
+    pub external_id: Patch<ExternalId>,
+    /// Setting a default group also makes the user a member of it.
+    pub default_group_id: Patch<GroupId>,
+}
+
+impl UserPatch {
+    /// Applies every change except the default group (which is a membership) to `user`.
+    pub fn apply_to(self, user: &mut User) {
+        if let Some(email) = self.email {
+            user.email = email.as_str().to_owned();
+        }
+        if let Some(name) = self.first_name {
+            user.first_name = name.into_string();
+        }
+        if let Some(name) = self.last_name {
+            user.last_name = name.into_string();
+        }
+        self.phone.apply(&mut user.phone, |p| p.as_str().to_owned());
+        self.company.apply(&mut user.company, |c| c.into_string());
+        self.country_code
+            .apply(&mut user.country_code, |c| c.as_str().to_owned());
+        if let Some(role) = self.role {
+            user.role = role;
+        }
+        if let Some(status) = self.status {
+            user.status = status;
+        }
+        self.external_id
+            .apply(&mut user.external_id, |e| e.into_string());
+    }
+}
+
+/// Which users a list returns. Every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Exactly this address, in any letter case.
+    pub email: Option<Email>,
+    /// Email, first name or last name starts with this, in any letter case.
+    pub prefix: Option<PrefixRange>,
+    pub status: Option<Status>,
+    pub role: Option<Role>,
+    /// Members of this group.
+    pub group_id: Option<GroupId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_statuses_read_their_wire_names_only() {
+        assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
+        assert!("Admin".parse::<Role>().is_err());
+        assert_eq!("pending".parse::<Status>(), Ok(Status::Pending));
+        let err = "gone".parse::<Status>().unwrap_err();
+        assert_eq!(err.reason, "must be one of: active, disabled, pending");
+    }
+
+    #[test]
+    fn passwords_are_bounded_and_never_printed() {
+        assert!(NewPassword::parse("short").is_err());
+        assert!(NewPassword::parse("        ").is_err());
+        assert!(NewPassword::parse("x".repeat(257)).is_err());
+        let p = NewPassword::parse("correct horse battery").unwrap();
+        assert!(!format!("{p:?}").contains("horse"));
+    }
+}

@@ -1,0 +1,119 @@
+//! The HTTP faces: the router, the middleware every request passes, and each face's
+//! handlers under its own module.
+
+pub mod body;
+pub mod credentials;
+pub mod v1;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::service::Directory;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub directory: Directory,
+}
+
+/// Limits every request is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+/// The whole application: every face, the API documents, health, and middleware.
+pub fn router(state: AppState, limits: HttpLimits) -> Router {
+    let (v1, openapi) = v1::router().split_for_parts();
+    let v1 = v1
+        .fallback(v1::no_such_path)
+        .method_not_allowed_fallback(v1::method_not_allowed);
+    Router::new()
+        .merge(v1)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(v1::no_such_path)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(request_log())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+            HeaderName::from_static("x-api-key"),
+        ]))
+}
+
+/// One log line per request: method, path (never the query), status and latency.
+fn request_log() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request) -> Span + Clone,
+    (),
+    impl Fn(&Response, Duration, &Span) + Clone,
+    (),
+    (),
+    (),
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+            )
+        })
+        .on_request(())
+        .on_response(|response: &Response, latency: Duration, _span: &Span| {
+            tracing::info!(
+                status = response.status().as_u16(),
+                latency_ms = format_args!("{:.2}", latency.as_secs_f64() * 1000.0),
+                "served"
+            );
+        })
+        .on_body_chunk(())
+        .on_eos(())
+        .on_failure(())
+}
+
+fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    v1::ApiError::Service(crate::service::ServiceError::Internal(anyhow::anyhow!(
+        "handler panicked"
+    )))
+    .into_response()
+}
+
+/// 200 while the process serves.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// 200 only when the database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(2), state.directory.store().ping()).await;
+    match ping {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database timed out").into_response(),
+    }
+}

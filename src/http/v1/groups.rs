@@ -1,0 +1,323 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{
+    Description, ExternalId, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, TenantId,
+    Timestamp, UserId, Violations, parse_federated_values,
+};
+use crate::http::AppState;
+use crate::service::ServiceError;
+
+use super::error::{ApiError, Problem};
+use super::extract::{Auth, IfMatch, Json, Path, Query};
+use super::users::UserBody;
+use super::{
+    ListBody, PageParams, created, invalid, nullable, patch_nullable, patch_required, tagged,
+};
+
+/// A group as the native API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupBody {
+    id: GroupId,
+    tenant_id: TenantId,
+    name: String,
+    description: String,
+    /// Where the group came from.
+    owner: GroupOwner,
+    federated_attribute_values: Vec<String>,
+    external_id: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Group> for GroupBody {
+    fn from(group: Group) -> Self {
+        Self {
+            id: group.id,
+            tenant_id: group.tenant_id,
+            name: group.name,
+            description: group.description,
+            owner: group.owner,
+            federated_attribute_values: group.federated_attribute_values,
+            external_id: group.external_id,
+            created_at: group.created_at,
+            updated_at: group.updated_at,
+        }
+    }
+}
+
+/// A group to create. `owner` defaults to `LOCAL`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateGroupBody {
+    /// Unique in the tenant regardless of letter case.
+    #[schema(max_length = 200)]
+    name: String,
+    #[schema(max_length = 1000)]
+    description: Option<String>,
+    #[schema(value_type = Option<GroupOwner>)]
+    owner: Option<String>,
+    federated_attribute_values: Option<Vec<String>>,
+    external_id: Option<String>,
+}
+
+impl CreateGroupBody {
+    fn parse(self) -> Result<NewGroup, ApiError> {
+        let mut v = Violations::new();
+        let name = v.check("name", GroupName::parse(self.name));
+        let description = v
+            .check_opt("description", self.description.map(Description::parse))
+            .unwrap_or_else(Description::empty);
+        let owner = v.check_opt("owner", self.owner.as_deref().map(str::parse));
+        let federated = v.check_opt(
+            "federatedAttributeValues",
+            self.federated_attribute_values.map(parse_federated_values),
+        );
+        let external_id = v.check_opt("externalId", self.external_id.map(ExternalId::parse));
+        let Some(name) = name else {
+            return Err(invalid(v));
+        };
+        v.finish().map_err(ServiceError::Invalid)?;
+        Ok(NewGroup {
+            name,
+            description,
+            owner: owner.unwrap_or(GroupOwner::Local),
+            federated_attribute_values: federated.unwrap_or_default(),
+            external_id,
+        })
+    }
+}
+
+/// A partial change: only the fields present change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateGroupBody {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
+    federated_attribute_values: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    external_id: Option<Option<String>>,
+}
+
+impl UpdateGroupBody {
+    fn parse(self) -> Result<GroupPatch, ApiError> {
+        let mut v = Violations::new();
+        let federated_attribute_values = match self.federated_attribute_values {
+            None => None,
+            Some(None) => Some(Vec::new()),
+            Some(Some(values)) => {
+                v.check("federatedAttributeValues", parse_federated_values(values))
+            }
+        };
+        let patch = GroupPatch {
+            name: patch_required(&mut v, "name", self.name, GroupName::parse),
+            description: match self.description {
+                None => None,
+                Some(text) => v.check("description", Description::parse(text.unwrap_or_default())),
+            },
+            federated_attribute_values,
+            external_id: patch_nullable(&mut v, "externalId", self.external_id, ExternalId::parse),
+        };
+        v.finish().map_err(ServiceError::Invalid)?;
+        Ok(patch)
+    }
+}
+
+const PROBLEM: &str = "application/problem+json";
+
+/// List a tenant's groups, in creation order.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/groups", tag = "groups",
+    params(("tenantId" = TenantId, Path), PageParams),
+    responses(
+        (status = 200, body = ListBody<GroupBody>),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(tenant): Path<TenantId>,
+    Query(params): Query<PageParams>,
+) -> Result<axum::Json<ListBody<GroupBody>>, ApiError> {
+    let groups = state
+        .directory
+        .list_groups(&caller, tenant, params.page()?)
+        .await?;
+    Ok(axum::Json(ListBody::from_page(groups, GroupBody::from)))
+}
+
+/// Create a group.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/groups", tag = "groups",
+    params(("tenantId" = TenantId, Path)),
+    request_body = CreateGroupBody,
+    responses(
+        (status = 201, body = GroupBody, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The name is taken", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(tenant): Path<TenantId>,
+    Json(body): Json<CreateGroupBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let group = state
+        .directory
+        .create_group(&caller, tenant, body.parse()?)
+        .await?;
+    let location = format!("/v1/tenants/{tenant}/groups/{}", group.id);
+    Ok(created(location, group.version, GroupBody::from(group)))
+}
+
+/// Read a group.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path)),
+    responses(
+        (status = 200, body = GroupBody, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, GroupId)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let group = state.directory.get_group(&caller, tenant, id).await?;
+    Ok(tagged(group.version, GroupBody::from(group)))
+}
+
+/// Change the fields the body names (JSON merge patch).
+#[utoipa::path(
+    patch, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups",
+    params(
+        ("tenantId" = TenantId, Path), ("groupId" = GroupId, Path),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the group's ETag is this"),
+    ),
+    request_body(content = UpdateGroupBody, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, body = GroupBody, headers(("ETag" = String))),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+        (status = 409, body = Problem, content_type = PROBLEM),
+        (status = 412, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, GroupId)>,
+    IfMatch(precondition): IfMatch,
+    Json(body): Json<UpdateGroupBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let group = state
+        .directory
+        .update_group(&caller, tenant, id, body.parse()?, precondition)
+        .await?;
+    Ok(tagged(group.version, GroupBody::from(group)))
+}
+
+/// Delete a group and its memberships (its members stay).
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups",
+    params(
+        ("tenantId" = TenantId, Path), ("groupId" = GroupId, Path),
+        ("If-Match" = Option<String>, Header, description = "Delete only if the group's ETag is this"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, body = Problem, content_type = PROBLEM),
+        (status = 412, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, GroupId)>,
+    IfMatch(precondition): IfMatch,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .delete_group(&caller, tenant, id, precondition)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// List a group's members, in creation order.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/groups/{groupId}/members", tag = "groups",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), PageParams),
+    responses(
+        (status = 200, body = ListBody<UserBody>),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn members(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, GroupId)>,
+    Query(params): Query<PageParams>,
+) -> Result<axum::Json<ListBody<UserBody>>, ApiError> {
+    let users = state
+        .directory
+        .list_members(&caller, tenant, id, params.page()?)
+        .await?;
+    Ok(axum::Json(ListBody::from_page(users, UserBody::from)))
+}
+
+/// Make a user a member of the group; adding a member again changes nothing.
+#[utoipa::path(
+    put, path = "/v1/tenants/{tenantId}/groups/{groupId}/members/{userId}", tag = "groups",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), ("userId" = UserId, Path)),
+    responses(
+        (status = 204, description = "The user is a member"),
+        (status = 404, description = "No such group or user", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn add_member(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, group, user)): Path<(TenantId, GroupId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .add_member(&caller, tenant, group, user)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End a user's membership of the group.
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenantId}/groups/{groupId}/members/{userId}", tag = "groups",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), ("userId" = UserId, Path)),
+    responses(
+        (status = 204, description = "The user is no longer a member"),
+        (status = 404, description = "No such group, user or membership", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, group, user)): Path<(TenantId, GroupId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .remove_member(&caller, tenant, group, user)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

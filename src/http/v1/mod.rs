@@ -1,0 +1,208 @@
+//! The native REST API at /v1: the face applications built on Roster use.
+
+mod api_keys;
+mod error;
+mod extract;
+mod groups;
+mod tenants;
+mod users;
+
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::{PageCursor, PageLimit, PageRequest, Violations};
+
+use super::AppState;
+
+pub use error::{ApiError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Roster native API",
+        description = "Tenants, users, groups, memberships and API keys of a Roster directory. \
+            Every request carries `Authorization: Bearer <secret>`: the operator credential, or \
+            a tenant API key. Errors are RFC 9457 problem documents.",
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "tenants", description = "Customer accounts (operator only)"),
+        (name = "users", description = "People in a tenant"),
+        (name = "groups", description = "Named sets of users, and their members"),
+        (name = "api-keys", description = "Tenant credentials for programs"),
+    ),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The /v1 routes and the OpenAPI document that describes them.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tenants::list, tenants::create))
+        .routes(routes!(tenants::get, tenants::rename, tenants::delete))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::groups))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::get, groups::update, groups::delete))
+        .routes(routes!(groups::members))
+        .routes(routes!(groups::add_member, groups::remove_member))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::get, api_keys::revoke))
+}
+
+/// Answers a request for a /v1 path that does not exist.
+pub async fn no_such_path() -> ApiError {
+    ApiError::NoSuchPath
+}
+
+/// Answers a request whose method the path does not support.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Keyset paging parameters shared by every list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The page request, or a problem naming the bad parameters.
+    fn page(&self) -> Result<PageRequest, ApiError> {
+        let mut violations = Violations::new();
+        let page = page_request(
+            self.limit.as_deref(),
+            self.cursor.as_deref(),
+            &mut violations,
+        );
+        violations.finish().map_err(ApiError::Query)?;
+        Ok(page)
+    }
+}
+
+/// Reads the `limit` and `cursor` parameters, recording what is wrong with them.
+fn page_request(
+    limit: Option<&str>,
+    cursor: Option<&str>,
+    violations: &mut Violations,
+) -> PageRequest {
+    let limit = violations
+        .check_opt("limit", limit.map(PageLimit::parse))
+        .unwrap_or_default();
+    let after = violations.check_opt("cursor", cursor.map(PageCursor::parse));
+    PageRequest { limit, after }
+}
+
+/// A page of a list: `nextCursor` is null on the last page.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListBody<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to read the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> ListBody<T> {
+    fn from_page<U>(page: crate::domain::Page<U>, f: impl FnMut(U) -> T) -> Self {
+        let next_cursor = page.next.map(|c| c.encode());
+        Self {
+            items: page.items.into_iter().map(f).collect(),
+            next_cursor,
+        }
+    }
+}
+
+/// Reads a JSON `null`-able field so that absent (`None`), `null` (`Some(None)`) and
+/// a value (`Some(Some(v))`) differ, as a partial update needs.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A single resource with its ETag.
+fn tagged<T: Serialize>(version: i64, body: T) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::ETAG, extract::etag(version))],
+        axum::Json(body),
+    )
+}
+
+/// A resource just created: 201 with its Location and ETag.
+fn created<T: Serialize>(
+    location: String,
+    version: i64,
+    body: T,
+) -> impl axum::response::IntoResponse {
+    (
+        axum::http::StatusCode::CREATED,
+        [
+            (axum::http::header::LOCATION, location),
+            (axum::http::header::ETAG, extract::etag(version)),
+        ],
+        axum::Json(body),
+    )
+}
+
+/// Reads a field of a partial update that may not be null.
+fn patch_required<T>(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<Option<String>>,
+    parse: impl FnOnce(String) -> Result<T, crate::domain::Invalid>,
+) -> Option<T> {
+    match value {
+        None => None,
+        Some(None) => {
+            violations.add(field, "must not be null");
+            None
+        }
+        Some(Some(value)) => violations.check(field, parse(value)),
+    }
+}
+
+/// Reads a field of a partial update that `null` clears.
+fn patch_nullable<T>(
+    violations: &mut Violations,
+    field: &str,
+    value: Option<Option<String>>,
+    parse: impl FnOnce(String) -> Result<T, crate::domain::Invalid>,
+) -> crate::domain::Patch<T> {
+    use crate::domain::Patch;
+    match value {
+        None => Patch::Keep,
+        Some(None) => Patch::Clear,
+        Some(Some(value)) => violations
+            .check(field, parse(value))
+            .map_or(Patch::Keep, Patch::Set),
+    }
+}
+
+/// The problem for a body whose fields were refused.
+fn invalid(violations: Violations) -> ApiError {
+    ApiError::Service(crate::service::ServiceError::Invalid(violations.into_vec()))
+}

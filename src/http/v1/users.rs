@@ -1,0 +1,409 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::domain::{
+    Company, CountryCode, Email, ExternalId, GroupId, LoginMetadata, NewPassword, NewUser,
+    PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User, UserFilter, UserId,
+    UserPatch, Violations,
+};
+use crate::http::AppState;
+use crate::service::ServiceError;
+
+use super::error::{ApiError, Problem};
+use super::extract::{Auth, IfMatch, Json, Path, Query};
+use super::groups::GroupBody;
+use super::{
+    ListBody, PageParams, created, invalid, nullable, page_request, patch_nullable, patch_required,
+    tagged,
+};
+
+/// A user as the native API shows it. Never carries a password or its hash.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserBody {
+    id: UserId,
+    tenant_id: TenantId,
+    email: String,
+    first_name: String,
+    last_name: String,
+    phone: Option<String>,
+    company: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    country_code: Option<String>,
+    role: Role,
+    status: Status,
+    /// The identifier a provisioning client keeps for this user.
+    external_id: Option<String>,
+    /// The user's default group; it is one of its groups.
+    default_group_id: Option<GroupId>,
+    /// Whether a password is set.
+    has_password: bool,
+    two_factor_enabled: bool,
+    login: LoginBody,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+/// What the directory records about a user's sign-ins.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginBody {
+    successful_logins: i64,
+    failed_logins: i64,
+    last_successful_login_at: Option<Timestamp>,
+    last_failed_login_at: Option<Timestamp>,
+    last_action_at: Option<Timestamp>,
+    password_changed_at: Option<Timestamp>,
+}
+
+impl From<LoginMetadata> for LoginBody {
+    fn from(login: LoginMetadata) -> Self {
+        Self {
+            successful_logins: login.successful_logins,
+            failed_logins: login.failed_logins,
+            last_successful_login_at: login.last_successful_login_at,
+            last_failed_login_at: login.last_failed_login_at,
+            last_action_at: login.last_action_at,
+            password_changed_at: login.password_changed_at,
+        }
+    }
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            tenant_id: user.tenant_id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            phone: user.phone,
+            company: user.company,
+            country_code: user.country_code,
+            role: user.role,
+            status: user.status,
+            external_id: user.external_id,
+            default_group_id: user.default_group_id,
+            has_password: user.has_password,
+            two_factor_enabled: user.two_factor_enabled,
+            login: user.login.into(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// A user to create. `role` defaults to `member`, `status` to `active`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUserBody {
+    /// Unique in the tenant regardless of letter case.
+    #[schema(format = Email, max_length = 254)]
+    email: String,
+    #[schema(max_length = 200)]
+    first_name: String,
+    #[schema(max_length = 200)]
+    last_name: String,
+    phone: Option<String>,
+    company: Option<String>,
+    country_code: Option<String>,
+    #[schema(value_type = Option<Role>)]
+    role: Option<String>,
+    #[schema(value_type = Option<Status>)]
+    status: Option<String>,
+    external_id: Option<String>,
+    /// 8 to 256 characters; stored as an Argon2id hash, never shown.
+    #[schema(format = Password, write_only)]
+    password: Option<String>,
+}
+
+impl CreateUserBody {
+    fn parse(self) -> Result<NewUser, ApiError> {
+        let mut v = Violations::new();
+        let email = v.check("email", Email::parse(self.email));
+        let first_name = v.check("firstName", PersonName::parse(self.first_name));
+        let last_name = v.check("lastName", PersonName::parse(self.last_name));
+        let phone = v.check_opt("phone", self.phone.map(Phone::parse));
+        let company = v.check_opt("company", self.company.map(Company::parse));
+        let country_code = v.check_opt("countryCode", self.country_code.map(CountryCode::parse));
+        let role = v.check_opt("role", self.role.map(|r| r.parse()));
+        let status = v.check_opt("status", self.status.map(|s| s.parse()));
+        let external_id = v.check_opt("externalId", self.external_id.map(ExternalId::parse));
+        let password = v.check_opt("password", self.password.map(NewPassword::parse));
+        // A required field that did not parse left a violation behind.
+        let (Some(email), Some(first_name), Some(last_name)) = (email, first_name, last_name)
+        else {
+            return Err(invalid(v));
+        };
+        v.finish().map_err(ServiceError::Invalid)?;
+        Ok(NewUser {
+            email,
+            first_name,
+            last_name,
+            phone,
+            company,
+            country_code,
+            role: role.unwrap_or(Role::Member),
+            status: status.unwrap_or(Status::Active),
+            external_id,
+            password,
+        })
+    }
+}
+
+/// A partial change: only the fields present change; `null` clears an optional one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateUserBody {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Email)]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    country_code: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Role>)]
+    role: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Status>)]
+    status: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    external_id: Option<Option<String>>,
+    /// Setting a default group makes the user a member of it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid, nullable)]
+    default_group_id: Option<Option<String>>,
+}
+
+impl UpdateUserBody {
+    fn parse(self) -> Result<UserPatch, ApiError> {
+        let mut v = Violations::new();
+        let patch = UserPatch {
+            email: patch_required(&mut v, "email", self.email, Email::parse),
+            first_name: patch_required(&mut v, "firstName", self.first_name, PersonName::parse),
+            last_name: patch_required(&mut v, "lastName", self.last_name, PersonName::parse),
+            phone: patch_nullable(&mut v, "phone", self.phone, Phone::parse),
+            company: patch_nullable(&mut v, "company", self.company, Company::parse),
+            country_code: patch_nullable(
+                &mut v,
+                "countryCode",
+                self.country_code,
+                CountryCode::parse,
+            ),
+            role: patch_required(&mut v, "role", self.role, |r| r.parse()),
+            status: patch_required(&mut v, "status", self.status, |s| s.parse()),
+            external_id: patch_nullable(&mut v, "externalId", self.external_id, ExternalId::parse),
+            default_group_id: patch_nullable(
+                &mut v,
+                "defaultGroupId",
+                self.default_group_id,
+                |g| GroupId::parse(&g),
+            ),
+        };
+        v.finish().map_err(ServiceError::Invalid)?;
+        Ok(patch)
+    }
+}
+
+/// Which users to list; every filter given must hold.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct ListUsersParams {
+    /// Items per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+    /// Exactly this email, in any letter case.
+    email: Option<String>,
+    /// Email, first name or last name starts with this, in any letter case.
+    q: Option<String>,
+    #[param(value_type = Option<Status>)]
+    status: Option<String>,
+    #[param(value_type = Option<Role>)]
+    role: Option<String>,
+    /// Members of this group.
+    #[param(value_type = Option<String>, format = Uuid)]
+    group_id: Option<String>,
+}
+
+impl ListUsersParams {
+    fn parse(&self) -> Result<(UserFilter, crate::domain::PageRequest), ApiError> {
+        let mut v = Violations::new();
+        let page = page_request(self.limit.as_deref(), self.cursor.as_deref(), &mut v);
+        let filter = UserFilter {
+            email: v.check_opt("email", self.email.clone().map(Email::parse)),
+            prefix: v.check_opt("q", self.q.as_deref().map(PrefixRange::parse)),
+            status: v.check_opt("status", self.status.as_deref().map(str::parse)),
+            role: v.check_opt("role", self.role.as_deref().map(str::parse)),
+            group_id: v.check_opt("groupId", self.group_id.as_deref().map(GroupId::parse)),
+        };
+        v.finish().map_err(ApiError::Query)?;
+        Ok((filter, page))
+    }
+}
+
+/// List a tenant's users, in creation order, filtered and paged.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/users", tag = "users",
+    params(("tenantId" = TenantId, Path), ListUsersParams),
+    responses(
+        (status = 200, body = ListBody<UserBody>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(tenant): Path<TenantId>,
+    Query(params): Query<ListUsersParams>,
+) -> Result<axum::Json<ListBody<UserBody>>, ApiError> {
+    let (filter, page) = params.parse()?;
+    let users = state
+        .directory
+        .list_users(&caller, tenant, &filter, page)
+        .await?;
+    Ok(axum::Json(ListBody::from_page(users, UserBody::from)))
+}
+
+/// Create a user.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/users", tag = "users",
+    params(("tenantId" = TenantId, Path)),
+    request_body = CreateUserBody,
+    responses(
+        (status = 201, body = UserBody, headers(("ETag" = String), ("Location" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(tenant): Path<TenantId>,
+    Json(body): Json<CreateUserBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = state
+        .directory
+        .create_user(&caller, tenant, body.parse()?)
+        .await?;
+    let location = format!("/v1/tenants/{tenant}/users/{}", user.id);
+    Ok(created(location, user.version, UserBody::from(user)))
+}
+
+/// Read a user.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users",
+    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
+    responses(
+        (status = 200, body = UserBody, headers(("ETag" = String))),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = state.directory.get_user(&caller, tenant, id).await?;
+    Ok(tagged(user.version, UserBody::from(user)))
+}
+
+/// Change the fields the body names (JSON merge patch).
+#[utoipa::path(
+    patch, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users",
+    params(
+        ("tenantId" = TenantId, Path), ("userId" = UserId, Path),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the user's ETag is this"),
+    ),
+    request_body(content = UpdateUserBody, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, body = UserBody, headers(("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+    IfMatch(precondition): IfMatch,
+    Json(body): Json<UpdateUserBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = state
+        .directory
+        .update_user(&caller, tenant, id, body.parse()?, precondition)
+        .await?;
+    Ok(tagged(user.version, UserBody::from(user)))
+}
+
+/// Delete a user and its memberships.
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users",
+    params(
+        ("tenantId" = TenantId, Path), ("userId" = UserId, Path),
+        ("If-Match" = Option<String>, Header, description = "Delete only if the user's ETag is this"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+    IfMatch(precondition): IfMatch,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .delete_user(&caller, tenant, id, precondition)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// List the groups a user belongs to.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/users/{userId}/groups", tag = "users",
+    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path), PageParams),
+    responses(
+        (status = 200, body = ListBody<GroupBody>),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn groups(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+    Query(params): Query<PageParams>,
+) -> Result<axum::Json<ListBody<GroupBody>>, ApiError> {
+    let groups = state
+        .directory
+        .user_groups(&caller, tenant, id, params.page()?)
+        .await?;
+    Ok(axum::Json(ListBody::from_page(groups, GroupBody::from)))
+}

@@ -1,0 +1,248 @@
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::domain::{
+    Action, Group, GroupId, GroupPatch, NewGroup, Page, PageRequest, TargetKind, TenantId,
+    Timestamp, User, UserFilter, UserId,
+};
+use crate::store::StoreError;
+
+use super::tenants::concurrent_change;
+use super::{
+    Access, Directory, MAX_WRITE_ATTEMPTS, Precondition, Resource, ServiceError, ServiceResult,
+    audit,
+};
+
+impl Directory {
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn create_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewGroup,
+    ) -> ServiceResult<Group> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let now = Timestamp::now();
+        let group = Group {
+            id: GroupId::generate(),
+            tenant_id: tenant,
+            name: new.name.into_string(),
+            description: new.description.into_string(),
+            owner: new.owner,
+            federated_attribute_values: new.federated_attribute_values,
+            external_id: new.external_id.map(|e| e.into_string()),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_group(&group).await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::GroupCreate,
+            (TargetKind::Group, group.id.to_string()),
+            json!({ "name": group.name, "owner": group.owner.as_str() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(group)
+    }
+
+    pub async fn get_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: GroupId,
+    ) -> ServiceResult<Group> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        self.find_group(tenant, id).await
+    }
+
+    pub(super) async fn find_group(&self, tenant: TenantId, id: GroupId) -> ServiceResult<Group> {
+        self.store
+            .get_group(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Group))
+    }
+
+    pub async fn list_groups(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> ServiceResult<Page<Group>> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        let rows = self.store.list_groups(tenant, None, page).await?;
+        Ok(Page::from_rows(rows, page.limit, |g| g.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %id), err(level = "debug"))]
+    pub async fn update_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: GroupId,
+        patch: GroupPatch,
+        precondition: Precondition,
+    ) -> ServiceResult<Group> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.find_group(tenant, id).await?;
+            precondition.check(current.version)?;
+            let mut next = current.clone();
+            patch.clone().apply_to(&mut next);
+            if next == current {
+                return Ok(current);
+            }
+            next.version = current.version + 1;
+            next.updated_at = Timestamp::now();
+            let mut tx = self.store.begin().await?;
+            if tx.update_group(&next, current.version).await? {
+                let mut fields = Vec::new();
+                if next.name != current.name {
+                    fields.push("name");
+                }
+                if next.description != current.description {
+                    fields.push("description");
+                }
+                if next.federated_attribute_values != current.federated_attribute_values {
+                    fields.push("federatedAttributeValues");
+                }
+                if next.external_id != current.external_id {
+                    fields.push("externalId");
+                }
+                audit(
+                    &mut tx,
+                    caller,
+                    tenant,
+                    Action::GroupUpdate,
+                    (TargetKind::Group, id.to_string()),
+                    json!({ "fields": fields }),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(next);
+            }
+            if precondition.pins_version() {
+                return Err(ServiceError::PreconditionFailed);
+            }
+        }
+        Err(concurrent_change())
+    }
+
+    /// Deletes the group and its memberships.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %id), err(level = "debug"))]
+    pub async fn delete_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: GroupId,
+        precondition: Precondition,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.find_group(tenant, id).await?;
+            precondition.check(current.version)?;
+            let mut tx = self.store.begin().await?;
+            if tx.delete_group(tenant, id, current.version).await? {
+                audit(
+                    &mut tx,
+                    caller,
+                    tenant,
+                    Action::GroupDelete,
+                    (TargetKind::Group, id.to_string()),
+                    json!({ "name": current.name }),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            if precondition.pins_version() {
+                return Err(ServiceError::PreconditionFailed);
+            }
+        }
+        Err(concurrent_change())
+    }
+
+    /// A page of the group's members, in id order.
+    pub async fn list_members(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        page: PageRequest,
+    ) -> ServiceResult<Page<User>> {
+        let filter = UserFilter {
+            group_id: Some(group),
+            ..UserFilter::default()
+        };
+        self.list_users(caller, tenant, &filter, page).await
+    }
+
+    /// Makes `user` a member of `group`; adding an existing member changes nothing.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %group, user_id = %user), err(level = "debug"))]
+    pub async fn add_member(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        user: UserId,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        self.find_group(tenant, group).await?;
+        self.find_user(tenant, user).await?;
+        let mut tx = self.store.begin().await?;
+        let added = tx
+            .add_member(tenant, group, user, Timestamp::now())
+            .await
+            .map_err(|e| match e {
+                // Deleted between the lookups above and the insert.
+                StoreError::MissingReference => ServiceError::NotFound(Resource::User),
+                other => other.into(),
+            })?;
+        if added {
+            audit(
+                &mut tx,
+                caller,
+                tenant,
+                Action::MemberAdd,
+                (TargetKind::Group, group.to_string()),
+                json!({ "userId": user }),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends `user`'s membership of `group` (and with it a default-group mark).
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %group, user_id = %user), err(level = "debug"))]
+    pub async fn remove_member(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        user: UserId,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        self.find_group(tenant, group).await?;
+        self.find_user(tenant, user).await?;
+        let mut tx = self.store.begin().await?;
+        if !tx.remove_member(tenant, group, user).await? {
+            return Err(ServiceError::NotFound(Resource::Membership));
+        }
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::MemberRemove,
+            (TargetKind::Group, group.to_string()),
+            json!({ "userId": user }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

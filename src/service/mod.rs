@@ -1,0 +1,220 @@
+//! Every operation any face performs, with its authorization and audit. The only
+//! caller of the store; it never builds an HTTP response.
+
+mod api_keys;
+mod authn;
+mod groups;
+mod tenants;
+mod users;
+
+use std::fmt;
+
+use crate::auth::{Caller, PasswordHasher, Principal};
+use crate::domain::{
+    Action, AuditEvent, AuditEventId, FieldViolation, TargetKind, TenantId, Timestamp,
+};
+use crate::store::{Store, StoreError, Tx, Unique};
+
+pub use api_keys::CreatedApiKey;
+
+/// The kinds of object a lookup can miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Tenant,
+    User,
+    Group,
+    Membership,
+    ApiKey,
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Resource::Tenant => "tenant",
+            Resource::User => "user",
+            Resource::Group => "group",
+            Resource::Membership => "membership",
+            Resource::ApiKey => "API key",
+        })
+    }
+}
+
+/// Why an operation was refused. Each face maps these to its wire format in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No such object, or one the caller may not see (another tenant's).
+    #[error("{0} not found")]
+    NotFound(Resource),
+    /// The change would break a uniqueness rule; `field` names the clashing value.
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    /// The input broke the rules named per field.
+    #[error("invalid input")]
+    Invalid(Vec<FieldViolation>),
+    /// The caller is known but may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// No valid credential.
+    #[error("a valid credential is required")]
+    Unauthorized,
+    /// The object changed since the version the caller named (If-Match).
+    #[error("the resource has changed since the version named in If-Match")]
+    PreconditionFailed,
+    /// Anything the caller cannot fix: logged with its cause, answered opaquely.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ServiceError {
+    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        ServiceError::Invalid(vec![FieldViolation {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }])
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate(Unique::UserEmail) => ServiceError::Conflict {
+                field: "email",
+                message: "a user with this email already exists in the tenant".into(),
+            },
+            StoreError::Duplicate(Unique::GroupName) => ServiceError::Conflict {
+                field: "name",
+                message: "a group with this name already exists in the tenant".into(),
+            },
+            other => ServiceError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::auth::PasswordError> for ServiceError {
+    fn from(error: crate::auth::PasswordError) -> Self {
+        ServiceError::Internal(error.into())
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// What the caller names in If-Match.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    /// No If-Match: the change applies to whatever is current.
+    #[default]
+    None,
+    /// `If-Match: *`: the object must exist.
+    Exists,
+    /// The object's version must be one of these (an empty list never matches).
+    Versions(Vec<i64>),
+}
+
+impl Precondition {
+    fn check(&self, current: i64) -> ServiceResult<()> {
+        match self {
+            Precondition::Versions(versions) if !versions.contains(&current) => {
+                Err(ServiceError::PreconditionFailed)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a concurrent change must fail the request rather than be retried over.
+    fn pins_version(&self) -> bool {
+        matches!(self, Precondition::Versions(_))
+    }
+}
+
+/// How often an unconditional change is retried when another change wins the race.
+const MAX_WRITE_ATTEMPTS: usize = 5;
+
+/// What a caller needs to do in a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// The directory: cheap to clone, shared by every face.
+#[derive(Clone)]
+pub struct Directory {
+    store: Store,
+    passwords: PasswordHasher,
+}
+
+impl Directory {
+    pub fn new(store: Store, passwords: PasswordHasher) -> Self {
+        Self { store, passwords }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Checks that the caller may act in `tenant`; another tenant's caller is told the
+    /// tenant does not exist, and so is the operator when it does not.
+    async fn authorize(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        access: Access,
+    ) -> ServiceResult<()> {
+        match caller.principal {
+            Principal::Operator | Principal::Cli => {
+                if self.store.get_tenant(tenant).await?.is_none() {
+                    return Err(ServiceError::NotFound(Resource::Tenant));
+                }
+                Ok(())
+            }
+            Principal::ApiKey {
+                tenant_id, role, ..
+            } => {
+                if tenant_id != tenant {
+                    return Err(ServiceError::NotFound(Resource::Tenant));
+                }
+                if access == Access::Write && role != crate::domain::ApiKeyRole::Admin {
+                    return Err(ServiceError::Forbidden("a reader key cannot make changes"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn require_operator(caller: &Caller) -> ServiceResult<()> {
+        if caller.principal.is_operator() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "only the operator credential manages tenants",
+            ))
+        }
+    }
+}
+
+/// Records `action` on a target in the transaction that makes the change.
+async fn audit(
+    tx: &mut Tx,
+    caller: &Caller,
+    tenant: TenantId,
+    action: Action,
+    target: (TargetKind, String),
+    details: serde_json::Value,
+) -> ServiceResult<()> {
+    let event = AuditEvent {
+        id: AuditEventId::generate(),
+        tenant_id: tenant,
+        occurred_at: Timestamp::now(),
+        actor: caller.principal.actor(),
+        action,
+        target_kind: target.0,
+        target_id: target.1,
+        client: caller.client.clone(),
+        details,
+    };
+    tx.insert_audit_event(&event).await?;
+    Ok(())
+}

@@ -1,0 +1,135 @@
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::domain::{
+    Action, Page, PageRequest, TargetKind, Tenant, TenantId, TenantName, Timestamp,
+};
+
+use super::{
+    Directory, MAX_WRITE_ATTEMPTS, Precondition, Resource, ServiceError, ServiceResult, audit,
+};
+
+impl Directory {
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    pub async fn create_tenant(&self, caller: &Caller, name: TenantName) -> ServiceResult<Tenant> {
+        Self::require_operator(caller)?;
+        let now = Timestamp::now();
+        let tenant = Tenant {
+            id: TenantId::generate(),
+            name: name.into_string(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_tenant(&tenant).await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant.id,
+            Action::TenantCreate,
+            (TargetKind::Tenant, tenant.id.to_string()),
+            json!({ "name": tenant.name }),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(tenant_id = %tenant.id, "tenant created");
+        Ok(tenant)
+    }
+
+    pub async fn list_tenants(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> ServiceResult<Page<Tenant>> {
+        Self::require_operator(caller)?;
+        let rows = self.store.list_tenants(page).await?;
+        Ok(Page::from_rows(rows, page.limit, |t| t.id.as_uuid()))
+    }
+
+    /// The operator reads any tenant; a tenant's own keys read theirs.
+    pub async fn get_tenant(&self, caller: &Caller, id: TenantId) -> ServiceResult<Tenant> {
+        if caller.principal.tenant().is_some_and(|own| own != id) {
+            return Err(ServiceError::NotFound(Resource::Tenant));
+        }
+        self.store
+            .get_tenant(id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Tenant))
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant_id = %id), err(level = "debug"))]
+    pub async fn rename_tenant(
+        &self,
+        caller: &Caller,
+        id: TenantId,
+        name: TenantName,
+        precondition: Precondition,
+    ) -> ServiceResult<Tenant> {
+        Self::require_operator(caller)?;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.get_tenant(caller, id).await?;
+            precondition.check(current.version)?;
+            if current.name == name.as_str() {
+                return Ok(current);
+            }
+            let next = Tenant {
+                name: name.as_str().to_owned(),
+                version: current.version + 1,
+                updated_at: Timestamp::now(),
+                ..current.clone()
+            };
+            let mut tx = self.store.begin().await?;
+            if tx.update_tenant(&next, current.version).await? {
+                audit(
+                    &mut tx,
+                    caller,
+                    id,
+                    Action::TenantRename,
+                    (TargetKind::Tenant, id.to_string()),
+                    json!({ "from": current.name, "to": next.name }),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(next);
+            }
+            if precondition.pins_version() {
+                return Err(ServiceError::PreconditionFailed);
+            }
+        }
+        Err(concurrent_change())
+    }
+
+    /// Deletes the tenant with every user, group, membership, key and audit event of it.
+    #[tracing::instrument(skip_all, fields(tenant_id = %id), err(level = "debug"))]
+    pub async fn delete_tenant(
+        &self,
+        caller: &Caller,
+        id: TenantId,
+        precondition: Precondition,
+    ) -> ServiceResult<()> {
+        Self::require_operator(caller)?;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.get_tenant(caller, id).await?;
+            precondition.check(current.version)?;
+            let mut tx = self.store.begin().await?;
+            if tx.delete_tenant(id, current.version).await? {
+                tx.commit().await?;
+                // The tenant's audit log goes with it; the process log keeps the fact.
+                tracing::info!(tenant_id = %id, actor = caller.principal.actor().kind(), "tenant deleted");
+                return Ok(());
+            }
+            if precondition.pins_version() {
+                return Err(ServiceError::PreconditionFailed);
+            }
+        }
+        Err(concurrent_change())
+    }
+}
+
+/// An unconditional change lost the race against other writers every time it tried.
+pub(super) fn concurrent_change() -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!(
+        "the object kept changing concurrently; gave up after {MAX_WRITE_ATTEMPTS} attempts"
+    ))
+}

@@ -1,0 +1,241 @@
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::domain::{
+    Action, Group, LoginMetadata, NewUser, Page, PageRequest, Patch, TargetKind, TenantId,
+    Timestamp, User, UserFilter, UserId, UserPatch,
+};
+use crate::store::StoreError;
+
+use super::tenants::concurrent_change;
+use super::{
+    Access, Directory, MAX_WRITE_ATTEMPTS, Precondition, Resource, ServiceError, ServiceResult,
+    audit,
+};
+
+/// The names of the profile fields that differ between two versions of a user.
+fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    let mut note = |changed: bool, name| {
+        if changed {
+            fields.push(name);
+        }
+    };
+    note(before.email != after.email, "email");
+    note(before.first_name != after.first_name, "firstName");
+    note(before.last_name != after.last_name, "lastName");
+    note(before.phone != after.phone, "phone");
+    note(before.company != after.company, "company");
+    note(before.country_code != after.country_code, "countryCode");
+    note(before.role != after.role, "role");
+    note(before.status != after.status, "status");
+    note(before.external_id != after.external_id, "externalId");
+    note(
+        before.default_group_id != after.default_group_id,
+        "defaultGroupId",
+    );
+    fields
+}
+
+impl Directory {
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn create_user(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewUser,
+    ) -> ServiceResult<User> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let password_hash = match &new.password {
+            Some(password) => Some(self.passwords.hash(password).await?),
+            None => None,
+        };
+        let now = Timestamp::now();
+        let user = User {
+            id: UserId::generate(),
+            tenant_id: tenant,
+            email: new.email.as_str().to_owned(),
+            first_name: new.first_name.into_string(),
+            last_name: new.last_name.into_string(),
+            phone: new.phone.map(|p| p.as_str().to_owned()),
+            company: new.company.map(|c| c.into_string()),
+            country_code: new.country_code.map(|c| c.as_str().to_owned()),
+            role: new.role,
+            status: new.status,
+            external_id: new.external_id.map(|e| e.into_string()),
+            default_group_id: None,
+            has_password: password_hash.is_some(),
+            two_factor_enabled: false,
+            login: LoginMetadata {
+                password_changed_at: password_hash.as_ref().map(|_| now),
+                ..LoginMetadata::default()
+            },
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.insert_user(&user, password_hash.as_deref()).await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserCreate,
+            (TargetKind::User, user.id.to_string()),
+            json!({ "email": user.email, "role": user.role.as_str(), "status": user.status.as_str() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn get_user(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: UserId,
+    ) -> ServiceResult<User> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        self.find_user(tenant, id).await
+    }
+
+    pub(super) async fn find_user(&self, tenant: TenantId, id: UserId) -> ServiceResult<User> {
+        self.store
+            .get_user(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::User))
+    }
+
+    /// A page of the tenant's users matching `filter`, in id (creation) order.
+    pub async fn list_users(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> ServiceResult<Page<User>> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        if let Some(group) = filter.group_id {
+            // Members of a group that does not exist are not an empty list.
+            self.find_group(tenant, group).await?;
+        }
+        let rows = self.store.list_users(tenant, filter, page).await?;
+        Ok(Page::from_rows(rows, page.limit, |u| u.id.as_uuid()))
+    }
+
+    /// A page of the groups `user` belongs to.
+    pub async fn user_groups(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        user: UserId,
+        page: PageRequest,
+    ) -> ServiceResult<Page<Group>> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        self.find_user(tenant, user).await?;
+        let rows = self.store.list_groups(tenant, Some(user), page).await?;
+        Ok(Page::from_rows(rows, page.limit, |g| g.id.as_uuid()))
+    }
+
+    /// Changes the fields the patch names; answers the user as stored.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %id), err(level = "debug"))]
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: UserId,
+        patch: UserPatch,
+        precondition: Precondition,
+    ) -> ServiceResult<User> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        if let Patch::Set(group) = patch.default_group_id {
+            if self.store.get_group(tenant, group).await?.is_none() {
+                return Err(ServiceError::invalid(
+                    "defaultGroupId",
+                    "no group with this id exists in the tenant",
+                ));
+            }
+        }
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.find_user(tenant, id).await?;
+            precondition.check(current.version)?;
+            let mut next = current.clone();
+            patch.clone().apply_to(&mut next);
+            patch
+                .default_group_id
+                .clone()
+                .apply(&mut next.default_group_id, |g| g);
+            let changed = changed_fields(&current, &next);
+            if changed.is_empty() {
+                return Ok(current);
+            }
+            let now = Timestamp::now();
+            next.version = current.version + 1;
+            next.updated_at = now;
+            let mut tx = self.store.begin().await?;
+            if !tx.update_user(&next, current.version).await? {
+                if precondition.pins_version() {
+                    return Err(ServiceError::PreconditionFailed);
+                }
+                continue;
+            }
+            if next.default_group_id != current.default_group_id {
+                tx.set_default_group(tenant, id, next.default_group_id, now)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::MissingReference => ServiceError::invalid(
+                            "defaultGroupId",
+                            "no group with this id exists in the tenant",
+                        ),
+                        other => other.into(),
+                    })?;
+            }
+            audit(
+                &mut tx,
+                caller,
+                tenant,
+                Action::UserUpdate,
+                (TargetKind::User, id.to_string()),
+                json!({ "fields": changed }),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(next);
+        }
+        Err(concurrent_change())
+    }
+
+    /// Deletes the user and its memberships.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %id), err(level = "debug"))]
+    pub async fn delete_user(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: UserId,
+        precondition: Precondition,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.find_user(tenant, id).await?;
+            precondition.check(current.version)?;
+            let mut tx = self.store.begin().await?;
+            if tx.delete_user(tenant, id, current.version).await? {
+                audit(
+                    &mut tx,
+                    caller,
+                    tenant,
+                    Action::UserDelete,
+                    (TargetKind::User, id.to_string()),
+                    json!({ "email": current.email }),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+            if precondition.pins_version() {
+                return Err(ServiceError::PreconditionFailed);
+            }
+        }
+        Err(concurrent_change())
+    }
+}

@@ -1,0 +1,214 @@
+use sqlx::FromRow;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::domain::{Group, GroupId, PageRequest, TenantId, Timestamp, UserId, fold_case};
+
+use super::codec::parse_enum;
+use super::sql::{Sql, Value, bind_values};
+use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
+
+const SELECT_GROUPS: &str = "SELECT g.tenant_id, g.id, g.name, g.description, g.owner, \
+    g.federated_attribute_values, g.external_id, g.version, g.created_at, g.updated_at \
+    FROM groups g";
+
+#[derive(FromRow)]
+struct GroupRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    name: String,
+    description: String,
+    owner: String,
+    federated_attribute_values: Json<Vec<String>>,
+    external_id: Option<String>,
+    version: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<GroupRow> for Group {
+    type Error = StoreError;
+
+    fn try_from(row: GroupRow) -> Result<Self, StoreError> {
+        Ok(Group {
+            id: GroupId::from_uuid(row.id),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            name: row.name,
+            description: row.description,
+            owner: parse_enum("groups.owner", &row.owner)?,
+            federated_attribute_values: row.federated_attribute_values.0,
+            external_id: row.external_id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn into_groups(rows: Vec<GroupRow>) -> StoreResult<Vec<Group>> {
+    rows.into_iter().map(Group::try_from).collect()
+}
+
+impl Store {
+    pub async fn get_group(&self, tenant: TenantId, id: GroupId) -> StoreResult<Option<Group>> {
+        let sql = format!("{SELECT_GROUPS} WHERE g.tenant_id = $1 AND g.id = $2");
+        let row: Option<GroupRow> = read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(Group::try_from).transpose()
+    }
+
+    /// Up to `page.limit + 1` groups in id order after the cursor; only the groups
+    /// `member` belongs to when it is given.
+    pub async fn list_groups(
+        &self,
+        tenant: TenantId,
+        member: Option<UserId>,
+        page: PageRequest,
+    ) -> StoreResult<Vec<Group>> {
+        let mut sql = Sql::new(SELECT_GROUPS);
+        if let Some(user) = member {
+            sql.push(" JOIN memberships m ON m.tenant_id = g.tenant_id AND m.group_id = g.id AND m.user_id = ")
+                .bind(Value::Uuid(user.as_uuid()));
+        }
+        sql.push(" WHERE g.tenant_id = ")
+            .bind(Value::Uuid(tenant.as_uuid()));
+        if let Some(after) = page.after {
+            sql.push(" AND g.id > ").bind(Value::Uuid(after.last_id()));
+        }
+        sql.push(" ORDER BY g.id LIMIT ")
+            .bind(Value::Int(i64::from(page.limit.get()) + 1));
+        let Sql { text, values } = sql;
+        let rows: Vec<GroupRow> = read!(self, |pool| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(pool)
+                .await?
+        });
+        into_groups(rows)
+    }
+}
+
+impl Tx {
+    /// Inserts a new group; a taken name is [`Unique::GroupName`].
+    pub async fn insert_group(&mut self, group: &Group) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO groups (tenant_id, id, name, name_key, description, owner, \
+                 federated_attribute_values, external_id, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(group.tenant_id.as_uuid())
+            .bind(group.id.as_uuid())
+            .bind(&group.name)
+            .bind(fold_case(&group.name))
+            .bind(&group.description)
+            .bind(group.owner.as_str())
+            .bind(Json(&group.federated_attribute_values))
+            .bind(&group.external_id)
+            .bind(group.version)
+            .bind(group.created_at)
+            .bind(group.updated_at)
+            .execute(conn)
+            .await
+            .map_err(|e| on_unique(e, Unique::GroupName))?;
+        });
+        Ok(())
+    }
+
+    /// Writes the group's fields if its stored version is still `expected`.
+    pub async fn update_group(&mut self, group: &Group, expected: i64) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(
+                "UPDATE groups SET name = $3, name_key = $4, description = $5, \
+                 federated_attribute_values = $6, external_id = $7, version = $8, \
+                 updated_at = $9 WHERE tenant_id = $1 AND id = $2 AND version = $10",
+            )
+            .bind(group.tenant_id.as_uuid())
+            .bind(group.id.as_uuid())
+            .bind(&group.name)
+            .bind(fold_case(&group.name))
+            .bind(&group.description)
+            .bind(Json(&group.federated_attribute_values))
+            .bind(&group.external_id)
+            .bind(group.version)
+            .bind(group.updated_at)
+            .bind(expected)
+            .execute(conn)
+            .await
+            .map_err(|e| on_unique(e, Unique::GroupName))?
+            .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Deletes the group and its memberships if its version is still `expected`.
+    pub async fn delete_group(
+        &mut self,
+        tenant: TenantId,
+        id: GroupId,
+        expected: i64,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query("DELETE FROM groups WHERE tenant_id = $1 AND id = $2 AND version = $3")
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(expected)
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Adds the membership; `false` when it already existed. A missing user or group
+    /// is [`StoreError::MissingReference`].
+    pub async fn add_member(
+        &mut self,
+        tenant: TenantId,
+        group: GroupId,
+        user: UserId,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO memberships (tenant_id, group_id, user_id, is_default, created_at) \
+                 VALUES ($1, $2, $3, FALSE, $4) \
+                 ON CONFLICT (tenant_id, group_id, user_id) DO NOTHING",
+            )
+            .bind(tenant.as_uuid())
+            .bind(group.as_uuid())
+            .bind(user.as_uuid())
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Removes the membership (and with it a default-group mark); `false` when there
+    /// was none.
+    pub async fn remove_member(
+        &mut self,
+        tenant: TenantId,
+        group: GroupId,
+        user: UserId,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(
+                "DELETE FROM memberships WHERE tenant_id = $1 AND group_id = $2 AND user_id = $3",
+            )
+            .bind(tenant.as_uuid())
+            .bind(group.as_uuid())
+            .bind(user.as_uuid())
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(result == 1)
+    }
+}

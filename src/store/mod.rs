@@ -1,0 +1,288 @@
+//! Persistence: the only place SQL lives.
+//!
+//! One [`Store`] serves SQLite (the embedded default: WAL, foreign keys, one writer
+//! connection beside a pool of read-only ones) and PostgreSQL. The query text is
+//! shared: both dialects take `$N` parameters, and every statement here is written in
+//! the SQL both understand. What differs is only the column types (see the two
+//! migration folders) and the encoding of [`Timestamp`](crate::domain::Timestamp).
+//!
+//! Reads go through [`Store`]; writes go through a [`Tx`], so that a change and its
+//! audit event commit together or not at all.
+
+mod api_keys;
+mod audit;
+mod codec;
+mod groups;
+mod operator;
+mod sql;
+mod tenants;
+mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+
+pub use operator::OperatorCredentialSource;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken: another object already has this value.
+    #[error("duplicate {0}")]
+    Duplicate(Unique),
+    /// A referenced object does not exist (it was deleted meanwhile).
+    #[error("a referenced object does not exist")]
+    MissingReference,
+    /// A stored value could not be read back into the domain.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("the database URL is not valid: {0}")]
+    InvalidUrl(String),
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+/// The uniqueness rules the schema enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    UserEmail,
+    GroupName,
+    ApiKeySecret,
+}
+
+impl std::fmt::Display for Unique {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unique::UserEmail => "user email",
+            Unique::GroupName => "group name",
+            Unique::ApiKeySecret => "API key secret",
+        })
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error {
+            if db.is_foreign_key_violation() {
+                return StoreError::MissingReference;
+            }
+        }
+        StoreError::Database(error)
+    }
+}
+
+/// Maps a unique violation to the rule it broke; other errors pass through.
+fn on_unique(error: sqlx::Error, rule: Unique) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(rule),
+        _ => error.into(),
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool size; SQLite's read-only pool size.
+    pub max_connections: u32,
+    /// How long to wait for a connection, or for SQLite's write lock.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The directory's database: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite {
+        reader: SqlitePool,
+        /// One connection: SQLite admits one writer at a time, and queueing writers
+        /// here is cheaper and fairer than having them spin on SQLITE_BUSY.
+        writer: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("src/store/migrations/postgres");
+
+/// Runs `$body` with `$pool` bound to the backend's pool for reads.
+macro_rules! read {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite { reader, .. } => {
+                let $pool = reader;
+                $body
+            }
+            $crate::store::Backend::Postgres(pool) => {
+                let $pool = pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection.
+macro_rules! write {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(tx) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                $body
+            }
+            $crate::store::TxInner::Postgres(tx) => {
+                let $conn: &mut sqlx::PgConnection = &mut *tx;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use {read, write};
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite://PATH`, `sqlite::memory:` or
+    /// `postgres://…`), creating a SQLite file when it does not exist. Does not migrate.
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            return Ok(Self {
+                backend: Backend::Postgres(pool),
+            });
+        }
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::InvalidUrl(
+                "expected sqlite://PATH, sqlite::memory: or postgres://…".into(),
+            ));
+        }
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl(e.to_string()))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(options.acquire_timeout);
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // An in-memory database lives and dies with its one connection.
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            return Ok(Self {
+                backend: Backend::Sqlite {
+                    reader: pool.clone(),
+                    writer: pool,
+                },
+            });
+        }
+        // FULL: a commit is on disk before it is acknowledged, in WAL mode too.
+        let connect = connect
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(Self {
+            backend: Backend::Sqlite { reader, writer },
+        })
+    }
+
+    /// Brings the schema up to date; safe to run on every start.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => SQLITE_MIGRATIONS.run(writer).await?,
+            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Answers when the database answers a trivial query.
+    pub async fn ping(&self) -> StoreResult<()> {
+        read!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Starts a transaction for writing. On SQLite this waits for the one writer.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        let inner = match &self.backend {
+            Backend::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
+            Backend::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// Closes every connection, waiting for those in use.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { reader, writer } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A write transaction: dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    inner: TxInner,
+}
+
+enum TxInner {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! Statements whose shape depends on the request (filters, paging), built once as
+//! text with numbered parameters and bound on whichever backend runs them.
+
+use uuid::Uuid;
+
+/// A value to bind to a numbered parameter.
+#[derive(Debug, Clone)]
+pub(super) enum Value {
+    Uuid(Uuid),
+    Text(String),
+    Int(i64),
+}
+
+/// SQL text and the values of its `$N` parameters, in order.
+#[derive(Debug, Default)]
+pub(super) struct Sql {
+    pub text: String,
+    pub values: Vec<Value>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends the next parameter's placeholder and remembers its value.
+    pub fn bind(&mut self, value: Value) -> &mut Self {
+        self.values.push(value);
+        self.text.push('$');
+        self.text.push_str(&self.values.len().to_string());
+        self
+    }
+}
+
+/// Binds every value of an [`Sql`] to a query, on whichever backend it runs.
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut query = $query;
+        for value in $values {
+            query = match value {
+                $crate::store::sql::Value::Uuid(v) => query.bind(v),
+                $crate::store::sql::Value::Text(v) => query.bind(v),
+                $crate::store::sql::Value::Int(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
+pub(super) use bind_values;

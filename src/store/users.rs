@@ -1,0 +1,301 @@
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::domain::{
+    GroupId, LoginMetadata, PageRequest, TenantId, Timestamp, User, UserFilter, UserId, fold_case,
+};
+
+use super::codec::parse_enum;
+use super::sql::{Sql, Value, bind_values};
+use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
+
+/// The user columns every read selects, with the default group joined in.
+const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.first_name, u.last_name, \
+    u.phone, u.company, u.country_code, u.role, u.status, u.external_id, \
+    u.password_hash IS NOT NULL AS has_password, u.two_factor_enabled, \
+    u.successful_logins, u.failed_logins, u.last_successful_login_at, \
+    u.last_failed_login_at, u.last_action_at, u.password_changed_at, \
+    u.version, u.created_at, u.updated_at, d.group_id AS default_group_id \
+    FROM users u \
+    LEFT JOIN memberships d \
+    ON d.tenant_id = u.tenant_id AND d.user_id = u.id AND d.is_default";
+
+#[derive(FromRow)]
+struct UserRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    email: String,
+    first_name: String,
+    last_name: String,
+    phone: Option<String>,
+    company: Option<String>,
+    country_code: Option<String>,
+    role: String,
+    status: String,
+    external_id: Option<String>,
+    has_password: bool,
+    two_factor_enabled: bool,
+    successful_logins: i64,
+    failed_logins: i64,
+    last_successful_login_at: Option<Timestamp>,
+    last_failed_login_at: Option<Timestamp>,
+    last_action_at: Option<Timestamp>,
+    password_changed_at: Option<Timestamp>,
+    version: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    default_group_id: Option<Uuid>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: UserId::from_uuid(row.id),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            email: row.email,
+            first_name: row.first_name,
+            last_name: row.last_name,
+            phone: row.phone,
+            company: row.company,
+            country_code: row.country_code,
+            role: parse_enum("users.role", &row.role)?,
+            status: parse_enum("users.status", &row.status)?,
+            external_id: row.external_id,
+            default_group_id: row.default_group_id.map(GroupId::from_uuid),
+            has_password: row.has_password,
+            two_factor_enabled: row.two_factor_enabled,
+            login: LoginMetadata {
+                successful_logins: row.successful_logins,
+                failed_logins: row.failed_logins,
+                last_successful_login_at: row.last_successful_login_at,
+                last_failed_login_at: row.last_failed_login_at,
+                last_action_at: row.last_action_at,
+                password_changed_at: row.password_changed_at,
+            },
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn into_users(rows: Vec<UserRow>) -> StoreResult<Vec<User>> {
+    rows.into_iter().map(User::try_from).collect()
+}
+
+/// The statement for one page of a tenant's users: a keyset query in id order, so
+/// that its cost does not grow with the tenant. Reads `limit + 1` rows.
+fn user_page_query(tenant: TenantId, filter: &UserFilter, page: PageRequest) -> Sql {
+    let mut sql = Sql::new(SELECT_USERS);
+    if let Some(group) = filter.group_id {
+        sql.push(" JOIN memberships g ON g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.group_id = ")
+            .bind(Value::Uuid(group.as_uuid()));
+    }
+    sql.push(" WHERE u.tenant_id = ")
+        .bind(Value::Uuid(tenant.as_uuid()));
+    if let Some(after) = page.after {
+        sql.push(" AND u.id > ").bind(Value::Uuid(after.last_id()));
+    }
+    if let Some(email) = &filter.email {
+        sql.push(" AND u.email_key = ")
+            .bind(Value::Text(email.key()));
+    }
+    if let Some(status) = filter.status {
+        sql.push(" AND u.status = ")
+            .bind(Value::Text(status.as_str().into()));
+    }
+    if let Some(role) = filter.role {
+        sql.push(" AND u.role = ")
+            .bind(Value::Text(role.as_str().into()));
+    }
+    if let Some(prefix) = &filter.prefix {
+        sql.push(" AND (");
+        for (i, column) in ["u.email_key", "u.first_name_key", "u.last_name_key"]
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(")
+                .push(column)
+                .push(" >= ")
+                .bind(Value::Text(prefix.lower.clone()));
+            if let Some(upper) = &prefix.upper {
+                sql.push(" AND ")
+                    .push(column)
+                    .push(" < ")
+                    .bind(Value::Text(upper.clone()));
+            }
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+    sql.push(" ORDER BY u.id LIMIT ")
+        .bind(Value::Int(i64::from(page.limit.get()) + 1));
+    sql
+}
+
+impl Store {
+    pub async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        let sql = format!("{SELECT_USERS} WHERE u.tenant_id = $1 AND u.id = $2");
+        let row: Option<UserRow> = read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    /// Up to `page.limit + 1` users matching `filter`, in id order after the cursor.
+    pub async fn list_users(
+        &self,
+        tenant: TenantId,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> StoreResult<Vec<User>> {
+        let Sql { text, values } = user_page_query(tenant, filter, page);
+        let rows: Vec<UserRow> = read!(self, |pool| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(pool)
+                .await?
+        });
+        into_users(rows)
+    }
+}
+
+impl Tx {
+    /// Inserts a new user; a taken email is [`Unique::UserEmail`].
+    pub async fn insert_user(
+        &mut self,
+        user: &User,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
+                 last_name, last_name_key, phone, company, country_code, role, status, \
+                 external_id, password_hash, password_changed_at, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19)",
+            )
+            .bind(user.tenant_id.as_uuid())
+            .bind(user.id.as_uuid())
+            .bind(&user.email)
+            .bind(fold_case(&user.email))
+            .bind(&user.first_name)
+            .bind(fold_case(&user.first_name))
+            .bind(&user.last_name)
+            .bind(fold_case(&user.last_name))
+            .bind(&user.phone)
+            .bind(&user.company)
+            .bind(&user.country_code)
+            .bind(user.role.as_str())
+            .bind(user.status.as_str())
+            .bind(&user.external_id)
+            .bind(password_hash)
+            .bind(user.login.password_changed_at)
+            .bind(user.version)
+            .bind(user.created_at)
+            .bind(user.updated_at)
+            .execute(conn)
+            .await
+            .map_err(|e| on_unique(e, Unique::UserEmail))?;
+        });
+        Ok(())
+    }
+
+    /// Writes the user's profile fields if its stored version is still `expected`;
+    /// `false` when it is not (changed or deleted meanwhile).
+    pub async fn update_user(&mut self, user: &User, expected: i64) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(
+                "UPDATE users SET email = $3, email_key = $4, first_name = $5, \
+                 first_name_key = $6, last_name = $7, last_name_key = $8, phone = $9, \
+                 company = $10, country_code = $11, role = $12, status = $13, \
+                 external_id = $14, version = $15, updated_at = $16 \
+                 WHERE tenant_id = $1 AND id = $2 AND version = $17",
+            )
+            .bind(user.tenant_id.as_uuid())
+            .bind(user.id.as_uuid())
+            .bind(&user.email)
+            .bind(fold_case(&user.email))
+            .bind(&user.first_name)
+            .bind(fold_case(&user.first_name))
+            .bind(&user.last_name)
+            .bind(fold_case(&user.last_name))
+            .bind(&user.phone)
+            .bind(&user.company)
+            .bind(&user.country_code)
+            .bind(user.role.as_str())
+            .bind(user.status.as_str())
+            .bind(&user.external_id)
+            .bind(user.version)
+            .bind(user.updated_at)
+            .bind(expected)
+            .execute(conn)
+            .await
+            .map_err(|e| on_unique(e, Unique::UserEmail))?
+            .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Deletes the user and its memberships if its version is still `expected`.
+    pub async fn delete_user(
+        &mut self,
+        tenant: TenantId,
+        id: UserId,
+        expected: i64,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2 AND version = $3")
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .bind(expected)
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Makes `group` the user's default group (adding the membership when missing),
+    /// or clears it.
+    pub async fn set_default_group(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        group: Option<GroupId>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query(
+                "UPDATE memberships SET is_default = FALSE \
+                 WHERE tenant_id = $1 AND user_id = $2 AND is_default",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&mut *conn)
+            .await?;
+            if let Some(group) = group {
+                sqlx::query(
+                    "INSERT INTO memberships (tenant_id, group_id, user_id, is_default, created_at) \
+                     VALUES ($1, $2, $3, TRUE, $4) \
+                     ON CONFLICT (tenant_id, group_id, user_id) DO UPDATE SET is_default = TRUE",
+                )
+                .bind(tenant.as_uuid())
+                .bind(group.as_uuid())
+                .bind(user.as_uuid())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+}
