@@ -77,12 +77,11 @@ fn describe(path: &str, error: &serde_json::Error) -> BodyError {
             BodyError::Malformed(format!("the body is not valid JSON: {message}"))
         }
         Category::Data => {
-            // serde names a missing or unknown field in the message, at the parent's path.
-            let named = ["missing field `", "unknown field `"]
-                .iter()
-                .find_map(|prefix| message.strip_prefix(prefix))
+            // A missing field is named only in the message, at its parent's path.
+            let missing = message
+                .strip_prefix("missing field `")
                 .and_then(|rest| rest.split('`').next());
-            let field = match (named, path) {
+            let field = match (missing, path) {
                 (Some(name), "." | "") => name.to_owned(),
                 (Some(name), parent) => format!("{parent}.{name}"),
                 (None, "." | "") => String::new(),

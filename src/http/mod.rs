@@ -53,43 +53,33 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             limits.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(on_panic))
-        .layer(request_log())
+        // One log line per request: method, path (never the query), status, latency.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                    )
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, _span: &Span| {
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = format_args!("{:.2}", latency.as_secs_f64() * 1000.0),
+                        "served"
+                    );
+                })
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(()),
+        )
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
             axum::http::header::COOKIE,
             HeaderName::from_static("x-api-key"),
         ]))
-}
-
-/// One log line per request: method, path (never the query), status and latency.
-fn request_log() -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    impl Fn(&Request) -> Span + Clone,
-    (),
-    impl Fn(&Response, Duration, &Span) + Clone,
-    (),
-    (),
-    (),
-> {
-    TraceLayer::new_for_http()
-        .make_span_with(|request: &Request| {
-            tracing::info_span!(
-                "request",
-                method = %request.method(),
-                path = %request.uri().path(),
-            )
-        })
-        .on_request(())
-        .on_response(|response: &Response, latency: Duration, _span: &Span| {
-            tracing::info!(
-                status = response.status().as_u16(),
-                latency_ms = format_args!("{:.2}", latency.as_secs_f64() * 1000.0),
-                "served"
-            );
-        })
-        .on_body_chunk(())
-        .on_eos(())
-        .on_failure(())
 }
 
 fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -7,11 +7,25 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 
-use super::tenants::concurrent_change;
 use super::{
-    Access, Directory, MAX_WRITE_ATTEMPTS, Precondition, Resource, ServiceError, ServiceResult,
-    audit,
+    Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
 };
+
+/// The names of the fields that differ between two versions of a group.
+fn changed_fields(before: &Group, after: &Group) -> Vec<&'static str> {
+    [
+        (before.name != after.name, "name"),
+        (before.description != after.description, "description"),
+        (
+            before.federated_attribute_values != after.federated_attribute_values,
+            "federatedAttributeValues",
+        ),
+        (before.external_id != after.external_id, "externalId"),
+    ]
+    .into_iter()
+    .filter_map(|(changed, name)| changed.then_some(name))
+    .collect()
+}
 
 impl Directory {
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
@@ -88,48 +102,32 @@ impl Directory {
         precondition: Precondition,
     ) -> ServiceResult<Group> {
         self.authorize(caller, tenant, Access::Write).await?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.find_group(tenant, id).await?;
-            precondition.check(current.version)?;
-            let mut next = current.clone();
-            patch.clone().apply_to(&mut next);
-            if next == current {
-                return Ok(current);
-            }
-            next.version = current.version + 1;
-            next.updated_at = Timestamp::now();
-            let mut tx = self.store.begin().await?;
-            if tx.update_group(&next, current.version).await? {
-                let mut fields = Vec::new();
-                if next.name != current.name {
-                    fields.push("name");
-                }
-                if next.description != current.description {
-                    fields.push("description");
-                }
-                if next.federated_attribute_values != current.federated_attribute_values {
-                    fields.push("federatedAttributeValues");
-                }
-                if next.external_id != current.external_id {
-                    fields.push("externalId");
-                }
-                audit(
-                    &mut tx,
-                    caller,
-                    tenant,
-                    Action::GroupUpdate,
-                    (TargetKind::Group, id.to_string()),
-                    json!({ "fields": fields }),
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(next);
-            }
-            if precondition.pins_version() {
-                return Err(ServiceError::PreconditionFailed);
-            }
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_group(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Group))?;
+        precondition.check(current.version)?;
+        let mut next = current.clone();
+        patch.apply_to(&mut next);
+        let changed = changed_fields(&current, &next);
+        if changed.is_empty() {
+            return Ok(current);
         }
-        Err(concurrent_change())
+        next.version = current.version + 1;
+        next.updated_at = Timestamp::now();
+        applied(tx.update_group(&next, current.version).await?)?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::GroupUpdate,
+            (TargetKind::Group, id.to_string()),
+            json!({ "fields": changed }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
     }
 
     /// Deletes the group and its memberships.
@@ -142,28 +140,24 @@ impl Directory {
         precondition: Precondition,
     ) -> ServiceResult<()> {
         self.authorize(caller, tenant, Access::Write).await?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.find_group(tenant, id).await?;
-            precondition.check(current.version)?;
-            let mut tx = self.store.begin().await?;
-            if tx.delete_group(tenant, id, current.version).await? {
-                audit(
-                    &mut tx,
-                    caller,
-                    tenant,
-                    Action::GroupDelete,
-                    (TargetKind::Group, id.to_string()),
-                    json!({ "name": current.name }),
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(());
-            }
-            if precondition.pins_version() {
-                return Err(ServiceError::PreconditionFailed);
-            }
-        }
-        Err(concurrent_change())
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_group(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Group))?;
+        precondition.check(current.version)?;
+        applied(tx.delete_group(tenant, id, current.version).await?)?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::GroupDelete,
+            (TargetKind::Group, id.to_string()),
+            json!({ "name": current.name }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A page of the group's members, in id order.

@@ -122,15 +122,18 @@ impl Precondition {
             _ => Ok(()),
         }
     }
-
-    /// Whether a concurrent change must fail the request rather than be retried over.
-    fn pins_version(&self) -> bool {
-        matches!(self, Precondition::Versions(_))
-    }
 }
 
-/// How often an unconditional change is retried when another change wins the race.
-const MAX_WRITE_ATTEMPTS: usize = 5;
+/// Checks that a write to a row read under lock in the same transaction applied.
+fn applied(written: bool) -> ServiceResult<()> {
+    if written {
+        Ok(())
+    } else {
+        Err(ServiceError::Internal(anyhow::anyhow!(
+            "a row locked for writing changed before the write"
+        )))
+    }
+}
 
 /// What a caller needs to do in a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,7 @@ use crate::domain::{
     Action, Page, PageRequest, TargetKind, Tenant, TenantId, TenantName, Timestamp,
 };
 
-use super::{
-    Directory, MAX_WRITE_ATTEMPTS, Precondition, Resource, ServiceError, ServiceResult, audit,
-};
+use super::{Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit};
 
 impl Directory {
     #[tracing::instrument(skip_all, err(level = "debug"))]
@@ -67,37 +65,33 @@ impl Directory {
         precondition: Precondition,
     ) -> ServiceResult<Tenant> {
         Self::require_operator(caller)?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.get_tenant(caller, id).await?;
-            precondition.check(current.version)?;
-            if current.name == name.as_str() {
-                return Ok(current);
-            }
-            let next = Tenant {
-                name: name.as_str().to_owned(),
-                version: current.version + 1,
-                updated_at: Timestamp::now(),
-                ..current.clone()
-            };
-            let mut tx = self.store.begin().await?;
-            if tx.update_tenant(&next, current.version).await? {
-                audit(
-                    &mut tx,
-                    caller,
-                    id,
-                    Action::TenantRename,
-                    (TargetKind::Tenant, id.to_string()),
-                    json!({ "from": current.name, "to": next.name }),
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(next);
-            }
-            if precondition.pins_version() {
-                return Err(ServiceError::PreconditionFailed);
-            }
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_tenant(id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Tenant))?;
+        precondition.check(current.version)?;
+        if current.name == name.as_str() {
+            return Ok(current);
         }
-        Err(concurrent_change())
+        let next = Tenant {
+            name: name.into_string(),
+            version: current.version + 1,
+            updated_at: Timestamp::now(),
+            ..current.clone()
+        };
+        applied(tx.update_tenant(&next, current.version).await?)?;
+        audit(
+            &mut tx,
+            caller,
+            id,
+            Action::TenantRename,
+            (TargetKind::Tenant, id.to_string()),
+            json!({ "from": current.name, "to": next.name }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
     }
 
     /// Deletes the tenant with every user, group, membership, key and audit event of it.
@@ -109,27 +103,16 @@ impl Directory {
         precondition: Precondition,
     ) -> ServiceResult<()> {
         Self::require_operator(caller)?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.get_tenant(caller, id).await?;
-            precondition.check(current.version)?;
-            let mut tx = self.store.begin().await?;
-            if tx.delete_tenant(id, current.version).await? {
-                tx.commit().await?;
-                // The tenant's audit log goes with it; the process log keeps the fact.
-                tracing::info!(tenant_id = %id, actor = caller.principal.actor().kind(), "tenant deleted");
-                return Ok(());
-            }
-            if precondition.pins_version() {
-                return Err(ServiceError::PreconditionFailed);
-            }
-        }
-        Err(concurrent_change())
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_tenant(id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Tenant))?;
+        precondition.check(current.version)?;
+        applied(tx.delete_tenant(id, current.version).await?)?;
+        tx.commit().await?;
+        // The tenant's audit log goes with it; the process log keeps the fact.
+        tracing::info!(tenant_id = %id, actor = caller.principal.actor().kind(), "tenant deleted");
+        Ok(())
     }
-}
-
-/// An unconditional change lost the race against other writers every time it tried.
-pub(super) fn concurrent_change() -> ServiceError {
-    ServiceError::Internal(anyhow::anyhow!(
-        "the object kept changing concurrently; gave up after {MAX_WRITE_ATTEMPTS} attempts"
-    ))
 }

@@ -7,34 +7,30 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 
-use super::tenants::concurrent_change;
 use super::{
-    Access, Directory, MAX_WRITE_ATTEMPTS, Precondition, Resource, ServiceError, ServiceResult,
-    audit,
+    Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
 };
 
 /// The names of the profile fields that differ between two versions of a user.
 fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    let mut note = |changed: bool, name| {
-        if changed {
-            fields.push(name);
-        }
-    };
-    note(before.email != after.email, "email");
-    note(before.first_name != after.first_name, "firstName");
-    note(before.last_name != after.last_name, "lastName");
-    note(before.phone != after.phone, "phone");
-    note(before.company != after.company, "company");
-    note(before.country_code != after.country_code, "countryCode");
-    note(before.role != after.role, "role");
-    note(before.status != after.status, "status");
-    note(before.external_id != after.external_id, "externalId");
-    note(
-        before.default_group_id != after.default_group_id,
-        "defaultGroupId",
-    );
-    fields
+    [
+        (before.email != after.email, "email"),
+        (before.first_name != after.first_name, "firstName"),
+        (before.last_name != after.last_name, "lastName"),
+        (before.phone != after.phone, "phone"),
+        (before.company != after.company, "company"),
+        (before.country_code != after.country_code, "countryCode"),
+        (before.role != after.role, "role"),
+        (before.status != after.status, "status"),
+        (before.external_id != after.external_id, "externalId"),
+        (
+            before.default_group_id != after.default_group_id,
+            "defaultGroupId",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(changed, name)| changed.then_some(name))
+    .collect()
 }
 
 impl Directory {
@@ -148,61 +144,55 @@ impl Directory {
         precondition: Precondition,
     ) -> ServiceResult<User> {
         self.authorize(caller, tenant, Access::Write).await?;
-        if let Patch::Set(group) = patch.default_group_id {
-            if self.store.get_group(tenant, group).await?.is_none() {
-                return Err(ServiceError::invalid(
-                    "defaultGroupId",
-                    "no group with this id exists in the tenant",
-                ));
-            }
-        }
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.find_user(tenant, id).await?;
-            precondition.check(current.version)?;
-            let mut next = current.clone();
-            patch.clone().apply_to(&mut next);
-            patch
-                .default_group_id
-                .clone()
-                .apply(&mut next.default_group_id, |g| g);
-            let changed = changed_fields(&current, &next);
-            if changed.is_empty() {
-                return Ok(current);
-            }
-            let now = Timestamp::now();
-            next.version = current.version + 1;
-            next.updated_at = now;
-            let mut tx = self.store.begin().await?;
-            if !tx.update_user(&next, current.version).await? {
-                if precondition.pins_version() {
-                    return Err(ServiceError::PreconditionFailed);
-                }
-                continue;
-            }
-            if next.default_group_id != current.default_group_id {
-                tx.set_default_group(tenant, id, next.default_group_id, now)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::MissingReference => ServiceError::invalid(
-                            "defaultGroupId",
-                            "no group with this id exists in the tenant",
-                        ),
-                        other => other.into(),
-                    })?;
-            }
-            audit(
-                &mut tx,
-                caller,
-                tenant,
-                Action::UserUpdate,
-                (TargetKind::User, id.to_string()),
-                json!({ "fields": changed }),
+        let unknown_group = || {
+            ServiceError::invalid(
+                "defaultGroupId",
+                "no group with this id exists in the tenant",
             )
-            .await?;
-            tx.commit().await?;
-            return Ok(next);
+        };
+        if let Patch::Set(group) = patch.default_group_id
+            && self.store.get_group(tenant, group).await?.is_none()
+        {
+            return Err(unknown_group());
         }
-        Err(concurrent_change())
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_user(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::User))?;
+        precondition.check(current.version)?;
+        let mut next = current.clone();
+        let default_group = patch.default_group_id.clone();
+        patch.apply_to(&mut next);
+        default_group.apply(&mut next.default_group_id, |g| g);
+        let changed = changed_fields(&current, &next);
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        let now = Timestamp::now();
+        next.version = current.version + 1;
+        next.updated_at = now;
+        applied(tx.update_user(&next, current.version).await?)?;
+        if next.default_group_id != current.default_group_id {
+            tx.set_default_group(tenant, id, next.default_group_id, now)
+                .await
+                .map_err(|e| match e {
+                    // Deleted since the check above.
+                    StoreError::MissingReference => unknown_group(),
+                    other => other.into(),
+                })?;
+        }
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserUpdate,
+            (TargetKind::User, id.to_string()),
+            json!({ "fields": changed }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
     }
 
     /// Deletes the user and its memberships.
@@ -215,27 +205,23 @@ impl Directory {
         precondition: Precondition,
     ) -> ServiceResult<()> {
         self.authorize(caller, tenant, Access::Write).await?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self.find_user(tenant, id).await?;
-            precondition.check(current.version)?;
-            let mut tx = self.store.begin().await?;
-            if tx.delete_user(tenant, id, current.version).await? {
-                audit(
-                    &mut tx,
-                    caller,
-                    tenant,
-                    Action::UserDelete,
-                    (TargetKind::User, id.to_string()),
-                    json!({ "email": current.email }),
-                )
-                .await?;
-                tx.commit().await?;
-                return Ok(());
-            }
-            if precondition.pins_version() {
-                return Err(ServiceError::PreconditionFailed);
-            }
-        }
-        Err(concurrent_change())
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_user(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::User))?;
+        precondition.check(current.version)?;
+        applied(tx.delete_user(tenant, id, current.version).await?)?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserDelete,
+            (TargetKind::User, id.to_string()),
+            json!({ "email": current.email }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

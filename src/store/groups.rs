@@ -93,6 +93,26 @@ impl Store {
 }
 
 impl Tx {
+    /// Reads the group and locks it against other writers until the transaction ends.
+    pub async fn lock_group(
+        &mut self,
+        tenant: TenantId,
+        id: GroupId,
+    ) -> StoreResult<Option<Group>> {
+        let sql = format!(
+            "{SELECT_GROUPS} WHERE g.tenant_id = $1 AND g.id = $2{}",
+            self.row_lock("g")
+        );
+        let row: Option<GroupRow> = write!(self, |conn| {
+            sqlx::query_as(&sql)
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(conn)
+                .await?
+        });
+        row.map(Group::try_from).transpose()
+    }
+
     /// Inserts a new group; a taken name is [`Unique::GroupName`].
     pub async fn insert_group(&mut self, group: &Group) -> StoreResult<()> {
         write!(self, |conn| {

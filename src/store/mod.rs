@@ -67,10 +67,10 @@ impl std::fmt::Display for Unique {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error {
-            if db.is_foreign_key_violation() {
-                return StoreError::MissingReference;
-            }
+        if let sqlx::Error::Database(db) = &error
+            && db.is_foreign_key_violation()
+        {
+            return StoreError::MissingReference;
         }
         StoreError::Database(error)
     }
@@ -278,6 +278,15 @@ enum TxInner {
 }
 
 impl Tx {
+    /// The clause that locks the selected rows of `table` until commit. SQLite needs
+    /// none: its one writer connection already excludes every other writer.
+    fn row_lock(&self, table: &str) -> String {
+        match self.inner {
+            TxInner::Sqlite(_) => String::new(),
+            TxInner::Postgres(_) => format!(" FOR UPDATE OF {table}"),
+        }
+    }
+
     pub async fn commit(self) -> StoreResult<()> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await?,

@@ -61,6 +61,21 @@ impl Store {
 }
 
 impl Tx {
+    /// Reads the tenant and locks it against other writers until the transaction ends.
+    pub async fn lock_tenant(&mut self, id: TenantId) -> StoreResult<Option<Tenant>> {
+        let sql = format!(
+            "{SELECT_TENANTS} WHERE tenant_id = $1{}",
+            self.row_lock("tenants")
+        );
+        let row: Option<TenantRow> = write!(self, |conn| {
+            sqlx::query_as(&sql)
+                .bind(id.as_uuid())
+                .fetch_optional(conn)
+                .await?
+        });
+        Ok(row.map(Tenant::from))
+    }
+
     pub async fn insert_tenant(&mut self, tenant: &Tenant) -> StoreResult<()> {
         write!(self, |conn| {
             sqlx::query(

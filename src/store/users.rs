@@ -169,6 +169,22 @@ impl Store {
 }
 
 impl Tx {
+    /// Reads the user and locks it against other writers until the transaction ends.
+    pub async fn lock_user(&mut self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
+        let sql = format!(
+            "{SELECT_USERS} WHERE u.tenant_id = $1 AND u.id = $2{}",
+            self.row_lock("u")
+        );
+        let row: Option<UserRow> = write!(self, |conn| {
+            sqlx::query_as(&sql)
+                .bind(tenant.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(conn)
+                .await?
+        });
+        row.map(User::try_from).transpose()
+    }
+
     /// Inserts a new user; a taken email is [`Unique::UserEmail`].
     pub async fn insert_user(
         &mut self,

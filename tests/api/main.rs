@@ -1,0 +1,16 @@
+//! Integration tests: each starts the real server on 127.0.0.1 port 0 over a fresh
+//! database (SQLite, or PostgreSQL when ROSTER_TEST_DATABASE_URL is set) and talks
+//! HTTP to it.
+
+mod api_keys;
+mod cli;
+mod concurrency;
+mod durability;
+mod groups;
+mod helpers;
+mod isolation;
+mod paging;
+mod secrets;
+mod tenants;
+mod users;
+mod validation;

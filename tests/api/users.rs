@@ -1,0 +1,280 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{TestApp, expect_json, expect_problem};
+
+#[tokio::test]
+async fn a_user_is_created_read_changed_and_deleted() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let created = app
+        .post(
+            &format!("/v1/tenants/{}/users", t.id),
+            &t.admin,
+            &json!({"email": "Wiley.Coyote@acme.com", "firstName": "Wiley", "lastName": "Coyote",
+                    "password": "correct horse battery staple", "role": "admin",
+                    "phone": "+1 234 567 890", "company": "Acme", "countryCode": "us"}),
+        )
+        .await;
+    assert_eq!(created.headers()["etag"], "\"1\"");
+    let user = expect_json(created, 201).await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    assert_eq!(user["email"], "Wiley.Coyote@acme.com");
+    assert_eq!(user["role"], "admin");
+    assert_eq!(user["status"], "active");
+    assert_eq!(user["countryCode"], "US");
+    assert_eq!(user["hasPassword"], true);
+    assert!(user.get("password").is_none() && user.get("passwordHash").is_none());
+    assert!(!user.to_string().contains("argon2"), "no hash in replies");
+    assert!(user["login"]["passwordChangedAt"].is_string());
+
+    let path = format!("/v1/tenants/{}/users/{id}", t.id);
+    let read = app.get(&path, &t.admin).await;
+    assert_eq!(read.headers()["etag"], "\"1\"");
+    assert_eq!(expect_json(read, 200).await, user);
+
+    let changed = app
+        .patch(
+            &path,
+            &t.admin,
+            &json!({"lastName": "Genius", "phone": null, "status": "disabled"}),
+        )
+        .await;
+    assert_eq!(changed.headers()["etag"], "\"2\"");
+    let changed = expect_json(changed, 200).await;
+    assert_eq!(changed["lastName"], "Genius");
+    assert_eq!(changed["firstName"], "Wiley", "fields not named stay");
+    assert!(changed["phone"].is_null(), "null clears");
+    assert_eq!(changed["company"], "Acme");
+    assert_eq!(changed["status"], "disabled");
+
+    assert_eq!(app.delete(&path, &t.admin).await.status(), 204);
+    expect_problem(app.get(&path, &t.admin).await, 404).await;
+    expect_problem(app.delete(&path, &t.admin).await, 404).await;
+}
+
+#[tokio::test]
+async fn if_match_guards_changes_and_deletes() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = app.user(&t, "a@acme.com").await;
+    let path = format!(
+        "/v1/tenants/{}/users/{}",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+
+    let stale = app
+        .request(Method::PATCH, &path, &t.admin)
+        .header("if-match", "\"7\"")
+        .json(&json!({"firstName": "B"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(stale, 412).await;
+    let weak = app
+        .request(Method::PATCH, &path, &t.admin)
+        .header("if-match", "W/\"1\"")
+        .json(&json!({"firstName": "B"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(weak, 412).await;
+    let fresh = app
+        .request(Method::PATCH, &path, &t.admin)
+        .header("if-match", "\"1\"")
+        .json(&json!({"firstName": "B"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.headers()["etag"], "\"2\"");
+    assert_eq!(expect_json(fresh, 200).await["firstName"], "B");
+
+    let stale_delete = app
+        .request(Method::DELETE, &path, &t.admin)
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    expect_problem(stale_delete, 412).await;
+    assert_eq!(
+        app.get(&path, &t.admin).await.status(),
+        200,
+        "a refused delete deletes nothing"
+    );
+    let any = app
+        .request(Method::DELETE, &path, &t.admin)
+        .header("if-match", "*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(any.status(), 204);
+}
+
+#[tokio::test]
+async fn an_empty_patch_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = app.user(&t, "a@acme.com").await;
+    let path = format!(
+        "/v1/tenants/{}/users/{}",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+    let same = app.patch(&path, &t.admin, &json!({})).await;
+    assert_eq!(same.headers()["etag"], "\"1\"");
+    assert_eq!(expect_json(same, 200).await, user);
+}
+
+#[tokio::test]
+async fn lists_filter_by_email_prefix_status_role_and_group() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    for (email, first, last, role, status) in [
+        (
+            "roger.rabbit@acme.com",
+            "Roger",
+            "Rabbit",
+            "admin",
+            "active",
+        ),
+        ("jessica@acme.com", "Jessica", "Rabbit", "member", "active"),
+        ("wiley@acme.com", "Wiley", "Coyote", "member", "disabled"),
+        (
+            "road.runner@acme.com",
+            "Road",
+            "Runner",
+            "member",
+            "pending",
+        ),
+    ] {
+        let body = json!({"email": email, "firstName": first, "lastName": last, "role": role, "status": status});
+        expect_json(app.post(&users, &t.admin, &body).await, 201).await;
+    }
+    let emails = |page: serde_json::Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let get = |query: &str| {
+        let path = format!("{users}?{query}");
+        let app = &app;
+        let admin = t.admin.clone();
+        async move { expect_json(app.get(&path, &admin).await, 200).await }
+    };
+    assert_eq!(
+        emails(get("email=JESSICA@acme.com").await),
+        ["jessica@acme.com"]
+    );
+    assert_eq!(
+        emails(get("q=rabbit").await),
+        ["roger.rabbit@acme.com", "jessica@acme.com"]
+    );
+    assert_eq!(
+        emails(get("q=RO").await),
+        ["roger.rabbit@acme.com", "road.runner@acme.com"]
+    );
+    assert_eq!(emails(get("q=wi").await), ["wiley@acme.com"]);
+    assert_eq!(emails(get("status=disabled").await), ["wiley@acme.com"]);
+    assert_eq!(emails(get("role=admin").await), ["roger.rabbit@acme.com"]);
+    assert_eq!(
+        emails(get("role=member&status=active").await),
+        ["jessica@acme.com"]
+    );
+    assert!(emails(get("q=zz").await).is_empty());
+
+    let group = app.group(&t, "Toons").await;
+    let gid = group["id"].as_str().unwrap();
+    let wiley = emails(get("email=wiley@acme.com").await);
+    assert_eq!(wiley.len(), 1);
+    let wiley_id = get("email=wiley@acme.com").await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = format!("/v1/tenants/{}/groups/{gid}/members/{wiley_id}", t.id);
+    assert_eq!(app.put(&member, &t.admin).await.status(), 204);
+    assert_eq!(
+        emails(get(&format!("groupId={gid}")).await),
+        ["wiley@acme.com"]
+    );
+    expect_problem(
+        app.get(
+            &format!("{users}?groupId={}", uuid::Uuid::now_v7()),
+            &t.admin,
+        )
+        .await,
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_users_groups_and_default_group() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = app.user(&t, "a@acme.com").await;
+    let uid = user["id"].as_str().unwrap();
+    let ops = app.group(&t, "Ops").await;
+    let dev = app.group(&t, "Dev").await;
+    let path = format!("/v1/tenants/{}/users/{uid}", t.id);
+
+    // Setting a default group makes the user a member of it.
+    let changed = expect_json(
+        app.patch(&path, &t.admin, &json!({"defaultGroupId": dev["id"]}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(changed["defaultGroupId"], dev["id"]);
+    let member = format!(
+        "/v1/tenants/{}/groups/{}/members/{uid}",
+        t.id,
+        ops["id"].as_str().unwrap()
+    );
+    assert_eq!(app.put(&member, &t.admin).await.status(), 204);
+    let groups = expect_json(app.get(&format!("{path}/groups"), &t.admin).await, 200).await;
+    let names: Vec<&str> = groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Ops", "Dev"]);
+    assert_eq!(
+        expect_json(app.get(&path, &t.admin).await, 200).await["defaultGroupId"],
+        dev["id"]
+    );
+
+    // Deleting the default group clears it; an unknown group is refused by name.
+    let dev_path = format!(
+        "/v1/tenants/{}/groups/{}",
+        t.id,
+        dev["id"].as_str().unwrap()
+    );
+    assert_eq!(app.delete(&dev_path, &t.admin).await.status(), 204);
+    assert!(expect_json(app.get(&path, &t.admin).await, 200).await["defaultGroupId"].is_null());
+    let unknown = expect_problem(
+        app.patch(
+            &path,
+            &t.admin,
+            &json!({"defaultGroupId": uuid::Uuid::now_v7()}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(unknown["errors"][0]["field"], "defaultGroupId");
+    expect_problem(
+        app.get(
+            &format!("/v1/tenants/{}/users/{}/groups", t.id, uuid::Uuid::now_v7()),
+            &t.admin,
+        )
+        .await,
+        404,
+    )
+    .await;
+}

@@ -1,0 +1,348 @@
+//! Every class of bad input gets a problem naming the bad field, a 4xx status, and
+//! writes nothing.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestTenant, expect_json, expect_problem, problem_fields};
+
+async fn post_raw(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    app.request(reqwest::Method::POST, path, token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn user_count(app: &TestApp, t: &TestTenant) -> usize {
+    app.all_users(t).await.len()
+}
+
+fn valid_user() -> Value {
+    json!({"email": "ok@acme.com", "firstName": "Ok", "lastName": "User"})
+}
+
+#[tokio::test]
+async fn malformed_json_is_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    for body in [
+        "{",
+        "{\"email\": }",
+        "",
+        "[1, 2",
+        "{\"email\": \"a@b.co\"} trailing",
+        "null",
+    ] {
+        let problem = expect_problem(
+            post_raw(&app, &users, &t.admin, "application/json", body).await,
+            400,
+        )
+        .await;
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:roster:problem:"),
+            "{problem}"
+        );
+    }
+    assert_eq!(user_count(&app, &t).await, 0);
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_are_unsupported() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    expect_problem(
+        post_raw(
+            &app,
+            &users,
+            &t.admin,
+            "text/plain",
+            valid_user().to_string(),
+        )
+        .await,
+        415,
+    )
+    .await;
+    let no_type = app
+        .request(reqwest::Method::POST, &users, &t.admin)
+        .body(valid_user().to_string())
+        .send()
+        .await
+        .unwrap();
+    expect_problem(no_type, 415).await;
+    // JSON with another media type suffix, such as merge-patch, is JSON.
+    let merge = post_raw(
+        &app,
+        &users,
+        &t.admin,
+        "application/merge-patch+json; charset=utf-8",
+        valid_user().to_string(),
+    )
+    .await;
+    assert_eq!(merge.status(), 201);
+}
+
+#[tokio::test]
+async fn wrong_types_missing_and_unknown_fields_are_named() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let cases = [
+        (
+            json!({"email": 5, "firstName": "a", "lastName": "b"}),
+            "email",
+        ),
+        (
+            json!({"email": "a@b.co", "firstName": ["a"], "lastName": "b"}),
+            "firstName",
+        ),
+        (
+            json!({"email": "a@b.co", "firstName": "a", "lastName": "b", "role": true}),
+            "role",
+        ),
+        (json!({"firstName": "a", "lastName": "b"}), "email"),
+        (
+            json!({"email": "a@b.co", "firstName": "a", "lastName": "b", "nickname": "x"}),
+            "nickname",
+        ),
+        (json!(["not", "an", "object"]), ""),
+    ];
+    for (body, field) in cases {
+        let problem = expect_problem(app.post(&users, &t.admin, &body).await, 400).await;
+        if field.is_empty() {
+            assert!(
+                problem_fields(&problem).is_empty() || problem_fields(&problem) == [""],
+                "{problem}"
+            );
+        } else {
+            assert_eq!(problem_fields(&problem), [field], "{body}: {problem}");
+            assert_eq!(problem["errors"][0]["pointer"], format!("#/{field}"));
+        }
+    }
+    assert_eq!(user_count(&app, &t).await, 0);
+}
+
+#[tokio::test]
+async fn every_invalid_value_is_named_in_one_reply() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let body = json!({
+        "email": "not-an-email",
+        "firstName": "x".repeat(201),
+        "lastName": "ok",
+        "role": "superuser",
+        "status": "gone",
+        "countryCode": "Germany",
+        "phone": "call me",
+        "password": "short",
+    });
+    let problem = expect_problem(app.post(&users, &t.admin, &body).await, 400).await;
+    assert_eq!(
+        problem_fields(&problem),
+        [
+            "email",
+            "firstName",
+            "phone",
+            "countryCode",
+            "role",
+            "status",
+            "password"
+        ]
+    );
+    let text = problem.to_string();
+    assert!(text.contains("must be one of: admin, member"), "{text}");
+    assert!(
+        !text.contains("short\""),
+        "the password is not echoed: {text}"
+    );
+    assert_eq!(user_count(&app, &t).await, 0);
+}
+
+#[tokio::test]
+async fn over_long_strings_are_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let long_email = format!("{}@acme.com", "a".repeat(250));
+    for (body, field) in [
+        (
+            json!({"email": long_email, "firstName": "a", "lastName": "b"}),
+            "email",
+        ),
+        (
+            json!({"email": "a@b.co", "firstName": "a", "lastName": "b".repeat(201)}),
+            "lastName",
+        ),
+        (
+            json!({"email": "a@b.co", "firstName": "a", "lastName": "b", "password": "p".repeat(257)}),
+            "password",
+        ),
+    ] {
+        let problem = expect_problem(app.post(&users, &t.admin, &body).await, 400).await;
+        assert_eq!(problem_fields(&problem), [field]);
+    }
+    let groups = format!("/v1/tenants/{}/groups", t.id);
+    let problem = expect_problem(
+        app.post(&groups, &t.admin, &json!({"name": "g".repeat(201)}))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(problem_fields(&problem), ["name"]);
+    let problem =
+        expect_problem(app.post(&groups, &t.admin, &json!({"name": ""})).await, 400).await;
+    assert_eq!(problem_fields(&problem), ["name"]);
+    assert_eq!(user_count(&app, &t).await, 0);
+}
+
+#[tokio::test]
+async fn invalid_emails_are_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    for email in [
+        "",
+        "plain",
+        "@acme.com",
+        "a@",
+        "a@localhost",
+        "a b@acme.com",
+        "a@acme..com",
+    ] {
+        let body = json!({"email": email, "firstName": "a", "lastName": "b"});
+        let problem = expect_problem(app.post(&users, &t.admin, &body).await, 400).await;
+        assert_eq!(problem_fields(&problem), ["email"], "{email}");
+    }
+    assert_eq!(user_count(&app, &t).await, 0);
+}
+
+#[tokio::test]
+async fn emails_that_differ_only_in_case_are_duplicates() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let original = app.user(&t, "Roger.Rabbit@acme.com").await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let clash = json!({"email": "roger.RABBIT@ACME.COM", "firstName": "a", "lastName": "b"});
+    let problem = expect_problem(app.post(&users, &t.admin, &clash).await, 409).await;
+    assert_eq!(problem_fields(&problem), ["email"]);
+    // Changing another user's email to it clashes too.
+    let other = app.user(&t, "jessica@acme.com").await;
+    let path = format!("{users}/{}", other["id"].as_str().unwrap());
+    expect_problem(
+        app.patch(&path, &t.admin, &json!({"email": "ROGER.rabbit@acme.com"}))
+            .await,
+        409,
+    )
+    .await;
+    let users_now = app.all_users(&t).await;
+    assert_eq!(users_now.len(), 2);
+    assert_eq!(users_now[0], original);
+    // The same email in another tenant is fine.
+    let other_tenant = app.tenant().await;
+    app.user(&other_tenant, "roger.rabbit@acme.com").await;
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_with_413() {
+    let app = TestApp::spawn_with(|s| s.max_body_bytes = 4096).await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let body =
+        json!({"email": "a@b.co", "firstName": "a", "lastName": "b", "company": "c".repeat(5000)});
+    expect_problem(app.post(&users, &t.admin, &body).await, 413).await;
+    assert_eq!(user_count(&app, &t).await, 0);
+}
+
+#[tokio::test]
+async fn the_default_body_limit_is_one_mebibyte() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let padding = " ".repeat(1024 * 1024);
+    let body =
+        format!("{{\"email\": \"a@b.co\", \"firstName\": \"a\", \"lastName\": \"b\"{padding}}}");
+    expect_problem(
+        post_raw(&app, &users, &t.admin, "application/json", body).await,
+        413,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_ids_in_paths_are_not_found() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for path in [
+        format!("/v1/tenants/{}/users/not-a-uuid", t.id),
+        format!("/v1/tenants/{}/users/12345", t.id),
+        format!("/v1/tenants/{}/groups/zzz/members", t.id),
+        "/v1/tenants/not-a-uuid/users".to_owned(),
+    ] {
+        expect_problem(app.get(&path, &t.admin).await, 404).await;
+    }
+    let problem = expect_problem(
+        app.patch(
+            &format!("/v1/tenants/{}/users/{}", t.id, uuid::Uuid::now_v7()),
+            &t.admin,
+            &json!({"defaultGroupId": "nope"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(problem_fields(&problem), ["defaultGroupId"]);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_named() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=abc", "limit"),
+        ("cursor=%%%", "cursor"),
+        ("cursor=AAAA", "cursor"),
+        ("status=gone", "status"),
+        ("role=root", "role"),
+        ("groupId=nope", "groupId"),
+        ("email=nope", "email"),
+    ] {
+        let problem =
+            expect_problem(app.get(&format!("{users}?{query}"), &t.admin).await, 400).await;
+        assert_eq!(problem_fields(&problem), [field], "{query}");
+    }
+}
+
+#[tokio::test]
+async fn patches_refuse_null_for_required_fields() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = app.user(&t, "a@acme.com").await;
+    let path = format!(
+        "/v1/tenants/{}/users/{}",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+    let problem = expect_problem(
+        app.patch(&path, &t.admin, &json!({"email": null, "role": "x"}))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(problem_fields(&problem), ["email", "role"]);
+    assert_eq!(expect_json(app.get(&path, &t.admin).await, 200).await, user);
+}
