@@ -315,3 +315,79 @@ impl Tx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Email, PageCursor, PageLimit, PrefixRange, Role, Status};
+
+    /// SQLite's plan for a statement, one step per line.
+    async fn plan(store: &Store, sql: Sql) -> String {
+        let Sql { text, values } = sql;
+        let explain = format!("EXPLAIN QUERY PLAN {text}");
+        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
+            bind_values!(
+                sqlx::query_as(&explain),
+                values
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap()
+        });
+        rows.into_iter()
+            .map(|row| row.3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn every_user_page_is_an_index_search_never_a_table_scan() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let tenant = TenantId::generate();
+        let page = PageRequest {
+            limit: PageLimit::DEFAULT,
+            after: Some(PageCursor::after(Uuid::now_v7())),
+        };
+        let filters = [
+            UserFilter::default(),
+            UserFilter {
+                email: Some(Email::parse("a@b.co").unwrap()),
+                ..UserFilter::default()
+            },
+            UserFilter {
+                prefix: Some(PrefixRange::parse("rog").unwrap()),
+                ..UserFilter::default()
+            },
+            UserFilter {
+                status: Some(Status::Disabled),
+                ..UserFilter::default()
+            },
+            UserFilter {
+                role: Some(Role::Admin),
+                ..UserFilter::default()
+            },
+            UserFilter {
+                group_id: Some(GroupId::generate()),
+                ..UserFilter::default()
+            },
+        ];
+        for filter in &filters {
+            let plan = plan(&store, user_page_query(tenant, filter, page)).await;
+            assert!(
+                plan.lines().all(|step| !step.starts_with("SCAN")),
+                "{filter:?} scans a table:\n{plan}"
+            );
+        }
+        let single = Sql::new(&format!(
+            "{SELECT_USERS} WHERE u.tenant_id = $1 AND u.id = $2"
+        ));
+        let plan = plan(&store, single).await;
+        assert!(
+            plan.lines().all(|step| step.starts_with("SEARCH")),
+            "{plan}"
+        );
+    }
+}
