@@ -326,13 +326,10 @@ mod tests {
         let Sql { text, values } = sql;
         let explain = format!("EXPLAIN QUERY PLAN {text}");
         let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
-            bind_values!(
-                sqlx::query_as(&explain),
-                values
-            )
-            .fetch_all(pool)
-            .await
-            .unwrap()
+            bind_values!(sqlx::query_as(&explain), values)
+                .fetch_all(pool)
+                .await
+                .unwrap()
         });
         rows.into_iter()
             .map(|row| row.3)
