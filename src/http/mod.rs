@@ -2,6 +2,7 @@
 //! handlers under its own module.
 
 pub mod body;
+pub mod compat;
 pub mod credentials;
 pub mod v1;
 
@@ -42,6 +43,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .method_not_allowed_fallback(v1::method_not_allowed);
     Router::new()
         .merge(v1)
+        .merge(compat::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

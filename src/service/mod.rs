@@ -4,6 +4,7 @@
 mod api_keys;
 mod authn;
 mod groups;
+mod stream;
 mod tenants;
 mod users;
 
@@ -16,6 +17,7 @@ use crate::domain::{
 use crate::store::{Store, StoreError, Tx, Unique};
 
 pub use api_keys::CreatedApiKey;
+pub use stream::UserWithGroupIds;
 
 /// The kinds of object a lookup can miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

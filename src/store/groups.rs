@@ -232,3 +232,32 @@ impl Tx {
         Ok(result == 1)
     }
 }
+
+impl Store {
+    /// The memberships of the users whose ids lie in `[first, last]`, as (user, group)
+    /// pairs in user order: one range scan of the by-user index, for a chunk of users
+    /// read in id order.
+    pub async fn memberships_of_user_range(
+        &self,
+        tenant: TenantId,
+        first: UserId,
+        last: UserId,
+    ) -> StoreResult<Vec<(UserId, GroupId)>> {
+        let rows: Vec<(Uuid, Uuid)> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT user_id, group_id FROM memberships \
+                 WHERE tenant_id = $1 AND user_id >= $2 AND user_id <= $3 \
+                 ORDER BY user_id, group_id",
+            )
+            .bind(tenant.as_uuid())
+            .bind(first.as_uuid())
+            .bind(last.as_uuid())
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(user, group)| (UserId::from_uuid(user), GroupId::from_uuid(group)))
+            .collect())
+    }
+}

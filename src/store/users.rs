@@ -280,6 +280,29 @@ impl Tx {
         Ok(result == 1)
     }
 
+    /// Records a successful sign-in at `at` (which is also an action).
+    pub async fn record_successful_login(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(
+                "UPDATE users SET successful_logins = successful_logins + 1, \
+                 last_successful_login_at = $3, last_action_at = $3 \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.as_uuid())
+            .bind(at)
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
     /// Makes `group` the user's default group (adding the membership when missing),
     /// or clears it.
     pub async fn set_default_group(

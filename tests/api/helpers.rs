@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 
+use futures_util::StreamExt;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use roster::app::Application;
 use roster::config::{DatabaseUrl, ServeSettings};
@@ -152,6 +153,14 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The store of the server's database, for what no request can do yet.
+    pub async fn store(&self) -> roster::store::Store {
+        let store = roster::store::Store::connect(&self._database.url(), &Default::default())
+            .await
+            .expect("the test database opens");
+        store
+    }
+
     /// A request with `Authorization: Bearer <token>`.
     pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.client
@@ -269,6 +278,28 @@ impl TestApp {
             }
         }
     }
+}
+
+/// Creates `count` users with emails `{prefix}{i}@acme.com`, eight at a time.
+pub async fn create_users(
+    app: &TestApp,
+    tenant: &TestTenant,
+    prefix: &str,
+    count: usize,
+) -> Vec<String> {
+    let path = format!("/v1/tenants/{}/users", tenant.id);
+    futures_util::stream::iter(0..count)
+        .map(|i| {
+            let path = path.clone();
+            async move {
+                let body = json!({"email": format!("{prefix}{i}@acme.com"), "firstName": "P", "lastName": "Q"});
+                let user = expect_json(app.post(&path, &tenant.admin, &body).await, 201).await;
+                user["id"].as_str().unwrap().to_owned()
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await
 }
 
 /// Asserts the status and answers the JSON body.

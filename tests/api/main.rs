@@ -4,6 +4,8 @@
 
 mod api_keys;
 mod cli;
+mod compat;
+mod compat_sixeye;
 mod concurrency;
 mod durability;
 mod groups;

@@ -1,31 +1,6 @@
 use std::collections::HashSet;
 
-use futures_util::StreamExt;
-use serde_json::json;
-
-use crate::helpers::{TestApp, expect_json};
-
-/// Creates `count` users with emails `{prefix}{i}@acme.com`, eight at a time.
-async fn create_users(
-    app: &TestApp,
-    tenant: &crate::helpers::TestTenant,
-    prefix: &str,
-    count: usize,
-) -> Vec<String> {
-    let path = format!("/v1/tenants/{}/users", tenant.id);
-    futures_util::stream::iter(0..count)
-        .map(|i| {
-            let path = path.clone();
-            async move {
-                let body = json!({"email": format!("{prefix}{i}@acme.com"), "firstName": "P", "lastName": "Q"});
-                let user = expect_json(app.post(&path, &tenant.admin, &body).await, 201).await;
-                user["id"].as_str().unwrap().to_owned()
-            }
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await
-}
+use crate::helpers::{TestApp, create_users, expect_json};
 
 #[tokio::test]
 async fn paging_over_a_thousand_users_misses_and_repeats_none_while_users_are_added() {

@@ -1,0 +1,70 @@
+//! The vendor-compatible faces: each renders the directory's users and groups in its
+//! vendor's shape and parses its vendor's requests into service calls. None keeps
+//! data or rules of its own.
+
+pub mod sixeye;
+
+use std::io;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use futures_util::{Stream, StreamExt, stream};
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::domain::TenantId;
+use crate::service::{ServiceError, ServiceResult};
+
+use super::AppState;
+
+/// Every vendor face's routes, at the vendors' own paths.
+pub fn router() -> Router<AppState> {
+    Router::new().merge(sixeye::router())
+}
+
+/// The tenant a vendor face acts in: the credential's own. The operator belongs to
+/// no tenant, so it cannot use a vendor face.
+pub fn tenant_of(caller: &Caller) -> ServiceResult<TenantId> {
+    caller.principal.tenant().ok_or(ServiceError::Forbidden(
+        "vendor APIs act within one tenant: use a tenant API key",
+    ))
+}
+
+/// A JSON body written as it is read: `open`, the rendered items separated by commas,
+/// then `close`. Memory holds one chunk at a time. A failure after the first byte
+/// cannot change the status any more, so it ends the connection early and the
+/// client sees a truncated body rather than a well-formed partial list.
+pub fn streamed_json_list<S, T, R, F>(
+    chunks: S,
+    open: &'static str,
+    close: &'static str,
+    mut render: F,
+) -> Body
+where
+    S: Stream<Item = ServiceResult<Vec<T>>> + Send + 'static,
+    R: Serialize,
+    F: FnMut(T) -> R + Send + 'static,
+{
+    let mut first = true;
+    let items = chunks.map(move |chunk| -> Result<Bytes, io::Error> {
+        let chunk = chunk.map_err(|error| {
+            tracing::error!(%error, "a streamed list failed part way");
+            io::Error::other("the list could not be read to the end")
+        })?;
+        let mut buffer = Vec::with_capacity(chunk.len() * 320);
+        for item in chunk {
+            if !first {
+                buffer.push(b',');
+            }
+            first = false;
+            serde_json::to_writer(&mut buffer, &render(item)).map_err(io::Error::other)?;
+        }
+        Ok(Bytes::from(buffer))
+    });
+    let body = stream::once(async move { Ok(Bytes::from_static(open.as_bytes())) })
+        .chain(items)
+        .chain(stream::once(async move {
+            Ok(Bytes::from_static(close.as_bytes()))
+        }));
+    Body::from_stream(body)
+}
