@@ -155,10 +155,9 @@ impl TestApp {
 
     /// The store of the server's database, for what no request can do yet.
     pub async fn store(&self) -> roster::store::Store {
-        let store = roster::store::Store::connect(&self._database.url(), &Default::default())
+        roster::store::Store::connect(&self._database.url(), &Default::default())
             .await
-            .expect("the test database opens");
-        store
+            .expect("the test database opens")
     }
 
     /// A request with `Authorization: Bearer <token>`.
