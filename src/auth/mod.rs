@@ -4,7 +4,10 @@ mod password;
 mod secret;
 
 pub use password::{PasswordError, PasswordHasher, PasswordParams};
-pub use secret::{PresentedToken, generate_api_key_secret, generate_operator_secret, sha256};
+pub use secret::{
+    PresentedToken, generate_access_token, generate_api_key_secret, generate_operator_secret,
+    sha256,
+};
 
 use crate::domain::{Actor, ApiKeyId, ApiKeyRole, ClientInfo, TenantId};
 

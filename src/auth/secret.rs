@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::domain::TenantId;
 
 const API_KEY_PREFIX: &str = "rk_";
+const ACCESS_TOKEN_PREFIX: &str = "rt_";
 const OPERATOR_PREFIX: &str = "ro_";
 
 fn random_part() -> String {
@@ -35,6 +36,15 @@ pub fn generate_api_key_secret(tenant: TenantId) -> String {
     )
 }
 
+/// A new access token: `rt_<tenant id, 32 hex>_<43 random characters>`.
+pub fn generate_access_token(tenant: TenantId) -> String {
+    format!(
+        "{ACCESS_TOKEN_PREFIX}{}_{}",
+        tenant.as_uuid().simple(),
+        random_part()
+    )
+}
+
 /// A new operator secret: `ro_<43 random characters>`.
 pub fn generate_operator_secret() -> String {
     format!("{OPERATOR_PREFIX}{}", random_part())
@@ -45,6 +55,8 @@ pub fn generate_operator_secret() -> String {
 pub enum PresentedToken {
     /// Has the form of a tenant API key.
     ApiKey { tenant: TenantId, hash: Vec<u8> },
+    /// Has the form of an access token.
+    AccessToken { tenant: TenantId, hash: Vec<u8> },
     /// Anything else: only an operator credential can match it.
     Other { hash: Vec<u8> },
 }
@@ -52,19 +64,24 @@ pub enum PresentedToken {
 impl PresentedToken {
     pub fn parse(token: &str) -> Self {
         let hash = sha256(token);
-        let tenant = token
-            .strip_prefix(API_KEY_PREFIX)
-            .and_then(|rest| rest.get(..32).zip(rest.get(32..33)))
-            .filter(|(_, sep)| *sep == "_")
-            .and_then(|(hex, _)| Uuid::try_parse(hex).ok());
-        match tenant {
-            Some(uuid) => PresentedToken::ApiKey {
-                tenant: TenantId::from_uuid(uuid),
-                hash,
-            },
-            None => PresentedToken::Other { hash },
+        if let Some(tenant) = scoped_tenant(token, API_KEY_PREFIX) {
+            PresentedToken::ApiKey { tenant, hash }
+        } else if let Some(tenant) = scoped_tenant(token, ACCESS_TOKEN_PREFIX) {
+            PresentedToken::AccessToken { tenant, hash }
+        } else {
+            PresentedToken::Other { hash }
         }
     }
+}
+
+/// The tenant named by a `<prefix><32 hex>_…` secret.
+fn scoped_tenant(token: &str, prefix: &str) -> Option<TenantId> {
+    token
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.get(..32).zip(rest.get(32..33)))
+        .filter(|(_, separator)| *separator == "_")
+        .and_then(|(hex, _)| Uuid::try_parse(hex).ok())
+        .map(TenantId::from_uuid)
 }
 
 #[cfg(test)]
@@ -83,6 +100,16 @@ mod tests {
                 hash: sha256(&secret)
             }
         );
+    }
+
+    #[test]
+    fn access_tokens_name_their_tenant() {
+        let tenant = TenantId::generate();
+        let token = generate_access_token(tenant);
+        assert!(matches!(
+            PresentedToken::parse(&token),
+            PresentedToken::AccessToken { tenant: t, .. } if t == tenant
+        ));
     }
 
     #[test]

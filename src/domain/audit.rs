@@ -64,6 +64,7 @@ pub enum Action {
     MemberRemove,
     ApiKeyCreate,
     ApiKeyRevoke,
+    AccessTokenIssue,
 }
 
 text_enum!(Action {
@@ -79,6 +80,7 @@ text_enum!(Action {
     MemberRemove = "group.member.remove",
     ApiKeyCreate = "api_key.create",
     ApiKeyRevoke = "api_key.revoke",
+    AccessTokenIssue = "access_token.issue",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

@@ -112,6 +112,13 @@ impl Description {
     }
 }
 
+impl PersonName {
+    /// No name: what a user invited by address alone has.
+    pub fn empty() -> Self {
+        Self(String::new())
+    }
+}
+
 /// The case-folded form of a name or address: what uniqueness and prefix search are
 /// decided on, so that `Roger@Acme.com` and `roger@acme.com` are one.
 pub fn fold_case(s: &str) -> String {

@@ -1,11 +1,27 @@
-use crate::auth::{PresentedToken, Principal, generate_operator_secret, sha256};
-use crate::domain::Timestamp;
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::auth::{
+    Caller, PresentedToken, Principal, generate_access_token, generate_operator_secret, sha256,
+};
+use crate::domain::{Action, ApiKeyId, ClientInfo, TargetKind, TenantId, Timestamp};
 use crate::store::OperatorCredentialSource;
 
-use super::{Directory, ServiceError, ServiceResult};
+use super::{Directory, ServiceError, ServiceResult, audit};
 
 /// A key's last use is written at most this often, so that reads stay reads.
 const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
+
+/// How long an access token lives.
+pub const ACCESS_TOKEN_TTL_SECONDS: i64 = 3600;
+
+/// An access token just issued: its secret is shown in this reply only.
+#[derive(Debug)]
+pub struct IssuedAccessToken {
+    pub token: SecretString,
+    pub expires_in_seconds: i64,
+    pub expires_at: Timestamp,
+}
 
 impl Directory {
     /// Who the bearer of `token` is. Unknown, revoked and expired credentials are all
@@ -13,23 +29,21 @@ impl Directory {
     pub async fn authenticate(&self, token: &str) -> ServiceResult<Principal> {
         match PresentedToken::parse(token) {
             PresentedToken::ApiKey { tenant, hash } => {
-                let key = self
+                self.authenticate_api_key(tenant, &hash).await
+            }
+            PresentedToken::AccessToken { tenant, hash } => {
+                let grant = self
                     .store
-                    .find_api_key(tenant, &hash)
+                    .find_access_token(tenant, &hash)
                     .await?
                     .ok_or(ServiceError::Unauthorized)?;
-                let now = Timestamp::now();
-                if !key.is_usable_at(now) {
+                if !grant.is_usable_at(Timestamp::now()) {
                     return Err(ServiceError::Unauthorized);
                 }
-                let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS);
-                if key.last_used_at.is_none_or(|at| at < stale_before) {
-                    self.record_key_use(key.tenant_id, key.id, now, stale_before);
-                }
                 Ok(Principal::ApiKey {
-                    tenant_id: key.tenant_id,
-                    key_id: key.id,
-                    role: key.role,
+                    tenant_id: tenant,
+                    key_id: grant.api_key_id,
+                    role: grant.role,
                 })
             }
             PresentedToken::Other { hash } => {
@@ -42,11 +56,84 @@ impl Directory {
         }
     }
 
+    async fn authenticate_api_key(
+        &self,
+        tenant: TenantId,
+        hash: &[u8],
+    ) -> ServiceResult<Principal> {
+        let key = self
+            .store
+            .find_api_key(tenant, hash)
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        let now = Timestamp::now();
+        if !key.is_usable_at(now) {
+            return Err(ServiceError::Unauthorized);
+        }
+        let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS);
+        if key.last_used_at.is_none_or(|at| at < stale_before) {
+            self.record_key_use(key.tenant_id, key.id, now, stale_before);
+        }
+        Ok(Principal::ApiKey {
+            tenant_id: key.tenant_id,
+            key_id: key.id,
+            role: key.role,
+        })
+    }
+
+    /// Exchanges a tenant API key's secret for a short-lived access token that acts
+    /// as the key. Only a key's secret qualifies: not the operator credential, not
+    /// another access token.
+    pub async fn exchange_api_key(
+        &self,
+        secret: &str,
+        client: ClientInfo,
+    ) -> ServiceResult<IssuedAccessToken> {
+        let PresentedToken::ApiKey { tenant, hash } = PresentedToken::parse(secret) else {
+            return Err(ServiceError::Unauthorized);
+        };
+        let principal = self.authenticate_api_key(tenant, &hash).await?;
+        let Principal::ApiKey { key_id, .. } = principal else {
+            return Err(ServiceError::Unauthorized);
+        };
+        self.issue_access_token(&Caller { principal, client }, tenant, key_id)
+            .await
+    }
+
+    async fn issue_access_token(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        key: ApiKeyId,
+    ) -> ServiceResult<IssuedAccessToken> {
+        let now = Timestamp::now();
+        let expires_at = now.plus_seconds(ACCESS_TOKEN_TTL_SECONDS);
+        let token = generate_access_token(tenant);
+        let mut tx = self.store.begin().await?;
+        tx.insert_access_token(tenant, key, &sha256(&token), expires_at, now)
+            .await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::AccessTokenIssue,
+            (TargetKind::ApiKey, key.to_string()),
+            json!({ "expiresAt": expires_at }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(IssuedAccessToken {
+            token: SecretString::from(token),
+            expires_in_seconds: ACCESS_TOKEN_TTL_SECONDS,
+            expires_at,
+        })
+    }
+
     /// Writes a key's last use after the request that used it, off its path.
     fn record_key_use(
         &self,
-        tenant: crate::domain::TenantId,
-        key: crate::domain::ApiKeyId,
+        tenant: TenantId,
+        key: ApiKeyId,
         now: Timestamp,
         stale_before: Timestamp,
     ) {

@@ -17,7 +17,9 @@ use crate::domain::{
 use crate::store::{Store, StoreError, Tx, Unique};
 
 pub use api_keys::CreatedApiKey;
+pub use authn::{ACCESS_TOKEN_TTL_SECONDS, IssuedAccessToken};
 pub use stream::UserWithGroupIds;
+pub use users::{Invitation, InvitationOutcome};
 
 /// The kinds of object a lookup can miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +73,7 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
         ServiceError::Invalid(vec![FieldViolation {
             field: field.to_owned(),
             reason: reason.into(),

@@ -2,10 +2,12 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Group, LoginMetadata, NewUser, Page, PageRequest, Patch, TargetKind, TenantId,
-    Timestamp, User, UserFilter, UserId, UserPatch,
+    Action, Email, Group, GroupId, LoginMetadata, NewUser, Page, PageRequest, Patch, PersonName,
+    Role, Status, TargetKind, TenantId, Timestamp, User, UserFilter, UserId, UserPatch,
 };
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
+
+use super::UserWithGroupIds;
 
 use super::{
     Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
@@ -33,6 +35,69 @@ fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
     .collect()
 }
 
+/// Users to invite by address, into the same groups with the same role.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub emails: Vec<Email>,
+    pub groups: Vec<GroupId>,
+    /// Made one of the groups when it is not already.
+    pub default_group: Option<GroupId>,
+    pub role: Role,
+}
+
+/// What an invitation did: the users it made, and the addresses it refused and why.
+#[derive(Debug, Default)]
+pub struct InvitationOutcome {
+    pub invited: Vec<UserWithGroupIds>,
+    pub refused: Vec<(Email, ServiceError)>,
+}
+
+/// A new user as it will be stored.
+fn user_record(tenant: TenantId, new: NewUser, has_password: bool, now: Timestamp) -> User {
+    User {
+        id: UserId::generate(),
+        tenant_id: tenant,
+        email: new.email.as_str().to_owned(),
+        first_name: new.first_name.into_string(),
+        last_name: new.last_name.into_string(),
+        phone: new.phone.map(|p| p.as_str().to_owned()),
+        company: new.company.map(|c| c.into_string()),
+        country_code: new.country_code.map(|c| c.as_str().to_owned()),
+        role: new.role,
+        status: new.status,
+        external_id: new.external_id.map(|e| e.into_string()),
+        default_group_id: None,
+        has_password,
+        two_factor_enabled: false,
+        login: LoginMetadata {
+            password_changed_at: has_password.then_some(now),
+            ..LoginMetadata::default()
+        },
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Inserts a new user with its audit event.
+async fn insert_user(
+    tx: &mut Tx,
+    caller: &Caller,
+    user: &User,
+    password_hash: Option<&str>,
+) -> ServiceResult<()> {
+    tx.insert_user(user, password_hash).await?;
+    audit(
+        tx,
+        caller,
+        user.tenant_id,
+        Action::UserCreate,
+        (TargetKind::User, user.id.to_string()),
+        json!({ "email": user.email, "role": user.role.as_str(), "status": user.status.as_str() }),
+    )
+    .await
+}
+
 impl Directory {
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
     pub async fn create_user(
@@ -46,43 +111,92 @@ impl Directory {
             Some(password) => Some(self.passwords.hash(password).await?),
             None => None,
         };
-        let now = Timestamp::now();
-        let user = User {
-            id: UserId::generate(),
-            tenant_id: tenant,
-            email: new.email.as_str().to_owned(),
-            first_name: new.first_name.into_string(),
-            last_name: new.last_name.into_string(),
-            phone: new.phone.map(|p| p.as_str().to_owned()),
-            company: new.company.map(|c| c.into_string()),
-            country_code: new.country_code.map(|c| c.as_str().to_owned()),
-            role: new.role,
-            status: new.status,
-            external_id: new.external_id.map(|e| e.into_string()),
-            default_group_id: None,
-            has_password: password_hash.is_some(),
-            two_factor_enabled: false,
-            login: LoginMetadata {
-                password_changed_at: password_hash.as_ref().map(|_| now),
-                ..LoginMetadata::default()
-            },
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let user = user_record(tenant, new, password_hash.is_some(), Timestamp::now());
         let mut tx = self.store.begin().await?;
-        tx.insert_user(&user, password_hash.as_deref()).await?;
-        audit(
-            &mut tx,
-            caller,
-            tenant,
-            Action::UserCreate,
-            (TargetKind::User, user.id.to_string()),
-            json!({ "email": user.email, "role": user.role.as_str(), "status": user.status.as_str() }),
-        )
-        .await?;
+        insert_user(&mut tx, caller, &user, password_hash.as_deref()).await?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    /// Invites users by address: each becomes a pending user without a name or
+    /// password, a member of `groups`, atomically one by one. Addresses already in
+    /// use are refused one by one; the others are invited.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn invite_users(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        invitation: Invitation,
+    ) -> ServiceResult<InvitationOutcome> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let mut groups = invitation.groups;
+        if let Some(default) = invitation.default_group
+            && !groups.contains(&default)
+        {
+            groups.push(default);
+        }
+        for group in &groups {
+            if self.store.get_group(tenant, *group).await?.is_none() {
+                return Err(ServiceError::invalid(
+                    "groups",
+                    format!("no group with id {group} exists in the tenant"),
+                ));
+            }
+        }
+        let mut outcome = InvitationOutcome::default();
+        for email in invitation.emails {
+            let new = NewUser {
+                email: email.clone(),
+                first_name: PersonName::empty(),
+                last_name: PersonName::empty(),
+                phone: None,
+                company: None,
+                country_code: None,
+                role: invitation.role,
+                status: Status::Pending,
+                external_id: None,
+                password: None,
+            };
+            let now = Timestamp::now();
+            let mut user = user_record(tenant, new, false, now);
+            user.default_group_id = invitation.default_group;
+            let mut tx = self.store.begin().await?;
+            match insert_user(&mut tx, caller, &user, None).await {
+                Ok(()) => {}
+                Err(conflict @ ServiceError::Conflict { .. }) => {
+                    outcome.refused.push((email, conflict));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            }
+            for group in &groups {
+                tx.add_member(tenant, *group, user.id, now)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::MissingReference => ServiceError::NotFound(Resource::Group),
+                        other => other.into(),
+                    })?;
+                audit(
+                    &mut tx,
+                    caller,
+                    tenant,
+                    Action::MemberAdd,
+                    (TargetKind::Group, group.to_string()),
+                    json!({ "userId": user.id }),
+                )
+                .await?;
+            }
+            if user.default_group_id.is_some() {
+                tx.set_default_group(tenant, user.id, user.default_group_id, now)
+                    .await?;
+            }
+            tx.commit().await?;
+            outcome.invited.push(UserWithGroupIds {
+                user,
+                group_ids: groups.clone(),
+            });
+        }
+        Ok(outcome)
     }
 
     pub async fn get_user(

@@ -9,6 +9,7 @@
 //! Reads go through [`Store`]; writes go through a [`Tx`], so that a change and its
 //! audit event commit together or not at all.
 
+mod access_tokens;
 mod api_keys;
 mod audit;
 mod codec;
@@ -25,6 +26,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
+pub use access_tokens::AccessTokenGrant;
 pub use operator::OperatorCredentialSource;
 
 /// Why a storage operation failed.

@@ -1,0 +1,104 @@
+use uuid::Uuid;
+
+use crate::domain::{ApiKeyId, ApiKeyRole, TenantId, Timestamp};
+
+use super::codec::parse_enum;
+use super::{Store, StoreResult, Tx, read, write};
+
+/// An access token as authentication needs it: its own expiry and revocation, and
+/// those of the key it acts as.
+#[derive(Debug, Clone)]
+pub struct AccessTokenGrant {
+    pub api_key_id: ApiKeyId,
+    pub role: ApiKeyRole,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub key_expires_at: Option<Timestamp>,
+    pub key_revoked_at: Option<Timestamp>,
+}
+
+impl AccessTokenGrant {
+    pub fn is_usable_at(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none()
+            && now < self.expires_at
+            && self.key_revoked_at.is_none()
+            && self.key_expires_at.is_none_or(|at| now < at)
+    }
+}
+
+type GrantRow = (
+    Uuid,
+    String,
+    Timestamp,
+    Option<Timestamp>,
+    Option<Timestamp>,
+    Option<Timestamp>,
+);
+
+impl Store {
+    /// The token whose secret hashes to `secret_hash`, with its key's state.
+    pub async fn find_access_token(
+        &self,
+        tenant: TenantId,
+        secret_hash: &[u8],
+    ) -> StoreResult<Option<AccessTokenGrant>> {
+        let row: Option<GrantRow> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT k.id, k.role, t.expires_at, t.revoked_at, k.expires_at, k.revoked_at \
+                 FROM access_tokens t \
+                 JOIN api_keys k ON k.tenant_id = t.tenant_id AND k.id = t.api_key_id \
+                 WHERE t.tenant_id = $1 AND t.secret_hash = $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(secret_hash)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(
+            |(key, role, expires_at, revoked_at, key_expires_at, key_revoked_at)| {
+                Ok(AccessTokenGrant {
+                    api_key_id: ApiKeyId::from_uuid(key),
+                    role: parse_enum("api_keys.role", &role)?,
+                    expires_at,
+                    revoked_at,
+                    key_expires_at,
+                    key_revoked_at,
+                })
+            },
+        )
+        .transpose()
+    }
+}
+
+impl Tx {
+    /// Stores a new token for `key`, and drops the tenant's tokens that have expired.
+    pub async fn insert_access_token(
+        &mut self,
+        tenant: TenantId,
+        key: ApiKeyId,
+        secret_hash: &[u8],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query("DELETE FROM access_tokens WHERE tenant_id = $1 AND expires_at <= $2")
+                .bind(tenant.as_uuid())
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(
+                "INSERT INTO access_tokens (tenant_id, id, secret_hash, api_key_id, expires_at, \
+                 revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(Uuid::now_v7())
+            .bind(secret_hash)
+            .bind(key.as_uuid())
+            .bind(expires_at)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        });
+        Ok(())
+    }
+}
