@@ -33,7 +33,9 @@ fn rss_kib(pid: u32) -> u64 {
 /// Inserts `count` users (every tenth in a group) straight into the store, in
 /// transactions of 5,000.
 async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize) {
-    let store = Store::connect(database_url, &Default::default()).await.expect("open");
+    let store = Store::connect(database_url, &Default::default())
+        .await
+        .expect("open");
     let mut made = 0;
     while made < count {
         let mut tx = store.begin().await.expect("begin");
@@ -48,7 +50,11 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
                 phone: Some("+1 234 567 890".into()),
                 company: None,
                 country_code: None,
-                role: if i % 50 == 0 { Role::Admin } else { Role::Member },
+                role: if i % 50 == 0 {
+                    Role::Admin
+                } else {
+                    Role::Member
+                },
                 status: Status::Active,
                 external_id: None,
                 default_group_id: None,
@@ -61,7 +67,9 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
             };
             tx.insert_user(&user, None).await.expect("insert");
             if i % 10 == 0 {
-                tx.add_member(tenant, group, user.id, now).await.expect("member");
+                tx.add_member(tenant, group, user.id, now)
+                    .await
+                    .expect("member");
             }
         }
         tx.commit().await.expect("commit");
@@ -92,7 +100,12 @@ async fn measure(client: &reqwest::Client, url: &str, token: &str, pid: u32) -> 
         })
     };
     let started = Instant::now();
-    let mut response = client.get(url).bearer_auth(token).send().await.expect("request");
+    let mut response = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 200);
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.expect("chunk") {
@@ -126,7 +139,13 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
 
     let mut server = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &database_url])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &database_url,
+        ])
         .args(["--log-level", "warn"])
         .env("ROSTER_BOOTSTRAP_TOKEN", TOKEN)
         .stdout(Stdio::piped())

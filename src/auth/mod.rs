@@ -6,10 +6,10 @@ mod secret;
 pub use password::{PasswordError, PasswordHasher, PasswordParams};
 pub use secret::{
     PresentedToken, generate_access_token, generate_api_key_secret, generate_operator_secret,
-    sha256,
+    generate_user_access_key, sha256,
 };
 
-use crate::domain::{Actor, ApiKeyId, ApiKeyRole, ClientInfo, TenantId};
+use crate::domain::{Actor, ApiKeyId, ApiKeyRole, ClientInfo, Role, TenantId, UserId};
 
 /// Who is calling, as established from the request's credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,12 @@ pub enum Principal {
         key_id: ApiKeyId,
         role: ApiKeyRole,
     },
+    /// A user, through its personal access key: acts with the user's role.
+    User {
+        tenant_id: TenantId,
+        user_id: UserId,
+        role: Role,
+    },
 }
 
 impl Principal {
@@ -32,6 +38,7 @@ impl Principal {
             Principal::Operator => Actor::Operator,
             Principal::Cli => Actor::Cli,
             Principal::ApiKey { key_id, .. } => Actor::ApiKey(*key_id),
+            Principal::User { user_id, .. } => Actor::User(*user_id),
         }
     }
 
@@ -39,7 +46,9 @@ impl Principal {
     pub fn tenant(&self) -> Option<TenantId> {
         match self {
             Principal::Operator | Principal::Cli => None,
-            Principal::ApiKey { tenant_id, .. } => Some(*tenant_id),
+            Principal::ApiKey { tenant_id, .. } | Principal::User { tenant_id, .. } => {
+                Some(*tenant_id)
+            }
         }
     }
 

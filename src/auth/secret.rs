@@ -14,6 +14,7 @@ use crate::domain::TenantId;
 
 const API_KEY_PREFIX: &str = "rk_";
 const ACCESS_TOKEN_PREFIX: &str = "rt_";
+const USER_KEY_PREFIX: &str = "ru_";
 const OPERATOR_PREFIX: &str = "ro_";
 
 fn random_part() -> String {
@@ -45,6 +46,15 @@ pub fn generate_access_token(tenant: TenantId) -> String {
     )
 }
 
+/// A new personal access key of a user: `ru_<tenant id, 32 hex>_<43 random characters>`.
+pub fn generate_user_access_key(tenant: TenantId) -> String {
+    format!(
+        "{USER_KEY_PREFIX}{}_{}",
+        tenant.as_uuid().simple(),
+        random_part()
+    )
+}
+
 /// A new operator secret: `ro_<43 random characters>`.
 pub fn generate_operator_secret() -> String {
     format!("{OPERATOR_PREFIX}{}", random_part())
@@ -57,6 +67,8 @@ pub enum PresentedToken {
     ApiKey { tenant: TenantId, hash: Vec<u8> },
     /// Has the form of an access token.
     AccessToken { tenant: TenantId, hash: Vec<u8> },
+    /// Has the form of a user's personal access key.
+    UserAccessKey { tenant: TenantId, hash: Vec<u8> },
     /// Anything else: only an operator credential can match it.
     Other { hash: Vec<u8> },
 }
@@ -68,6 +80,8 @@ impl PresentedToken {
             PresentedToken::ApiKey { tenant, hash }
         } else if let Some(tenant) = scoped_tenant(token, ACCESS_TOKEN_PREFIX) {
             PresentedToken::AccessToken { tenant, hash }
+        } else if let Some(tenant) = scoped_tenant(token, USER_KEY_PREFIX) {
+            PresentedToken::UserAccessKey { tenant, hash }
         } else {
             PresentedToken::Other { hash }
         }
@@ -109,6 +123,16 @@ mod tests {
         assert!(matches!(
             PresentedToken::parse(&token),
             PresentedToken::AccessToken { tenant: t, .. } if t == tenant
+        ));
+    }
+
+    #[test]
+    fn user_access_keys_name_their_tenant() {
+        let tenant = TenantId::generate();
+        let key = generate_user_access_key(tenant);
+        assert!(matches!(
+            PresentedToken::parse(&key),
+            PresentedToken::UserAccessKey { tenant: t, .. } if t == tenant
         ));
     }
 

@@ -65,6 +65,8 @@ pub enum Action {
     ApiKeyCreate,
     ApiKeyRevoke,
     AccessTokenIssue,
+    UserAccessKeyReset,
+    UserPasswordSet,
 }
 
 text_enum!(Action {
@@ -81,6 +83,8 @@ text_enum!(Action {
     ApiKeyCreate = "api_key.create",
     ApiKeyRevoke = "api_key.revoke",
     AccessTokenIssue = "access_token.issue",
+    UserAccessKeyReset = "user.access_key.reset",
+    UserPasswordSet = "user.password.set",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

@@ -46,6 +46,22 @@ impl Directory {
                     role: grant.role,
                 })
             }
+            PresentedToken::UserAccessKey { tenant, hash } => {
+                let user = self
+                    .store
+                    .find_user_by_access_key(tenant, &hash)
+                    .await?
+                    .ok_or(ServiceError::Unauthorized)?;
+                // Only an active user acts: disabled and pending users' keys rest.
+                if user.status != crate::domain::Status::Active {
+                    return Err(ServiceError::Unauthorized);
+                }
+                Ok(Principal::User {
+                    tenant_id: tenant,
+                    user_id: user.id,
+                    role: user.role,
+                })
+            }
             PresentedToken::Other { hash } => {
                 if self.store.is_operator_credential(&hash).await? {
                     Ok(Principal::Operator)

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod authn;
+mod credentials;
 mod groups;
 mod stream;
 mod tenants;
@@ -185,6 +186,19 @@ impl Directory {
                 }
                 if access == Access::Write && role != crate::domain::ApiKeyRole::Admin {
                     return Err(ServiceError::Forbidden("a reader key cannot make changes"));
+                }
+                Ok(())
+            }
+            Principal::User {
+                tenant_id, role, ..
+            } => {
+                if tenant_id != tenant {
+                    return Err(ServiceError::NotFound(Resource::Tenant));
+                }
+                if access == Access::Write && role != crate::domain::Role::Admin {
+                    return Err(ServiceError::Forbidden(
+                        "a member reads the directory and cannot change it",
+                    ));
                 }
                 Ok(())
             }

@@ -53,7 +53,12 @@ pub struct InvitationOutcome {
 }
 
 /// A new user as it will be stored.
-fn user_record(tenant: TenantId, new: NewUser, has_password: bool, now: Timestamp) -> User {
+pub(super) fn user_record(
+    tenant: TenantId,
+    new: NewUser,
+    has_password: bool,
+    now: Timestamp,
+) -> User {
     User {
         id: UserId::generate(),
         tenant_id: tenant,
@@ -80,7 +85,7 @@ fn user_record(tenant: TenantId, new: NewUser, has_password: bool, now: Timestam
 }
 
 /// Inserts a new user with its audit event.
-async fn insert_user(
+pub(super) async fn insert_user(
     tx: &mut Tx,
     caller: &Caller,
     user: &User,

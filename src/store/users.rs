@@ -139,6 +139,55 @@ fn user_page_query(tenant: TenantId, filter: &UserFilter, page: PageRequest) -> 
 }
 
 impl Store {
+    /// The user whose personal access key hashes to `key_hash`.
+    pub async fn find_user_by_access_key(
+        &self,
+        tenant: TenantId,
+        key_hash: &[u8],
+    ) -> StoreResult<Option<User>> {
+        let sql = format!("{SELECT_USERS} WHERE u.tenant_id = $1 AND u.access_key_hash = $2");
+        let row: Option<UserRow> = read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant.as_uuid())
+                .bind(key_hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    /// How many users the tenant has.
+    pub async fn count_users(&self, tenant: TenantId) -> StoreResult<i64> {
+        let count: i64 = read!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
+                .bind(tenant.as_uuid())
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count)
+    }
+
+    /// Up to `limit` users in id order, after skipping `offset`: for the faces whose
+    /// products page by number. The skipped rows are walked in the primary key, so a
+    /// page costs more the deeper it is; keyset pages (`list_users`) do not.
+    pub async fn list_users_at(
+        &self,
+        tenant: TenantId,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
+        let sql = format!("{SELECT_USERS} WHERE u.tenant_id = $1 ORDER BY u.id LIMIT $2 OFFSET $3");
+        let rows: Vec<UserRow> = read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant.as_uuid())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await?
+        });
+        into_users(rows)
+    }
+
     pub async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         let sql = format!("{SELECT_USERS} WHERE u.tenant_id = $1 AND u.id = $2");
         let row: Option<UserRow> = read!(self, |pool| {
@@ -276,6 +325,49 @@ impl Tx {
                 .execute(conn)
                 .await?
                 .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Replaces the user's personal access key.
+    pub async fn set_access_key(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        key_hash: &[u8],
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query("UPDATE users SET access_key_hash = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .bind(key_hash)
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Replaces the user's password hash (a PHC string) and records when.
+    pub async fn set_password_hash(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(
+                "UPDATE users SET password_hash = $3, password_changed_at = $4 \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.as_uuid())
+            .bind(password_hash)
+            .bind(at)
+            .execute(conn)
+            .await?
+            .rows_affected()
         });
         Ok(result == 1)
     }

@@ -7,6 +7,7 @@ mod cli;
 mod compat;
 mod compat_anodot;
 mod compat_sixeye;
+mod compat_tyk;
 mod concurrency;
 mod durability;
 mod groups;

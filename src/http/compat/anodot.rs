@@ -261,8 +261,7 @@ async fn list_users(
 ) -> Result<Response, AnodotError> {
     let tenant = tenant_of(&caller)?;
     let users = state.directory.stream_users(&caller, tenant, true).await?;
-    let body = streamed_json_list(users, "[", "]", AnodotUser::from);
-    Ok(json_response(body))
+    Ok(streamed_json_list(users, "[", "]", AnodotUser::from))
 }
 
 /// `GET /api/v2/groups`: every group of the organization, streamed.
@@ -272,17 +271,7 @@ async fn list_groups(
 ) -> Result<Response, AnodotError> {
     let tenant = tenant_of(&caller)?;
     let groups = state.directory.stream_groups(&caller, tenant).await?;
-    let body = streamed_json_list(groups, "[", "]", AnodotGroup::from);
-    Ok(json_response(body))
-}
-
-fn json_response(body: axum::body::Body) -> Response {
-    let mut response = body.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    Ok(streamed_json_list(groups, "[", "]", AnodotGroup::from))
 }
 
 /// `POST /api/v2/users`: invite users by email into groups, with one role.

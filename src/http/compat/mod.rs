@@ -4,11 +4,14 @@
 
 pub mod anodot;
 pub mod sixeye;
+pub mod tyk;
 
 use std::io;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, stream};
 use serde::Serialize;
 
@@ -23,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(anodot::router())
         .merge(sixeye::router())
+        .merge(tyk::router())
 }
 
 /// The tenant a vendor face acts in: the credential's own. The operator belongs to
@@ -33,7 +37,7 @@ pub fn tenant_of(caller: &Caller) -> ServiceResult<TenantId> {
     ))
 }
 
-/// A JSON body written as it is read: `open`, the rendered items separated by commas,
+/// A JSON response (`application/json`) written as it is read: `open`, the rendered items separated by commas,
 /// then `close`. Memory holds one chunk at a time. A failure after the first byte
 /// cannot change the status any more, so it ends the connection early and the
 /// client sees a truncated body rather than a well-formed partial list.
@@ -42,7 +46,7 @@ pub fn streamed_json_list<S, T, R, F>(
     open: &'static str,
     close: &'static str,
     mut render: F,
-) -> Body
+) -> Response
 where
     S: Stream<Item = ServiceResult<Vec<T>>> + Send + 'static,
     R: Serialize,
@@ -69,5 +73,10 @@ where
         .chain(stream::once(async move {
             Ok(Bytes::from_static(close.as_bytes()))
         }));
-    Body::from_stream(body)
+    let mut response = Body::from_stream(body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }

@@ -156,10 +156,10 @@ async fn list_users(
 ) -> Result<Response, SixEyeError> {
     let tenant = tenant_of(&caller)?;
     let users = state.directory.stream_users(&caller, tenant, false).await?;
-    let body = streamed_json_list(users, "{\"data\":[", "]}", |u: UserWithGroupIds| {
+    let list = streamed_json_list(users, "{\"data\":[", "]}", |u: UserWithGroupIds| {
         UserResource::from(u.user)
     });
-    Ok(json_api(StatusCode::OK, body))
+    Ok(json_api(StatusCode::OK, list))
 }
 
 /// `GET /users/{uuid}`: one user, or 404 (for a malformed uuid too).

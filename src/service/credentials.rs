@@ -1,0 +1,136 @@
+//! A user's own credentials as an administrator manages them: the personal access
+//! key and the password.
+
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::auth::{Caller, generate_user_access_key, sha256};
+use crate::domain::{
+    Action, NewPassword, NewUser, Status, TargetKind, TenantId, Timestamp, User, UserId,
+};
+
+use super::users::{insert_user, user_record};
+use super::{Access, Directory, Resource, ServiceError, ServiceResult, applied, audit};
+
+impl Directory {
+    /// Creates a user together with a personal access key, atomically; the key's
+    /// secret is returned this once.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn create_user_with_access_key(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewUser,
+    ) -> ServiceResult<(User, SecretString)> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let password_hash = match &new.password {
+            Some(password) => Some(self.passwords.hash(password).await?),
+            None => None,
+        };
+        let user = user_record(tenant, new, password_hash.is_some(), Timestamp::now());
+        let key = generate_user_access_key(tenant);
+        let mut tx = self.store.begin().await?;
+        insert_user(&mut tx, caller, &user, password_hash.as_deref()).await?;
+        applied(tx.set_access_key(tenant, user.id, &sha256(&key)).await?)?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserAccessKeyReset,
+            (TargetKind::User, user.id.to_string()),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((user, SecretString::from(key)))
+    }
+
+    /// Gives the user a new personal access key; the old one stops working at once.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %user), err(level = "debug"))]
+    pub async fn reset_user_access_key(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        user: UserId,
+    ) -> ServiceResult<(User, SecretString)> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let key = generate_user_access_key(tenant);
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_user(tenant, user)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::User))?;
+        applied(tx.set_access_key(tenant, user, &sha256(&key)).await?)?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserAccessKeyReset,
+            (TargetKind::User, user.to_string()),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((current, SecretString::from(key)))
+    }
+
+    /// Sets the user's password (an administrator's reset). A pending user, who was
+    /// waiting for a password, becomes active.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %user), err(level = "debug"))]
+    pub async fn set_password(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        user: UserId,
+        password: &NewPassword,
+    ) -> ServiceResult<User> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let hash = self.passwords.hash(password).await?;
+        let now = Timestamp::now();
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_user(tenant, user)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::User))?;
+        applied(tx.set_password_hash(tenant, user, &hash, now).await?)?;
+        let mut next = current.clone();
+        next.has_password = true;
+        next.login.password_changed_at = Some(now);
+        if current.status == Status::Pending {
+            next.status = Status::Active;
+            next.version = current.version + 1;
+            next.updated_at = now;
+            applied(tx.update_user(&next, current.version).await?)?;
+        }
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserPasswordSet,
+            (TargetKind::User, user.to_string()),
+            json!({ "activated": current.status == Status::Pending }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// One page of the tenant's users by number (1-based), and how many users there
+    /// are: for the faces whose products page by number.
+    pub async fn list_users_numbered(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        page_number: u32,
+        page_size: u32,
+    ) -> ServiceResult<(Vec<User>, i64)> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        let total = self.store.count_users(tenant).await?;
+        let offset = i64::from(page_number.saturating_sub(1)) * i64::from(page_size);
+        let users = self
+            .store
+            .list_users_at(tenant, offset, i64::from(page_size))
+            .await?;
+        Ok((users, total))
+    }
+}
