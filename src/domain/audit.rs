@@ -65,6 +65,7 @@ pub enum Action {
     ApiKeyCreate,
     ApiKeyRevoke,
     AccessTokenIssue,
+    AccessTokenRevoke,
     UserAccessKeyReset,
     UserPasswordSet,
 }
@@ -83,6 +84,7 @@ text_enum!(Action {
     ApiKeyCreate = "api_key.create",
     ApiKeyRevoke = "api_key.revoke",
     AccessTokenIssue = "access_token.issue",
+    AccessTokenRevoke = "access_token.revoke",
     UserAccessKeyReset = "user.access_key.reset",
     UserPasswordSet = "user.password.set",
 });

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod compat;
 pub mod credentials;
+pub mod oauth;
 pub mod v1;
 
 use std::time::Duration;
@@ -44,6 +45,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .merge(v1)
         .merge(compat::router())
+        .merge(oauth::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -116,6 +116,78 @@ impl Directory {
             .await
     }
 
+    /// OAuth 2.0 client credentials (RFC 6749 section 4.4): the client id is a tenant
+    /// API key's id and the secret is the key's secret. Any mismatch is
+    /// [`ServiceError::Unauthorized`].
+    pub async fn exchange_client_credentials(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        client: ClientInfo,
+    ) -> ServiceResult<IssuedAccessToken> {
+        let PresentedToken::ApiKey { tenant, hash } = PresentedToken::parse(client_secret) else {
+            return Err(ServiceError::Unauthorized);
+        };
+        let principal = self.authenticate_api_key(tenant, &hash).await?;
+        let Principal::ApiKey { key_id, .. } = principal else {
+            return Err(ServiceError::Unauthorized);
+        };
+        if ApiKeyId::parse(client_id).ok() != Some(key_id) {
+            return Err(ServiceError::Unauthorized);
+        }
+        self.issue_access_token(&Caller { principal, client }, tenant, key_id)
+            .await
+    }
+
+    /// Revokes an access token issued to the client whose credentials are given
+    /// (RFC 7009). A token that is unknown, already revoked, or another client's is
+    /// left alone, and that is not an error.
+    pub async fn revoke_access_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        token: &str,
+        client: ClientInfo,
+    ) -> ServiceResult<()> {
+        let PresentedToken::ApiKey { tenant, hash } = PresentedToken::parse(client_secret) else {
+            return Err(ServiceError::Unauthorized);
+        };
+        let principal = self.authenticate_api_key(tenant, &hash).await?;
+        let Principal::ApiKey { key_id, .. } = principal else {
+            return Err(ServiceError::Unauthorized);
+        };
+        if ApiKeyId::parse(client_id).ok() != Some(key_id) {
+            return Err(ServiceError::Unauthorized);
+        }
+        let PresentedToken::AccessToken {
+            tenant: token_tenant,
+            hash: token_hash,
+        } = PresentedToken::parse(token)
+        else {
+            return Ok(());
+        };
+        if token_tenant != tenant {
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        if tx
+            .revoke_access_token(tenant, key_id, &token_hash, Timestamp::now())
+            .await?
+        {
+            audit(
+                &mut tx,
+                &Caller { principal, client },
+                tenant,
+                Action::AccessTokenRevoke,
+                (TargetKind::ApiKey, key_id.to_string()),
+                json!({}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn issue_access_token(
         &self,
         caller: &Caller,

@@ -101,4 +101,29 @@ impl Tx {
         });
         Ok(())
     }
+
+    /// Revokes the key's token whose secret hashes to `secret_hash`; `false` when the
+    /// key has no such unrevoked token.
+    pub async fn revoke_access_token(
+        &mut self,
+        tenant: TenantId,
+        key: ApiKeyId,
+        secret_hash: &[u8],
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let revoked = write!(self, |conn| {
+            sqlx::query(
+                "UPDATE access_tokens SET revoked_at = $4 WHERE tenant_id = $1 \
+                 AND secret_hash = $2 AND api_key_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(tenant.as_uuid())
+            .bind(secret_hash)
+            .bind(key.as_uuid())
+            .bind(now)
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(revoked == 1)
+    }
 }

@@ -13,6 +13,7 @@ mod durability;
 mod groups;
 mod helpers;
 mod isolation;
+mod oauth;
 mod paging;
 mod secrets;
 mod tenants;

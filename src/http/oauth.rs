@@ -1,0 +1,206 @@
+//! OAuth 2.0 for programs: the client credentials grant (RFC 6749 section 4.4) at
+//! `POST /oauth2/token` (and at Dynatrace's `POST /sso/oauth2/token`), and token
+//! revocation (RFC 7009) at `POST /oauth2/revoke`. A client is a tenant API key: its
+//! id is the client id, its secret the client secret, sent in the form or with HTTP
+//! Basic authentication.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::AppState;
+use crate::http::credentials::client_info;
+use crate::service::ServiceError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/token", post(token))
+        .route("/sso/oauth2/token", post(token))
+        .route("/oauth2/revoke", post(revoke))
+}
+
+/// An RFC 6749 section 5.2 error.
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            description: description.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for OAuthError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Unauthorized => Self {
+                status: StatusCode::UNAUTHORIZED,
+                error: "invalid_client",
+                description: "client authentication failed".into(),
+            },
+            ServiceError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                Self {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    error: "server_error",
+                    description: "the server could not complete the request".into(),
+                }
+            }
+            other => Self::invalid_request(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(json!({ "error": self.error, "error_description": self.description })),
+        )
+            .into_response();
+        no_store(response.headers_mut());
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"roster\""),
+            );
+        }
+        response
+    }
+}
+
+fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TokenForm {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    token: Option<String>,
+}
+
+/// Reads the form body (`application/x-www-form-urlencoded`) and the client's
+/// credentials, from HTTP Basic or from the form (not both).
+async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAuthError> {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let basic = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, encoded)| {
+            STANDARD
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|pair| {
+                    pair.split_once(':')
+                        .map(|(id, secret)| (id.to_owned(), secret.to_owned()))
+                })
+                .ok_or_else(|| OAuthError::invalid_request("malformed Basic credentials"))
+        })
+        .transpose()?;
+    let bytes = Bytes::from_request(request, &())
+        .await
+        .map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+    let form: TokenForm = serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| OAuthError::invalid_request(format!("malformed form: {e}")))?;
+    let (id, secret) = match (basic, form.client_id.clone(), form.client_secret.clone()) {
+        (Some(_), _, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "send the client's credentials in one way only",
+            ));
+        }
+        (Some(pair), _, None) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => {
+            return Err(OAuthError {
+                status: StatusCode::UNAUTHORIZED,
+                error: "invalid_client",
+                description: "client_id and client_secret are required".into(),
+            });
+        }
+    };
+    Ok((form, id, secret))
+}
+
+/// `POST /oauth2/token`: `grant_type=client_credentials`.
+async fn token(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
+    let (parts, body) = request.into_parts();
+    let client = client_info(&parts);
+    let (form, id, secret) = read_form(Request::from_parts(parts, body)).await?;
+    match form.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(_) => {
+            return Err(OAuthError {
+                status: StatusCode::BAD_REQUEST,
+                error: "unsupported_grant_type",
+                description: "only client_credentials is supported".into(),
+            });
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is required")),
+    }
+    let issued = state
+        .directory
+        .exchange_client_credentials(&id, &secret, client)
+        .await?;
+    let mut response = axum::Json(json!({
+        "access_token": issued.token.expose_secret(),
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in_seconds,
+        "scope": form.scope.unwrap_or_default(),
+    }))
+    .into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+/// `POST /oauth2/revoke`: `token=…`, with the client's credentials. Answers 200
+/// whether or not the token was the client's (RFC 7009 section 2.2).
+async fn revoke(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
+    let (parts, body) = request.into_parts();
+    let client = client_info(&parts);
+    let (form, id, secret) = read_form(Request::from_parts(parts, body)).await?;
+    let token = form
+        .token
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    state
+        .directory
+        .revoke_access_token(&id, &secret, &token, client)
+        .await?;
+    let mut response = StatusCode::OK.into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
