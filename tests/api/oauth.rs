@@ -97,7 +97,8 @@ async fn bad_clients_and_requests_get_oauth_errors() {
     let t = app.tenant().await;
     let (id, secret) = client(&app, &t.id, &t.admin).await;
     let (other_id, _) = client(&app, &t.id, &t.admin).await;
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 ("grant_type", "client_credentials"),
