@@ -1,6 +1,7 @@
 //! Every operation any face performs, with its authorization and audit. The only
 //! caller of the store; it never builds an HTTP response.
 
+mod accounts;
 mod api_keys;
 mod authn;
 mod groups;
@@ -16,6 +17,7 @@ use crate::domain::{
 };
 use crate::store::{Store, StoreError, Tx, Unique};
 
+pub use accounts::{AccountUsers, NumberedPage, UserWithGroups};
 pub use api_keys::CreatedApiKey;
 pub use stream::UserWithGroupIds;
 

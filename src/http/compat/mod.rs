@@ -2,6 +2,7 @@
 //! vendor's shape and parses its vendor's requests into service calls. None keeps
 //! data or rules of its own.
 
+pub mod dynatrace;
 pub mod sixeye;
 
 use std::io;
@@ -19,7 +20,9 @@ use super::AppState;
 
 /// Every vendor face's routes, at the vendors' own paths.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(sixeye::router())
+    Router::new()
+        .merge(dynatrace::router())
+        .merge(sixeye::router())
 }
 
 /// The tenant a vendor face acts in: the credential's own. The operator belongs to
