@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Email, Group, GroupId, NewGroup, Page, PageLimit, PageCursor, PageRequest, TargetKind,
+    Action, Email, Group, GroupId, NewGroup, Page, PageCursor, PageLimit, PageRequest, TargetKind,
     Tenant, TenantId, Timestamp, User, UserFilter,
 };
 use crate::store::StoreError;
@@ -137,8 +137,7 @@ impl Directory {
             .into_iter()
             .map(|user| {
                 let mut groups = Vec::new();
-                while let Some((_, group)) = memberships.next_if(|(member, _)| *member == user.id)
-                {
+                while let Some((_, group)) = memberships.next_if(|(member, _)| *member == user.id) {
                     groups.push(group);
                 }
                 UserWithGroups { user, groups }
@@ -282,9 +281,7 @@ impl Directory {
                 .await
                 .map_err(|e| match e {
                     // Deleted since the check above.
-                    StoreError::MissingReference => {
-                        unknown_groups(named, &BTreeSet::from([group]))
-                    }
+                    StoreError::MissingReference => unknown_groups(named, &BTreeSet::from([group])),
                     other => other.into(),
                 })?;
             audit(
@@ -417,14 +414,16 @@ mod tests {
         };
         assert_eq!(page(1, 100).offset(), 0);
         assert_eq!(page(3, 100).offset(), 200);
-        assert_eq!(page(u32::MAX, 1000).offset(), (u64::from(u32::MAX) - 1) * 1000);
+        assert_eq!(
+            page(u32::MAX, 1000).offset(),
+            (u64::from(u32::MAX) - 1) * 1000
+        );
     }
 
     #[test]
     fn unknown_groups_are_named_at_their_positions() {
         let (a, b) = (GroupId::generate(), GroupId::generate());
-        let ServiceError::Invalid(fields) = unknown_groups(&[a, b, b], &BTreeSet::from([b]))
-        else {
+        let ServiceError::Invalid(fields) = unknown_groups(&[a, b, b], &BTreeSet::from([b])) else {
             panic!("not invalid");
         };
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();

@@ -5,6 +5,7 @@
 mod api_keys;
 mod cli;
 mod compat;
+mod compat_dynatrace;
 mod compat_sixeye;
 mod concurrency;
 mod durability;

@@ -130,7 +130,10 @@ impl IntoResponse for DynatraceError {
                 BodyError::Field { field, reason } => (
                     StatusCode::BAD_REQUEST,
                     "Invalid input".into(),
-                    violations(vec![FieldViolation { field, reason }], Location::PayloadBody),
+                    violations(
+                        vec![FieldViolation { field, reason }],
+                        Location::PayloadBody,
+                    ),
                 ),
             },
             DynatraceError::Query(fields) => (

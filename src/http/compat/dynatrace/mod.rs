@@ -390,7 +390,13 @@ async fn update_group(
     let patch = parse_group_update(body)?;
     let group = state
         .directory
-        .update_group(&account.caller, account.id, group, patch, Precondition::None)
+        .update_group(
+            &account.caller,
+            account.id,
+            group,
+            patch,
+            Precondition::None,
+        )
         .await?;
     Ok(axum::Json(GetGroupDto::from(group)).into_response())
 }
