@@ -49,6 +49,17 @@ pub struct AccountUsers {
 /// Users per chunk of a streamed member list.
 const CHUNK: u32 = 500;
 
+/// The most groups one request may name: bounds the statement that checks them (and
+/// stays far below SQLite's limit on bound parameters).
+pub const MAX_GROUPS_PER_REQUEST: usize = 1000;
+
+fn too_many_groups() -> ServiceError {
+    ServiceError::invalid(
+        "",
+        format!("name at most {MAX_GROUPS_PER_REQUEST} groups in one request"),
+    )
+}
+
 /// The distinct ids of `ids`, in id order.
 fn distinct(ids: &[GroupId]) -> Vec<GroupId> {
     ids.iter()
@@ -243,6 +254,9 @@ impl Directory {
         change: GroupChange,
     ) -> ServiceResult<()> {
         self.authorize(caller, tenant, Access::Write).await?;
+        if named.len() > MAX_GROUPS_PER_REQUEST {
+            return Err(too_many_groups());
+        }
         let user = self.find_user_by_email(tenant, email).await?;
         let wanted = distinct(named);
         let mut tx = self.store.begin().await?;
@@ -322,6 +336,9 @@ impl Directory {
         self.authorize(caller, tenant, Access::Write).await?;
         if new.is_empty() {
             return Err(ServiceError::invalid("", "name at least one group"));
+        }
+        if new.len() > MAX_GROUPS_PER_REQUEST {
+            return Err(too_many_groups());
         }
         let now = Timestamp::now();
         let groups: Vec<Group> = new

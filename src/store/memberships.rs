@@ -192,4 +192,23 @@ mod tests {
         );
         assert!(plan.contains("memberships_by_user"), "{plan}");
     }
+
+    #[tokio::test]
+    async fn the_user_at_an_offset_is_read_from_the_primary_key() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let plan = plan(
+            &store,
+            "SELECT id FROM users WHERE tenant_id = $1 ORDER BY id LIMIT 1 OFFSET 5",
+            &[Uuid::now_v7()],
+        )
+        .await;
+        assert!(
+            plan.lines()
+                .all(|step| step.starts_with("SEARCH") && step.contains("PRIMARY KEY")),
+            "{plan}"
+        );
+    }
 }

@@ -302,16 +302,12 @@ async fn other_unknown_and_malformed_accounts_are_not_found() {
             (Method::GET, "/users/x@globex.com"),
             (Method::POST, "/users"),
             (Method::DELETE, "/users/x@globex.com"),
+            (Method::PUT, "/users/x@globex.com/groups"),
+            (Method::GET, "/users/groups?pageNumber=0"),
         ] {
             let path = format!("/iam/v1/accounts/{id}{rest}");
-            let (status, body) = send(
-                &app,
-                method.clone(),
-                &path,
-                &t.admin,
-                &json!({"email": "y@globex.com"}),
-            )
-            .await;
+            let (status, body) =
+                send(&app, method.clone(), &path, &t.admin, &json!({"email": 5})).await;
             let message = expect_error(status, &body, 404);
             assert_eq!(
                 message, "Could not find requested account",
@@ -656,6 +652,7 @@ async fn a_membership_change_naming_a_bad_group_changes_nothing() {
             (json!([b, "not-a-uuid"]), vec!["[1]"]),
             (json!([b, 7]), vec!["[1]"]),
             (json!({"groups": [b]}), vec![""]),
+            (json!(vec![b.clone(); 1001]), vec![""]),
         ] {
             let (status, reply) = send(&app, method.clone(), &jane, &t.admin, &body).await;
             expect_error(status, &reply, 400);
@@ -722,6 +719,10 @@ async fn groups_are_created_in_bulk_updated_listed_and_deleted() {
     let (status, list) = get(&app, &account(&t, "/groups"), &t.admin).await;
     assert_eq!(status, 200);
     assert_eq!(list["count"], 2);
+    let wrong_method = app
+        .patch(&account(&t, "/groups"), &t.admin, &json!([]))
+        .await;
+    assert_eq!(wrong_method.status(), 405);
     assert_eq!(list["items"][1]["name"], "SSO");
     // Native sees them too.
     let native = expect_json(

@@ -62,9 +62,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The caller and the account its request names. The caller must hold a tenant API
-/// key (401 without one, 403 for the operator); an account id that is malformed is
-/// answered as one that does not exist, and the service answers one that is not the
-/// caller's tenant the same way.
+/// key (401 without one, 403 for the operator); an account id that is malformed or
+/// not the caller's tenant is answered as one that does not exist.
 struct Account {
     caller: Caller,
     id: TenantId,
@@ -79,14 +78,17 @@ impl FromRequestParts<AppState> for Account {
     ) -> Result<Self, DynatraceError> {
         let token = bearer_token(&parts.headers);
         let caller = authenticate(&state.directory, parts, token).await?;
-        tenant_of(&caller)?;
+        let own = tenant_of(&caller)?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| ServiceError::NotFound(Resource::Tenant))?;
+        // Checked here as well as in the service, so that a request naming another
+        // account is 404 before its body or parameters are read.
         let id = params
             .iter()
             .find(|(name, _)| *name == "account")
             .and_then(|(_, value)| TenantId::parse(value).ok())
+            .filter(|id| *id == own)
             .ok_or(ServiceError::NotFound(Resource::Tenant))?;
         Ok(Account { caller, id })
     }
