@@ -1,6 +1,7 @@
 //! Every operation any face performs, with its authorization and audit. The only
 //! caller of the store; it never builds an HTTP response.
 
+mod accounts;
 mod api_keys;
 mod authn;
 mod credentials;
@@ -17,6 +18,7 @@ use crate::domain::{
 };
 use crate::store::{Store, StoreError, Tx, Unique};
 
+pub use accounts::{AccountUsers, NumberedPage, UserWithGroups};
 pub use api_keys::CreatedApiKey;
 pub use authn::{ACCESS_TOKEN_TTL_SECONDS, IssuedAccessToken};
 pub use stream::UserWithGroupIds;

@@ -14,6 +14,7 @@ mod api_keys;
 mod audit;
 mod codec;
 mod groups;
+mod memberships;
 mod operator;
 mod sql;
 mod tenants;

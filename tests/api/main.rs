@@ -6,6 +6,7 @@ mod api_keys;
 mod cli;
 mod compat;
 mod compat_anodot;
+mod compat_dynatrace;
 mod compat_sixeye;
 mod compat_tyk;
 mod concurrency;

@@ -3,6 +3,7 @@
 //! data or rules of its own.
 
 pub mod anodot;
+pub mod dynatrace;
 pub mod sixeye;
 pub mod tyk;
 
@@ -25,6 +26,7 @@ use super::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(anodot::router())
+        .merge(dynatrace::router())
         .merge(sixeye::router())
         .merge(tyk::router())
 }

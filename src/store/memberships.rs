@@ -1,0 +1,214 @@
+//! Memberships read together with the groups they name, and the membership changes
+//! that replace a user's groups as a whole: what the account views (Dynatrace's
+//! users-with-groups) need. Every statement starts at an index led by `tenant_id`.
+
+use sqlx::FromRow;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::domain::{Group, GroupId, TenantId, Timestamp, UserId};
+
+use super::codec::parse_enum;
+use super::sql::{Sql, Value, bind_values};
+use super::{Store, StoreError, StoreResult, Tx, read, write};
+
+/// One membership with its group's columns.
+#[derive(FromRow)]
+struct MemberGroupRow {
+    member_id: Uuid,
+    tenant_id: Uuid,
+    id: Uuid,
+    name: String,
+    description: String,
+    owner: String,
+    federated_attribute_values: Json<Vec<String>>,
+    external_id: Option<String>,
+    version: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<MemberGroupRow> for (UserId, Group) {
+    type Error = StoreError;
+
+    fn try_from(row: MemberGroupRow) -> Result<Self, StoreError> {
+        let group = Group {
+            id: GroupId::from_uuid(row.id),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            name: row.name,
+            description: row.description,
+            owner: parse_enum("groups.owner", &row.owner)?,
+            federated_attribute_values: row.federated_attribute_values.0,
+            external_id: row.external_id,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        };
+        Ok((UserId::from_uuid(row.member_id), group))
+    }
+}
+
+impl Store {
+    /// The groups of the users whose ids lie in `[first, last]`, as (user, group) pairs
+    /// in user, then group, order: one range scan of `memberships_by_user` joined to
+    /// the groups' primary key, however many users the range holds.
+    pub async fn groups_of_user_range(
+        &self,
+        tenant: TenantId,
+        first: UserId,
+        last: UserId,
+    ) -> StoreResult<Vec<(UserId, Group)>> {
+        let rows: Vec<MemberGroupRow> = read!(self, |pool| {
+            sqlx::query_as(
+                "SELECT m.user_id AS member_id, g.tenant_id, g.id, g.name, g.description, \
+                 g.owner, g.federated_attribute_values, g.external_id, g.version, \
+                 g.created_at, g.updated_at \
+                 FROM memberships m \
+                 JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+                 WHERE m.tenant_id = $1 AND m.user_id >= $2 AND m.user_id <= $3 \
+                 ORDER BY m.user_id, m.group_id",
+            )
+            .bind(tenant.as_uuid())
+            .bind(first.as_uuid())
+            .bind(last.as_uuid())
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(<(UserId, Group)>::try_from).collect()
+    }
+
+    /// The id of the tenant's user at `offset` in id order (0 is the first), for
+    /// products whose lists are numbered pages. It walks the primary key's
+    /// `(tenant_id, id)` prefix up to `offset` reading ids only, so its cost grows
+    /// with the page number; keyset paging does not have that cost.
+    pub async fn user_id_at_offset(
+        &self,
+        tenant: TenantId,
+        offset: u64,
+    ) -> StoreResult<Option<UserId>> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let id: Option<Uuid> = read!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM users WHERE tenant_id = $1 ORDER BY id LIMIT 1 OFFSET $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(offset)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(id.map(UserId::from_uuid))
+    }
+}
+
+impl Tx {
+    /// The ids of the groups the user belongs to, in id order.
+    pub async fn group_ids_of_user(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> StoreResult<Vec<GroupId>> {
+        let ids: Vec<Uuid> = write!(self, |conn| {
+            sqlx::query_scalar(
+                "SELECT group_id FROM memberships WHERE tenant_id = $1 AND user_id = $2 \
+                 ORDER BY group_id",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.as_uuid())
+            .fetch_all(conn)
+            .await?
+        });
+        Ok(ids.into_iter().map(GroupId::from_uuid).collect())
+    }
+
+    /// Which of `ids` name groups of the tenant: one primary-key lookup per id, in
+    /// one statement.
+    pub async fn existing_group_ids(
+        &mut self,
+        tenant: TenantId,
+        ids: &[GroupId],
+    ) -> StoreResult<Vec<GroupId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT id FROM groups WHERE tenant_id = ");
+        sql.bind(Value::Uuid(tenant.as_uuid())).push(" AND id IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Value::Uuid(id.as_uuid()));
+        }
+        sql.push(")");
+        let Sql { text, values } = sql;
+        let found: Vec<Uuid> = write!(self, |conn| {
+            bind_values!(sqlx::query_scalar(&text), values)
+                .fetch_all(conn)
+                .await?
+        });
+        Ok(found.into_iter().map(GroupId::from_uuid).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite's plan for a statement, one step per line.
+    async fn plan(store: &Store, text: &str, binds: &[Uuid]) -> String {
+        let explain = format!("EXPLAIN QUERY PLAN {text}");
+        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
+            let mut query = sqlx::query_as(&explain);
+            for b in binds {
+                query = query.bind(*b);
+            }
+            query.fetch_all(pool).await.unwrap()
+        });
+        rows.into_iter()
+            .map(|row| row.3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn a_pages_groups_are_one_index_range_search() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let ids = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        let plan = plan(
+            &store,
+            "SELECT m.user_id, g.name FROM memberships m \
+             JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+             WHERE m.tenant_id = $1 AND m.user_id >= $2 AND m.user_id <= $3 \
+             ORDER BY m.user_id, m.group_id",
+            &ids,
+        )
+        .await;
+        assert!(
+            plan.lines()
+                .all(|step| !step.contains("SCAN") && !step.contains("TEMP B-TREE")),
+            "{plan}"
+        );
+        assert!(plan.contains("memberships_by_user"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn the_user_at_an_offset_is_read_from_the_primary_key() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let plan = plan(
+            &store,
+            "SELECT id FROM users WHERE tenant_id = $1 ORDER BY id LIMIT 1 OFFSET 5",
+            &[Uuid::now_v7()],
+        )
+        .await;
+        assert!(
+            plan.lines()
+                .all(|step| step.starts_with("SEARCH") && step.contains("PRIMARY KEY")),
+            "{plan}"
+        );
+    }
+}
