@@ -18,7 +18,7 @@ pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
 pub use audit::{Action, Actor, AuditEvent, ClientInfo, TargetKind};
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
-pub use page::{Page, PageCursor, PageLimit, PageRequest};
+pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
 pub use tenant::Tenant;
 pub use text::{
     Company, CountryCode, Description, Email, ExternalId, GroupName, KeyName, PersonName, Phone,

@@ -1,5 +1,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::num::NonZeroU32;
+
 use uuid::Uuid;
 
 use super::Invalid;
@@ -61,6 +63,20 @@ impl PageCursor {
     }
 }
 
+/// A numbered page: `number` counts from 1, every page but the last holds `size` items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberedPage {
+    pub number: NonZeroU32,
+    pub size: PageLimit,
+}
+
+impl NumberedPage {
+    /// How many items come before this page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.number.get() - 1) * u64::from(self.size.get())
+    }
+}
+
 /// Which page to read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PageRequest {
@@ -100,6 +116,20 @@ impl<T> Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_pages_start_at_one() {
+        let page = |number, size| NumberedPage {
+            number: NonZeroU32::new(number).unwrap(),
+            size: PageLimit::new(size).unwrap(),
+        };
+        assert_eq!(page(1, 100).offset(), 0);
+        assert_eq!(page(3, 100).offset(), 200);
+        assert_eq!(
+            page(u32::MAX, 1000).offset(),
+            (u64::from(u32::MAX) - 1) * 1000
+        );
+    }
 
     #[test]
     fn limits_are_between_one_and_a_thousand() {

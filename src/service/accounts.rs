@@ -4,33 +4,19 @@
 //! API is built on these; nothing here knows that face.
 
 use std::collections::BTreeSet;
-use std::num::NonZeroU32;
 
 use futures_util::{Stream, stream};
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Email, Group, GroupId, NewGroup, Page, PageCursor, PageLimit, PageRequest, TargetKind,
-    Tenant, TenantId, Timestamp, User, UserFilter,
+    Action, Email, Group, GroupId, NewGroup, NumberedPage, Page, PageLimit, PageRequest,
+    TargetKind, Tenant, TenantId, Timestamp, User, UserFilter,
 };
 use crate::store::StoreError;
 
+use super::stream::attach_to_users;
 use super::{Access, Directory, Resource, ServiceError, ServiceResult, audit};
-
-/// A numbered page: `number` counts from 1, every page but the last holds `size` items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NumberedPage {
-    pub number: NonZeroU32,
-    pub size: PageLimit,
-}
-
-impl NumberedPage {
-    /// How many items come before this page.
-    fn offset(&self) -> u64 {
-        u64::from(self.number.get() - 1) * u64::from(self.size.get())
-    }
-}
 
 /// A user with its groups, in group id order.
 #[derive(Debug, Clone)]
@@ -103,28 +89,10 @@ impl Directory {
         page: NumberedPage,
     ) -> ServiceResult<AccountUsers> {
         let account = self.get_account(caller, tenant).await?;
-        let after = match page.offset() {
-            0 => None,
-            offset => match self.store.user_id_at_offset(tenant, offset - 1).await? {
-                Some(id) => Some(PageCursor::after(id.as_uuid())),
-                // Past the last user: an empty page.
-                None => {
-                    return Ok(AccountUsers {
-                        account,
-                        users: Vec::new(),
-                    });
-                }
-            },
-        };
-        let request = PageRequest {
-            limit: page.size,
-            after,
-        };
-        let rows = self
+        let users = self
             .store
-            .list_users(tenant, &UserFilter::default(), request)
+            .list_users_at(tenant, page.offset(), page.size.get())
             .await?;
-        let users = Page::from_rows(rows, page.size, |u| u.id.as_uuid()).items;
         let users = self.with_groups(tenant, users).await?;
         Ok(AccountUsers { account, users })
     }
@@ -138,21 +106,13 @@ impl Directory {
         let (Some(first), Some(last)) = (users.first(), users.last()) else {
             return Ok(Vec::new());
         };
-        let mut memberships = self
+        let memberships = self
             .store
             .groups_of_user_range(tenant, first.id, last.id)
-            .await?
+            .await?;
+        Ok(attach_to_users(users, memberships)
             .into_iter()
-            .peekable();
-        Ok(users
-            .into_iter()
-            .map(|user| {
-                let mut groups = Vec::new();
-                while let Some((_, group)) = memberships.next_if(|(member, _)| *member == user.id) {
-                    groups.push(group);
-                }
-                UserWithGroups { user, groups }
-            })
+            .map(|(user, groups)| UserWithGroups { user, groups })
             .collect())
     }
 
@@ -422,20 +382,6 @@ enum GroupChange {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbered_pages_start_at_one() {
-        let page = |number, size| NumberedPage {
-            number: NonZeroU32::new(number).unwrap(),
-            size: PageLimit::new(size).unwrap(),
-        };
-        assert_eq!(page(1, 100).offset(), 0);
-        assert_eq!(page(3, 100).offset(), 200);
-        assert_eq!(
-            page(u32::MAX, 1000).offset(),
-            (u64::from(u32::MAX) - 1) * 1000
-        );
-    }
 
     #[test]
     fn unknown_groups_are_named_at_their_positions() {

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::auth::{Caller, generate_user_access_key, sha256};
 use crate::domain::{
-    Action, NewPassword, NewUser, Status, TargetKind, TenantId, Timestamp, User, UserId,
+    Action, NewPassword, NewUser, NumberedPage, Status, TargetKind, TenantId, Timestamp, User,
+    UserId,
 };
 
 use super::users::{insert_user, user_record};
@@ -115,21 +116,19 @@ impl Directory {
         Ok(next)
     }
 
-    /// One page of the tenant's users by number (1-based), and how many users there
-    /// are: for the faces whose products page by number.
+    /// One numbered page of the tenant's users, and how many users there are: for
+    /// the faces whose products page by number.
     pub async fn list_users_numbered(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        page_number: u32,
-        page_size: u32,
+        page: NumberedPage,
     ) -> ServiceResult<(Vec<User>, i64)> {
         self.authorize(caller, tenant, Access::Read).await?;
         let total = self.store.count_users(tenant).await?;
-        let offset = i64::from(page_number.saturating_sub(1)) * i64::from(page_size);
         let users = self
             .store
-            .list_users_at(tenant, offset, i64::from(page_size))
+            .list_users_at(tenant, page.offset(), page.size.get())
             .await?;
         Ok((users, total))
     }

@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::store::{Store, StoreError, Tx, Unique};
 
-pub use accounts::{AccountUsers, NumberedPage, UserWithGroups};
+pub use accounts::{AccountUsers, UserWithGroups};
 pub use api_keys::CreatedApiKey;
 pub use authn::{ACCESS_TOKEN_TTL_SECONDS, IssuedAccessToken};
 pub use stream::UserWithGroupIds;

@@ -6,7 +6,7 @@ use futures_util::Stream;
 use futures_util::stream;
 
 use crate::auth::Caller;
-use crate::domain::{Group, GroupId, PageLimit, PageRequest, TenantId, User, UserFilter};
+use crate::domain::{Group, GroupId, PageLimit, PageRequest, TenantId, User, UserFilter, UserId};
 
 use super::{Access, Directory, ServiceResult};
 
@@ -19,6 +19,25 @@ const CHUNK: u32 = 500;
 pub struct UserWithGroupIds {
     pub user: User,
     pub group_ids: Vec<GroupId>,
+}
+
+/// Gives each user the items paired with its id: `users` and `memberships` both in
+/// user id order, as one range query over a chunk's users answers them.
+pub(super) fn attach_to_users<T>(
+    users: Vec<User>,
+    memberships: Vec<(UserId, T)>,
+) -> Vec<(User, Vec<T>)> {
+    let mut memberships = memberships.into_iter().peekable();
+    users
+        .into_iter()
+        .map(|user| {
+            let mut items = Vec::new();
+            while let Some((_, item)) = memberships.next_if(|(member, _)| *member == user.id) {
+                items.push(item);
+            }
+            (user, items)
+        })
+        .collect()
 }
 
 fn chunk_limit() -> PageLimit {

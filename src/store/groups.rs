@@ -13,7 +13,7 @@ const SELECT_GROUPS: &str = "SELECT g.tenant_id, g.id, g.name, g.description, g.
     FROM groups g";
 
 #[derive(FromRow)]
-struct GroupRow {
+pub(super) struct GroupRow {
     tenant_id: Uuid,
     id: Uuid,
     name: String,

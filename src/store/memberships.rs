@@ -3,12 +3,11 @@
 //! users-with-groups) need. Every statement starts at an index led by `tenant_id`.
 
 use sqlx::FromRow;
-use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::domain::{Group, GroupId, TenantId, Timestamp, UserId};
+use crate::domain::{Group, GroupId, TenantId, UserId};
 
-use super::codec::parse_enum;
+use super::groups::GroupRow;
 use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, read, write};
 
@@ -16,35 +15,18 @@ use super::{Store, StoreError, StoreResult, Tx, read, write};
 #[derive(FromRow)]
 struct MemberGroupRow {
     member_id: Uuid,
-    tenant_id: Uuid,
-    id: Uuid,
-    name: String,
-    description: String,
-    owner: String,
-    federated_attribute_values: Json<Vec<String>>,
-    external_id: Option<String>,
-    version: i64,
-    created_at: Timestamp,
-    updated_at: Timestamp,
+    #[sqlx(flatten)]
+    group: GroupRow,
 }
 
 impl TryFrom<MemberGroupRow> for (UserId, Group) {
     type Error = StoreError;
 
     fn try_from(row: MemberGroupRow) -> Result<Self, StoreError> {
-        let group = Group {
-            id: GroupId::from_uuid(row.id),
-            tenant_id: TenantId::from_uuid(row.tenant_id),
-            name: row.name,
-            description: row.description,
-            owner: parse_enum("groups.owner", &row.owner)?,
-            federated_attribute_values: row.federated_attribute_values.0,
-            external_id: row.external_id,
-            version: row.version,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        };
-        Ok((UserId::from_uuid(row.member_id), group))
+        Ok((
+            UserId::from_uuid(row.member_id),
+            Group::try_from(row.group)?,
+        ))
     }
 }
 
@@ -75,28 +57,6 @@ impl Store {
             .await?
         });
         rows.into_iter().map(<(UserId, Group)>::try_from).collect()
-    }
-
-    /// The id of the tenant's user at `offset` in id order (0 is the first), for
-    /// products whose lists are numbered pages. It walks the primary key's
-    /// `(tenant_id, id)` prefix up to `offset` reading ids only, so its cost grows
-    /// with the page number; keyset paging does not have that cost.
-    pub async fn user_id_at_offset(
-        &self,
-        tenant: TenantId,
-        offset: u64,
-    ) -> StoreResult<Option<UserId>> {
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        let id: Option<Uuid> = read!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT id FROM users WHERE tenant_id = $1 ORDER BY id LIMIT 1 OFFSET $2",
-            )
-            .bind(tenant.as_uuid())
-            .bind(offset)
-            .fetch_optional(pool)
-            .await?
-        });
-        Ok(id.map(UserId::from_uuid))
     }
 }
 
@@ -191,24 +151,5 @@ mod tests {
             "{plan}"
         );
         assert!(plan.contains("memberships_by_user"), "{plan}");
-    }
-
-    #[tokio::test]
-    async fn the_user_at_an_offset_is_read_from_the_primary_key() {
-        let store = Store::connect("sqlite::memory:", &Default::default())
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let plan = plan(
-            &store,
-            "SELECT id FROM users WHERE tenant_id = $1 ORDER BY id LIMIT 1 OFFSET 5",
-            &[Uuid::now_v7()],
-        )
-        .await;
-        assert!(
-            plan.lines()
-                .all(|step| step.starts_with("SEARCH") && step.contains("PRIMARY KEY")),
-            "{plan}"
-        );
     }
 }

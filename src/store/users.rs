@@ -173,9 +173,11 @@ impl Store {
     pub async fn list_users_at(
         &self,
         tenant: TenantId,
-        offset: i64,
-        limit: i64,
+        offset: u64,
+        limit: u32,
     ) -> StoreResult<Vec<User>> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let limit = i64::from(limit);
         let sql = format!("{SELECT_USERS} WHERE u.tenant_id = $1 ORDER BY u.id LIMIT $2 OFFSET $3");
         let rows: Vec<UserRow> = read!(self, |pool| {
             sqlx::query_as(&sql)

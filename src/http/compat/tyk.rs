@@ -3,6 +3,7 @@
 //! docs/compat.md.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Query, Request, State};
@@ -19,6 +20,7 @@ use crate::domain::{
     Description, Email, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, NewPassword,
     NewUser, PersonName, Role, Status, TenantId, User, UserId, UserPatch, Violations,
 };
+use crate::domain::{NumberedPage, PageLimit};
 use crate::http::AppState;
 use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::authenticate;
@@ -28,6 +30,13 @@ use super::{streamed_json_list, tenant_of};
 
 /// Users per page when a list is asked for by page number (`?p=N`).
 const PAGE_SIZE: u32 = 10;
+
+fn numbered_page(number: u32) -> NumberedPage {
+    NumberedPage {
+        number: NonZeroU32::new(number).unwrap_or(NonZeroU32::MIN),
+        size: PageLimit::new(PAGE_SIZE).unwrap_or_default(),
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -261,7 +270,7 @@ async fn list_users(
     };
     let (users, total) = state
         .directory
-        .list_users_numbered(&caller, tenant, page, PAGE_SIZE)
+        .list_users_numbered(&caller, tenant, numbered_page(page))
         .await?;
     let pages = (total + i64::from(PAGE_SIZE) - 1) / i64::from(PAGE_SIZE);
     let users: Vec<TykUser> = users.into_iter().map(|u| TykUser::new(u, None)).collect();

@@ -22,11 +22,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Caller;
+use crate::domain::NumberedPage;
 use crate::domain::{Email, GroupId, PageLimit, TenantId, Violations};
 use crate::http::AppState;
 use crate::http::body::read_json;
 use crate::http::credentials::{authenticate, bearer_token};
-use crate::service::{NumberedPage, Precondition, Resource, ServiceError, ServiceResult};
+use crate::service::{Precondition, Resource, ServiceError, ServiceResult};
 
 use super::tenant_of;
 
