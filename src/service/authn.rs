@@ -116,6 +116,25 @@ impl Directory {
             .await
     }
 
+    /// An OAuth client: a tenant API key whose id is `client_id` and whose secret is
+    /// `client_secret`.
+    async fn authenticate_client(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+    ) -> ServiceResult<(TenantId, ApiKeyId, Principal)> {
+        let PresentedToken::ApiKey { tenant, hash } = PresentedToken::parse(client_secret) else {
+            return Err(ServiceError::Unauthorized);
+        };
+        let principal = self.authenticate_api_key(tenant, &hash).await?;
+        match principal {
+            Principal::ApiKey { key_id, .. } if ApiKeyId::parse(client_id).ok() == Some(key_id) => {
+                Ok((tenant, key_id, principal))
+            }
+            _ => Err(ServiceError::Unauthorized),
+        }
+    }
+
     /// OAuth 2.0 client credentials (RFC 6749 section 4.4): the client id is a tenant
     /// API key's id and the secret is the key's secret. Any mismatch is
     /// [`ServiceError::Unauthorized`].
@@ -125,16 +144,8 @@ impl Directory {
         client_secret: &str,
         client: ClientInfo,
     ) -> ServiceResult<IssuedAccessToken> {
-        let PresentedToken::ApiKey { tenant, hash } = PresentedToken::parse(client_secret) else {
-            return Err(ServiceError::Unauthorized);
-        };
-        let principal = self.authenticate_api_key(tenant, &hash).await?;
-        let Principal::ApiKey { key_id, .. } = principal else {
-            return Err(ServiceError::Unauthorized);
-        };
-        if ApiKeyId::parse(client_id).ok() != Some(key_id) {
-            return Err(ServiceError::Unauthorized);
-        }
+        let (tenant, key_id, principal) =
+            self.authenticate_client(client_id, client_secret).await?;
         self.issue_access_token(&Caller { principal, client }, tenant, key_id)
             .await
     }
@@ -149,16 +160,8 @@ impl Directory {
         token: &str,
         client: ClientInfo,
     ) -> ServiceResult<()> {
-        let PresentedToken::ApiKey { tenant, hash } = PresentedToken::parse(client_secret) else {
-            return Err(ServiceError::Unauthorized);
-        };
-        let principal = self.authenticate_api_key(tenant, &hash).await?;
-        let Principal::ApiKey { key_id, .. } = principal else {
-            return Err(ServiceError::Unauthorized);
-        };
-        if ApiKeyId::parse(client_id).ok() != Some(key_id) {
-            return Err(ServiceError::Unauthorized);
-        }
+        let (tenant, key_id, principal) =
+            self.authenticate_client(client_id, client_secret).await?;
         let PresentedToken::AccessToken {
             tenant: token_tenant,
             hash: token_hash,

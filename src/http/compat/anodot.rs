@@ -21,7 +21,7 @@ use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::{authenticate, bearer_token, client_info};
 use crate::service::{Invitation, ServiceError, UserWithGroupIds};
 
-use super::{streamed_json_list, tenant_of};
+use super::{body_failure, service_failure, streamed_json_list, tenant_of, with_challenge};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -130,61 +130,20 @@ impl IntoResponse for AnodotError {
                 let body = json!({ "validationResult": validation_result(false, &failures) });
                 return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
             }
-            AnodotError::Body(BodyError::TooLarge) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large".to_owned(),
+            AnodotError::Body(error) => body_failure(error),
+            AnodotError::Service(ServiceError::Unauthorized) => (
+                StatusCode::UNAUTHORIZED,
+                "a valid access token is required".to_owned(),
             ),
-            AnodotError::Body(BodyError::UnsupportedMediaType) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the request body must be JSON (Content-Type: application/json)".to_owned(),
-            ),
-            AnodotError::Body(BodyError::Malformed(detail)) => (StatusCode::BAD_REQUEST, detail),
-            AnodotError::Body(BodyError::Field { field, reason }) => {
-                (StatusCode::BAD_REQUEST, format!("{field}: {reason}"))
-            }
-            AnodotError::Service(error) => match error {
-                ServiceError::NotFound(resource) => {
-                    (StatusCode::NOT_FOUND, format!("{resource} not found"))
-                }
-                ServiceError::Conflict { message, .. } => (StatusCode::CONFLICT, message),
-                ServiceError::Invalid(violations) => (
-                    StatusCode::BAD_REQUEST,
-                    violations
-                        .iter()
-                        .map(|v| format!("{}: {}", v.field, v.reason))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-                ServiceError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason.to_owned()),
-                ServiceError::Unauthorized => (
-                    StatusCode::UNAUTHORIZED,
-                    "a valid access token is required".to_owned(),
-                ),
-                ServiceError::PreconditionFailed => (
-                    StatusCode::PRECONDITION_FAILED,
-                    "the resource has changed".to_owned(),
-                ),
-                ServiceError::Internal(cause) => {
-                    tracing::error!(error = format!("{cause:#}"), "internal error");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the server could not complete the request".to_owned(),
-                    )
-                }
-            },
+            AnodotError::Service(error) => service_failure(error),
         };
-        let mut response = (
-            status,
-            axum::Json(json!({ "status": status.as_u16(), "message": message })),
+        with_challenge(
+            (
+                status,
+                axum::Json(json!({ "status": status.as_u16(), "message": message })),
+            )
+                .into_response(),
         )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"roster\""),
-            );
-        }
-        response
     }
 }
 

@@ -16,8 +16,11 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, StreamExt, stream};
 use serde::Serialize;
 
+use axum::http::StatusCode;
+
 use crate::auth::Caller;
 use crate::domain::TenantId;
+use crate::http::body::BodyError;
 use crate::service::{ServiceError, ServiceResult};
 
 use super::AppState;
@@ -37,6 +40,71 @@ pub fn tenant_of(caller: &Caller) -> ServiceResult<TenantId> {
     caller.principal.tenant().ok_or(ServiceError::Forbidden(
         "vendor APIs act within one tenant: use a tenant API key",
     ))
+}
+
+/// The status and a plain message for a service error, which each vendor face puts
+/// in its own envelope (overriding the messages its product words differently).
+/// Internal errors are logged with their cause here and answered opaquely.
+pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
+    match error {
+        ServiceError::NotFound(resource) => {
+            (StatusCode::NOT_FOUND, format!("{resource} not found"))
+        }
+        ServiceError::Conflict { message, .. } => (StatusCode::CONFLICT, message),
+        ServiceError::Invalid(violations) => (
+            StatusCode::BAD_REQUEST,
+            violations
+                .iter()
+                .map(|v| format!("{}: {}", v.field, v.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        ServiceError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason.to_owned()),
+        ServiceError::Unauthorized => (
+            StatusCode::UNAUTHORIZED,
+            "a valid credential is required".to_owned(),
+        ),
+        ServiceError::PreconditionFailed => (
+            StatusCode::PRECONDITION_FAILED,
+            ServiceError::PreconditionFailed.to_string(),
+        ),
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the server could not complete the request".to_owned(),
+            )
+        }
+    }
+}
+
+/// The status and a plain message for a request body that could not be read.
+pub fn body_failure(error: BodyError) -> (StatusCode, String) {
+    match error {
+        BodyError::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is too large".to_owned(),
+        ),
+        BodyError::UnsupportedMediaType => (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON (Content-Type: application/json)".to_owned(),
+        ),
+        BodyError::Malformed(detail) => (StatusCode::BAD_REQUEST, detail),
+        BodyError::Field { field, reason } => {
+            (StatusCode::BAD_REQUEST, format!("{field}: {reason}"))
+        }
+    }
+}
+
+/// Adds the bearer challenge a 401 answer carries.
+pub fn with_challenge(mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"roster\""),
+        );
+    }
+    response
 }
 
 /// A JSON response (`application/json`) written as it is read: `open`, the rendered items separated by commas,

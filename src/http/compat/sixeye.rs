@@ -16,7 +16,7 @@ use crate::http::AppState;
 use crate::http::credentials::{authenticate, bearer_token};
 use crate::service::{ServiceError, UserWithGroupIds};
 
-use super::{streamed_json_list, tenant_of};
+use super::{service_failure, streamed_json_list, tenant_of, with_challenge};
 
 const JSON_API: &str = "application/vnd.api+json";
 
@@ -88,23 +88,11 @@ impl From<ServiceError> for SixEyeError {
 impl IntoResponse for SixEyeError {
     fn into_response(self) -> Response {
         let (status, detail) = match self.0 {
-            ServiceError::NotFound(resource) => {
-                (StatusCode::NOT_FOUND, format!("{resource} not found"))
-            }
             ServiceError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "a valid API key is required as the bearer token".to_owned(),
             ),
-            ServiceError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason.to_owned()),
-            ServiceError::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the server could not complete the request".to_owned(),
-                )
-            }
-            // The SixEye face only reads, so nothing else can arise.
-            other => (StatusCode::BAD_REQUEST, other.to_string()),
+            error => service_failure(error),
         };
         let body = json!({
             "errors": [{
@@ -113,17 +101,7 @@ impl IntoResponse for SixEyeError {
                 "detail": detail,
             }]
         });
-        let mut response = (status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_API));
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"roster\""),
-            );
-        }
-        response
+        with_challenge(json_api(status, axum::Json(body)))
     }
 }
 

@@ -26,7 +26,7 @@ use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::authenticate;
 use crate::service::{Precondition, Resource, ServiceError, UserWithGroupIds};
 
-use super::{streamed_json_list, tenant_of};
+use super::{body_failure, service_failure, streamed_json_list, tenant_of};
 
 /// Users per page when a list is asked for by page number (`?p=N`).
 const PAGE_SIZE: u32 = 10;
@@ -150,52 +150,17 @@ impl IntoResponse for TykError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             TykError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
-            TykError::Body(BodyError::TooLarge) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body too large".to_owned(),
-            ),
-            TykError::Body(BodyError::UnsupportedMediaType) => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Request body must be JSON (Content-Type: application/json)".to_owned(),
-            ),
-            TykError::Body(BodyError::Malformed(detail)) => (
-                StatusCode::BAD_REQUEST,
-                format!("Request malformed: {detail}"),
-            ),
-            TykError::Body(BodyError::Field { field, reason }) => (
-                StatusCode::BAD_REQUEST,
-                format!("Request malformed: {field}: {reason}"),
-            ),
-            TykError::Service(error) => match error {
-                ServiceError::NotFound(Resource::Group) => {
-                    (StatusCode::NOT_FOUND, "User group not found".to_owned())
-                }
-                ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "User not found".to_owned()),
-                ServiceError::Conflict { message, .. } => (StatusCode::CONFLICT, message),
-                ServiceError::Invalid(violations) => (
-                    StatusCode::BAD_REQUEST,
-                    violations
-                        .iter()
-                        .map(|v| format!("{}: {}", v.field, v.reason))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ),
-                ServiceError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason.to_owned()),
-                ServiceError::Unauthorized => {
-                    (StatusCode::UNAUTHORIZED, "Not authorised".to_owned())
-                }
-                ServiceError::PreconditionFailed => (
-                    StatusCode::PRECONDITION_FAILED,
-                    "The object has changed".to_owned(),
-                ),
-                ServiceError::Internal(cause) => {
-                    tracing::error!(error = format!("{cause:#}"), "internal error");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "The server could not complete the request".to_owned(),
-                    )
-                }
-            },
+            TykError::Body(error) => body_failure(error),
+            TykError::Service(ServiceError::NotFound(Resource::Group)) => {
+                (StatusCode::NOT_FOUND, "User group not found".to_owned())
+            }
+            TykError::Service(ServiceError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, "User not found".to_owned())
+            }
+            TykError::Service(ServiceError::Unauthorized) => {
+                (StatusCode::UNAUTHORIZED, "Not authorised".to_owned())
+            }
+            TykError::Service(error) => service_failure(error),
         };
         (
             status,

@@ -2,13 +2,15 @@
 //! the envelope Dynatrace's REST APIs answer failures with. Every failure of this face
 //! is answered through [`DynatraceError`].
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::FieldViolation;
 use crate::http::body::BodyError;
 use crate::service::{Resource, ServiceError};
+
+use super::super::{body_failure, service_failure, with_challenge};
 
 /// Where a refused value was sent.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -89,44 +91,22 @@ impl IntoResponse for DynatraceError {
                 ServiceError::NotFound(resource) => {
                     (StatusCode::NOT_FOUND, not_found(resource), vec![])
                 }
-                ServiceError::Conflict { message, .. } => (StatusCode::CONFLICT, message, vec![]),
                 ServiceError::Invalid(fields) => (
                     StatusCode::BAD_REQUEST,
                     "Invalid input".into(),
                     violations(fields, Location::PayloadBody),
                 ),
-                ServiceError::Forbidden(reason) => (StatusCode::FORBIDDEN, reason.into(), vec![]),
                 ServiceError::Unauthorized => (
                     StatusCode::UNAUTHORIZED,
                     "A valid API key is required as the bearer token".into(),
                     vec![],
                 ),
-                ServiceError::PreconditionFailed => (
-                    StatusCode::PRECONDITION_FAILED,
-                    ServiceError::PreconditionFailed.to_string(),
-                    vec![],
-                ),
-                ServiceError::Internal(cause) => {
-                    tracing::error!(error = format!("{cause:#}"), "internal error");
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "The server could not complete the request".into(),
-                        vec![],
-                    )
+                other => {
+                    let (status, message) = service_failure(other);
+                    (status, message, vec![])
                 }
             },
             DynatraceError::Body(error) => match error {
-                BodyError::TooLarge => (
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "The request body is too large".into(),
-                    vec![],
-                ),
-                BodyError::UnsupportedMediaType => (
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "The request body must be application/json".into(),
-                    vec![],
-                ),
-                BodyError::Malformed(reason) => (StatusCode::BAD_REQUEST, reason, vec![]),
                 BodyError::Field { field, reason } => (
                     StatusCode::BAD_REQUEST,
                     "Invalid input".into(),
@@ -135,6 +115,10 @@ impl IntoResponse for DynatraceError {
                         Location::PayloadBody,
                     ),
                 ),
+                other => {
+                    let (status, message) = body_failure(other);
+                    (status, message, vec![])
+                }
             },
             DynatraceError::Query(fields) => (
                 StatusCode::BAD_REQUEST,
@@ -149,13 +133,6 @@ impl IntoResponse for DynatraceError {
                 constraint_violations,
             },
         };
-        let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"roster\""),
-            );
-        }
-        response
+        with_challenge((status, axum::Json(body)).into_response())
     }
 }
