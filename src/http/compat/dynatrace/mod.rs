@@ -1,6 +1,6 @@
 //! Dynatrace's Account Management API (v1): the users and groups of an account under
 //! `/iam/v1/accounts/{accountUuid}`, with a tenant API key as the bearer token. The
-//! account uuid is the key's tenant id. See docs/compat-dynatrace.md.
+//! account uuid is the key's tenant id. See docs/compat.md.
 
 mod error;
 mod render;

@@ -1,5 +1,5 @@
 //! The directory's users and groups in Dynatrace's shapes, and Dynatrace's request
-//! bodies parsed into domain values. See docs/compat-dynatrace.md for every field's
+//! bodies parsed into domain values. See docs/compat.md for every field's
 //! source.
 
 use serde::{Deserialize, Serialize};
