@@ -37,7 +37,8 @@ impl Application {
             .await
             .context("cannot migrate the database")?;
         let passwords = PasswordHasher::new(settings.password)?;
-        let directory = Directory::new(store.clone(), passwords);
+        let directory =
+            Directory::new(store.clone(), passwords).with_sign_in_policy(settings.sign_in);
         let generated_operator_token = directory
             .ensure_operator_credential(bootstrap_token)
             .await

@@ -20,7 +20,7 @@ use crate::config::{
 use crate::domain::{
     ApiKeyRole, Description, KeyName, NewApiKey, PageRequest, TenantId, TenantName, Timestamp,
 };
-use crate::service::Directory;
+use crate::service::{Directory, SignInPolicy};
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
@@ -112,6 +112,26 @@ struct ServeArgs {
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "ROSTER_PASSWORD_MAX_CONCURRENT", value_name = "N")]
     password_max_concurrent: Option<usize>,
+
+    /// Lifetime of access tokens (sign-in, OAuth, Anodot), in seconds [default: 3600]
+    #[arg(long, env = "ROSTER_TOKEN_TTL_SECS", value_name = "SECONDS")]
+    token_ttl_secs: Option<i64>,
+
+    /// Failed sign-ins within the window that lock an account [default: 5]
+    #[arg(long, env = "ROSTER_LOCKOUT_MAX_FAILURES", value_name = "N")]
+    lockout_max_failures: Option<i64>,
+
+    /// The window failed sign-ins are counted in, in seconds [default: 900]
+    #[arg(long, env = "ROSTER_LOCKOUT_WINDOW_SECS", value_name = "SECONDS")]
+    lockout_window_secs: Option<i64>,
+
+    /// How long a locked account stays locked, in seconds [default: 900]
+    #[arg(long, env = "ROSTER_LOCKOUT_SECS", value_name = "SECONDS")]
+    lockout_secs: Option<i64>,
+
+    /// Sign-in attempts one client address may make per lockout window [default: 100]
+    #[arg(long, env = "ROSTER_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", value_name = "N")]
+    login_max_attempts_per_address: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +281,33 @@ fn serve_settings(global: &GlobalArgs, args: &ServeArgs, file: &FileConfig) -> S
                 .password_max_concurrent
                 .or(file.password_max_concurrent)
                 .unwrap_or(defaults.max_concurrent),
+        },
+        sign_in: {
+            let policy = SignInPolicy::default();
+            let window = args
+                .lockout_window_secs
+                .or(file.lockout_window_secs)
+                .unwrap_or(policy.failure_window_seconds);
+            SignInPolicy {
+                max_failures: args
+                    .lockout_max_failures
+                    .or(file.lockout_max_failures)
+                    .unwrap_or(policy.max_failures),
+                failure_window_seconds: window,
+                lockout_seconds: args
+                    .lockout_secs
+                    .or(file.lockout_secs)
+                    .unwrap_or(policy.lockout_seconds),
+                max_attempts_per_address: args
+                    .login_max_attempts_per_address
+                    .or(file.login_max_attempts_per_address)
+                    .unwrap_or(policy.max_attempts_per_address),
+                address_window_seconds: window,
+                token_ttl_seconds: args
+                    .token_ttl_secs
+                    .or(file.token_ttl_secs)
+                    .unwrap_or(policy.token_ttl_seconds),
+            }
         },
     }
 }

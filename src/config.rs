@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::PasswordParams;
+use crate::service::SignInPolicy;
 use crate::store::StoreOptions;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -90,6 +91,11 @@ pub struct FileConfig {
     pub password_iterations: Option<u32>,
     pub password_parallelism: Option<u32>,
     pub password_max_concurrent: Option<usize>,
+    pub token_ttl_secs: Option<i64>,
+    pub lockout_max_failures: Option<i64>,
+    pub lockout_window_secs: Option<i64>,
+    pub lockout_secs: Option<i64>,
+    pub login_max_attempts_per_address: Option<i64>,
 }
 
 impl FileConfig {
@@ -110,6 +116,7 @@ pub struct ServeSettings {
     pub request_timeout: Duration,
     pub store: StoreOptions,
     pub password: PasswordParams,
+    pub sign_in: SignInPolicy,
 }
 
 impl Default for ServeSettings {
@@ -121,6 +128,7 @@ impl Default for ServeSettings {
             request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             store: StoreOptions::default(),
             password: PasswordParams::default(),
+            sign_in: SignInPolicy::default(),
         }
     }
 }

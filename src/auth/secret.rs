@@ -15,6 +15,7 @@ use crate::domain::TenantId;
 const API_KEY_PREFIX: &str = "rk_";
 const ACCESS_TOKEN_PREFIX: &str = "rt_";
 const USER_KEY_PREFIX: &str = "ru_";
+const USER_TOKEN_PREFIX: &str = "rs_";
 const OPERATOR_PREFIX: &str = "ro_";
 
 fn random_part() -> String {
@@ -55,6 +56,15 @@ pub fn generate_user_access_key(tenant: TenantId) -> String {
     )
 }
 
+/// A new token for a signed-in user: `rs_<tenant id, 32 hex>_<43 random characters>`.
+pub fn generate_user_token(tenant: TenantId) -> String {
+    format!(
+        "{USER_TOKEN_PREFIX}{}_{}",
+        tenant.as_uuid().simple(),
+        random_part()
+    )
+}
+
 /// A new operator secret: `ro_<43 random characters>`.
 pub fn generate_operator_secret() -> String {
     format!("{OPERATOR_PREFIX}{}", random_part())
@@ -69,6 +79,8 @@ pub enum PresentedToken {
     AccessToken { tenant: TenantId, hash: Vec<u8> },
     /// Has the form of a user's personal access key.
     UserAccessKey { tenant: TenantId, hash: Vec<u8> },
+    /// Has the form of a signed-in user's token.
+    UserToken { tenant: TenantId, hash: Vec<u8> },
     /// Anything else: only an operator credential can match it.
     Other { hash: Vec<u8> },
 }
@@ -82,6 +94,8 @@ impl PresentedToken {
             PresentedToken::AccessToken { tenant, hash }
         } else if let Some(tenant) = scoped_tenant(token, USER_KEY_PREFIX) {
             PresentedToken::UserAccessKey { tenant, hash }
+        } else if let Some(tenant) = scoped_tenant(token, USER_TOKEN_PREFIX) {
+            PresentedToken::UserToken { tenant, hash }
         } else {
             PresentedToken::Other { hash }
         }

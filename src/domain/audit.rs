@@ -10,6 +10,8 @@ pub enum Actor {
     Cli,
     ApiKey(ApiKeyId),
     User(UserId),
+    /// Someone not (yet) authenticated: a sign-in attempt.
+    Anonymous,
 }
 
 impl Actor {
@@ -19,12 +21,13 @@ impl Actor {
             Actor::Cli => "cli",
             Actor::ApiKey(_) => "api_key",
             Actor::User(_) => "user",
+            Actor::Anonymous => "anonymous",
         }
     }
 
     pub fn id(&self) -> Option<String> {
         match self {
-            Actor::Operator | Actor::Cli => None,
+            Actor::Operator | Actor::Cli | Actor::Anonymous => None,
             Actor::ApiKey(id) => Some(id.to_string()),
             Actor::User(id) => Some(id.to_string()),
         }
@@ -68,6 +71,9 @@ pub enum Action {
     AccessTokenRevoke,
     UserAccessKeyReset,
     UserPasswordSet,
+    Login,
+    Logout,
+    UserUnlock,
 }
 
 text_enum!(Action {
@@ -87,6 +93,9 @@ text_enum!(Action {
     AccessTokenRevoke = "access_token.revoke",
     UserAccessKeyReset = "user.access_key.reset",
     UserPasswordSet = "user.password.set",
+    Login = "auth.login",
+    Logout = "auth.logout",
+    UserUnlock = "user.unlock",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

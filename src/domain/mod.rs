@@ -26,7 +26,8 @@ pub use text::{
 };
 pub use time::Timestamp;
 pub use user::{
-    LoginMetadata, NewPassword, NewUser, Patch, Role, Status, User, UserFilter, UserPatch,
+    ImportedHash, LoginMetadata, NewPassword, NewUser, Patch, Role, Status, User, UserFilter,
+    UserPatch,
 };
 
 /// Why a single value was refused.

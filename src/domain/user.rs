@@ -134,6 +134,13 @@ impl NewPassword {
         Ok(Self(SecretString::from(s)))
     }
 
+    /// A password that just verified against its stored hash, to be hashed again
+    /// under the current parameters. The policy is not applied again: the user chose
+    /// it under the policy of its time.
+    pub fn verified(password: &str) -> Self {
+        Self(SecretString::from(password.to_owned()))
+    }
+
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
@@ -142,6 +149,49 @@ impl NewPassword {
 impl fmt::Debug for NewPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("NewPassword([REDACTED])")
+    }
+}
+
+/// A password hash brought from another system, stored as it is and verified as it
+/// is; the next successful sign-in re-hashes the password under the current
+/// parameters. Argon2 PHC strings (`$argon2id$…`, `$argon2i$…`, `$argon2d$…`) and
+/// bcrypt (`$2a$`, `$2b$`, `$2y$`) are accepted. Redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportedHash(String);
+
+impl ImportedHash {
+    pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
+        let s: String = s.into();
+        let bcrypt = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p))
+            && s.len() == 60
+            && s[4..6].chars().all(|c| c.is_ascii_digit())
+            && &s[6..7] == "$"
+            && s[7..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/');
+        let argon2 = ["$argon2id$", "$argon2i$", "$argon2d$"]
+            .iter()
+            .any(|p| s.starts_with(p))
+            && s.split('$').count() >= 5
+            && s.len() <= 512
+            && s.chars().all(|c| c.is_ascii_graphic());
+        if bcrypt || argon2 {
+            Ok(Self(s))
+        } else {
+            Err(Invalid::new(
+                "must be an Argon2 PHC string or a bcrypt hash ($2a$, $2b$, $2y$)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ImportedHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ImportedHash([REDACTED])")
     }
 }
 
@@ -158,6 +208,8 @@ pub struct NewUser {
     pub status: Status,
     pub external_id: Option<ExternalId>,
     pub password: Option<NewPassword>,
+    /// A hash brought from another system, in place of `password`.
+    pub password_hash: Option<ImportedHash>,
 }
 
 /// A change to one optional field: leave it, clear it, or set it.
@@ -251,6 +303,18 @@ mod tests {
         assert_eq!("pending".parse::<Status>(), Ok(Status::Pending));
         let err = "gone".parse::<Status>().unwrap_err();
         assert_eq!(err.reason, "must be one of: active, disabled, pending");
+    }
+
+    #[test]
+    fn imported_hashes_are_argon2_or_bcrypt() {
+        let bcrypt = "$2a$10$mRVfrAf72N66anVNhA1KVuYaOwOrXhFzxyg6bwgZemUeVo2MNOpIa";
+        assert!(ImportedHash::parse(bcrypt).is_ok());
+        assert!(ImportedHash::parse(bcrypt.replace("$2a$", "$2y$")).is_ok());
+        assert!(ImportedHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").is_ok());
+        for bad in ["plain", "$2a$10$short", "$1$md5$crypt", "$argon2id$"] {
+            assert!(ImportedHash::parse(bad).is_err(), "{bad}");
+        }
+        assert!(!format!("{:?}", ImportedHash::parse(bcrypt).unwrap()).contains("mRV"));
     }
 
     #[test]

@@ -12,9 +12,6 @@ use super::{Directory, ServiceError, ServiceResult, audit};
 /// A key's last use is written at most this often, so that reads stay reads.
 const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
 
-/// How long an access token lives.
-pub const ACCESS_TOKEN_TTL_SECONDS: i64 = 3600;
-
 /// An access token just issued: its secret is shown in this reply only.
 #[derive(Debug)]
 pub struct IssuedAccessToken {
@@ -56,10 +53,38 @@ impl Directory {
                 if user.status != crate::domain::Status::Active {
                     return Err(ServiceError::Unauthorized);
                 }
+                let now = Timestamp::now();
+                let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS);
+                if user.login.last_action_at.is_none_or(|at| at < stale_before) {
+                    self.record_user_action(tenant, user.id, now, stale_before);
+                }
                 Ok(Principal::User {
                     tenant_id: tenant,
                     user_id: user.id,
                     role: user.role,
+                })
+            }
+            PresentedToken::UserToken { tenant, hash } => {
+                let grant = self
+                    .store
+                    .find_user_token(tenant, &hash)
+                    .await?
+                    .ok_or(ServiceError::Unauthorized)?;
+                let now = Timestamp::now();
+                let usable = grant.revoked_at.is_none()
+                    && now < grant.expires_at
+                    && grant.status == crate::domain::Status::Active;
+                if !usable {
+                    return Err(ServiceError::Unauthorized);
+                }
+                let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS);
+                if grant.last_action_at.is_none_or(|at| at < stale_before) {
+                    self.record_user_action(tenant, grant.user_id, now, stale_before);
+                }
+                Ok(Principal::User {
+                    tenant_id: tenant,
+                    user_id: grant.user_id,
+                    role: grant.role,
                 })
             }
             PresentedToken::Other { hash } => {
@@ -198,7 +223,8 @@ impl Directory {
         key: ApiKeyId,
     ) -> ServiceResult<IssuedAccessToken> {
         let now = Timestamp::now();
-        let expires_at = now.plus_seconds(ACCESS_TOKEN_TTL_SECONDS);
+        let ttl = self.sign_in.token_ttl_seconds;
+        let expires_at = now.plus_seconds(ttl);
         let token = generate_access_token(tenant);
         let mut tx = self.store.begin().await?;
         tx.insert_access_token(tenant, key, &sha256(&token), expires_at, now)
@@ -215,7 +241,7 @@ impl Directory {
         tx.commit().await?;
         Ok(IssuedAccessToken {
             token: SecretString::from(token),
-            expires_in_seconds: ACCESS_TOKEN_TTL_SECONDS,
+            expires_in_seconds: ttl,
             expires_at,
         })
     }
@@ -238,6 +264,28 @@ impl Directory {
             .await;
             if let Err(error) = result {
                 tracing::warn!(%error, key_id = %key, "could not record an API key's last use");
+            }
+        });
+    }
+
+    /// Writes a user's last action after the request it made, off its path.
+    fn record_user_action(
+        &self,
+        tenant: TenantId,
+        user: crate::domain::UserId,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let mut tx = store.begin().await?;
+                tx.record_action(tenant, user, now, stale_before).await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, user_id = %user, "could not record a user's last action");
             }
         });
     }

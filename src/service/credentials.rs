@@ -24,9 +24,10 @@ impl Directory {
         new: NewUser,
     ) -> ServiceResult<(User, SecretString)> {
         self.authorize(caller, tenant, Access::Write).await?;
-        let password_hash = match &new.password {
-            Some(password) => Some(self.passwords.hash(password).await?),
-            None => None,
+        let password_hash = match (&new.password, &new.password_hash) {
+            (Some(password), _) => Some(self.passwords.hash(password).await?),
+            (None, Some(imported)) => Some(imported.as_str().to_owned()),
+            (None, None) => None,
         };
         let user = user_record(tenant, new, password_hash.is_some(), Timestamp::now());
         let key = generate_user_access_key(tenant);

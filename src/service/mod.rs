@@ -6,6 +6,7 @@ mod api_keys;
 mod authn;
 mod credentials;
 mod groups;
+mod sign_in;
 mod stream;
 mod tenants;
 mod users;
@@ -14,13 +15,15 @@ use std::fmt;
 
 use crate::auth::{Caller, PasswordHasher, Principal};
 use crate::domain::{
-    Action, AuditEvent, AuditEventId, FieldViolation, TargetKind, TenantId, Timestamp,
+    Action, Actor, AuditEvent, AuditEventId, ClientInfo, FieldViolation, TargetKind, TenantId,
+    Timestamp,
 };
 use crate::store::{Store, StoreError, Tx, Unique};
 
 pub use accounts::{AccountUsers, UserWithGroups};
 pub use api_keys::CreatedApiKey;
-pub use authn::{ACCESS_TOKEN_TTL_SECONDS, IssuedAccessToken};
+pub use authn::IssuedAccessToken;
+pub use sign_in::{SignInPolicy, SignedIn};
 pub use stream::UserWithGroupIds;
 pub use users::{Invitation, InvitationOutcome};
 
@@ -67,6 +70,12 @@ pub enum ServiceError {
     /// No valid credential.
     #[error("a valid credential is required")]
     Unauthorized,
+    /// Too many failed sign-ins for this account: locked for a while.
+    #[error("this account is locked after too many failed sign-ins; try again later")]
+    Locked { retry_after_seconds: i64 },
+    /// Too many sign-in attempts from this client address.
+    #[error("too many sign-in attempts from this address; try again later")]
+    TooManyAttempts { retry_after_seconds: i64 },
     /// The object changed since the version the caller named (If-Match).
     #[error("the resource has changed since the version named in If-Match")]
     PreconditionFailed,
@@ -154,11 +163,21 @@ enum Access {
 pub struct Directory {
     store: Store,
     passwords: PasswordHasher,
+    pub(crate) sign_in: SignInPolicy,
 }
 
 impl Directory {
     pub fn new(store: Store, passwords: PasswordHasher) -> Self {
-        Self { store, passwords }
+        Self {
+            store,
+            passwords,
+            sign_in: SignInPolicy::default(),
+        }
+    }
+
+    /// The same directory under other sign-in rules.
+    pub fn with_sign_in_policy(self, sign_in: SignInPolicy) -> Self {
+        Self { sign_in, ..self }
     }
 
     pub fn store(&self) -> &Store {
@@ -227,15 +246,37 @@ async fn audit(
     target: (TargetKind, String),
     details: serde_json::Value,
 ) -> ServiceResult<()> {
+    audit_as(
+        tx,
+        caller.principal.actor(),
+        &caller.client,
+        tenant,
+        action,
+        target,
+        details,
+    )
+    .await
+}
+
+/// Records `action` by `actor`, for what happens before anyone is authenticated.
+async fn audit_as(
+    tx: &mut Tx,
+    actor: Actor,
+    client: &ClientInfo,
+    tenant: TenantId,
+    action: Action,
+    target: (TargetKind, String),
+    details: serde_json::Value,
+) -> ServiceResult<()> {
     let event = AuditEvent {
         id: AuditEventId::generate(),
         tenant_id: tenant,
         occurred_at: Timestamp::now(),
-        actor: caller.principal.actor(),
+        actor,
         action,
         target_kind: target.0,
         target_id: target.1,
-        client: caller.client.clone(),
+        client: client.clone(),
         details,
     };
     tx.insert_audit_event(&event).await?;

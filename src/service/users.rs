@@ -112,9 +112,10 @@ impl Directory {
         new: NewUser,
     ) -> ServiceResult<User> {
         self.authorize(caller, tenant, Access::Write).await?;
-        let password_hash = match &new.password {
-            Some(password) => Some(self.passwords.hash(password).await?),
-            None => None,
+        let password_hash = match (&new.password, &new.password_hash) {
+            (Some(password), _) => Some(self.passwords.hash(password).await?),
+            (None, Some(imported)) => Some(imported.as_str().to_owned()),
+            (None, None) => None,
         };
         let user = user_record(tenant, new, password_hash.is_some(), Timestamp::now());
         let mut tx = self.store.begin().await?;
@@ -161,6 +162,7 @@ impl Directory {
                 status: Status::Pending,
                 external_id: None,
                 password: None,
+                password_hash: None,
             };
             let now = Timestamp::now();
             let mut user = user_record(tenant, new, false, now);

@@ -16,6 +16,7 @@ mod codec;
 mod groups;
 mod memberships;
 mod operator;
+mod sign_in;
 mod sql;
 mod tenants;
 mod users;
@@ -29,6 +30,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use access_tokens::AccessTokenGrant;
 pub use operator::OperatorCredentialSource;
+pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -374,6 +374,25 @@ impl Tx {
         Ok(result == 1)
     }
 
+    /// Replaces the password hash with a re-hash of the same password (new
+    /// parameters), leaving when the password changed as it was.
+    pub async fn replace_password_hash(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        password_hash: &str,
+    ) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query("UPDATE users SET password_hash = $3 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .bind(password_hash)
+                .execute(conn)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Records a successful sign-in at `at` (which is also an action).
     pub async fn record_successful_login(
         &mut self,

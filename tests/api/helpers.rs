@@ -102,8 +102,10 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: Client,
     server: tokio::task::JoinHandle<()>,
-    // Dropped after the server task is aborted (fields drop in order).
-    _database: TestDatabase,
+    database_url: String,
+    // Dropped after the server task is aborted (fields drop in order); `None` for a
+    // second instance over another app's database.
+    _database: Option<TestDatabase>,
 }
 
 impl Drop for TestApp {
@@ -126,9 +128,24 @@ impl TestApp {
     /// Starts the server with settings changed by `configure`.
     pub async fn spawn_with(configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
         let database = TestDatabase::create().await;
+        let url = database.url();
+        Self::start(url, Some(database), configure).await
+    }
+
+    /// Starts a second instance over this one's database, as several instances
+    /// behind a load balancer share one.
+    pub async fn spawn_sharing(&self, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        Self::start(self.database_url.clone(), None, configure).await
+    }
+
+    async fn start(
+        database_url: String,
+        database: Option<TestDatabase>,
+        configure: impl FnOnce(&mut ServeSettings),
+    ) -> TestApp {
         let mut settings = ServeSettings {
             listen: "127.0.0.1:0".into(),
-            database_url: DatabaseUrl::new(database.url()),
+            database_url: DatabaseUrl::new(database_url.clone()),
             ..ServeSettings::default()
         };
         configure(&mut settings);
@@ -145,6 +162,7 @@ impl TestApp {
             addr,
             client: Client::new(),
             server,
+            database_url,
             _database: database,
         }
     }
@@ -155,7 +173,7 @@ impl TestApp {
 
     /// The store of the server's database, for what no request can do yet.
     pub async fn store(&self) -> roster::store::Store {
-        roster::store::Store::connect(&self._database.url(), &Default::default())
+        roster::store::Store::connect(&self.database_url, &Default::default())
             .await
             .expect("the test database opens")
     }

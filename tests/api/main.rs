@@ -17,6 +17,7 @@ mod isolation;
 mod oauth;
 mod paging;
 mod secrets;
+mod sign_in;
 mod tenants;
 mod users;
 mod validation;

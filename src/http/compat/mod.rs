@@ -68,6 +68,10 @@ pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
             StatusCode::PRECONDITION_FAILED,
             ServiceError::PreconditionFailed.to_string(),
         ),
+        locked @ ServiceError::Locked { .. } => (StatusCode::LOCKED, locked.to_string()),
+        throttled @ ServiceError::TooManyAttempts { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, throttled.to_string())
+        }
         ServiceError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error");
             (

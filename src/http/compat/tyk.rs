@@ -318,6 +318,7 @@ impl UserBody {
             status: status.unwrap_or(Status::Active),
             external_id: None,
             password,
+            password_hash: None,
         })
     }
 

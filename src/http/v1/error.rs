@@ -1,7 +1,7 @@
 //! The native face's errors: RFC 9457 `application/problem+json`, naming each bad
 //! field. Every failure of a /v1 request is answered through [`ApiError`].
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -88,7 +88,7 @@ impl From<BodyError> for ApiError {
 const INVALID: &str = "urn:roster:problem:invalid-input";
 
 impl ApiError {
-    fn problem(self) -> (Problem, Option<&'static str>) {
+    fn problem(self) -> (Problem, Vec<(HeaderName, HeaderValue)>) {
         let (kind, title, status, detail, errors) = match self {
             ApiError::Service(error) => return service_problem(error),
             ApiError::Body(BodyError::TooLarge) => (
@@ -164,7 +164,7 @@ impl ApiError {
                 detail,
                 errors,
             },
-            None,
+            Vec::new(),
         )
     }
 }
@@ -182,8 +182,9 @@ fn summary(fields: &[String]) -> String {
     }
 }
 
-/// The problem for a service error, and the WWW-Authenticate challenge it needs.
-fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
+/// The problem for a service error, and the headers it needs (a WWW-Authenticate
+/// challenge, a Retry-After).
+fn service_problem(error: ServiceError) -> (Problem, Vec<(HeaderName, HeaderValue)>) {
     let problem = |kind, title, status: StatusCode, detail: String, errors| Problem {
         kind,
         title,
@@ -200,7 +201,7 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
                 format!("{resource} not found"),
                 vec![],
             ),
-            None,
+            vec![],
         ),
         ServiceError::Conflict { field, message } => (
             problem(
@@ -210,7 +211,7 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
                 message.clone(),
                 vec![ProblemField::body(field, message)],
             ),
-            None,
+            vec![],
         ),
         ServiceError::Invalid(violations) => {
             let fields: Vec<String> = violations.iter().map(|v| v.field.clone()).collect();
@@ -225,7 +226,7 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
                         .map(|v| ProblemField::body(&v.field, v.reason))
                         .collect(),
                 ),
-                None,
+                vec![],
             )
         }
         ServiceError::Forbidden(reason) => (
@@ -236,7 +237,7 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
                 reason.to_owned(),
                 vec![],
             ),
-            None,
+            vec![],
         ),
         ServiceError::Unauthorized => (
             problem(
@@ -246,7 +247,40 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
                 "a valid bearer credential is required".to_owned(),
                 vec![],
             ),
-            Some("Bearer realm=\"roster\""),
+            vec![(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"roster\""),
+            )],
+        ),
+        ServiceError::Locked {
+            retry_after_seconds,
+        } => (
+            problem(
+                "urn:roster:problem:account-locked",
+                "Locked",
+                StatusCode::LOCKED,
+                ServiceError::Locked {
+                    retry_after_seconds,
+                }
+                .to_string(),
+                vec![],
+            ),
+            vec![(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))],
+        ),
+        ServiceError::TooManyAttempts {
+            retry_after_seconds,
+        } => (
+            problem(
+                "urn:roster:problem:too-many-attempts",
+                "Too Many Requests",
+                StatusCode::TOO_MANY_REQUESTS,
+                ServiceError::TooManyAttempts {
+                    retry_after_seconds,
+                }
+                .to_string(),
+                vec![],
+            ),
+            vec![(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))],
         ),
         ServiceError::PreconditionFailed => (
             problem(
@@ -256,7 +290,7 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
                 "the resource has changed since the version named in If-Match".to_owned(),
                 vec![],
             ),
-            None,
+            vec![],
         ),
         ServiceError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error");
@@ -268,7 +302,7 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
                     "the server could not complete the request".to_owned(),
                     vec![],
                 ),
-                None,
+                vec![],
             )
         }
     }
@@ -276,7 +310,7 @@ fn service_problem(error: ServiceError) -> (Problem, Option<&'static str>) {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (problem, challenge) = self.problem();
+        let (problem, extra_headers) = self.problem();
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(problem)).into_response();
@@ -285,11 +319,8 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(challenge) = challenge {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+        for (name, value) in extra_headers {
+            headers.insert(name, value);
         }
         response
     }

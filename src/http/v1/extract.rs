@@ -36,6 +36,17 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
+/// Where an unauthenticated request came from (for the audit log).
+pub struct Client(pub crate::domain::ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(crate::http::credentials::client_info(parts)))
+    }
+}
+
 /// Path parameters; a malformed id names nothing, so it is answered 404.
 pub struct Path<T>(pub T);
 

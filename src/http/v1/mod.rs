@@ -1,6 +1,7 @@
 //! The native REST API at /v1: the face applications built on Roster use.
 
 mod api_keys;
+mod auth;
 mod error;
 mod extract;
 mod groups;
@@ -34,6 +35,7 @@ pub use error::{ApiError, Problem};
         (name = "users", description = "People in a tenant"),
         (name = "groups", description = "Named sets of users, and their members"),
         (name = "api-keys", description = "Tenant credentials for programs"),
+        (name = "auth", description = "Users signing in and out, and their own passwords"),
     ),
     components(schemas(Problem))
 )]
@@ -65,6 +67,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::add_member, groups::remove_member))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::revoke))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::set_password))
+        .routes(routes!(auth::unlock))
 }
 
 /// Answers a request for a /v1 path that does not exist.

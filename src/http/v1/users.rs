@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
-    Company, CountryCode, Email, ExternalId, GroupId, LoginMetadata, NewPassword, NewUser,
-    PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User, UserFilter, UserId,
-    UserPatch, Violations,
+    Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewPassword,
+    NewUser, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User, UserFilter,
+    UserId, UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -118,6 +118,10 @@ pub struct CreateUserBody {
     /// 8 to 256 characters; stored as an Argon2id hash, never shown.
     #[schema(format = Password, write_only)]
     password: Option<String>,
+    /// A hash from another system instead of `password`: an Argon2 PHC string or a
+    /// bcrypt hash. Verified as it is; re-hashed on the next successful sign-in.
+    #[schema(write_only)]
+    password_hash: Option<String>,
 }
 
 impl CreateUserBody {
@@ -133,6 +137,14 @@ impl CreateUserBody {
         let status = v.check_opt("status", self.status.map(|s| s.parse()));
         let external_id = v.check_opt("externalId", self.external_id.map(ExternalId::parse));
         let password = v.check_opt("password", self.password.map(NewPassword::parse));
+        let password_hash =
+            v.check_opt("passwordHash", self.password_hash.map(ImportedHash::parse));
+        if password.is_some() && password_hash.is_some() {
+            v.add(
+                "passwordHash",
+                "give either password or passwordHash, not both",
+            );
+        }
         // A required field that did not parse left a violation behind.
         let (Some(email), Some(first_name), Some(last_name)) = (email, first_name, last_name)
         else {
@@ -150,6 +162,7 @@ impl CreateUserBody {
             status: status.unwrap_or(Status::Active),
             external_id,
             password,
+            password_hash,
         })
     }
 }

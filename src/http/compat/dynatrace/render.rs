@@ -244,6 +244,7 @@ impl PostUserDto {
             status: Status::Pending,
             external_id: None,
             password: None,
+            password_hash: None,
         })
     }
 }

@@ -1,0 +1,196 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{NewPassword, TenantId, Timestamp, UserId, Violations};
+use crate::http::AppState;
+use crate::http::credentials::bearer_token;
+use crate::service::ServiceError;
+
+use super::error::{ApiError, Problem};
+use super::extract::{Auth, Client, Json, Path};
+use super::invalid;
+use super::users::UserBody;
+
+const PROBLEM: &str = "application/problem+json";
+
+/// An email and a password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginBody {
+    email: String,
+    #[schema(format = Password)]
+    password: String,
+}
+
+/// A successful sign-in: a bearer token that acts as the user, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenBody {
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the token expires.
+    expires_in: i64,
+    expires_at: Timestamp,
+    user: UserBody,
+}
+
+/// Sign in with an email and a password.
+///
+/// An unknown email and a wrong password are answered alike (401). A disabled or
+/// pending user who gives the right password is told why (403); an account locked
+/// after repeated failures is 423, a client address with too many attempts 429, both
+/// with Retry-After.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/auth/login", tag = "auth", security(()),
+    params(("tenantId" = TenantId, Path)),
+    request_body = LoginBody,
+    responses(
+        (status = 200, body = TokenBody),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 401, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 423, body = Problem, content_type = PROBLEM),
+        (status = 429, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn login(
+    State(state): State<AppState>,
+    Path(tenant): Path<TenantId>,
+    Client(client): Client,
+    Json(body): Json<LoginBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let signed_in = state
+        .directory
+        .login(tenant, &body.email, &body.password, client)
+        .await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(TokenBody {
+            access_token: signed_in.token.expose_secret().to_owned(),
+            token_type: "Bearer",
+            expires_in: signed_in.expires_in_seconds,
+            expires_at: signed_in.expires_at,
+            user: signed_in.user.into(),
+        }),
+    ))
+}
+
+/// Sign out: the signed-in user's token presented stops working.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/auth/logout", tag = "auth",
+    params(("tenantId" = TenantId, Path)),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn logout(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(_tenant): Path<TenantId>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let token = bearer_token(&headers).ok_or(ServiceError::Unauthorized)?;
+    state.directory.logout(&caller, token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A signed-in user's own password change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordChangeBody {
+    #[schema(format = Password)]
+    current_password: String,
+    #[schema(format = Password)]
+    new_password: String,
+}
+
+/// Change the signed-in user's own password (its token, and the current password).
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/auth/password", tag = "auth",
+    params(("tenantId" = TenantId, Path)),
+    request_body = PasswordChangeBody,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 423, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(_tenant): Path<TenantId>,
+    Json(body): Json<PasswordChangeBody>,
+) -> Result<StatusCode, ApiError> {
+    let mut v = Violations::new();
+    let Some(new) = v.check("newPassword", NewPassword::parse(body.new_password)) else {
+        return Err(invalid(v));
+    };
+    state
+        .directory
+        .change_own_password(&caller, &body.current_password, &new)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A password an administrator sets.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    #[schema(format = Password)]
+    password: String,
+}
+
+/// Set a user's password (an administrator's reset). A pending user becomes active.
+#[utoipa::path(
+    put, path = "/v1/tenants/{tenantId}/users/{userId}/password", tag = "users",
+    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
+    request_body = PasswordBody,
+    responses(
+        (status = 204, description = "Set"),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn set_password(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+    Json(body): Json<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    let mut v = Violations::new();
+    let Some(password) = v.check("password", NewPassword::parse(body.password)) else {
+        return Err(invalid(v));
+    };
+    state
+        .directory
+        .set_password(&caller, tenant, id, &password)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lift the lock repeated failed sign-ins put on a user's account.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/users/{userId}/unlock", tag = "users",
+    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
+    responses(
+        (status = 204, description = "Unlocked"),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn unlock(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    state.directory.unlock_user(&caller, tenant, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

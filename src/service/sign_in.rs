@@ -1,0 +1,343 @@
+//! Signing in with an email and a password: throttled per account and per client
+//! address in the database, timed alike for unknown addresses and wrong passwords,
+//! recorded in the login metadata and the audit log.
+
+use secrecy::SecretString;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::{Caller, Principal, generate_user_token, sha256};
+use crate::domain::{
+    Action, Actor, ClientInfo, NewPassword, Status, TargetKind, TenantId, Timestamp, User, UserId,
+    fold_case,
+};
+use crate::store::ThrottleRule;
+
+use super::{Directory, ServiceError, ServiceResult, audit, audit_as};
+
+/// The rules of signing in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInPolicy {
+    /// Failed sign-ins of one account within `failure_window_seconds` that lock it.
+    pub max_failures: i64,
+    pub failure_window_seconds: i64,
+    /// How long a locked account stays locked.
+    pub lockout_seconds: i64,
+    /// Sign-in attempts from one client address within `address_window_seconds`
+    /// before it must wait for the window to end.
+    pub max_attempts_per_address: i64,
+    pub address_window_seconds: i64,
+    /// How long a signed-in user's token lives.
+    pub token_ttl_seconds: i64,
+}
+
+impl Default for SignInPolicy {
+    fn default() -> Self {
+        Self {
+            max_failures: 5,
+            failure_window_seconds: 15 * 60,
+            lockout_seconds: 15 * 60,
+            max_attempts_per_address: 100,
+            address_window_seconds: 15 * 60,
+            token_ttl_seconds: 60 * 60,
+        }
+    }
+}
+
+/// A successful sign-in: the user and its token, shown in this reply only.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user: User,
+    pub token: SecretString,
+    pub expires_in_seconds: i64,
+    pub expires_at: Timestamp,
+}
+
+fn account_subject(email_key: &str) -> String {
+    format!("email:{email_key}")
+}
+
+fn address_subject(address: &str) -> String {
+    format!("address:{address}")
+}
+
+fn retry_after(until: Timestamp, now: Timestamp) -> i64 {
+    ((until.millis() - now.millis()) / 1000).max(1)
+}
+
+impl Directory {
+    /// Signs a user in. An unknown address, an address without a password and a
+    /// wrong password all answer [`ServiceError::Unauthorized`], after the same work.
+    /// A disabled or pending user who gives the right password is told why it may not
+    /// sign in; a locked account and a throttled client address are told to wait.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn login(
+        &self,
+        tenant: TenantId,
+        email: &str,
+        password: &str,
+        client: ClientInfo,
+    ) -> ServiceResult<SignedIn> {
+        let now = Timestamp::now();
+        if self.store.get_tenant(tenant).await?.is_none() {
+            // Nothing to count failures against; spend the same time regardless.
+            self.passwords.verify(password, None).await?;
+            return Err(ServiceError::Unauthorized);
+        }
+        let email_key = fold_case(email.trim());
+        let account = account_subject(&email_key);
+        let address = client.address.as_deref().map(address_subject);
+        let mut subjects = vec![account.as_str()];
+        subjects.extend(address.as_deref());
+        let locked = self.store.locked_subjects(tenant, &subjects, now).await?;
+        if let Some((subject, until)) = locked.into_iter().next() {
+            let retry_after_seconds = retry_after(until, now);
+            return Err(if subject == account {
+                ServiceError::Locked {
+                    retry_after_seconds,
+                }
+            } else {
+                ServiceError::TooManyAttempts {
+                    retry_after_seconds,
+                }
+            });
+        }
+        if let Some(address) = &address {
+            let rule = ThrottleRule {
+                max_failures: self.sign_in.max_attempts_per_address,
+                window_seconds: self.sign_in.address_window_seconds,
+                lock_seconds: self.sign_in.address_window_seconds,
+            };
+            let mut tx = self.store.begin().await?;
+            tx.count_failure(tenant, address, rule, now).await?;
+            tx.commit().await?;
+        }
+
+        let found = self.store.find_password(tenant, &email_key).await?;
+        let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
+        let verification = self.passwords.verify(password, stored).await?;
+        let user_id = found.as_ref().map(|(id, _)| *id);
+
+        if !verification.matches {
+            let rule = ThrottleRule {
+                max_failures: self.sign_in.max_failures,
+                window_seconds: self.sign_in.failure_window_seconds,
+                lock_seconds: self.sign_in.lockout_seconds,
+            };
+            let mut tx = self.store.begin().await?;
+            let state = tx.count_failure(tenant, &account, rule, now).await?;
+            // The same statement whether or not the user exists (a nil id matches
+            // nothing), so that both paths take the same time.
+            let target = user_id.unwrap_or(UserId::from_uuid(Uuid::nil()));
+            tx.record_failed_login(tenant, target, now).await?;
+            audit_as(
+                &mut tx,
+                Actor::Anonymous,
+                &client,
+                tenant,
+                Action::Login,
+                (TargetKind::User, user_id.map_or_else(|| email_key.clone(), |id| id.to_string())),
+                json!({ "outcome": "failure", "reason": "invalid credentials", "locked": state.locked_until.is_some() }),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(ServiceError::Unauthorized);
+        }
+
+        let Some(user_id) = user_id else {
+            return Err(ServiceError::Unauthorized);
+        };
+        let user = self
+            .store
+            .get_user(tenant, user_id)
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        let refusal = match user.status {
+            Status::Active => None,
+            Status::Disabled => Some("this account is disabled"),
+            Status::Pending => Some("this account has not been activated yet"),
+        };
+        if let Some(reason) = refusal {
+            let mut tx = self.store.begin().await?;
+            audit_as(
+                &mut tx,
+                Actor::User(user.id),
+                &client,
+                tenant,
+                Action::Login,
+                (TargetKind::User, user.id.to_string()),
+                json!({ "outcome": "refused", "reason": reason }),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(ServiceError::Forbidden(reason));
+        }
+
+        let rehash = if verification.needs_rehash {
+            let password = NewPassword::verified(password);
+            Some(self.passwords.hash(&password).await?)
+        } else {
+            None
+        };
+        let token = generate_user_token(tenant);
+        let expires_at = now.plus_seconds(self.sign_in.token_ttl_seconds);
+        let mut tx = self.store.begin().await?;
+        tx.clear_failures(tenant, &account).await?;
+        tx.record_successful_login(tenant, user.id, now).await?;
+        if let Some(hash) = &rehash {
+            tx.replace_password_hash(tenant, user.id, hash).await?;
+        }
+        tx.insert_user_token(tenant, user.id, &sha256(&token), expires_at, now)
+            .await?;
+        audit_as(
+            &mut tx,
+            Actor::User(user.id),
+            &client,
+            tenant,
+            Action::Login,
+            (TargetKind::User, user.id.to_string()),
+            json!({ "outcome": "success", "rehashed": rehash.is_some() }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(SignedIn {
+            user,
+            token: SecretString::from(token),
+            expires_in_seconds: self.sign_in.token_ttl_seconds,
+            expires_at,
+        })
+    }
+
+    /// Ends the caller's own sign-in: the token it presents stops working.
+    pub async fn logout(&self, caller: &Caller, token: &str) -> ServiceResult<()> {
+        let Principal::User {
+            tenant_id, user_id, ..
+        } = caller.principal
+        else {
+            return Err(ServiceError::Forbidden("only a signed-in user signs out"));
+        };
+        let crate::auth::PresentedToken::UserToken { hash, .. } =
+            crate::auth::PresentedToken::parse(token)
+        else {
+            return Err(ServiceError::Forbidden(
+                "only a signed-in user's token signs out",
+            ));
+        };
+        let mut tx = self.store.begin().await?;
+        if tx
+            .revoke_user_token(tenant_id, &hash, Timestamp::now())
+            .await?
+        {
+            audit(
+                &mut tx,
+                caller,
+                tenant_id,
+                Action::Logout,
+                (TargetKind::User, user_id.to_string()),
+                json!({}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Directory {
+    /// Lifts a lock on the user's account (an administrator's unlock).
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %user), err(level = "debug"))]
+    pub async fn unlock_user(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        user: UserId,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, super::Access::Write).await?;
+        let found = self.find_user(tenant, user).await?;
+        let mut tx = self.store.begin().await?;
+        tx.clear_failures(tenant, &account_subject(&fold_case(&found.email)))
+            .await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserUnlock,
+            (TargetKind::User, user.to_string()),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes the signed-in user's own password; the current one must be given, and
+    /// a wrong one counts as a failed sign-in.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &NewPassword,
+    ) -> ServiceResult<()> {
+        let Principal::User {
+            tenant_id, user_id, ..
+        } = caller.principal
+        else {
+            return Err(ServiceError::Forbidden(
+                "only a signed-in user changes its own password",
+            ));
+        };
+        let user = self.find_user(tenant_id, user_id).await?;
+        let account = account_subject(&fold_case(&user.email));
+        let now = Timestamp::now();
+        if let Some((_, until)) = self
+            .store
+            .locked_subjects(tenant_id, &[account.as_str()], now)
+            .await?
+            .into_iter()
+            .next()
+        {
+            return Err(ServiceError::Locked {
+                retry_after_seconds: retry_after(until, now),
+            });
+        }
+        let stored = self
+            .store
+            .find_password(tenant_id, &fold_case(&user.email))
+            .await?
+            .and_then(|(_, hash)| hash);
+        if !self
+            .passwords
+            .verify(current, stored.as_deref())
+            .await?
+            .matches
+        {
+            let rule = ThrottleRule {
+                max_failures: self.sign_in.max_failures,
+                window_seconds: self.sign_in.failure_window_seconds,
+                lock_seconds: self.sign_in.lockout_seconds,
+            };
+            let mut tx = self.store.begin().await?;
+            tx.count_failure(tenant_id, &account, rule, now).await?;
+            tx.record_failed_login(tenant_id, user_id, now).await?;
+            tx.commit().await?;
+            return Err(ServiceError::invalid(
+                "currentPassword",
+                "is not the user's current password",
+            ));
+        }
+        let hash = self.passwords.hash(new).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_password_hash(tenant_id, user_id, &hash, now).await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant_id,
+            Action::UserPasswordSet,
+            (TargetKind::User, user_id.to_string()),
+            json!({ "selfService": true }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

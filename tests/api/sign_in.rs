@@ -1,0 +1,416 @@
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestTenant, expect_json, expect_problem};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn login(app: &TestApp, tenant: &str, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/v1/tenants/{tenant}/auth/login")))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn user_with_password(app: &TestApp, t: &TestTenant, email: &str, role: &str) -> Value {
+    let body = json!({"email": email, "firstName": "S", "lastName": "I", "password": PASSWORD, "role": role});
+    expect_json(
+        app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &body)
+            .await,
+        201,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_user_signs_in_and_acts_with_its_role() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let member = user_with_password(&app, &t, "member@acme.com", "member").await;
+    let signed_in = login(&app, &t.id, "MEMBER@acme.com", PASSWORD).await;
+    assert_eq!(signed_in.headers()["cache-control"], "no-store");
+    let body = expect_json(signed_in, 200).await;
+    assert_eq!(body["tokenType"], "Bearer");
+    assert_eq!(body["expiresIn"], 3600);
+    assert_eq!(body["user"]["id"], member["id"]);
+    assert!(!body.to_string().contains(PASSWORD));
+    let token = body["accessToken"].as_str().unwrap();
+
+    let users = format!("/v1/tenants/{}/users", t.id);
+    assert_eq!(
+        app.get(&users, token).await.status(),
+        200,
+        "a member reads the directory"
+    );
+    expect_problem(
+        app.post(
+            &users,
+            token,
+            &json!({"email": "x@acme.com", "firstName": "x", "lastName": "y"}),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let admin = user_with_password(&app, &t, "admin@acme.com", "admin").await;
+    let admin_token = expect_json(login(&app, &t.id, "admin@acme.com", PASSWORD).await, 200).await
+        ["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.post(
+            &users,
+            &admin_token,
+            &json!({"email": "y@acme.com", "firstName": "y", "lastName": "z"})
+        )
+        .await
+        .status(),
+        201
+    );
+
+    // The sign-in shows on every face that has the fields.
+    let native = expect_json(
+        app.get(
+            &format!("{users}/{}", member["id"].as_str().unwrap()),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(native["login"]["successfulLogins"], 1);
+    assert!(native["login"]["lastSuccessfulLoginAt"].is_string());
+    let sixeye = expect_json(
+        app.get(
+            &format!("/users/{}", admin["id"].as_str().unwrap()),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(
+        sixeye["data"]["attributes"]["lastLoginTime"]
+            .as_str()
+            .unwrap()
+            .ends_with("+00:00")
+    );
+
+    // Signing out ends the token.
+    let out = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/tenants/{}/auth/logout", t.id),
+            token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    expect_problem(app.get(&users, token).await, 401).await;
+}
+
+#[tokio::test]
+async fn unknown_emails_and_wrong_passwords_are_answered_alike() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    user_with_password(&app, &t, "real@acme.com", "member").await;
+    let unknown = expect_problem(login(&app, &t.id, "nobody@acme.com", PASSWORD).await, 401).await;
+    let wrong = expect_problem(
+        login(&app, &t.id, "real@acme.com", "not the password").await,
+        401,
+    )
+    .await;
+    assert_eq!(unknown, wrong);
+    let no_password = app.user(&t, "nopass@acme.com").await;
+    assert!(no_password["hasPassword"] == false);
+    assert_eq!(
+        expect_problem(login(&app, &t.id, "nopass@acme.com", "").await, 401).await,
+        unknown
+    );
+    let elsewhere = expect_problem(
+        login(
+            &app,
+            &uuid::Uuid::now_v7().to_string(),
+            "real@acme.com",
+            PASSWORD,
+        )
+        .await,
+        401,
+    )
+    .await;
+    assert_eq!(elsewhere, unknown);
+    let failed = expect_json(
+        app.get(
+            &format!("/v1/tenants/{}/users?email=real@acme.com", t.id),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(failed["items"][0]["login"]["failedLogins"], 1);
+    assert!(failed["items"][0]["login"]["lastFailedLoginAt"].is_string());
+}
+
+#[tokio::test]
+async fn disabled_and_pending_users_are_told_why_only_with_the_right_password() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = user_with_password(&app, &t, "off@acme.com", "member").await;
+    let path = format!(
+        "/v1/tenants/{}/users/{}",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+    expect_json(
+        app.patch(&path, &t.admin, &json!({"status": "disabled"}))
+            .await,
+        200,
+    )
+    .await;
+    let refused = expect_problem(login(&app, &t.id, "off@acme.com", PASSWORD).await, 403).await;
+    assert_eq!(refused["detail"], "this account is disabled");
+    expect_problem(
+        login(&app, &t.id, "off@acme.com", "wrong password here").await,
+        401,
+    )
+    .await;
+    expect_json(
+        app.patch(&path, &t.admin, &json!({"status": "pending"}))
+            .await,
+        200,
+    )
+    .await;
+    let pending = expect_problem(login(&app, &t.id, "off@acme.com", PASSWORD).await, 403).await;
+    assert_eq!(pending["detail"], "this account has not been activated yet");
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_an_account_shared_by_every_instance_until_unlocked() {
+    let app = TestApp::spawn().await;
+    let other = app.spawn_sharing(|_| {}).await;
+    let t = app.tenant().await;
+    let user = user_with_password(&app, &t, "target@acme.com", "member").await;
+    for i in 0..5 {
+        let instance = if i % 2 == 0 { &app } else { &other };
+        expect_problem(
+            login(instance, &t.id, "target@acme.com", "guess number x").await,
+            401,
+        )
+        .await;
+    }
+    for instance in [&app, &other] {
+        let locked = login(instance, &t.id, "target@acme.com", PASSWORD).await;
+        let retry: i64 = locked.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry > 0 && retry <= 900, "{retry}");
+        expect_problem(locked, 423).await;
+    }
+    // Unknown addresses lock the same way, so a lock says nothing about existence.
+    for _ in 0..5 {
+        expect_problem(
+            login(&app, &t.id, "ghost@acme.com", "guess number y").await,
+            401,
+        )
+        .await;
+    }
+    expect_problem(
+        login(&app, &t.id, "ghost@acme.com", "guess number y").await,
+        423,
+    )
+    .await;
+
+    let unlock = format!(
+        "/v1/tenants/{}/users/{}/unlock",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        app.request(reqwest::Method::POST, &unlock, &t.admin)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    expect_json(login(&other, &t.id, "target@acme.com", PASSWORD).await, 200).await;
+}
+
+#[tokio::test]
+async fn a_client_address_is_limited_across_accounts() {
+    let app = TestApp::spawn_with(|s| s.sign_in.max_attempts_per_address = 3).await;
+    let t = app.tenant().await;
+    user_with_password(&app, &t, "a@acme.com", "member").await;
+    for i in 0..3 {
+        expect_problem(
+            login(&app, &t.id, &format!("u{i}@acme.com"), "some password").await,
+            401,
+        )
+        .await;
+    }
+    let throttled = login(&app, &t.id, "a@acme.com", PASSWORD).await;
+    assert!(throttled.headers().contains_key("retry-after"));
+    expect_problem(throttled, 429).await;
+}
+
+#[tokio::test]
+async fn an_imported_bcrypt_hash_signs_in_and_is_rehashed() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let bcrypt = bcrypt::hash(PASSWORD, 4)
+        .unwrap()
+        .replacen("$2b$", "$2y$", 1);
+    let body = json!({"email": "legacy@acme.com", "firstName": "L", "lastName": "H", "passwordHash": bcrypt});
+    let user = expect_json(
+        app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &body)
+            .await,
+        201,
+    )
+    .await;
+    assert!(!user.to_string().contains("$2y$"));
+    expect_problem(
+        login(&app, &t.id, "legacy@acme.com", "not it at all").await,
+        401,
+    )
+    .await;
+    expect_json(login(&app, &t.id, "legacy@acme.com", PASSWORD).await, 200).await;
+
+    let store = app.store().await;
+    let tenant = roster::domain::TenantId::parse(&t.id).unwrap();
+    let (_, stored) = store
+        .find_password(tenant, "legacy@acme.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored
+            .unwrap()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "re-hashed under the current parameters"
+    );
+    expect_json(login(&app, &t.id, "legacy@acme.com", PASSWORD).await, 200).await;
+
+    let both = json!({"email": "x@acme.com", "firstName": "x", "lastName": "y", "password": PASSWORD, "passwordHash": bcrypt});
+    let problem = expect_problem(
+        app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &both)
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "passwordHash");
+    let bad = json!({"email": "y@acme.com", "firstName": "x", "lastName": "y", "passwordHash": "md5:abc"});
+    expect_problem(
+        app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &bad)
+            .await,
+        400,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn passwords_are_changed_by_their_user_and_reset_by_an_admin() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = user_with_password(&app, &t, "me@acme.com", "member").await;
+    let token =
+        expect_json(login(&app, &t.id, "me@acme.com", PASSWORD).await, 200).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let change = format!("/v1/tenants/{}/auth/password", t.id);
+    let wrong = app
+        .request(reqwest::Method::POST, &change, &token)
+        .json(
+            &json!({"currentPassword": "nope nope nope", "newPassword": "another long passphrase"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_problem(wrong, 400).await["errors"][0]["field"],
+        "currentPassword"
+    );
+    let changed = app
+        .request(reqwest::Method::POST, &change, &token)
+        .json(&json!({"currentPassword": PASSWORD, "newPassword": "another long passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+    expect_problem(login(&app, &t.id, "me@acme.com", PASSWORD).await, 401).await;
+    expect_json(
+        login(&app, &t.id, "me@acme.com", "another long passphrase").await,
+        200,
+    )
+    .await;
+    // An API key is not a user: it cannot change "its" password.
+    let by_key = app
+        .request(reqwest::Method::POST, &change, &t.admin)
+        .json(&json!({"currentPassword": "x", "newPassword": "another long passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(by_key, 403).await;
+
+    let reset = format!(
+        "/v1/tenants/{}/users/{}/password",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+    let weak = app
+        .request(reqwest::Method::PUT, &reset, &t.admin)
+        .json(&json!({"password": "short"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(weak, 400).await;
+    let by_member = app
+        .request(reqwest::Method::PUT, &reset, &token)
+        .json(&json!({"password": "a third long passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(by_member, 403).await;
+    let done = app
+        .request(reqwest::Method::PUT, &reset, &t.admin)
+        .json(&json!({"password": "a third long passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 204);
+    expect_json(
+        login(&app, &t.id, "me@acme.com", "a third long passphrase").await,
+        200,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tokens_expire() {
+    let app = TestApp::spawn_with(|s| s.sign_in.token_ttl_seconds = 1).await;
+    let t = app.tenant().await;
+    user_with_password(&app, &t, "brief@acme.com", "member").await;
+    let token =
+        expect_json(login(&app, &t.id, "brief@acme.com", PASSWORD).await, 200).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let users = format!("/v1/tenants/{}/users", t.id);
+    assert_eq!(app.get(&users, &token).await.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.get(&users, &token).await.status() != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
