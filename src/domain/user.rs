@@ -105,13 +105,17 @@ pub struct User {
 }
 
 /// A password as a user chose it, before hashing: 8 to 256 characters, not all
-/// whitespace. Redacted in `Debug`.
+/// whitespace, and not very common or very weak (a zxcvbn score of at least 2 of 4:
+/// dictionary words, keyboard walks, repeats and dates are refused). Redacted in
+/// `Debug`.
 #[derive(Clone)]
 pub struct NewPassword(SecretString);
 
 impl NewPassword {
     pub const MIN_CHARS: usize = 8;
     pub const MAX_CHARS: usize = 256;
+    /// The least zxcvbn score (0 to 4) a new password must reach.
+    pub const MIN_STRENGTH: u8 = 2;
 
     pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
         let s: String = s.into();
@@ -130,6 +134,17 @@ impl NewPassword {
         }
         if s.trim().is_empty() {
             return Err(Invalid::new("must not be only whitespace"));
+        }
+        let strength = zxcvbn::zxcvbn(&s, &[]);
+        if u8::from(strength.score()) < Self::MIN_STRENGTH {
+            let hint = strength
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
+            return Err(Invalid::new(format!(
+                "is too common or too easy to guess{hint}; a longer passphrase of unrelated words works"
+            )));
         }
         Ok(Self(SecretString::from(s)))
     }
@@ -324,5 +339,20 @@ mod tests {
         assert!(NewPassword::parse("x".repeat(257)).is_err());
         let p = NewPassword::parse("correct horse battery").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
+        for weak in [
+            "password",
+            "password1",
+            "12345678",
+            "qwertyuiop",
+            "aaaaaaaaaa",
+            "iloveyou123",
+        ] {
+            let refused = NewPassword::parse(weak).unwrap_err();
+            assert!(
+                refused.reason.starts_with("is too common"),
+                "{weak}: {}",
+                refused.reason
+            );
+        }
     }
 }
