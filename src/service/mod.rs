@@ -156,6 +156,8 @@ fn applied(written: bool) -> ServiceResult<()> {
 enum Access {
     Read,
     Write,
+    /// Reading what only administrators see (the audit log).
+    Administer,
 }
 
 /// The directory: cheap to clone, shared by every face.
@@ -173,6 +175,21 @@ impl Directory {
             passwords,
             sign_in: SignInPolicy::default(),
         }
+    }
+
+    /// A page of the tenant's audit log, oldest first (operator and admins only).
+    pub async fn list_audit_events(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        filter: &crate::store::AuditFilter,
+        page: crate::domain::PageRequest,
+    ) -> ServiceResult<crate::domain::Page<AuditEvent>> {
+        self.authorize(caller, tenant, Access::Administer).await?;
+        let rows = self.store.list_audit_events(tenant, filter, page).await?;
+        Ok(crate::domain::Page::from_rows(rows, page.limit, |e| {
+            e.id.as_uuid()
+        }))
     }
 
     /// The same directory under other sign-in rules.
@@ -205,8 +222,11 @@ impl Directory {
                 if tenant_id != tenant {
                     return Err(ServiceError::NotFound(Resource::Tenant));
                 }
-                if access == Access::Write && role != crate::domain::ApiKeyRole::Admin {
-                    return Err(ServiceError::Forbidden("a reader key cannot make changes"));
+                if access != Access::Read && role != crate::domain::ApiKeyRole::Admin {
+                    return Err(ServiceError::Forbidden(match access {
+                        Access::Administer => "reading the audit log needs an admin key",
+                        _ => "a reader key cannot make changes",
+                    }));
                 }
                 Ok(())
             }
@@ -216,10 +236,11 @@ impl Directory {
                 if tenant_id != tenant {
                     return Err(ServiceError::NotFound(Resource::Tenant));
                 }
-                if access == Access::Write && role != crate::domain::Role::Admin {
-                    return Err(ServiceError::Forbidden(
-                        "a member reads the directory and cannot change it",
-                    ));
+                if access != Access::Read && role != crate::domain::Role::Admin {
+                    return Err(ServiceError::Forbidden(match access {
+                        Access::Administer => "reading the audit log needs an admin",
+                        _ => "a member reads the directory and cannot change it",
+                    }));
                 }
                 Ok(())
             }

@@ -1,8 +1,123 @@
+use sqlx::FromRow;
 use sqlx::types::Json;
+use uuid::Uuid;
 
-use crate::domain::AuditEvent;
+use crate::domain::{
+    Actor, ApiKeyId, AuditEvent, AuditEventId, ClientInfo, PageRequest, TenantId, Timestamp, UserId,
+};
 
-use super::{StoreResult, Tx, write};
+use super::codec::parse_enum;
+use super::sql::{Sql, Value, bind_values};
+use super::{Store, StoreError, StoreResult, Tx, read, write};
+
+/// Which audit events a list returns; every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The actor's id (an API key's or a user's).
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub target_id: Option<String>,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+}
+
+#[derive(FromRow)]
+struct AuditRow {
+    tenant_id: Uuid,
+    id: Uuid,
+    occurred_at: Timestamp,
+    actor_kind: String,
+    actor_id: Option<String>,
+    action: String,
+    target_kind: String,
+    target_id: String,
+    client_address: Option<String>,
+    user_agent: Option<String>,
+    details: Json<serde_json::Value>,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        let corrupt =
+            || StoreError::Corrupt(format!("audit_events.actor holds {:?}", row.actor_kind));
+        let actor_uuid = || {
+            row.actor_id
+                .as_deref()
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .ok_or_else(corrupt)
+        };
+        let actor = match row.actor_kind.as_str() {
+            "operator" => Actor::Operator,
+            "cli" => Actor::Cli,
+            "anonymous" => Actor::Anonymous,
+            "api_key" => Actor::ApiKey(ApiKeyId::from_uuid(actor_uuid()?)),
+            "user" => Actor::User(UserId::from_uuid(actor_uuid()?)),
+            _ => return Err(corrupt()),
+        };
+        Ok(AuditEvent {
+            id: AuditEventId::from_uuid(row.id),
+            tenant_id: TenantId::from_uuid(row.tenant_id),
+            occurred_at: row.occurred_at,
+            actor,
+            action: parse_enum("audit_events.action", &row.action)?,
+            target_kind: parse_enum("audit_events.target_kind", &row.target_kind)?,
+            target_id: row.target_id,
+            client: ClientInfo {
+                address: row.client_address,
+                user_agent: row.user_agent,
+            },
+            details: row.details.0,
+        })
+    }
+}
+
+impl Store {
+    /// Up to `page.limit + 1` of the tenant's audit events matching `filter`, oldest
+    /// first, after the cursor.
+    pub async fn list_audit_events(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> StoreResult<Vec<AuditEvent>> {
+        let mut sql = Sql::new(
+            "SELECT tenant_id, id, occurred_at, actor_kind, actor_id, action, target_kind, \
+             target_id, client_address, user_agent, details FROM audit_events WHERE tenant_id = ",
+        );
+        sql.bind(Value::Uuid(tenant.as_uuid()));
+        if let Some(after) = page.after {
+            sql.push(" AND id > ").bind(Value::Uuid(after.last_id()));
+        }
+        if let Some(actor) = &filter.actor_id {
+            sql.push(" AND actor_id = ")
+                .bind(Value::Text(actor.clone()));
+        }
+        if let Some(action) = &filter.action {
+            sql.push(" AND action = ").bind(Value::Text(action.clone()));
+        }
+        if let Some(target) = &filter.target_id {
+            sql.push(" AND target_id = ")
+                .bind(Value::Text(target.clone()));
+        }
+        if let Some(since) = filter.since {
+            sql.push(" AND occurred_at >= ").bind(Value::Time(since));
+        }
+        if let Some(until) = filter.until {
+            sql.push(" AND occurred_at < ").bind(Value::Time(until));
+        }
+        sql.push(" ORDER BY id LIMIT ")
+            .bind(Value::Int(i64::from(page.limit.get()) + 1));
+        let Sql { text, values } = sql;
+        let rows: Vec<AuditRow> = read!(self, |pool| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+}
 
 impl Tx {
     /// Records an event; it commits or rolls back with the change it describes.

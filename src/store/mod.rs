@@ -29,6 +29,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use access_tokens::AccessTokenGrant;
+pub use audit::AuditFilter;
 pub use operator::OperatorCredentialSource;
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
 

@@ -3,12 +3,15 @@
 
 use uuid::Uuid;
 
+use crate::domain::Timestamp;
+
 /// A value to bind to a numbered parameter.
 #[derive(Debug, Clone)]
 pub(super) enum Value {
     Uuid(Uuid),
     Text(String),
     Int(i64),
+    Time(Timestamp),
 }
 
 /// SQL text and the values of its `$N` parameters, in order.
@@ -49,6 +52,7 @@ macro_rules! bind_values {
                 $crate::store::sql::Value::Uuid(v) => query.bind(v),
                 $crate::store::sql::Value::Text(v) => query.bind(v),
                 $crate::store::sql::Value::Int(v) => query.bind(v),
+                $crate::store::sql::Value::Time(v) => query.bind(v),
             };
         }
         query

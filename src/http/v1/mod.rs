@@ -1,6 +1,7 @@
 //! The native REST API at /v1: the face applications built on Roster use.
 
 mod api_keys;
+mod audit;
 mod auth;
 mod error;
 mod extract;
@@ -36,6 +37,7 @@ pub use error::{ApiError, Problem};
         (name = "groups", description = "Named sets of users, and their members"),
         (name = "api-keys", description = "Tenant credentials for programs"),
         (name = "auth", description = "Users signing in and out, and their own passwords"),
+        (name = "audit", description = "Who did what, when, and from where"),
     ),
     components(schemas(Problem))
 )]
@@ -72,6 +74,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::set_password))
         .routes(routes!(auth::unlock))
+        .routes(routes!(audit::list))
 }
 
 /// Answers a request for a /v1 path that does not exist.
