@@ -102,17 +102,6 @@ impl Directory {
                 }
             });
         }
-        if let Some(address) = &address {
-            let rule = ThrottleRule {
-                max_failures: self.sign_in.max_attempts_per_address,
-                window_seconds: self.sign_in.address_window_seconds,
-                lock_seconds: self.sign_in.address_window_seconds,
-            };
-            let mut tx = self.store.begin().await?;
-            tx.count_failure(tenant, address, rule, now).await?;
-            tx.commit().await?;
-        }
-
         let found = self.store.find_password(tenant, &email_key).await?;
         let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
         let verification = self.passwords.verify(password, stored).await?;
@@ -125,6 +114,8 @@ impl Directory {
                 lock_seconds: self.sign_in.lockout_seconds,
             };
             let mut tx = self.store.begin().await?;
+            self.count_attempt(&mut tx, tenant, address.as_deref(), now)
+                .await?;
             let state = tx.count_failure(tenant, &account, rule, now).await?;
             // The same statement whether or not the user exists (a nil id matches
             // nothing), so that both paths take the same time.
@@ -159,6 +150,8 @@ impl Directory {
         };
         if let Some(reason) = refusal {
             let mut tx = self.store.begin().await?;
+            self.count_attempt(&mut tx, tenant, address.as_deref(), now)
+                .await?;
             audit_as(
                 &mut tx,
                 Actor::User(user.id),
@@ -182,6 +175,8 @@ impl Directory {
         let token = generate_user_token(tenant);
         let expires_at = now.plus_seconds(self.sign_in.token_ttl_seconds);
         let mut tx = self.store.begin().await?;
+        self.count_attempt(&mut tx, tenant, address.as_deref(), now)
+            .await?;
         tx.clear_failures(tenant, &account).await?;
         tx.record_successful_login(tenant, user.id, now).await?;
         if let Some(hash) = &rehash {
@@ -206,6 +201,26 @@ impl Directory {
             expires_in_seconds: self.sign_in.token_ttl_seconds,
             expires_at,
         })
+    }
+
+    /// Counts a sign-in attempt from a client address, in the transaction that
+    /// records the attempt's outcome.
+    async fn count_attempt(
+        &self,
+        tx: &mut crate::store::Tx,
+        tenant: TenantId,
+        address: Option<&str>,
+        now: Timestamp,
+    ) -> ServiceResult<()> {
+        if let Some(address) = address {
+            let rule = ThrottleRule {
+                max_failures: self.sign_in.max_attempts_per_address,
+                window_seconds: self.sign_in.address_window_seconds,
+                lock_seconds: self.sign_in.address_window_seconds,
+            };
+            tx.count_failure(tenant, address, rule, now).await?;
+        }
+        Ok(())
     }
 
     /// Ends the caller's own sign-in: the token it presents stops working.
