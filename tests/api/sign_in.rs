@@ -414,3 +414,24 @@ async fn tokens_expire() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn a_sign_in_flood_does_not_fail_unrelated_reads() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    user_with_password(&app, &t, "flood@acme.com", "member").await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let sign_ins = (0..24).map(|_| async {
+        login(&app, &t.id, "flood@acme.com", PASSWORD)
+            .await
+            .status()
+            .as_u16()
+    });
+    let reads = (0..24).map(|_| async { app.get(&users, &t.admin).await.status().as_u16() });
+    let (sign_ins, reads) = tokio::join!(
+        futures_util::future::join_all(sign_ins),
+        futures_util::future::join_all(reads)
+    );
+    assert!(sign_ins.iter().all(|s| *s == 200), "{sign_ins:?}");
+    assert!(reads.iter().all(|s| *s == 200), "{reads:?}");
+}
