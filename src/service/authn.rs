@@ -12,6 +12,13 @@ use super::{Directory, ServiceError, ServiceResult, audit};
 /// A key's last use is written at most this often, so that reads stay reads.
 const LAST_USED_RESOLUTION_SECONDS: i64 = 60;
 
+/// What a request used, whose last use is recorded.
+#[derive(Debug, Clone, Copy)]
+enum Used {
+    ApiKey(ApiKeyId),
+    User(crate::domain::UserId),
+}
+
 /// An access token just issued: its secret is shown in this reply only.
 #[derive(Debug)]
 pub struct IssuedAccessToken {
@@ -56,7 +63,7 @@ impl Directory {
                 let now = Timestamp::now();
                 let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS);
                 if user.login.last_action_at.is_none_or(|at| at < stale_before) {
-                    self.record_user_action(tenant, user.id, now, stale_before);
+                    self.record_use(tenant, Used::User(user.id), now, stale_before);
                 }
                 Ok(Principal::User {
                     tenant_id: tenant,
@@ -79,7 +86,7 @@ impl Directory {
                 }
                 let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS);
                 if grant.last_action_at.is_none_or(|at| at < stale_before) {
-                    self.record_user_action(tenant, grant.user_id, now, stale_before);
+                    self.record_use(tenant, Used::User(grant.user_id), now, stale_before);
                 }
                 Ok(Principal::User {
                     tenant_id: tenant,
@@ -113,7 +120,7 @@ impl Directory {
         }
         let stale_before = now.plus_seconds(-LAST_USED_RESOLUTION_SECONDS);
         if key.last_used_at.is_none_or(|at| at < stale_before) {
-            self.record_key_use(key.tenant_id, key.id, now, stale_before);
+            self.record_use(key.tenant_id, Used::ApiKey(key.id), now, stale_before);
         }
         Ok(Principal::ApiKey {
             tenant_id: key.tenant_id,
@@ -246,46 +253,22 @@ impl Directory {
         })
     }
 
-    /// Writes a key's last use after the request that used it, off its path.
-    fn record_key_use(
-        &self,
-        tenant: TenantId,
-        key: ApiKeyId,
-        now: Timestamp,
-        stale_before: Timestamp,
-    ) {
+    /// Writes a credential's last use (a key's `lastUsedAt`, a user's last action)
+    /// after the request that used it, off its path.
+    fn record_use(&self, tenant: TenantId, used: Used, now: Timestamp, stale_before: Timestamp) {
         let store = self.store.clone();
         tokio::spawn(async move {
             let result = async {
                 let mut tx = store.begin().await?;
-                tx.touch_api_key(tenant, key, now, stale_before).await?;
+                match used {
+                    Used::ApiKey(key) => tx.touch_api_key(tenant, key, now, stale_before).await?,
+                    Used::User(user) => tx.record_action(tenant, user, now, stale_before).await?,
+                }
                 tx.commit().await
             }
             .await;
             if let Err(error) = result {
-                tracing::warn!(%error, key_id = %key, "could not record an API key's last use");
-            }
-        });
-    }
-
-    /// Writes a user's last action after the request it made, off its path.
-    fn record_user_action(
-        &self,
-        tenant: TenantId,
-        user: crate::domain::UserId,
-        now: Timestamp,
-        stale_before: Timestamp,
-    ) {
-        let store = self.store.clone();
-        tokio::spawn(async move {
-            let result = async {
-                let mut tx = store.begin().await?;
-                tx.record_action(tenant, user, now, stale_before).await?;
-                tx.commit().await
-            }
-            .await;
-            if let Err(error) = result {
-                tracing::warn!(%error, user_id = %user, "could not record a user's last action");
+                tracing::warn!(%error, ?used, "could not record a credential's last use");
             }
         });
     }
