@@ -6,6 +6,7 @@ mod api_keys;
 mod authn;
 mod credentials;
 mod groups;
+mod scim;
 mod stream;
 mod tenants;
 mod users;
@@ -21,6 +22,7 @@ use crate::store::{Store, StoreError, Tx, Unique};
 pub use accounts::{AccountUsers, UserWithGroups};
 pub use api_keys::CreatedApiKey;
 pub use authn::{ACCESS_TOKEN_TTL_SECONDS, IssuedAccessToken};
+pub use scim::{Listing, MemberChange, ProvisionedGroup, ProvisionedUser};
 pub use stream::UserWithGroupIds;
 pub use users::{Invitation, InvitationOutcome};
 

@@ -9,6 +9,7 @@ pub(super) enum Value {
     Uuid(Uuid),
     Text(String),
     Int(i64),
+    Time(crate::domain::Timestamp),
 }
 
 /// SQL text and the values of its `$N` parameters, in order.
@@ -49,6 +50,7 @@ macro_rules! bind_values {
                 $crate::store::sql::Value::Uuid(v) => query.bind(v),
                 $crate::store::sql::Value::Text(v) => query.bind(v),
                 $crate::store::sql::Value::Int(v) => query.bind(v),
+                $crate::store::sql::Value::Time(v) => query.bind(v),
             };
         }
         query
