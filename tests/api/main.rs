@@ -16,6 +16,7 @@ mod helpers;
 mod isolation;
 mod oauth;
 mod paging;
+mod scim;
 mod secrets;
 mod tenants;
 mod users;
