@@ -1041,3 +1041,56 @@ async fn scim_and_native_faces_show_one_user() {
     let found = list(&app, &t, &filter(r#"userName eq "NATIVE@example.com""#)).await;
     assert_eq!(found["Resources"][0]["id"], native_user["id"]);
 }
+
+#[tokio::test]
+async fn searches_post_the_list_parameters() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for name in ["s1@example.com", "s2@example.com", "other@example.org"] {
+        create_user(&app, &t, name).await;
+    }
+    let search = |body: Value| scim(&app, Method::POST, "/Users/.search", &t.admin, Some(body));
+    let found = expect_scim(
+        search(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName sw \"s\"",
+            "startIndex": 2,
+            "count": 5,
+        }))
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 2);
+    assert_eq!(found["startIndex"], 2);
+    assert_eq!(found["itemsPerPage"], 1);
+    expect_error(
+        search(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "nope eq \"x\"",
+        }))
+        .await,
+        400,
+        Some("invalidFilter"),
+    )
+    .await;
+    expect_error(
+        search(json!({ "filter": "userName pr" })).await,
+        400,
+        Some("invalidSyntax"),
+    )
+    .await;
+    let groups = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Groups/.search",
+            &t.admin,
+            Some(json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 0 })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(groups["totalResults"], 0);
+}

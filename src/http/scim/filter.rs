@@ -486,7 +486,9 @@ fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
         "id" => Kind::Id(Id),
         "username" | "emails" | "emails.value" => Kind::Folded(Email),
         "emails.type" | "phonenumbers.type" | "addresses.type" => Kind::Shared("work"),
-        "emails.primary" | "roles.primary" | "addresses.primary" => Kind::SharedTrue,
+        "emails.primary" | "phonenumbers.primary" | "roles.primary" | "addresses.primary" => {
+            Kind::SharedTrue
+        }
         "name.givenname" => Kind::Folded(FirstName),
         "name.familyname" => Kind::Folded(LastName),
         "externalid" => Kind::Exact(ExternalId),

@@ -23,7 +23,7 @@ use super::patch::{Op, operations};
 use super::schemas::GROUP;
 use super::{
     ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, window,
+    not_modified_response, parse_id, resource, search_params, window,
 };
 
 /// A group as a SCIM Group resource.
@@ -226,7 +226,24 @@ pub async fn list(
     scim: ScimCaller,
     query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
+    listing(&state, &scim, list_params(query)?).await
+}
+
+/// `POST /Groups/.search`: the list, with its parameters in a SearchRequest body.
+pub async fn search(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let params = search_params(&body(request).await?)?;
+    listing(&state, &scim, params).await
+}
+
+async fn listing(
+    state: &AppState,
+    scim: &ScimCaller,
+    params: ListParams,
+) -> Result<Response, ScimError> {
     let filter = match params.filter.as_deref() {
         Some(text) => group_filter(text)?,
         None => Filter::Constant(true),

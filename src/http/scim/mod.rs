@@ -14,7 +14,7 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/Schemas", get(discovery::schemas))
         .route("/scim/v2/Schemas/{id}", get(discovery::schema))
         .route("/scim/v2/Users", get(users::list).post(users::create))
+        .route("/scim/v2/Users/.search", post(users::search))
         .route(
             "/scim/v2/Users/{id}",
             get(users::get)
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
                 .delete(users::delete),
         )
         .route("/scim/v2/Groups", get(groups::list).post(groups::create))
+        .route("/scim/v2/Groups/.search", post(groups::search))
         .route(
             "/scim/v2/Groups/{id}",
             get(groups::get)
@@ -220,6 +222,42 @@ fn list_params(
     query
         .map(|Query(params)| params)
         .map_err(|e| ScimError::bad("invalidValue", e.body_text()))
+}
+
+/// The parameters of a SearchRequest body (RFC 7644 §3.4.3): `filter`, and
+/// `startIndex` and `count` as numbers (or numeric strings).
+fn search_params(body: &Value) -> Result<ListParams, ScimError> {
+    let declared = body["schemas"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s == schemas::SEARCH_REQUEST));
+    if !declared {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            format!(
+                "a search body declares the schema {}",
+                schemas::SEARCH_REQUEST
+            ),
+        ));
+    }
+    let number = |name: &str| match &body[name] {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(ScimError::bad(
+            "invalidValue",
+            format!("{name} must be an integer"),
+        )),
+    };
+    let filter = match &body["filter"] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        _ => return Err(ScimError::bad("invalidFilter", "filter must be a string")),
+    };
+    Ok(ListParams {
+        filter,
+        start_index: number("startIndex")?,
+        count: number("count")?,
+    })
 }
 
 /// A list response.

@@ -19,7 +19,7 @@ use super::patch::{apply, operations};
 use super::schemas::{ENTERPRISE_USER, USER};
 use super::{
     ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, window,
+    not_modified_response, parse_id, resource, search_params, window,
 };
 
 /// A user as a SCIM User resource.
@@ -266,7 +266,24 @@ pub async fn list(
     scim: ScimCaller,
     query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
+    listing(&state, &scim, list_params(query)?).await
+}
+
+/// `POST /Users/.search`: the list, with its parameters in a SearchRequest body.
+pub async fn search(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let params = search_params(&body(request).await?)?;
+    listing(&state, &scim, params).await
+}
+
+async fn listing(
+    state: &AppState,
+    scim: &ScimCaller,
+    params: ListParams,
+) -> Result<Response, ScimError> {
     let filter = match params.filter.as_deref() {
         Some(text) => user_filter(text)?,
         None => crate::domain::Filter::Constant(true),
