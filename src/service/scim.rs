@@ -67,7 +67,7 @@ impl Directory {
                 .users_matching(tenant, filter, offset, count)
                 .await?
         };
-        let items = self.provisioned_groups_of(tenant, users).await?;
+        let items = self.users_with_groups(tenant, users).await?;
         Ok(Listing { total, items })
     }
 
@@ -79,12 +79,12 @@ impl Directory {
         id: UserId,
     ) -> ServiceResult<ProvisionedUser> {
         let user = self.get_user(caller, tenant, id).await?;
-        let mut found = self.provisioned_groups_of(tenant, vec![user]).await?;
+        let mut found = self.users_with_groups(tenant, vec![user]).await?;
         found.pop().ok_or(ServiceError::NotFound(Resource::User))
     }
 
     /// Attaches each user's groups, read in one query for all of them.
-    pub async fn provisioned_groups_of(
+    pub async fn users_with_groups(
         &self,
         tenant: TenantId,
         users: Vec<User>,

@@ -1094,3 +1094,55 @@ async fn searches_post_the_list_parameters() {
     .await;
     assert_eq!(groups["totalResults"], 0);
 }
+
+#[tokio::test]
+async fn attributes_and_excluded_attributes_shape_replies() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = create_user(&app, &t, "shape@example.com").await;
+    let id = user["id"].as_str().unwrap();
+    let only = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            &format!("/Users/{id}?attributes=userName,name.givenName"),
+            &t.admin,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        only,
+        json!({ "schemas": [USER], "id": id, "userName": "shape@example.com", "name": { "givenName": "Ada" } })
+    );
+    let listed = list(&app, &t, "excludedAttributes=groups,meta,emails").await;
+    let first = &listed["Resources"][0];
+    assert_eq!(first["id"], id);
+    assert!(
+        first.get("groups").is_none()
+            && first.get("meta").is_none()
+            && first.get("emails").is_none()
+    );
+    assert_eq!(first["userName"], "shape@example.com");
+    let searched = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Users/.search",
+            &t.admin,
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "attributes": ["userName"],
+            })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        searched["Resources"][0],
+        json!({ "schemas": [USER], "id": id, "userName": "shape@example.com" })
+    );
+}

@@ -256,7 +256,7 @@ async fn listing(
     let resources = listing
         .items
         .iter()
-        .map(|g| render(g, &scim.base))
+        .map(|g| params.shape(render(g, &scim.base)))
         .collect();
     Ok(list_response(listing.total, start, resources))
 }
@@ -303,7 +303,9 @@ pub async fn get(
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ScimError> {
+    let params = list_params(query)?;
     let found = state
         .directory
         .provisioned_group(&scim.caller, scim.tenant, group_id(&id)?)
@@ -313,7 +315,7 @@ pub async fn get(
     }
     Ok(resource(
         StatusCode::OK,
-        &render(&found, &scim.base),
+        &params.shape(render(&found, &scim.base)),
         found.group.version,
     ))
 }

@@ -7,6 +7,7 @@ mod filter;
 mod groups;
 mod patch;
 mod schemas;
+mod shape;
 mod users;
 
 use axum::Router;
@@ -182,13 +183,27 @@ impl FromRequestParts<AppState> for ScimCaller {
     }
 }
 
-/// `filter`, `startIndex` and `count` of a list request (RFC 7644 §3.4.2).
+/// `filter`, `startIndex`, `count`, `attributes` and `excludedAttributes` of a list
+/// request (RFC 7644 §3.4.2); a read of one resource takes the last two.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ListParams {
     filter: Option<String>,
     start_index: Option<String>,
     count: Option<String>,
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+impl ListParams {
+    /// The resource as the request's `attributes` or `excludedAttributes` shape it.
+    fn shape(&self, resource: Value) -> Value {
+        shape::shape(
+            resource,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        )
+    }
 }
 
 /// The 1-based start index and the count, both clamped as RFC 7644 §3.4.2.4 asks:
@@ -253,10 +268,24 @@ fn search_params(body: &Value) -> Result<ListParams, ScimError> {
         Value::String(s) => Some(s.clone()),
         _ => return Err(ScimError::bad("invalidFilter", "filter must be a string")),
     };
+    // attributes and excludedAttributes are arrays of names here, or one string.
+    let names = |name: &str| match &body[name] {
+        Value::Array(items) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    };
     Ok(ListParams {
         filter,
         start_index: number("startIndex")?,
         count: number("count")?,
+        attributes: names("attributes"),
+        excluded_attributes: names("excludedAttributes"),
     })
 }
 

@@ -296,7 +296,7 @@ async fn listing(
     let resources = listing
         .items
         .iter()
-        .map(|u| render(u, &scim.base))
+        .map(|u| params.shape(render(u, &scim.base)))
         .collect();
     Ok(list_response(listing.total, start, resources))
 }
@@ -335,7 +335,9 @@ pub async fn get(
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ScimError> {
+    let params = list_params(query)?;
     let found = state
         .directory
         .provisioned_user(&scim.caller, scim.tenant, user_id(&id)?)
@@ -345,7 +347,7 @@ pub async fn get(
     }
     Ok(resource(
         StatusCode::OK,
-        &render(&found, &scim.base),
+        &params.shape(render(&found, &scim.base)),
         found.user.version,
     ))
 }
@@ -425,7 +427,7 @@ async fn updated(
         .await?;
     let found = state
         .directory
-        .provisioned_groups_of(scim.tenant, vec![user])
+        .users_with_groups(scim.tenant, vec![user])
         .await?
         .pop()
         .ok_or(ServiceError::NotFound(Resource::User))?;
