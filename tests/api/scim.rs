@@ -1146,3 +1146,43 @@ async fn attributes_and_excluded_attributes_shape_replies() {
         json!({ "schemas": [USER], "id": id, "userName": "shape@example.com" })
     );
 }
+
+#[tokio::test]
+async fn a_patch_that_does_not_name_active_leaves_a_pending_user_pending() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let native = expect_json(
+        app.post(
+            &format!("/v1/tenants/{}/users", t.id),
+            &t.admin,
+            &json!({ "email": "invited@example.com", "firstName": "In", "lastName": "Vited", "status": "pending" }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = native["id"].as_str().unwrap();
+    let patched = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            &t.admin,
+            Some(json!({ "schemas": [PATCH], "Operations": [
+            { "op": "replace", "path": "name.familyName", "value": "Vitation" }
+        ] })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(patched["active"], false);
+    let after = expect_json(
+        app.get(&format!("/v1/tenants/{}/users/{id}", t.id), &t.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(after["status"], "pending");
+    assert_eq!(after["lastName"], "Vitation");
+}

@@ -403,7 +403,14 @@ pub async fn patch(
     {
         after["userName"] = json!(email);
     }
-    let patch = read_user(&after)?.into_patch();
+    let mut input = read_user(&after)?;
+    // A pending user reads as inactive; only a change of `active` changes the status.
+    if boolean(attribute(&after, "active"), "active")?
+        == boolean(attribute(&before, "active"), "active")?
+    {
+        input.active = None;
+    }
+    let patch = input.into_patch();
     updated(
         &state,
         &scim,
