@@ -31,6 +31,13 @@ impl<A> Filter<A> {
     }
 }
 
+/// The order of a list: by an attribute (resources without it last), then by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort<A> {
+    pub attr: A,
+    pub descending: bool,
+}
+
 /// How an attribute is compared with a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompareOp {

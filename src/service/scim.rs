@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Filter, Group, GroupAttr, GroupId, GroupOwner, GroupPatch, NewGroup, TargetKind,
+    Action, Filter, Group, GroupAttr, GroupId, GroupOwner, GroupPatch, NewGroup, Sort, TargetKind,
     TenantId, Timestamp, User, UserAttr, UserId,
 };
 use crate::store::Tx;
@@ -55,6 +55,7 @@ impl Directory {
         caller: &Caller,
         tenant: TenantId,
         filter: &Filter<UserAttr>,
+        sort: Option<Sort<UserAttr>>,
         offset: u64,
         count: u32,
     ) -> ServiceResult<Listing<ProvisionedUser>> {
@@ -64,7 +65,7 @@ impl Directory {
             Vec::new()
         } else {
             self.store
-                .users_matching(tenant, filter, offset, count)
+                .users_matching(tenant, filter, sort, offset, count)
                 .await?
         };
         let items = self.users_with_groups(tenant, users).await?;
@@ -111,6 +112,7 @@ impl Directory {
         caller: &Caller,
         tenant: TenantId,
         filter: &Filter<GroupAttr>,
+        sort: Option<Sort<GroupAttr>>,
         offset: u64,
         count: u32,
     ) -> ServiceResult<Listing<ProvisionedGroup>> {
@@ -120,7 +122,7 @@ impl Directory {
             Vec::new()
         } else {
             self.store
-                .groups_matching(tenant, filter, offset, count)
+                .groups_matching(tenant, filter, sort, offset, count)
                 .await?
         };
         let items = self.with_members(tenant, groups).await?;

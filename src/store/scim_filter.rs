@@ -6,8 +6,8 @@
 use uuid::Uuid;
 
 use crate::domain::{
-    CompareOp, Filter, FilterValue, Group, GroupAttr, GroupId, TenantId, Timestamp, User, UserAttr,
-    UserId,
+    CompareOp, Filter, FilterValue, Group, GroupAttr, GroupId, Sort, TenantId, Timestamp, User,
+    UserAttr, UserId,
 };
 
 use super::groups::{SELECT_GROUPS, into_groups};
@@ -242,8 +242,39 @@ fn group_leaf(sql: &mut Sql, attr: GroupAttr, comparison: Option<(CompareOp, &Fi
     }
 }
 
-/// `SELECT … WHERE tenant AND filter ORDER BY id LIMIT OFFSET`, or the count alone.
-fn user_query(tenant: TenantId, filter: &Filter<UserAttr>, window: Option<(u64, u32)>) -> Sql {
+/// `ORDER BY`: the sort column (rows without a value last), then the id.
+fn order_by(sql: &mut Sql, sort: Option<Column>, descending: bool, id: &str) {
+    sql.push(" ORDER BY ");
+    if let Some(Column::Text(column) | Column::Time(column) | Column::Id(column)) = sort {
+        let direction = if descending { " DESC" } else { " ASC" };
+        sql.push("(")
+            .push(column)
+            .push(" IS NULL), ")
+            .push(column)
+            .push(direction)
+            .push(", ");
+    }
+    sql.push(id);
+}
+
+/// The column a sort orders by; sorting by membership is not offered.
+fn user_sort_column(sort: Option<Sort<UserAttr>>) -> Option<Column> {
+    sort.filter(|s| s.attr != UserAttr::GroupId)
+        .map(|s| user_column(s.attr))
+}
+
+fn group_sort_column(sort: Option<Sort<GroupAttr>>) -> Option<Column> {
+    sort.filter(|s| s.attr != GroupAttr::MemberId)
+        .map(|s| group_column(s.attr))
+}
+
+/// `SELECT … WHERE tenant AND filter ORDER BY … LIMIT OFFSET`, or the count alone.
+fn user_query(
+    tenant: TenantId,
+    filter: &Filter<UserAttr>,
+    sort: Option<Sort<UserAttr>>,
+    window: Option<(u64, u32)>,
+) -> Sql {
     let mut sql = Sql::new(match window {
         Some(_) => SELECT_USERS,
         None => "SELECT COUNT(*) FROM users u",
@@ -253,7 +284,9 @@ fn user_query(tenant: TenantId, filter: &Filter<UserAttr>, window: Option<(u64, 
         .push(" AND ");
     render(&mut sql, filter, &user_leaf);
     if let Some((offset, limit)) = window {
-        sql.push(" ORDER BY u.id LIMIT ")
+        let descending = sort.is_some_and(|s| s.descending);
+        order_by(&mut sql, user_sort_column(sort), descending, "u.id");
+        sql.push(" LIMIT ")
             .bind(Value::Int(i64::from(limit)))
             .push(" OFFSET ")
             .bind(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
@@ -261,7 +294,12 @@ fn user_query(tenant: TenantId, filter: &Filter<UserAttr>, window: Option<(u64, 
     sql
 }
 
-fn group_query(tenant: TenantId, filter: &Filter<GroupAttr>, window: Option<(u64, u32)>) -> Sql {
+fn group_query(
+    tenant: TenantId,
+    filter: &Filter<GroupAttr>,
+    sort: Option<Sort<GroupAttr>>,
+    window: Option<(u64, u32)>,
+) -> Sql {
     let mut sql = Sql::new(match window {
         Some(_) => SELECT_GROUPS,
         None => "SELECT COUNT(*) FROM groups g",
@@ -271,7 +309,9 @@ fn group_query(tenant: TenantId, filter: &Filter<GroupAttr>, window: Option<(u64
         .push(" AND ");
     render(&mut sql, filter, &group_leaf);
     if let Some((offset, limit)) = window {
-        sql.push(" ORDER BY g.id LIMIT ")
+        let descending = sort.is_some_and(|s| s.descending);
+        order_by(&mut sql, group_sort_column(sort), descending, "g.id");
+        sql.push(" LIMIT ")
             .bind(Value::Int(i64::from(limit)))
             .push(" OFFSET ")
             .bind(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
@@ -300,7 +340,7 @@ impl Store {
         tenant: TenantId,
         filter: &Filter<UserAttr>,
     ) -> StoreResult<i64> {
-        let Sql { text, values } = user_query(tenant, filter, None);
+        let Sql { text, values } = user_query(tenant, filter, None, None);
         let count: i64 = read!(self, |pool| {
             bind_values!(sqlx::query_scalar(&text), values)
                 .fetch_one(pool)
@@ -309,15 +349,17 @@ impl Store {
         Ok(count)
     }
 
-    /// Up to `limit` users matching `filter` in id order, after skipping `offset`.
+    /// Up to `limit` users matching `filter` in `sort` order (else id order), after
+    /// skipping `offset`.
     pub async fn users_matching(
         &self,
         tenant: TenantId,
         filter: &Filter<UserAttr>,
+        sort: Option<Sort<UserAttr>>,
         offset: u64,
         limit: u32,
     ) -> StoreResult<Vec<User>> {
-        let Sql { text, values } = user_query(tenant, filter, Some((offset, limit)));
+        let Sql { text, values } = user_query(tenant, filter, sort, Some((offset, limit)));
         let rows: Vec<UserRow> = read!(self, |pool| {
             bind_values!(sqlx::query_as(&text), values)
                 .fetch_all(pool)
@@ -332,7 +374,7 @@ impl Store {
         tenant: TenantId,
         filter: &Filter<GroupAttr>,
     ) -> StoreResult<i64> {
-        let Sql { text, values } = group_query(tenant, filter, None);
+        let Sql { text, values } = group_query(tenant, filter, None, None);
         let count: i64 = read!(self, |pool| {
             bind_values!(sqlx::query_scalar(&text), values)
                 .fetch_one(pool)
@@ -341,15 +383,17 @@ impl Store {
         Ok(count)
     }
 
-    /// Up to `limit` groups matching `filter` in id order, after skipping `offset`.
+    /// Up to `limit` groups matching `filter` in `sort` order (else id order), after
+    /// skipping `offset`.
     pub async fn groups_matching(
         &self,
         tenant: TenantId,
         filter: &Filter<GroupAttr>,
+        sort: Option<Sort<GroupAttr>>,
         offset: u64,
         limit: u32,
     ) -> StoreResult<Vec<Group>> {
-        let Sql { text, values } = group_query(tenant, filter, Some((offset, limit)));
+        let Sql { text, values } = group_query(tenant, filter, sort, Some((offset, limit)));
         let rows: Vec<super::groups::GroupRow> = read!(self, |pool| {
             bind_values!(sqlx::query_as(&text), values)
                 .fetch_all(pool)
@@ -546,7 +590,7 @@ mod tests {
             ),
             Filter::not(Filter::Present(UserAttr::ExternalId)),
         );
-        let sql = user_query(tenant, &filter, Some((0, 10)));
+        let sql = user_query(tenant, &filter, None, Some((0, 10)));
         assert!(
             sql.text
                 .contains("WHERE u.tenant_id = $1 AND (((length(u.email_key) >= length($2)"),
@@ -574,7 +618,7 @@ mod tests {
             CompareOp::Eq,
             FilterValue::Text("a@b.co".into()),
         );
-        let Sql { text, values } = user_query(tenant, &filter, Some((0, 10)));
+        let Sql { text, values } = user_query(tenant, &filter, None, Some((0, 10)));
         let explain = format!("EXPLAIN QUERY PLAN {text}");
         let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
             bind_values!(sqlx::query_as(&explain), values)

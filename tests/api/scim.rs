@@ -107,7 +107,7 @@ async fn discovery_declares_what_is_implemented() {
     assert!(config["filter"]["maxResults"].as_u64().unwrap() > 0);
     assert_eq!(config["etag"]["supported"], true);
     assert_eq!(config["changePassword"]["supported"], false);
-    assert_eq!(config["sort"]["supported"], false);
+    assert_eq!(config["sort"]["supported"], true);
     assert_eq!(
         config["authenticationSchemes"][0]["type"],
         "oauthbearertoken"
@@ -1185,4 +1185,56 @@ async fn a_patch_that_does_not_name_active_leaves_a_pending_user_pending() {
     .await;
     assert_eq!(after["status"], "pending");
     assert_eq!(after["lastName"], "Vitation");
+}
+
+#[tokio::test]
+async fn lists_sort_by_an_attribute_in_either_order() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for name in ["carol@example.com", "Alice@example.com", "bob@example.com"] {
+        create_user(&app, &t, name).await;
+    }
+    let names = |listing: &Value| -> Vec<String> {
+        listing["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["userName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let ascending = list(&app, &t, "sortBy=userName").await;
+    assert_eq!(
+        names(&ascending),
+        ["Alice@example.com", "bob@example.com", "carol@example.com"]
+    );
+    let descending = list(&app, &t, "sortBy=userName&sortOrder=Descending&count=2").await;
+    assert_eq!(names(&descending), ["carol@example.com", "bob@example.com"]);
+    let second_page = list(
+        &app,
+        &t,
+        "sortBy=userName&sortOrder=descending&startIndex=3",
+    )
+    .await;
+    assert_eq!(names(&second_page), ["Alice@example.com"]);
+    for bad in ["sortBy=nickName", "sortBy=userName&sortOrder=sideways"] {
+        expect_error(
+            scim(&app, Method::GET, &format!("/Users?{bad}"), &t.admin, None).await,
+            400,
+            Some("invalidValue"),
+        )
+        .await;
+    }
+    let groups = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            "/Groups?sortBy=displayName&sortOrder=descending",
+            &t.admin,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(groups["totalResults"], 0);
 }

@@ -521,6 +521,37 @@ fn group_kind(path: &AttrPath) -> Option<Kind<GroupAttr>> {
     })
 }
 
+/// The attribute a `sortBy` names, when it is one a list can be ordered by; an
+/// attribute every resource shares a value of orders nothing (`None`).
+fn sort_attr<A: Copy>(
+    text: &str,
+    kind_of: &dyn Fn(&AttrPath) -> Option<Kind<A>>,
+) -> Result<Option<A>, FilterError> {
+    let path = AttrPath::parse(text.trim())?;
+    match kind_of(&path) {
+        Some(
+            Kind::Folded(a)
+            | Kind::Exact(a)
+            | Kind::Country(a)
+            | Kind::Id(a)
+            | Kind::Bool(a)
+            | Kind::Time(a),
+        ) => Ok(Some(a)),
+        Some(Kind::Shared(_) | Kind::SharedTrue) => Ok(None),
+        None => fail(format!("cannot sort by \"{text}\"")),
+    }
+}
+
+/// Reads a `sortBy` on users.
+pub fn user_sort(text: &str) -> Result<Option<UserAttr>, FilterError> {
+    sort_attr(text, &user_kind)
+}
+
+/// Reads a `sortBy` on groups.
+pub fn group_sort(text: &str) -> Result<Option<GroupAttr>, FilterError> {
+    sort_attr(text, &group_kind)
+}
+
 /// Reads a filter on users.
 pub fn user_filter(text: &str) -> Result<Filter<UserAttr>, FilterError> {
     resolve(&parse(text)?, None, &user_kind)

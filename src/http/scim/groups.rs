@@ -18,7 +18,7 @@ use crate::http::body::read_json;
 use crate::service::{MemberChange, ProvisionedGroup, Resource};
 
 use super::error::ScimError;
-use super::filter::{group_filter, member_ids};
+use super::filter::{group_filter, group_sort, member_ids};
 use super::patch::{Op, operations};
 use super::schemas::GROUP;
 use super::{
@@ -249,9 +249,10 @@ async fn listing(
         None => Filter::Constant(true),
     };
     let (start, count) = window(&params)?;
+    let sort = params.sort(group_sort)?;
     let listing = state
         .directory
-        .provisioned_groups(&scim.caller, scim.tenant, &filter, start - 1, count)
+        .provisioned_groups(&scim.caller, scim.tenant, &filter, sort, start - 1, count)
         .await?;
     let resources = listing
         .items

@@ -193,9 +193,34 @@ struct ListParams {
     count: Option<String>,
     attributes: Option<String>,
     excluded_attributes: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
 }
 
 impl ListParams {
+    /// The order `sortBy` and `sortOrder` ask for, with `resolve` naming the attribute.
+    fn sort<A>(
+        &self,
+        resolve: impl Fn(&str) -> Result<Option<A>, filter::FilterError>,
+    ) -> Result<Option<crate::domain::Sort<A>>, ScimError> {
+        let descending = match self.sort_order.as_deref().map(str::to_ascii_lowercase) {
+            None => false,
+            Some(order) if order == "ascending" => false,
+            Some(order) if order == "descending" => true,
+            Some(_) => {
+                return Err(ScimError::bad(
+                    "invalidValue",
+                    "sortOrder must be ascending or descending",
+                ));
+            }
+        };
+        let Some(text) = self.sort_by.as_deref() else {
+            return Ok(None);
+        };
+        let attr = resolve(text).map_err(|e| ScimError::bad("invalidValue", e.0))?;
+        Ok(attr.map(|attr| crate::domain::Sort { attr, descending }))
+    }
+
     /// The resource as the request's `attributes` or `excludedAttributes` shape it.
     fn shape(&self, resource: Value) -> Value {
         shape::shape(
@@ -286,6 +311,8 @@ fn search_params(body: &Value) -> Result<ListParams, ScimError> {
         count: number("count")?,
         attributes: names("attributes"),
         excluded_attributes: names("excludedAttributes"),
+        sort_by: body["sortBy"].as_str().map(str::to_owned),
+        sort_order: body["sortOrder"].as_str().map(str::to_owned),
     })
 }
 

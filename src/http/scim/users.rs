@@ -14,7 +14,7 @@ use crate::http::body::read_json;
 use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
 
 use super::error::ScimError;
-use super::filter::user_filter;
+use super::filter::{user_filter, user_sort};
 use super::patch::{apply, operations};
 use super::schemas::{ENTERPRISE_USER, USER};
 use super::{
@@ -289,9 +289,10 @@ async fn listing(
         None => crate::domain::Filter::Constant(true),
     };
     let (start, count) = window(&params)?;
+    let sort = params.sort(user_sort)?;
     let listing = state
         .directory
-        .provisioned_users(&scim.caller, scim.tenant, &filter, start - 1, count)
+        .provisioned_users(&scim.caller, scim.tenant, &filter, sort, start - 1, count)
         .await?;
     let resources = listing
         .items
