@@ -6,6 +6,7 @@
 
 mod api_key;
 mod audit;
+mod filter;
 mod group;
 mod ids;
 mod page;
@@ -16,6 +17,7 @@ mod user;
 
 pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
 pub use audit::{Action, Actor, AuditEvent, ClientInfo, TargetKind};
+pub use filter::{CompareOp, Filter, FilterValue, GroupAttr, Sort, UserAttr};
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};

@@ -5,6 +5,7 @@ pub mod body;
 pub mod compat;
 pub mod credentials;
 pub mod oauth;
+pub mod scim;
 pub mod v1;
 
 use std::time::Duration;
@@ -46,6 +47,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(v1)
         .merge(compat::router())
         .merge(oauth::router())
+        .merge(scim::router())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

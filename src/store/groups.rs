@@ -8,7 +8,7 @@ use super::codec::parse_enum;
 use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
-const SELECT_GROUPS: &str = "SELECT g.tenant_id, g.id, g.name, g.description, g.owner, \
+pub(super) const SELECT_GROUPS: &str = "SELECT g.tenant_id, g.id, g.name, g.description, g.owner, \
     g.federated_attribute_values, g.external_id, g.version, g.created_at, g.updated_at \
     FROM groups g";
 
@@ -45,7 +45,7 @@ impl TryFrom<GroupRow> for Group {
     }
 }
 
-fn into_groups(rows: Vec<GroupRow>) -> StoreResult<Vec<Group>> {
+pub(super) fn into_groups(rows: Vec<GroupRow>) -> StoreResult<Vec<Group>> {
     rows.into_iter().map(Group::try_from).collect()
 }
 

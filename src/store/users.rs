@@ -10,7 +10,7 @@ use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
 /// The user columns every read selects, with the default group joined in.
-const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.first_name, u.last_name, \
+pub(super) const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.first_name, u.last_name, \
     u.phone, u.company, u.country_code, u.role, u.status, u.external_id, \
     u.password_hash IS NOT NULL AS has_password, u.two_factor_enabled, \
     u.successful_logins, u.failed_logins, u.last_successful_login_at, \
@@ -21,7 +21,7 @@ const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.first_name, u.l
     ON d.tenant_id = u.tenant_id AND d.user_id = u.id AND d.is_default";
 
 #[derive(FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     tenant_id: Uuid,
     id: Uuid,
     email: String,
@@ -81,7 +81,7 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-fn into_users(rows: Vec<UserRow>) -> StoreResult<Vec<User>> {
+pub(super) fn into_users(rows: Vec<UserRow>) -> StoreResult<Vec<User>> {
     rows.into_iter().map(User::try_from).collect()
 }
 

@@ -17,6 +17,7 @@ mod helpers;
 mod isolation;
 mod oauth;
 mod paging;
+mod scim;
 mod secrets;
 mod sign_in;
 mod tenants;

@@ -1,0 +1,112 @@
+//! The SCIM error response (RFC 7644 §3.12): every failure under /scim/v2, including
+//! authentication, unknown paths and methods, is answered in this one shape.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::http::body::BodyError;
+use crate::http::compat::{body_failure, service_failure, with_challenge};
+use crate::service::ServiceError;
+
+use super::filter::FilterError;
+use super::schemas::ERROR;
+use super::scim_json;
+
+/// Why a SCIM request failed.
+#[derive(Debug)]
+pub enum ScimError {
+    Service(ServiceError),
+    Body(BodyError),
+    /// 400 with a `scimType` (invalidFilter, invalidPath, invalidValue, …).
+    BadRequest {
+        scim_type: &'static str,
+        detail: String,
+    },
+    /// 404: no such path under /scim/v2, or no such resource.
+    NotFound(String),
+    /// 405: the path does not take this method.
+    MethodNotAllowed,
+}
+
+impl ScimError {
+    pub fn bad(scim_type: &'static str, detail: impl Into<String>) -> Self {
+        ScimError::BadRequest {
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for ScimError {
+    fn from(error: ServiceError) -> Self {
+        ScimError::Service(error)
+    }
+}
+
+impl From<BodyError> for ScimError {
+    fn from(error: BodyError) -> Self {
+        ScimError::Body(error)
+    }
+}
+
+impl From<FilterError> for ScimError {
+    fn from(error: FilterError) -> Self {
+        ScimError::bad("invalidFilter", error.0)
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let (status, scim_type, detail) = match self {
+            ScimError::Service(ServiceError::Conflict { message, .. }) => {
+                (StatusCode::CONFLICT, Some("uniqueness"), message)
+            }
+            ScimError::Service(error @ ServiceError::Invalid(_)) => {
+                let (status, detail) = service_failure(error);
+                (status, Some("invalidValue"), detail)
+            }
+            ScimError::Service(error) => {
+                let (status, detail) = service_failure(error);
+                (status, None, detail)
+            }
+            ScimError::Body(error) => {
+                let scim_type = match &error {
+                    BodyError::Malformed(_) => Some("invalidSyntax"),
+                    BodyError::Field { .. } => Some("invalidValue"),
+                    _ => None,
+                };
+                let (status, detail) = body_failure(error);
+                (status, scim_type, detail)
+            }
+            ScimError::BadRequest { scim_type, detail } => {
+                (StatusCode::BAD_REQUEST, Some(scim_type), detail)
+            }
+            ScimError::NotFound(detail) => (StatusCode::NOT_FOUND, None, detail),
+            ScimError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                "this path does not support the request's method".to_owned(),
+            ),
+        };
+        let mut body = json!({
+            "schemas": [ERROR],
+            "status": status.as_str(),
+            "detail": detail,
+        });
+        if let Some(scim_type) = scim_type {
+            body["scimType"] = json!(scim_type);
+        }
+        with_challenge(scim_json(status, &body))
+    }
+}
+
+/// Answers a path under /scim/v2 that names nothing.
+pub async fn no_such_path() -> ScimError {
+    ScimError::NotFound("no such SCIM endpoint".to_owned())
+}
+
+/// Answers a method the path does not take.
+pub async fn method_not_allowed() -> ScimError {
+    ScimError::MethodNotAllowed
+}

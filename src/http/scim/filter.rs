@@ -1,0 +1,815 @@
+//! SCIM filters (RFC 7644 §3.4.2.2) and PATCH paths (§3.5.2): the text is parsed
+//! into an expression over attribute paths, which is then resolved against the
+//! User or Group schema into the directory's [`Filter`] tree. Attributes every
+//! resource shares a value of (an email's `type` is always `work`) are decided here;
+//! the rest become conditions the store renders as SQL.
+
+use crate::domain::{CompareOp, Filter, FilterValue, GroupAttr, Timestamp, UserAttr, fold_case};
+
+use super::schemas::{ENTERPRISE_USER, GROUP, USER};
+
+/// Why a filter or path could not be read; answered 400 `invalidFilter` or `invalidPath`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError(pub String);
+
+fn fail<T>(message: impl Into<String>) -> Result<T, FilterError> {
+    Err(FilterError(message.into()))
+}
+
+/// An attribute path: an optional schema URN, an attribute and a sub-attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttrPath {
+    pub schema: Option<String>,
+    pub attr: String,
+    pub sub: Option<String>,
+}
+
+impl AttrPath {
+    /// Reads `[URN ":"] attr ["." sub]`.
+    pub fn parse(text: &str) -> Result<Self, FilterError> {
+        let known = [USER, GROUP, ENTERPRISE_USER];
+        let (schema, rest) = match known.iter().find(|urn| {
+            text.get(..urn.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(urn))
+                && text.as_bytes().get(urn.len()) == Some(&b':')
+        }) {
+            Some(urn) => (Some((*urn).to_owned()), &text[urn.len() + 1..]),
+            _ if text.contains(':') => return fail(format!("unknown schema in \"{text}\"")),
+            _ => (None, text),
+        };
+        let (attr, sub) = match rest.split_once('.') {
+            Some((attr, sub)) => (attr, Some(sub)),
+            None => (rest, None),
+        };
+        let valid = |name: &str| {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$')
+        };
+        if !valid(attr) || sub.is_some_and(|s| !valid(s)) {
+            return fail(format!("\"{text}\" is not an attribute path"));
+        }
+        Ok(AttrPath {
+            schema,
+            attr: attr.to_owned(),
+            sub: sub.map(str::to_owned),
+        })
+    }
+
+    /// `attr` or `attr.sub`, lower-cased, for matching against a schema.
+    fn key(&self) -> String {
+        match &self.sub {
+            Some(sub) => format!("{}.{}", self.attr, sub).to_ascii_lowercase(),
+            None => self.attr.to_ascii_lowercase(),
+        }
+    }
+}
+
+/// A literal a filter compares with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    Text(String),
+    Bool(bool),
+    Null,
+    Number(String),
+}
+
+/// A parsed filter, before its attributes are resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Present(AttrPath),
+    Compare(AttrPath, CompareOp, Literal),
+    /// `attr[filter]`: the filter's paths are sub-attributes of `attr`.
+    ValuePath(AttrPath, Box<Expr>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Open,
+    Close,
+    OpenBracket,
+    CloseBracket,
+    Word(String),
+    Text(String),
+}
+
+fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
+    let mut tokens = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '(' | ')' | '[' | ']' => {
+                chars.next();
+                tokens.push(match c {
+                    '(' => Token::Open,
+                    ')' => Token::Close,
+                    '[' => Token::OpenBracket,
+                    _ => Token::CloseBracket,
+                });
+            }
+            '"' => {
+                // A JSON string: find its closing quote, then let serde decode escapes.
+                chars.next();
+                let mut end = None;
+                let mut escaped = false;
+                for (i, c) in chars.by_ref() {
+                    match c {
+                        '\\' if !escaped => escaped = true,
+                        '"' if !escaped => {
+                            end = Some(i);
+                            break;
+                        }
+                        _ => escaped = false,
+                    }
+                }
+                let Some(end) = end else {
+                    return fail("a string is not closed");
+                };
+                let value: String = serde_json::from_str(&text[start..=end])
+                    .map_err(|_| FilterError("a string has an invalid escape".into()))?;
+                tokens.push(Token::Text(value));
+            }
+            _ => {
+                let mut end = text.len();
+                while let Some(&(i, c)) = chars.peek() {
+                    if c.is_whitespace() || "()[]\"".contains(c) {
+                        end = i;
+                        break;
+                    }
+                    chars.next();
+                }
+                tokens.push(Token::Word(text[start..end].to_owned()));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        token
+    }
+
+    fn keyword(&self, word: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(w)) if w.eq_ignore_ascii_case(word))
+    }
+
+    fn expect(&mut self, token: Token, what: &str) -> Result<(), FilterError> {
+        if self.next() == Some(token) {
+            Ok(())
+        } else {
+            fail(format!("expected {what}"))
+        }
+    }
+
+    fn or(&mut self) -> Result<Expr, FilterError> {
+        let mut left = self.and()?;
+        while self.keyword("or") {
+            self.at += 1;
+            let right = self.and()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, FilterError> {
+        let mut left = self.unary()?;
+        while self.keyword("and") {
+            self.at += 1;
+            let right = self.unary()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, FilterError> {
+        if self.keyword("not") && self.tokens.get(self.at + 1) == Some(&Token::Open) {
+            self.at += 2;
+            let inner = self.or()?;
+            self.expect(Token::Close, "\")\"")?;
+            return Ok(Expr::Not(Box::new(inner)));
+        }
+        if self.peek() == Some(&Token::Open) {
+            self.at += 1;
+            let inner = self.or()?;
+            self.expect(Token::Close, "\")\"")?;
+            return Ok(inner);
+        }
+        let Some(Token::Word(path)) = self.next() else {
+            return fail("expected an attribute path");
+        };
+        let path = AttrPath::parse(&path)?;
+        if self.peek() == Some(&Token::OpenBracket) {
+            self.at += 1;
+            let inner = self.or()?;
+            self.expect(Token::CloseBracket, "\"]\"")?;
+            return Ok(Expr::ValuePath(path, Box::new(inner)));
+        }
+        let Some(Token::Word(op)) = self.next() else {
+            return fail(format!("expected an operator after \"{}\"", path.attr));
+        };
+        let op = match op.to_ascii_lowercase().as_str() {
+            "pr" => return Ok(Expr::Present(path)),
+            "eq" => CompareOp::Eq,
+            "ne" => CompareOp::Ne,
+            "co" => CompareOp::Co,
+            "sw" => CompareOp::Sw,
+            "ew" => CompareOp::Ew,
+            "gt" => CompareOp::Gt,
+            "ge" => CompareOp::Ge,
+            "lt" => CompareOp::Lt,
+            "le" => CompareOp::Le,
+            other => return fail(format!("\"{other}\" is not an operator")),
+        };
+        let value = match self.next() {
+            Some(Token::Text(text)) => Literal::Text(text),
+            Some(Token::Word(word)) => match word.as_str() {
+                "true" => Literal::Bool(true),
+                "false" => Literal::Bool(false),
+                "null" => Literal::Null,
+                number if number.parse::<f64>().is_ok() => Literal::Number(number.to_owned()),
+                other => return fail(format!("\"{other}\" is not a value; quote strings")),
+            },
+            _ => return fail("expected a value after the operator"),
+        };
+        Ok(Expr::Compare(path, op, value))
+    }
+}
+
+/// Parses a filter's text.
+pub fn parse(text: &str) -> Result<Expr, FilterError> {
+    let mut parser = Parser {
+        tokens: tokenize(text)?,
+        at: 0,
+    };
+    if parser.tokens.is_empty() {
+        return fail("the filter is empty");
+    }
+    let expr = parser.or()?;
+    if parser.at != parser.tokens.len() {
+        return fail("unexpected text after the end of the filter");
+    }
+    Ok(expr)
+}
+
+/// A PATCH operation's `path`: an attribute, optionally narrowed by a value filter
+/// and continued by a sub-attribute (`emails[type eq "work"].value`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    pub attr: AttrPath,
+    pub filter: Option<Expr>,
+    pub sub: Option<String>,
+}
+
+impl PatchPath {
+    pub fn parse(text: &str) -> Result<Self, FilterError> {
+        let text = text.trim();
+        let Some(open) = text.find('[') else {
+            return Ok(PatchPath {
+                attr: AttrPath::parse(text)?,
+                filter: None,
+                sub: None,
+            });
+        };
+        let Some(close) = text.rfind(']') else {
+            return fail("\"[\" is not closed");
+        };
+        if close < open {
+            return fail("\"[\" is not closed");
+        }
+        let attr = AttrPath::parse(&text[..open])?;
+        if attr.sub.is_some() {
+            return fail("a value filter follows a multi-valued attribute");
+        }
+        let filter = parse(&text[open + 1..close])?;
+        let sub = match &text[close + 1..] {
+            "" => None,
+            rest => match rest.strip_prefix('.') {
+                Some(sub) if !sub.is_empty() => Some(sub.to_owned()),
+                _ => return fail(format!("unexpected \"{rest}\" after the value filter")),
+            },
+        };
+        Ok(PatchPath {
+            attr,
+            filter: Some(filter),
+            sub,
+        })
+    }
+}
+
+/// Applies a comparison to a value every resource shares.
+fn constant(actual: &str, op: CompareOp, value: &Literal) -> Result<bool, FilterError> {
+    let Literal::Text(value) = value else {
+        return Ok(op == CompareOp::Ne);
+    };
+    let (actual, value) = (actual.to_lowercase(), value.to_lowercase());
+    Ok(match op {
+        CompareOp::Eq => actual == value,
+        CompareOp::Ne => actual != value,
+        CompareOp::Co => actual.contains(&value),
+        CompareOp::Sw => actual.starts_with(&value),
+        CompareOp::Ew => actual.ends_with(&value),
+        CompareOp::Gt => actual > value,
+        CompareOp::Ge => actual >= value,
+        CompareOp::Lt => actual < value,
+        CompareOp::Le => actual <= value,
+    })
+}
+
+/// How an attribute's values are compared.
+#[derive(Debug, Clone, Copy)]
+enum Kind<A> {
+    /// Text compared case-insensitively (the value is lower-cased, as the column).
+    Folded(A),
+    /// Text compared exactly.
+    Exact(A),
+    /// Country codes, stored upper-cased.
+    Country(A),
+    Id(A),
+    Bool(A),
+    Time(A),
+    /// The same for every resource: `work` for a type, `true` for primary.
+    Shared(&'static str),
+    SharedTrue,
+}
+
+fn leaf<A: Copy>(
+    kind: Kind<A>,
+    op: Option<(CompareOp, &Literal)>,
+) -> Result<Filter<A>, FilterError> {
+    use CompareOp::*;
+    let Some((op, value)) = op else {
+        return Ok(match kind {
+            Kind::Shared(_) | Kind::SharedTrue => Filter::Constant(true),
+            Kind::Folded(a)
+            | Kind::Exact(a)
+            | Kind::Country(a)
+            | Kind::Id(a)
+            | Kind::Bool(a)
+            | Kind::Time(a) => Filter::Present(a),
+        });
+    };
+    if *value == Literal::Null {
+        // `eq null` asks for an absent value, `ne null` for a present one.
+        let present = leaf(kind, None)?;
+        return match op {
+            Eq => Ok(Filter::not(present)),
+            Ne => Ok(present),
+            _ => fail("null compares with eq or ne only"),
+        };
+    }
+    let text = |value: &Literal| match value {
+        Literal::Text(text) => Ok(text.clone()),
+        _ => fail("this attribute compares with a string"),
+    };
+    Ok(match kind {
+        Kind::Folded(a) => Filter::Compare(a, op, FilterValue::Text(fold_case(&text(value)?))),
+        Kind::Exact(a) => Filter::Compare(a, op, FilterValue::Text(text(value)?)),
+        Kind::Country(a) => {
+            Filter::Compare(a, op, FilterValue::Text(text(value)?.to_ascii_uppercase()))
+        }
+        Kind::Id(a) => {
+            if !matches!(op, Eq | Ne) {
+                return fail("ids compare with eq, ne or pr only");
+            }
+            match uuid::Uuid::parse_str(&text(value)?) {
+                Ok(id) => Filter::Compare(a, op, FilterValue::Id(id)),
+                // No object has an id that is not a UUID.
+                Err(_) => Filter::Constant(op == Ne),
+            }
+        }
+        Kind::Bool(a) => {
+            let wanted = match value {
+                Literal::Bool(b) => *b,
+                Literal::Text(t) if t.eq_ignore_ascii_case("true") => true,
+                Literal::Text(t) if t.eq_ignore_ascii_case("false") => false,
+                _ => return fail("this attribute compares with true or false"),
+            };
+            if !matches!(op, Eq | Ne) {
+                return fail("booleans compare with eq, ne or pr only");
+            }
+            Filter::Compare(a, op, FilterValue::Bool(wanted))
+        }
+        Kind::Time(a) => {
+            if matches!(op, Co | Sw | Ew) {
+                return fail("times compare with eq, ne, gt, ge, lt, le or pr");
+            }
+            let at = Timestamp::parse_rfc3339(&text(value)?)
+                .map_err(|_| FilterError("times are RFC 3339 date-times".into()))?;
+            Filter::Compare(a, op, FilterValue::Time(at))
+        }
+        Kind::Shared(actual) => Filter::Constant(constant(actual, op, value)?),
+        Kind::SharedTrue => Filter::Constant(match (op, value) {
+            (Eq, Literal::Bool(b)) => *b,
+            (Ne, Literal::Bool(b)) => !*b,
+            _ => return fail("primary compares with true or false"),
+        }),
+    })
+}
+
+/// Resolves an expression, where `kind_of` names the attribute kind of a path
+/// (with the parent of a value path already joined in).
+fn resolve<A: Copy>(
+    expr: &Expr,
+    parent: Option<&AttrPath>,
+    kind_of: &dyn Fn(&AttrPath) -> Option<Kind<A>>,
+) -> Result<Filter<A>, FilterError> {
+    let path = |path: &AttrPath| -> Result<AttrPath, FilterError> {
+        match parent {
+            None => Ok(path.clone()),
+            Some(_) if path.sub.is_some() || path.schema.is_some() => {
+                fail("a value filter names sub-attributes only")
+            }
+            Some(parent) => Ok(AttrPath {
+                schema: parent.schema.clone(),
+                attr: parent.attr.clone(),
+                sub: Some(path.attr.clone()),
+            }),
+        }
+    };
+    let kind = |p: &AttrPath| -> Result<Kind<A>, FilterError> {
+        let p = path(p)?;
+        kind_of(&p).ok_or_else(|| {
+            FilterError(format!(
+                "\"{}\" is not an attribute that can be filtered on",
+                match &p.sub {
+                    Some(sub) => format!("{}.{}", p.attr, sub),
+                    None => p.attr.clone(),
+                }
+            ))
+        })
+    };
+    Ok(match expr {
+        Expr::And(l, r) => Filter::and(resolve(l, parent, kind_of)?, resolve(r, parent, kind_of)?),
+        Expr::Or(l, r) => Filter::or(resolve(l, parent, kind_of)?, resolve(r, parent, kind_of)?),
+        Expr::Not(inner) => Filter::not(resolve(inner, parent, kind_of)?),
+        Expr::Present(p) => leaf(kind(p)?, None)?,
+        Expr::Compare(p, op, value) => leaf(kind(p)?, Some((*op, value)))?,
+        Expr::ValuePath(p, inner) => {
+            if parent.is_some() || p.sub.is_some() {
+                return fail("value filters do not nest");
+            }
+            resolve(inner, Some(p), kind_of)?
+        }
+    })
+}
+
+fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
+    use UserAttr::*;
+    let key = path.key();
+    match path.schema.as_deref() {
+        Some(ENTERPRISE_USER) => {
+            return (key == "organization").then_some(Kind::Exact(Company));
+        }
+        Some(GROUP) => return None,
+        _ => {}
+    }
+    Some(match key.as_str() {
+        "id" => Kind::Id(Id),
+        "username" | "emails" | "emails.value" => Kind::Folded(Email),
+        "emails.type" | "phonenumbers.type" | "addresses.type" => Kind::Shared("work"),
+        "emails.primary" | "phonenumbers.primary" | "roles.primary" | "addresses.primary" => {
+            Kind::SharedTrue
+        }
+        "name.givenname" => Kind::Folded(FirstName),
+        "name.familyname" => Kind::Folded(LastName),
+        "externalid" => Kind::Exact(ExternalId),
+        "phonenumbers" | "phonenumbers.value" => Kind::Exact(Phone),
+        "addresses.country" => Kind::Country(CountryCode),
+        "roles" | "roles.value" => Kind::Folded(Role),
+        "active" => Kind::Bool(Active),
+        "meta.created" => Kind::Time(Created),
+        "meta.lastmodified" => Kind::Time(LastModified),
+        "meta.resourcetype" => Kind::Shared("User"),
+        "groups" | "groups.value" => Kind::Id(GroupId),
+        _ => return None,
+    })
+}
+
+fn group_kind(path: &AttrPath) -> Option<Kind<GroupAttr>> {
+    use GroupAttr::*;
+    if matches!(path.schema.as_deref(), Some(s) if s != GROUP) {
+        return None;
+    }
+    Some(match path.key().as_str() {
+        "id" => Kind::Id(Id),
+        "displayname" => Kind::Folded(Name),
+        "externalid" => Kind::Exact(ExternalId),
+        "members" | "members.value" => Kind::Id(MemberId),
+        "meta.created" => Kind::Time(Created),
+        "meta.lastmodified" => Kind::Time(LastModified),
+        "meta.resourcetype" => Kind::Shared("Group"),
+        _ => return None,
+    })
+}
+
+/// The attribute a `sortBy` names, when it is one a list can be ordered by; an
+/// attribute every resource shares a value of orders nothing (`None`).
+fn sort_attr<A: Copy>(
+    text: &str,
+    kind_of: &dyn Fn(&AttrPath) -> Option<Kind<A>>,
+) -> Result<Option<A>, FilterError> {
+    let path = AttrPath::parse(text.trim())?;
+    match kind_of(&path) {
+        Some(
+            Kind::Folded(a)
+            | Kind::Exact(a)
+            | Kind::Country(a)
+            | Kind::Id(a)
+            | Kind::Bool(a)
+            | Kind::Time(a),
+        ) => Ok(Some(a)),
+        Some(Kind::Shared(_) | Kind::SharedTrue) => Ok(None),
+        None => fail(format!("cannot sort by \"{text}\"")),
+    }
+}
+
+/// Reads a `sortBy` on users.
+pub fn user_sort(text: &str) -> Result<Option<UserAttr>, FilterError> {
+    sort_attr(text, &user_kind)
+}
+
+/// Reads a `sortBy` on groups.
+pub fn group_sort(text: &str) -> Result<Option<GroupAttr>, FilterError> {
+    sort_attr(text, &group_kind)
+}
+
+/// Reads a filter on users.
+pub fn user_filter(text: &str) -> Result<Filter<UserAttr>, FilterError> {
+    resolve(&parse(text)?, None, &user_kind)
+}
+
+/// Reads a filter on groups.
+pub fn group_filter(text: &str) -> Result<Filter<GroupAttr>, FilterError> {
+    resolve(&parse(text)?, None, &group_kind)
+}
+
+/// Resolves a value filter on a group's `members` to the member ids it names when it
+/// is `value eq "<id>"`, possibly or-ed: what a members PATCH path narrows to.
+pub fn member_ids(expr: &Expr) -> Result<Vec<uuid::Uuid>, FilterError> {
+    match expr {
+        Expr::Or(l, r) => {
+            let mut ids = member_ids(l)?;
+            ids.extend(member_ids(r)?);
+            Ok(ids)
+        }
+        Expr::Compare(path, CompareOp::Eq, Literal::Text(id))
+            if path.schema.is_none()
+                && path.sub.is_none()
+                && path.attr.eq_ignore_ascii_case("value") =>
+        {
+            Ok(uuid::Uuid::parse_str(id).into_iter().collect())
+        }
+        _ => fail("members are selected by value eq \"<id>\", joined by or"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CompareOp::*;
+
+    fn path(attr: &str) -> AttrPath {
+        AttrPath::parse(attr).unwrap()
+    }
+
+    fn text(s: &str) -> Literal {
+        Literal::Text(s.into())
+    }
+
+    #[test]
+    fn every_operator_parses_in_any_letter_case() {
+        for (word, op) in [
+            ("eq", Eq),
+            ("NE", Ne),
+            ("Co", Co),
+            ("sw", Sw),
+            ("ew", Ew),
+            ("gt", Gt),
+            ("ge", Ge),
+            ("lt", Lt),
+            ("LE", Le),
+        ] {
+            assert_eq!(
+                parse(&format!("userName {word} \"a\"")).unwrap(),
+                Expr::Compare(path("userName"), op, text("a"))
+            );
+        }
+        assert_eq!(parse("title pr").unwrap(), Expr::Present(path("title")));
+        assert_eq!(parse("title PR").unwrap(), Expr::Present(path("title")));
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or_and_parentheses_group() {
+        let a = || Box::new(Expr::Present(path("a")));
+        let b = || Box::new(Expr::Present(path("b")));
+        let c = || Box::new(Expr::Present(path("c")));
+        assert_eq!(
+            parse("a pr or b pr and c pr").unwrap(),
+            Expr::Or(a(), Box::new(Expr::And(b(), c())))
+        );
+        assert_eq!(
+            parse("(a pr or b pr) and c pr").unwrap(),
+            Expr::And(Box::new(Expr::Or(a(), b())), c())
+        );
+        assert_eq!(
+            parse("not (a pr) and b pr").unwrap(),
+            Expr::And(Box::new(Expr::Not(a())), b())
+        );
+    }
+
+    #[test]
+    fn literals_are_strings_booleans_null_and_numbers() {
+        assert_eq!(
+            parse(r#"a eq "x \"y\" \u00e9""#).unwrap(),
+            Expr::Compare(path("a"), Eq, text("x \"y\" é"))
+        );
+        assert_eq!(
+            parse("active eq false").unwrap(),
+            Expr::Compare(path("active"), Eq, Literal::Bool(false))
+        );
+        assert_eq!(
+            parse("a eq null").unwrap(),
+            Expr::Compare(path("a"), Eq, Literal::Null)
+        );
+        assert_eq!(
+            parse("a gt 10.5").unwrap(),
+            Expr::Compare(path("a"), Gt, Literal::Number("10.5".into()))
+        );
+    }
+
+    #[test]
+    fn paths_carry_schemas_and_sub_attributes() {
+        assert_eq!(
+            path("name.givenName"),
+            AttrPath {
+                schema: None,
+                attr: "name".into(),
+                sub: Some("givenName".into())
+            }
+        );
+        assert_eq!(
+            path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization"),
+            AttrPath {
+                schema: Some(ENTERPRISE_USER.into()),
+                attr: "organization".into(),
+                sub: None
+            }
+        );
+        assert_eq!(
+            path("urn:ietf:params:scim:schemas:core:2.0:User:userName")
+                .schema
+                .as_deref(),
+            Some(USER)
+        );
+        assert!(AttrPath::parse("urn:example:unknown:attr").is_err());
+        assert!(AttrPath::parse("9lives").is_err());
+    }
+
+    #[test]
+    fn value_paths_hold_a_filter_on_sub_attributes() {
+        assert_eq!(
+            parse(r#"emails[type eq "work" and value co "@example.com"]"#).unwrap(),
+            Expr::ValuePath(
+                path("emails"),
+                Box::new(Expr::And(
+                    Box::new(Expr::Compare(path("type"), Eq, text("work"))),
+                    Box::new(Expr::Compare(path("value"), Co, text("@example.com")))
+                ))
+            )
+        );
+    }
+
+    #[test]
+    fn bad_syntax_is_refused() {
+        for bad in [
+            "",
+            "userName",
+            "userName eq",
+            "userName eq bob",
+            "userName zz \"a\"",
+            "(userName pr",
+            "userName pr)",
+            "emails[type eq \"work\"",
+            "userName eq \"open",
+            "a pr and",
+            "not a pr",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn user_filters_resolve_to_the_directorys_attributes() {
+        assert_eq!(
+            user_filter(r#"userName eq "Bob@Example.COM""#).unwrap(),
+            Filter::Compare(
+                UserAttr::Email,
+                Eq,
+                FilterValue::Text("bob@example.com".into())
+            )
+        );
+        assert_eq!(
+            user_filter(r#"externalId eq "AbC""#).unwrap(),
+            Filter::Compare(UserAttr::ExternalId, Eq, FilterValue::Text("AbC".into()))
+        );
+        assert_eq!(
+            user_filter(r#"emails[type eq "work" and value co "@Example.com"]"#).unwrap(),
+            Filter::and(
+                Filter::Constant(true),
+                Filter::Compare(
+                    UserAttr::Email,
+                    Co,
+                    FilterValue::Text("@example.com".into())
+                )
+            )
+        );
+        assert_eq!(
+            user_filter(r#"emails[type eq "home"]"#).unwrap(),
+            Filter::Constant(false)
+        );
+        assert_eq!(
+            user_filter("active eq false").unwrap(),
+            Filter::Compare(UserAttr::Active, Eq, FilterValue::Bool(false))
+        );
+        assert_eq!(
+            user_filter(r#"addresses[country eq "de"]"#).unwrap(),
+            Filter::Compare(UserAttr::CountryCode, Eq, FilterValue::Text("DE".into()))
+        );
+        assert_eq!(
+            user_filter(r#"id eq "not-a-uuid""#).unwrap(),
+            Filter::Constant(false)
+        );
+        assert_eq!(
+            user_filter("externalId eq null").unwrap(),
+            Filter::not(Filter::Present(UserAttr::ExternalId))
+        );
+        assert!(matches!(
+            user_filter(r#"meta.lastModified gt "2026-01-01T00:00:00Z""#).unwrap(),
+            Filter::Compare(UserAttr::LastModified, Gt, FilterValue::Time(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_attributes_and_mistyped_values_are_refused() {
+        for bad in [
+            r#"nickName eq "bob""#,
+            r#"name.middleName eq "x""#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "x""#,
+            "active eq \"maybe\"",
+            r#"id co "abc""#,
+            r#"meta.created co "2026""#,
+            r#"meta.created gt "yesterday""#,
+            r#"emails[value eq "a" and type[value eq "b"]]"#,
+            r#"emails[name.givenName eq "x"]"#,
+            "userName eq 5",
+        ] {
+            assert!(user_filter(bad).is_err(), "{bad:?} resolved");
+        }
+        assert!(group_filter(r#"userName eq "x""#).is_err());
+    }
+
+    #[test]
+    fn group_filters_resolve_names_case_insensitively_and_members_by_id() {
+        assert_eq!(
+            group_filter(r#"displayName eq "Admins""#).unwrap(),
+            Filter::Compare(GroupAttr::Name, Eq, FilterValue::Text("admins".into()))
+        );
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(
+            group_filter(&format!("members[value eq \"{id}\"]")).unwrap(),
+            Filter::Compare(GroupAttr::MemberId, Eq, FilterValue::Id(id))
+        );
+    }
+
+    #[test]
+    fn patch_paths_read_value_filters_and_sub_attributes() {
+        let p = PatchPath::parse(r#"emails[type eq "work"].value"#).unwrap();
+        assert_eq!(p.attr, path("emails"));
+        assert_eq!(p.sub.as_deref(), Some("value"));
+        assert!(p.filter.is_some());
+        let id = uuid::Uuid::now_v7();
+        let p = PatchPath::parse(&format!("members[value eq \"{id}\"]")).unwrap();
+        assert_eq!(member_ids(p.filter.as_ref().unwrap()).unwrap(), vec![id]);
+        assert!(PatchPath::parse("members[value eq \"x\"").is_err());
+        assert!(PatchPath::parse("members[value eq \"x\"]value").is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! Discovery (RFC 7644 §4, RFC 7643 §5–7): what this service provider supports and
+//! the schemas of its resources, declared exactly as implemented.
+
+use serde_json::{Value, json};
+
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+
+/// The most resources one list answers; a larger `count` is cut to this.
+pub const MAX_RESULTS: u32 = 200;
+
+pub fn service_provider_config(base: &str) -> Value {
+    json!({
+        "schemas": [SERVICE_PROVIDER_CONFIG],
+        "documentationUri": "https://github.com/roster/roster/blob/main/docs/scim.md",
+        "patch": { "supported": true },
+        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "filter": { "supported": true, "maxResults": MAX_RESULTS },
+        "changePassword": { "supported": false },
+        "sort": { "supported": true },
+        "etag": { "supported": true },
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "A tenant API key or an access token, as Authorization: Bearer <token>",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base}/ServiceProviderConfig")
+        }
+    })
+}
+
+fn resource_type(base: &str, name: &str) -> Value {
+    let (endpoint, schema, description) = match name {
+        "User" => ("/Users", USER, "A person in the tenant's directory"),
+        _ => ("/Groups", GROUP, "A named set of the tenant's users"),
+    };
+    let mut value = json!({
+        "schemas": [RESOURCE_TYPE],
+        "id": name,
+        "name": name,
+        "endpoint": endpoint,
+        "description": description,
+        "schema": schema,
+        "meta": {
+            "resourceType": "ResourceType",
+            "location": format!("{base}/ResourceTypes/{name}")
+        }
+    });
+    if name == "User" {
+        value["schemaExtensions"] = json!([{ "schema": ENTERPRISE_USER, "required": false }]);
+    }
+    value
+}
+
+/// The resource types: `User` and `Group`.
+pub fn resource_types(base: &str) -> Vec<Value> {
+    vec![resource_type(base, "User"), resource_type(base, "Group")]
+}
+
+pub fn resource_type_by_id(base: &str, id: &str) -> Option<Value> {
+    matches!(id, "User" | "Group").then(|| resource_type(base, id))
+}
+
+/// An attribute definition with the defaults RFC 7643 §2.2 names.
+fn attr(name: &str, kind: &str, description: &str) -> Value {
+    json!({
+        "name": name,
+        "type": kind,
+        "multiValued": false,
+        "description": description,
+        "required": false,
+        "caseExact": false,
+        "mutability": "readWrite",
+        "returned": "default",
+        "uniqueness": "none"
+    })
+}
+
+fn with(mut value: Value, changes: Value) -> Value {
+    if let (Some(target), Value::Object(changes)) = (value.as_object_mut(), changes) {
+        target.extend(changes);
+    }
+    value
+}
+
+fn multi(name: &str, description: &str, sub: Vec<Value>) -> Value {
+    with(
+        attr(name, "complex", description),
+        json!({ "multiValued": true, "subAttributes": sub }),
+    )
+}
+
+fn type_and_primary() -> Vec<Value> {
+    vec![
+        with(
+            attr("type", "string", "Always \"work\""),
+            json!({ "canonicalValues": ["work"] }),
+        ),
+        attr("primary", "boolean", "Always true: the one value"),
+    ]
+}
+
+fn user_schema() -> Value {
+    let mut emails = vec![attr("value", "string", "The user's email address")];
+    emails.extend(type_and_primary());
+    let mut phones = vec![attr("value", "string", "The user's phone number")];
+    phones.extend(type_and_primary());
+    let mut addresses = vec![attr("country", "string", "ISO 3166-1 alpha-2 country code")];
+    addresses.extend(type_and_primary());
+    json!({
+        "id": USER,
+        "name": "User",
+        "description": "User Account",
+        "attributes": [
+            with(attr("userName", "string", "The user's email address, unique in the tenant regardless of case"),
+                 json!({ "required": true, "uniqueness": "server" })),
+            with(attr("name", "complex", "The user's name"), json!({ "subAttributes": [
+                attr("givenName", "string", "First name"),
+                attr("familyName", "string", "Last name"),
+                with(attr("formatted", "string", "Given and family name"), json!({ "mutability": "readOnly" })),
+            ] })),
+            with(attr("displayName", "string", "Given and family name"), json!({ "mutability": "readOnly" })),
+            multi("emails", "The user's email address (userName)", emails),
+            multi("phoneNumbers", "At most one phone number", phones),
+            multi("addresses", "At most one address, of which the country is kept", addresses),
+            multi("roles", "admin or member", vec![
+                with(attr("value", "string", "admin or member"), json!({ "canonicalValues": ["admin", "member"] })),
+                attr("primary", "boolean", "Always true"),
+            ]),
+            attr("active", "boolean", "Whether the user's status is active"),
+            with(attr("password", "string", "Set on create or replace; never returned"),
+                 json!({ "mutability": "writeOnly", "returned": "never" })),
+            with(multi("groups", "The groups the user belongs to", vec![
+                attr("value", "string", "The group's id"),
+                attr("display", "string", "The group's name"),
+                attr("$ref", "reference", "The group's URI"),
+            ]), json!({ "mutability": "readOnly" })),
+        ],
+        "meta": { "resourceType": "Schema" }
+    })
+}
+
+fn enterprise_schema() -> Value {
+    json!({
+        "id": ENTERPRISE_USER,
+        "name": "EnterpriseUser",
+        "description": "Enterprise User",
+        "attributes": [attr("organization", "string", "The user's company")],
+        "meta": { "resourceType": "Schema" }
+    })
+}
+
+fn group_schema() -> Value {
+    json!({
+        "id": GROUP,
+        "name": "Group",
+        "description": "Group",
+        "attributes": [
+            with(attr("displayName", "string", "The group's name, unique in the tenant regardless of case"),
+                 json!({ "required": true, "uniqueness": "server" })),
+            multi("members", "The group's users", vec![
+                attr("value", "string", "The user's id"),
+                with(attr("display", "string", "The user's email"), json!({ "mutability": "readOnly" })),
+                attr("$ref", "reference", "The user's URI"),
+            ]),
+        ],
+        "meta": { "resourceType": "Schema" }
+    })
+}
+
+/// Every schema, with its location.
+pub fn schemas(base: &str) -> Vec<Value> {
+    [user_schema(), enterprise_schema(), group_schema()]
+        .into_iter()
+        .map(|mut schema| {
+            let id = schema["id"].as_str().unwrap_or_default().to_owned();
+            schema["schemas"] = json!([SCHEMA]);
+            schema["meta"]["location"] = json!(format!("{base}/Schemas/{id}"));
+            schema
+        })
+        .collect()
+}
+
+pub fn schema_by_id(base: &str, id: &str) -> Option<Value> {
+    schemas(base).into_iter().find(|s| s["id"] == id)
+}
+
+/// A list response of every item at once (discovery lists are small and fixed).
+pub fn list_of(items: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST],
+        "totalResults": items.len(),
+        "startIndex": 1,
+        "itemsPerPage": items.len(),
+        "Resources": items
+    })
+}

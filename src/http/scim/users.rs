@@ -1,0 +1,462 @@
+//! /Users: the directory's users as SCIM User resources (mapping in docs/scim.md).
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::domain::{
+    Company, CountryCode, Email, ExternalId, NewPassword, NewUser, Patch, PersonName, Phone, Role,
+    Status, UserId, UserPatch,
+};
+use crate::http::AppState;
+use crate::http::body::read_json;
+use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
+
+use super::error::ScimError;
+use super::filter::{user_filter, user_sort};
+use super::patch::{apply, operations};
+use super::schemas::{ENTERPRISE_USER, USER};
+use super::{
+    ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
+    not_modified_response, parse_id, resource, search_params, window,
+};
+
+/// A user as a SCIM User resource.
+pub fn render(found: &ProvisionedUser, base: &str) -> Value {
+    let user = &found.user;
+    let formatted = format!("{} {}", user.first_name, user.last_name)
+        .trim()
+        .to_owned();
+    let mut schemas = vec![USER];
+    let mut value = json!({
+        "id": user.id.to_string(),
+        "userName": user.email,
+        "name": {
+            "givenName": user.first_name,
+            "familyName": user.last_name,
+            "formatted": formatted,
+        },
+        "emails": [{ "value": user.email, "type": "work", "primary": true }],
+        "roles": [{ "value": user.role.as_str(), "primary": true }],
+        "active": user.status == Status::Active,
+        "groups": found.groups.iter().map(|(id, name)| json!({
+            "value": id.to_string(),
+            "display": name,
+            "$ref": format!("{base}/Groups/{id}"),
+        })).collect::<Vec<_>>(),
+        "meta": {
+            "resourceType": "User",
+            "created": user.created_at.rfc3339(),
+            "lastModified": user.updated_at.rfc3339(),
+            "location": format!("{base}/Users/{}", user.id),
+            "version": super::etag(user.version),
+        },
+    });
+    if !formatted.is_empty() {
+        value["displayName"] = json!(formatted);
+    }
+    if let Some(external_id) = &user.external_id {
+        value["externalId"] = json!(external_id);
+    }
+    if let Some(phone) = &user.phone {
+        value["phoneNumbers"] = json!([{ "value": phone, "type": "work", "primary": true }]);
+    }
+    if let Some(country) = &user.country_code {
+        value["addresses"] = json!([{ "country": country, "type": "work", "primary": true }]);
+    }
+    if let Some(company) = &user.company {
+        schemas.push(ENTERPRISE_USER);
+        value[ENTERPRISE_USER] = json!({ "organization": company });
+    }
+    value["schemas"] = json!(schemas);
+    value
+}
+
+/// The attributes of a User resource that the directory keeps.
+struct UserInput {
+    email: Email,
+    first_name: PersonName,
+    last_name: PersonName,
+    phone: Option<Phone>,
+    company: Option<Company>,
+    country_code: Option<CountryCode>,
+    role: Option<Role>,
+    active: Option<bool>,
+    external_id: Option<ExternalId>,
+    password: Option<NewPassword>,
+}
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> ScimError {
+    ScimError::bad("invalidValue", format!("{field}: {reason}"))
+}
+
+/// An attribute by name in any letter case (RFC 7643 §2.1).
+fn attribute<'a>(object: &'a Value, name: &str) -> &'a Value {
+    object
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+        .map_or(&Value::Null, |(_, v)| v)
+}
+
+fn text<'a>(object: &'a Value, name: &str) -> Result<Option<&'a str>, ScimError> {
+    match attribute(object, name) {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s)),
+        _ => Err(invalid(name, "must be a string")),
+    }
+}
+
+/// The primary (or else the first) element of a multi-valued attribute.
+fn primary<'a>(object: &'a Value, name: &str) -> Result<Option<&'a Value>, ScimError> {
+    match attribute(object, name) {
+        Value::Null => Ok(None),
+        Value::Array(items) => Ok(items
+            .iter()
+            .find(|i| attribute(i, "primary") == &Value::Bool(true))
+            .or_else(|| items.first())),
+        _ => Err(invalid(name, "must be an array")),
+    }
+}
+
+/// A boolean, also when sent as the string "True" or "False" (as Entra ID does).
+fn boolean(value: &Value, name: &str) -> Result<Option<bool>, ScimError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        _ => Err(invalid(name, "must be true or false")),
+    }
+}
+
+fn parsed<T, E: std::fmt::Display>(
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(String) -> Result<T, E>,
+) -> Result<Option<T>, ScimError> {
+    value
+        .map(|v| parse(v.to_owned()).map_err(|e| invalid(field, e)))
+        .transpose()
+}
+
+fn read_user(body: &Value) -> Result<UserInput, ScimError> {
+    if !body.is_object() {
+        return Err(ScimError::bad(
+            "invalidSyntax",
+            "the body must be a JSON object",
+        ));
+    }
+    let user_name = text(body, "userName")?.ok_or_else(|| invalid("userName", "is required"))?;
+    let email = Email::parse(user_name)
+        .map_err(|e| invalid("userName", format!("must be an email address ({e})")))?;
+    let name = attribute(body, "name");
+    let first_name = parsed(
+        "name.givenName",
+        text(name, "givenName")?,
+        PersonName::parse,
+    )?
+    .unwrap_or_else(PersonName::empty);
+    let last_name = parsed(
+        "name.familyName",
+        text(name, "familyName")?,
+        PersonName::parse,
+    )?
+    .unwrap_or_else(PersonName::empty);
+    let phone = match primary(body, "phoneNumbers")? {
+        Some(item) => parsed("phoneNumbers.value", text(item, "value")?, Phone::parse)?,
+        None => None,
+    };
+    let country_code = match primary(body, "addresses")? {
+        Some(item) => parsed(
+            "addresses.country",
+            text(item, "country")?,
+            CountryCode::parse,
+        )?,
+        None => None,
+    };
+    let company = parsed(
+        "organization",
+        text(attribute(body, ENTERPRISE_USER), "organization")?,
+        Company::parse,
+    )?;
+    let role = match primary(body, "roles")? {
+        Some(item) => {
+            let value = match item {
+                Value::String(s) => Some(s.as_str()),
+                item => text(item, "value")?,
+            };
+            parsed("roles.value", value, |v| {
+                v.to_ascii_lowercase().parse::<Role>()
+            })?
+        }
+        None => None,
+    };
+    Ok(UserInput {
+        email,
+        first_name,
+        last_name,
+        phone,
+        company,
+        country_code,
+        role,
+        active: boolean(attribute(body, "active"), "active")?,
+        external_id: parsed("externalId", text(body, "externalId")?, ExternalId::parse)?,
+        password: parsed("password", text(body, "password")?, NewPassword::parse)?,
+    })
+}
+
+fn status(active: bool) -> Status {
+    if active {
+        Status::Active
+    } else {
+        Status::Disabled
+    }
+}
+
+fn optional<T>(value: Option<T>) -> Patch<T> {
+    value.map_or(Patch::Clear, Patch::Set)
+}
+
+impl UserInput {
+    fn into_new_user(self) -> NewUser {
+        NewUser {
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone: self.phone,
+            company: self.company,
+            country_code: self.country_code,
+            role: self.role.unwrap_or(Role::Member),
+            status: status(self.active.unwrap_or(true)),
+            external_id: self.external_id,
+            password: self.password,
+            password_hash: None,
+        }
+    }
+
+    /// A replace: what the resource omits is cleared, except the role and status,
+    /// which stay as they are unless named.
+    fn into_patch(self) -> UserPatch {
+        UserPatch {
+            email: Some(self.email),
+            first_name: Some(self.first_name),
+            last_name: Some(self.last_name),
+            phone: optional(self.phone),
+            company: optional(self.company),
+            country_code: optional(self.country_code),
+            role: self.role,
+            status: self.active.map(status),
+            external_id: optional(self.external_id),
+            default_group_id: Patch::Keep,
+        }
+    }
+}
+
+async fn body(request: Request) -> Result<Value, ScimError> {
+    Ok(read_json::<Value>(request).await?)
+}
+
+fn user_id(id: &str) -> Result<UserId, ScimError> {
+    parse_id(id, UserId::parse, Resource::User)
+}
+
+/// `GET /Users?filter=…&startIndex=…&count=…`
+pub async fn list(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ScimError> {
+    listing(&state, &scim, list_params(query)?).await
+}
+
+/// `POST /Users/.search`: the list, with its parameters in a SearchRequest body.
+pub async fn search(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let params = search_params(&body(request).await?)?;
+    listing(&state, &scim, params).await
+}
+
+async fn listing(
+    state: &AppState,
+    scim: &ScimCaller,
+    params: ListParams,
+) -> Result<Response, ScimError> {
+    let filter = match params.filter.as_deref() {
+        Some(text) => user_filter(text)?,
+        None => crate::domain::Filter::Constant(true),
+    };
+    let (start, count) = window(&params)?;
+    let sort = params.sort(user_sort)?;
+    let listing = state
+        .directory
+        .provisioned_users(&scim.caller, scim.tenant, &filter, sort, start - 1, count)
+        .await?;
+    let resources = listing
+        .items
+        .iter()
+        .map(|u| params.shape(render(u, &scim.base)))
+        .collect();
+    Ok(list_response(listing.total, start, resources))
+}
+
+/// `POST /Users`
+pub async fn create(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let new = read_user(&body(request).await?)?.into_new_user();
+    let user = state
+        .directory
+        .create_user(&scim.caller, scim.tenant, new)
+        .await?;
+    let found = ProvisionedUser {
+        user,
+        groups: Vec::new(),
+    };
+    let mut response = resource(
+        StatusCode::CREATED,
+        &render(&found, &scim.base),
+        found.user.version,
+    );
+    if let Ok(location) = format!("{}/Users/{}", scim.base, found.user.id).parse() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `GET /Users/{id}`, answering 304 when If-None-Match names the current version.
+pub async fn get(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ScimError> {
+    let params = list_params(query)?;
+    let found = state
+        .directory
+        .provisioned_user(&scim.caller, scim.tenant, user_id(&id)?)
+        .await?;
+    if not_modified(&headers, found.user.version) {
+        return Ok(not_modified_response(found.user.version));
+    }
+    Ok(resource(
+        StatusCode::OK,
+        &params.shape(render(&found, &scim.base)),
+        found.user.version,
+    ))
+}
+
+/// `PUT /Users/{id}`: replaces the user's attributes.
+pub async fn replace(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let id = user_id(&id)?;
+    let patch = read_user(&body(request).await?)?.into_patch();
+    updated(&state, &scim, id, patch, if_match(&headers)).await
+}
+
+/// `PATCH /Users/{id}`: applies the operations to the user's resource and stores the
+/// result as a replace made under the version read.
+pub async fn patch(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let id = user_id(&id)?;
+    let operations = operations(&body(request).await?)?;
+    let current = state
+        .directory
+        .provisioned_user(&scim.caller, scim.tenant, id)
+        .await?;
+    if let Precondition::Versions(versions) = if_match(&headers)
+        && !versions.contains(&current.user.version)
+    {
+        return Err(ServiceError::PreconditionFailed.into());
+    }
+    let before = render(&current, &scim.base);
+    let mut after = before.clone();
+    for operation in &operations {
+        apply(&mut after, operation)?;
+    }
+    // An IdP that changes the work email means the user's address: userName follows.
+    let email_of = |v: &Value| {
+        v["emails"]
+            .as_array()
+            .and_then(|e| e.first())
+            .map(|e| e["value"].clone())
+    };
+    if after["userName"] == before["userName"]
+        && email_of(&after) != email_of(&before)
+        && let Some(Value::String(email)) = email_of(&after)
+    {
+        after["userName"] = json!(email);
+    }
+    let mut input = read_user(&after)?;
+    // A pending user reads as inactive; only a change of `active` changes the status.
+    if boolean(attribute(&after, "active"), "active")?
+        == boolean(attribute(&before, "active"), "active")?
+    {
+        input.active = None;
+    }
+    let patch = input.into_patch();
+    updated(
+        &state,
+        &scim,
+        id,
+        patch,
+        Precondition::Versions(vec![current.user.version]),
+    )
+    .await
+}
+
+async fn updated(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: UserId,
+    patch: UserPatch,
+    precondition: Precondition,
+) -> Result<Response, ScimError> {
+    let user = state
+        .directory
+        .update_user(&scim.caller, scim.tenant, id, patch, precondition)
+        .await?;
+    let found = state
+        .directory
+        .users_with_groups(scim.tenant, vec![user])
+        .await?
+        .pop()
+        .ok_or(ServiceError::NotFound(Resource::User))?;
+    Ok(resource(
+        StatusCode::OK,
+        &render(&found, &scim.base),
+        found.user.version,
+    ))
+}
+
+/// `DELETE /Users/{id}`
+pub async fn delete(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    state
+        .directory
+        .delete_user(&scim.caller, scim.tenant, user_id(&id)?, if_match(&headers))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
