@@ -15,6 +15,7 @@ use crate::domain::{
 };
 use crate::store::StoreError;
 
+use super::groups::{group_record, insert_group};
 use super::stream::attach_to_users;
 use super::{Access, Directory, Resource, ServiceError, ServiceResult, audit};
 
@@ -303,31 +304,11 @@ impl Directory {
         let now = Timestamp::now();
         let groups: Vec<Group> = new
             .into_iter()
-            .map(|new| Group {
-                id: GroupId::generate(),
-                tenant_id: tenant,
-                name: new.name.into_string(),
-                description: new.description.into_string(),
-                owner: new.owner,
-                federated_attribute_values: new.federated_attribute_values,
-                external_id: new.external_id.map(|e| e.into_string()),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            })
+            .map(|new| group_record(tenant, new, now))
             .collect();
         let mut tx = self.store.begin().await?;
         for group in &groups {
-            tx.insert_group(group).await?;
-            audit(
-                &mut tx,
-                caller,
-                tenant,
-                Action::GroupCreate,
-                (TargetKind::Group, group.id.to_string()),
-                json!({ "name": group.name, "owner": group.owner.as_str() }),
-            )
-            .await?;
+            insert_group(&mut tx, caller, group).await?;
         }
         tx.commit().await?;
         Ok(groups)

@@ -5,7 +5,7 @@ use crate::domain::{
     Action, Group, GroupId, GroupPatch, NewGroup, Page, PageRequest, TargetKind, TenantId,
     Timestamp, User, UserFilter, UserId,
 };
-use crate::store::StoreError;
+use crate::store::{StoreError, Tx};
 
 use super::{
     Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
@@ -27,6 +27,36 @@ fn changed_fields(before: &Group, after: &Group) -> Vec<&'static str> {
     .collect()
 }
 
+/// A new group as it will be stored.
+pub(super) fn group_record(tenant: TenantId, new: NewGroup, now: Timestamp) -> Group {
+    Group {
+        id: GroupId::generate(),
+        tenant_id: tenant,
+        name: new.name.into_string(),
+        description: new.description.into_string(),
+        owner: new.owner,
+        federated_attribute_values: new.federated_attribute_values,
+        external_id: new.external_id.map(|e| e.into_string()),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Inserts a new group with its audit event.
+pub(super) async fn insert_group(tx: &mut Tx, caller: &Caller, group: &Group) -> ServiceResult<()> {
+    tx.insert_group(group).await?;
+    audit(
+        tx,
+        caller,
+        group.tenant_id,
+        Action::GroupCreate,
+        (TargetKind::Group, group.id.to_string()),
+        json!({ "name": group.name, "owner": group.owner.as_str() }),
+    )
+    .await
+}
+
 impl Directory {
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
     pub async fn create_group(
@@ -37,29 +67,9 @@ impl Directory {
     ) -> ServiceResult<Group> {
         self.authorize(caller, tenant, Access::Write).await?;
         let now = Timestamp::now();
-        let group = Group {
-            id: GroupId::generate(),
-            tenant_id: tenant,
-            name: new.name.into_string(),
-            description: new.description.into_string(),
-            owner: new.owner,
-            federated_attribute_values: new.federated_attribute_values,
-            external_id: new.external_id.map(|e| e.into_string()),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let group = group_record(tenant, new, now);
         let mut tx = self.store.begin().await?;
-        tx.insert_group(&group).await?;
-        audit(
-            &mut tx,
-            caller,
-            tenant,
-            Action::GroupCreate,
-            (TargetKind::Group, group.id.to_string()),
-            json!({ "name": group.name, "owner": group.owner.as_str() }),
-        )
-        .await?;
+        insert_group(&mut tx, caller, &group).await?;
         tx.commit().await?;
         Ok(group)
     }

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::store::Tx;
 
+use super::groups::{group_record, insert_group};
 use super::{
     Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
 };
@@ -173,29 +174,16 @@ impl Directory {
     ) -> ServiceResult<GroupId> {
         self.authorize(caller, tenant, Access::Write).await?;
         let now = Timestamp::now();
-        let group = Group {
-            id: GroupId::generate(),
-            tenant_id: tenant,
-            name: new.name.into_string(),
-            description: new.description.into_string(),
-            owner: GroupOwner::Scim,
-            federated_attribute_values: new.federated_attribute_values,
-            external_id: new.external_id.map(|e| e.into_string()),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
-        let mut tx = self.store.begin().await?;
-        tx.insert_group(&group).await?;
-        audit(
-            &mut tx,
-            caller,
+        let group = group_record(
             tenant,
-            Action::GroupCreate,
-            (TargetKind::Group, group.id.to_string()),
-            json!({ "name": group.name, "owner": group.owner.as_str() }),
-        )
-        .await?;
+            NewGroup {
+                owner: GroupOwner::Scim,
+                ..new
+            },
+            now,
+        );
+        let mut tx = self.store.begin().await?;
+        insert_group(&mut tx, caller, &group).await?;
         let members: Vec<UserId> = members
             .into_iter()
             .collect::<HashSet<_>>()
