@@ -5,8 +5,9 @@ mod secret;
 
 pub use password::{PasswordError, PasswordHasher, PasswordParams, Verification};
 pub use secret::{
-    PresentedToken, generate_access_token, generate_api_key_secret, generate_operator_secret,
-    generate_user_access_key, generate_user_token, sha256,
+    PresentedToken, generate_access_token, generate_api_key_secret, generate_invitation,
+    generate_operator_secret, generate_user_access_key, generate_user_token, parse_invitation,
+    sha256,
 };
 
 use crate::domain::{Actor, ApiKeyId, ApiKeyRole, ClientInfo, Role, TenantId, UserId};

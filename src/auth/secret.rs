@@ -16,6 +16,7 @@ const API_KEY_PREFIX: &str = "rk_";
 const ACCESS_TOKEN_PREFIX: &str = "rt_";
 const USER_KEY_PREFIX: &str = "ru_";
 const USER_TOKEN_PREFIX: &str = "rs_";
+const INVITATION_PREFIX: &str = "ri_";
 const OPERATOR_PREFIX: &str = "ro_";
 
 fn random_part() -> String {
@@ -63,6 +64,20 @@ pub fn generate_user_token(tenant: TenantId) -> String {
         tenant.as_uuid().simple(),
         random_part()
     )
+}
+
+/// A new invitation token: `ri_<tenant id, 32 hex>_<43 random characters>`.
+pub fn generate_invitation(tenant: TenantId) -> String {
+    format!(
+        "{INVITATION_PREFIX}{}_{}",
+        tenant.as_uuid().simple(),
+        random_part()
+    )
+}
+
+/// The tenant an invitation token names, and the token's hash.
+pub fn parse_invitation(token: &str) -> Option<(TenantId, Vec<u8>)> {
+    scoped_tenant(token, INVITATION_PREFIX).map(|tenant| (tenant, sha256(token)))
 }
 
 /// A new operator secret: `ro_<43 random characters>`.

@@ -74,6 +74,8 @@ pub enum Action {
     Login,
     Logout,
     UserUnlock,
+    UserInvite,
+    InvitationAccept,
 }
 
 text_enum!(Action {
@@ -96,6 +98,8 @@ text_enum!(Action {
     Login = "auth.login",
     Logout = "auth.logout",
     UserUnlock = "user.unlock",
+    UserInvite = "user.invite",
+    InvitationAccept = "user.invitation.accept",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

@@ -356,3 +356,109 @@ impl Directory {
         Ok(())
     }
 }
+
+/// How long an invitation token stays valid.
+pub const INVITATION_TTL_SECONDS: i64 = 7 * 24 * 60 * 60;
+
+/// An invitation just made: its token is shown in this reply only.
+#[derive(Debug)]
+pub struct InvitationToken {
+    pub token: SecretString,
+    pub expires_at: Timestamp,
+}
+
+impl Directory {
+    /// A one-time token with which a pending user sets its first password (an
+    /// administrator hands it over). A new one replaces the user's earlier one.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %user), err(level = "debug"))]
+    pub async fn invite(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        user: UserId,
+    ) -> ServiceResult<InvitationToken> {
+        self.authorize(caller, tenant, super::Access::Write).await?;
+        let found = self.find_user(tenant, user).await?;
+        if found.status != Status::Pending {
+            return Err(ServiceError::invalid(
+                "status",
+                "only a pending user is invited; this one is not pending",
+            ));
+        }
+        let now = Timestamp::now();
+        let expires_at = now.plus_seconds(INVITATION_TTL_SECONDS);
+        let token = crate::auth::generate_invitation(tenant);
+        let mut tx = self.store.begin().await?;
+        tx.replace_invitation(tenant, user, &sha256(&token), expires_at, now)
+            .await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::UserInvite,
+            (TargetKind::User, user.to_string()),
+            json!({ "expiresAt": expires_at }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(InvitationToken {
+            token: SecretString::from(token),
+            expires_at,
+        })
+    }
+
+    /// Sets a pending user's first password with its invitation token, once, and
+    /// makes the user active. A token that is unknown, used, expired or another
+    /// tenant's is [`ServiceError::Unauthorized`].
+    pub async fn accept_invitation(
+        &self,
+        tenant: TenantId,
+        token: &str,
+        password: &NewPassword,
+        client: ClientInfo,
+    ) -> ServiceResult<()> {
+        let Some((token_tenant, hash)) = crate::auth::parse_invitation(token) else {
+            return Err(ServiceError::Unauthorized);
+        };
+        if token_tenant != tenant {
+            return Err(ServiceError::Unauthorized);
+        }
+        let password_hash = self.passwords.hash(password).await?;
+        let now = Timestamp::now();
+        let mut tx = self.store.begin().await?;
+        let Some((user_id, expires_at)) = tx.take_invitation(tenant, &hash).await? else {
+            return Err(ServiceError::Unauthorized);
+        };
+        if expires_at <= now {
+            return Err(ServiceError::Unauthorized);
+        }
+        let current = tx
+            .lock_user(tenant, user_id)
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        if current.status != Status::Pending {
+            return Err(ServiceError::Unauthorized);
+        }
+        tx.set_password_hash(tenant, user_id, &password_hash, now)
+            .await?;
+        let next = User {
+            status: Status::Active,
+            version: current.version + 1,
+            updated_at: now,
+            ..current.clone()
+        };
+        super::applied(tx.update_user(&next, current.version).await?)?;
+        audit_as(
+            &mut tx,
+            Actor::User(user_id),
+            &client,
+            tenant,
+            Action::InvitationAccept,
+            (TargetKind::User, user_id.to_string()),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

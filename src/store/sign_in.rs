@@ -274,3 +274,51 @@ impl Tx {
         Ok(revoked == 1)
     }
 }
+
+impl Tx {
+    /// Gives the user a new invitation, replacing an earlier one.
+    pub async fn replace_invitation(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        secret_hash: &[u8],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO invitations (tenant_id, user_id, secret_hash, expires_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, user_id) DO UPDATE SET \
+                 secret_hash = $3, expires_at = $4, created_at = $5",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.as_uuid())
+            .bind(secret_hash)
+            .bind(expires_at)
+            .bind(now)
+            .execute(conn)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Takes the invitation whose secret hashes to `secret_hash` (it can be taken
+    /// once): its user and expiry.
+    pub async fn take_invitation(
+        &mut self,
+        tenant: TenantId,
+        secret_hash: &[u8],
+    ) -> StoreResult<Option<(UserId, Timestamp)>> {
+        let row: Option<(Uuid, Timestamp)> = write!(self, |conn| {
+            sqlx::query_as(
+                "DELETE FROM invitations WHERE tenant_id = $1 AND secret_hash = $2 \
+                 RETURNING user_id, expires_at",
+            )
+            .bind(tenant.as_uuid())
+            .bind(secret_hash)
+            .fetch_optional(conn)
+            .await?
+        });
+        Ok(row.map(|(user, expires_at)| (UserId::from_uuid(user), expires_at)))
+    }
+}

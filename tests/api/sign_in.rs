@@ -435,3 +435,96 @@ async fn a_sign_in_flood_does_not_fail_unrelated_reads() {
     assert!(sign_ins.iter().all(|s| *s == 200), "{sign_ins:?}");
     assert!(reads.iter().all(|s| *s == 200), "{reads:?}");
 }
+
+#[tokio::test]
+async fn a_pending_user_sets_its_first_password_with_a_one_time_invitation() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let body =
+        json!({"email": "new@acme.com", "firstName": "N", "lastName": "U", "status": "pending"});
+    let user = expect_json(
+        app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &body)
+            .await,
+        201,
+    )
+    .await;
+    let invite_path = format!(
+        "/v1/tenants/{}/users/{}/invitation",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+    let reader = app.api_key(&t.id, "reader").await;
+    expect_problem(
+        app.request(reqwest::Method::POST, &invite_path, &reader)
+            .send()
+            .await
+            .unwrap(),
+        403,
+    )
+    .await;
+    let first = expect_json(
+        app.request(reqwest::Method::POST, &invite_path, &t.admin)
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let invitation = expect_json(
+        app.request(reqwest::Method::POST, &invite_path, &t.admin)
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let token = invitation["token"].as_str().unwrap();
+    assert!(token.starts_with("ri_") && invitation["expiresAt"].is_string());
+
+    let accept = format!("/v1/tenants/{}/auth/accept-invitation", t.id);
+    let post = |token: String, password: &'static str| {
+        app.client
+            .post(app.url(&accept))
+            .json(&json!({"token": token, "password": password}))
+            .send()
+    };
+    expect_problem(
+        post(first["token"].as_str().unwrap().to_owned(), PASSWORD)
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    expect_problem(post(token.to_owned(), "password1").await.unwrap(), 400).await;
+    assert_eq!(
+        post(token.to_owned(), PASSWORD).await.unwrap().status(),
+        204
+    );
+    expect_problem(post(token.to_owned(), PASSWORD).await.unwrap(), 401).await;
+
+    let native = expect_json(
+        app.get(
+            &format!(
+                "/v1/tenants/{}/users/{}",
+                t.id,
+                user["id"].as_str().unwrap()
+            ),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(native["status"], "active");
+    assert_eq!(native["hasPassword"], true);
+    expect_json(login(&app, &t.id, "new@acme.com", PASSWORD).await, 200).await;
+    // Only pending users are invited.
+    expect_problem(
+        app.request(reqwest::Method::POST, &invite_path, &t.admin)
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+}

@@ -194,3 +194,76 @@ pub async fn unlock(
     state.directory.unlock_user(&caller, tenant, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// An invitation just made.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationBody {
+    /// Hand this to the user: it sets its first password with it, once. Shown once.
+    token: String,
+    expires_at: Timestamp,
+}
+
+/// Make a one-time invitation token for a pending user (replacing an earlier one).
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/users/{userId}/invitation", tag = "users",
+    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
+    responses(
+        (status = 201, body = InvitationBody),
+        (status = 400, description = "The user is not pending", body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn invite(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+) -> Result<impl IntoResponse, ApiError> {
+    let invitation = state.directory.invite(&caller, tenant, id).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(InvitationBody {
+            token: invitation.token.expose_secret().to_owned(),
+            expires_at: invitation.expires_at,
+        }),
+    ))
+}
+
+/// An invitation token and the password its user chooses.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationBody {
+    token: String,
+    #[schema(format = Password)]
+    password: String,
+}
+
+/// Set a pending user's first password with its invitation; the user becomes active.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/auth/accept-invitation", tag = "auth", security(()),
+    params(("tenantId" = TenantId, Path)),
+    request_body = AcceptInvitationBody,
+    responses(
+        (status = 204, description = "The password is set and the user active"),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 401, description = "Unknown, used or expired invitation", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    Path(tenant): Path<TenantId>,
+    Client(client): Client,
+    Json(body): Json<AcceptInvitationBody>,
+) -> Result<StatusCode, ApiError> {
+    let mut v = Violations::new();
+    let Some(password) = v.check("password", NewPassword::parse(body.password)) else {
+        return Err(invalid(v));
+    };
+    state
+        .directory
+        .accept_invitation(tenant, &body.token, &password, client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

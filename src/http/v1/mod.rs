@@ -74,6 +74,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::set_password))
         .routes(routes!(auth::unlock))
+        .routes(routes!(auth::invite))
+        .routes(routes!(auth::accept_invitation))
         .routes(routes!(audit::list))
 }
 

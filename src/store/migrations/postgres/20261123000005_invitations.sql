@@ -1,0 +1,12 @@
+-- One-time tokens with which a pending user sets its first password. An
+-- administrator obtains one; a new one replaces the user's earlier one.
+CREATE TABLE invitations (
+    tenant_id    uuid NOT NULL,
+    user_id      uuid NOT NULL,
+    secret_hash  bytea NOT NULL,
+    expires_at   timestamptz NOT NULL,
+    created_at   timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, user_id),
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX invitations_secret_hash ON invitations (tenant_id, secret_hash);
