@@ -70,7 +70,73 @@ impl Store {
     }
 }
 
+/// The two tables of issued bearer tokens, which differ only in whom a token acts
+/// as: an API key (access tokens) or a user (signed-in users' tokens).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TokenTable {
+    Access,
+    User,
+}
+
+impl TokenTable {
+    fn name(self) -> &'static str {
+        match self {
+            TokenTable::Access => "access_tokens",
+            TokenTable::User => "user_tokens",
+        }
+    }
+
+    fn subject_column(self) -> &'static str {
+        match self {
+            TokenTable::Access => "api_key_id",
+            TokenTable::User => "user_id",
+        }
+    }
+}
+
+/// A token to store.
+pub(super) struct NewToken<'a> {
+    pub tenant: TenantId,
+    pub subject: Uuid,
+    pub secret_hash: &'a [u8],
+    pub expires_at: Timestamp,
+    pub now: Timestamp,
+}
+
 impl Tx {
+    /// Stores a new token, and drops the tenant's tokens in that table that have
+    /// expired.
+    pub(super) async fn insert_token(
+        &mut self,
+        table: TokenTable,
+        token: NewToken<'_>,
+    ) -> StoreResult<()> {
+        let table_name = table.name();
+        let delete = format!("DELETE FROM {table_name} WHERE tenant_id = $1 AND expires_at <= $2");
+        let insert = format!(
+            "INSERT INTO {table_name} (tenant_id, id, secret_hash, {}, expires_at, revoked_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+            table.subject_column()
+        );
+        write!(self, |conn| {
+            sqlx::query(&delete)
+                .bind(token.tenant.as_uuid())
+                .bind(token.now)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(&insert)
+                .bind(token.tenant.as_uuid())
+                .bind(Uuid::now_v7())
+                .bind(token.secret_hash)
+                .bind(token.subject)
+                .bind(token.expires_at)
+                .bind(token.now)
+                .execute(&mut *conn)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Stores a new token for `key`, and drops the tenant's tokens that have expired.
     pub async fn insert_access_token(
         &mut self,
@@ -80,26 +146,14 @@ impl Tx {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<()> {
-        write!(self, |conn| {
-            sqlx::query("DELETE FROM access_tokens WHERE tenant_id = $1 AND expires_at <= $2")
-                .bind(tenant.as_uuid())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO access_tokens (tenant_id, id, secret_hash, api_key_id, expires_at, \
-                 revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
-            )
-            .bind(tenant.as_uuid())
-            .bind(Uuid::now_v7())
-            .bind(secret_hash)
-            .bind(key.as_uuid())
-            .bind(expires_at)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        });
-        Ok(())
+        let token = NewToken {
+            tenant,
+            subject: key.as_uuid(),
+            secret_hash,
+            expires_at,
+            now,
+        };
+        self.insert_token(TokenTable::Access, token).await
     }
 
     /// Revokes the key's token whose secret hashes to `secret_hash`; `false` when the

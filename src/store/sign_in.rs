@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::domain::{Role, Status, TenantId, Timestamp, UserId};
 
+use super::access_tokens::{NewToken, TokenTable};
 use super::codec::parse_enum;
 use super::{Store, StoreResult, Tx, read, write};
 
@@ -230,26 +231,14 @@ impl Tx {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<()> {
-        write!(self, |conn| {
-            sqlx::query("DELETE FROM user_tokens WHERE tenant_id = $1 AND expires_at <= $2")
-                .bind(tenant.as_uuid())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query(
-                "INSERT INTO user_tokens (tenant_id, id, secret_hash, user_id, expires_at, \
-                 revoked_at, created_at) VALUES ($1, $2, $3, $4, $5, NULL, $6)",
-            )
-            .bind(tenant.as_uuid())
-            .bind(Uuid::now_v7())
-            .bind(secret_hash)
-            .bind(user.as_uuid())
-            .bind(expires_at)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        });
-        Ok(())
+        let token = NewToken {
+            tenant,
+            subject: user.as_uuid(),
+            secret_hash,
+            expires_at,
+            now,
+        };
+        self.insert_token(TokenTable::User, token).await
     }
 
     /// Revokes the user token whose secret hashes to `secret_hash`.
