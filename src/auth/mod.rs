@@ -2,12 +2,16 @@
 
 mod password;
 mod secret;
+mod totp;
 
 pub use password::{PasswordError, PasswordHasher, PasswordParams, Verification};
 pub use secret::{
     PresentedToken, generate_access_token, generate_api_key_secret, generate_invitation,
     generate_operator_secret, generate_user_access_key, generate_user_token, parse_invitation,
     sha256,
+};
+pub use totp::{
+    RECOVERY_CODE_COUNT, TotpSecret, generate_recovery_codes, qr_code_data_uri, recovery_code_hash,
 };
 
 use crate::domain::{Actor, ApiKeyId, ApiKeyRole, ClientInfo, Role, TenantId, UserId};

@@ -76,6 +76,10 @@ pub enum Action {
     UserUnlock,
     UserInvite,
     InvitationAccept,
+    TwoFactorEnrol,
+    TwoFactorEnable,
+    TwoFactorDisable,
+    RecoveryCodesRegenerate,
 }
 
 text_enum!(Action {
@@ -100,6 +104,10 @@ text_enum!(Action {
     UserUnlock = "user.unlock",
     UserInvite = "user.invite",
     InvitationAccept = "user.invitation.accept",
+    TwoFactorEnrol = "user.two_factor.enrol",
+    TwoFactorEnable = "user.two_factor.enable",
+    TwoFactorDisable = "user.two_factor.disable",
+    RecoveryCodesRegenerate = "user.recovery_codes.regenerate",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

@@ -10,6 +10,7 @@ mod scim;
 mod sign_in;
 mod stream;
 mod tenants;
+mod two_factor;
 mod users;
 
 use std::fmt;
@@ -27,6 +28,7 @@ pub use authn::IssuedAccessToken;
 pub use scim::{Listing, MemberChange, ProvisionedGroup, ProvisionedUser};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use stream::UserWithGroupIds;
+pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
 pub use users::{Invitation, InvitationOutcome};
 
 /// The kinds of object a lookup can miss.
@@ -75,6 +77,14 @@ pub enum ServiceError {
     /// Too many failed sign-ins for this account: locked for a while.
     #[error("this account is locked after too many failed sign-ins; try again later")]
     Locked { retry_after_seconds: i64 },
+    /// The password was right, but the account signs in with a second factor too and
+    /// none was given.
+    #[error("this account signs in with a two-factor code as well; give one")]
+    TwoFactorRequired,
+    /// The password was right, but the two-factor code is wrong, already used or not
+    /// a recovery code of the user.
+    #[error("the two-factor code is not valid")]
+    TwoFactorRejected,
     /// Too many sign-in attempts from this client address.
     #[error("too many sign-in attempts from this address; try again later")]
     TooManyAttempts { retry_after_seconds: i64 },

@@ -13,6 +13,7 @@ use crate::domain::{
 };
 use crate::store::ThrottleRule;
 
+use super::two_factor::SecondFactor;
 use super::{Directory, ServiceError, ServiceResult, audit, audit_as};
 
 /// The rules of signing in.
@@ -65,17 +66,43 @@ fn retry_after(until: Timestamp, now: Timestamp) -> i64 {
     ((until.millis() - now.millis()) / 1000).max(1)
 }
 
+/// The tenant and user of a signed-in user's own credential, or `refusal`.
+pub(super) fn own_account(
+    caller: &Caller,
+    refusal: &'static str,
+) -> ServiceResult<(TenantId, UserId)> {
+    match caller.principal {
+        Principal::User {
+            tenant_id, user_id, ..
+        } => Ok((tenant_id, user_id)),
+        _ => Err(ServiceError::Forbidden(refusal)),
+    }
+}
+
+/// A sign-in that failed, as it is recorded.
+struct FailedSignIn<'a> {
+    account: &'a str,
+    address: Option<&'a str>,
+    user: Option<UserId>,
+    /// The audit target: the user's id, or the folded email given.
+    target: String,
+    reason: &'static str,
+}
+
 impl Directory {
     /// Signs a user in. An unknown address, an address without a password and a
     /// wrong password all answer [`ServiceError::Unauthorized`], after the same work.
     /// A disabled or pending user who gives the right password is told why it may not
-    /// sign in; a locked account and a throttled client address are told to wait.
+    /// sign in; a locked account and a throttled client address are told to wait. A
+    /// user with two-factor sign-in on must also give `second_factor` (a TOTP code or
+    /// a recovery code); a wrong one counts as a failed sign-in.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
     pub async fn login(
         &self,
         tenant: TenantId,
         email: &str,
         password: &str,
+        second_factor: Option<&str>,
         client: ClientInfo,
     ) -> ServiceResult<SignedIn> {
         let now = Timestamp::now();
@@ -108,30 +135,16 @@ impl Directory {
         let user_id = found.as_ref().map(|(id, _)| *id);
 
         if !verification.matches {
-            let rule = ThrottleRule {
-                max_failures: self.sign_in.max_failures,
-                window_seconds: self.sign_in.failure_window_seconds,
-                lock_seconds: self.sign_in.lockout_seconds,
+            let target = user_id.map_or_else(|| email_key.clone(), |id| id.to_string());
+            let failure = FailedSignIn {
+                account: &account,
+                address: address.as_deref(),
+                user: user_id,
+                target,
+                reason: "invalid credentials",
             };
-            let mut tx = self.store.begin().await?;
-            self.count_attempt(&mut tx, tenant, address.as_deref(), now)
+            self.record_failed_sign_in(tenant, failure, &client, now)
                 .await?;
-            let state = tx.count_failure(tenant, &account, rule, now).await?;
-            // The same statement whether or not the user exists (a nil id matches
-            // nothing), so that both paths take the same time.
-            let target = user_id.unwrap_or(UserId::from_uuid(Uuid::nil()));
-            tx.record_failed_login(tenant, target, now).await?;
-            audit_as(
-                &mut tx,
-                Actor::Anonymous,
-                &client,
-                tenant,
-                Action::Login,
-                (TargetKind::User, user_id.map_or_else(|| email_key.clone(), |id| id.to_string())),
-                json!({ "outcome": "failure", "reason": "invalid credentials", "locked": state.locked_until.is_some() }),
-            )
-            .await?;
-            tx.commit().await?;
             return Err(ServiceError::Unauthorized);
         }
 
@@ -166,6 +179,42 @@ impl Directory {
             return Err(ServiceError::Forbidden(reason));
         }
 
+        let factor = match (user.two_factor_enabled, second_factor) {
+            (false, _) => None,
+            (true, None) => {
+                let mut tx = self.store.begin().await?;
+                self.count_attempt(&mut tx, tenant, address.as_deref(), now)
+                    .await?;
+                audit_as(
+                    &mut tx,
+                    Actor::User(user.id),
+                    &client,
+                    tenant,
+                    Action::Login,
+                    (TargetKind::User, user.id.to_string()),
+                    json!({ "outcome": "incomplete", "reason": "two-factor code required" }),
+                )
+                .await?;
+                tx.commit().await?;
+                return Err(ServiceError::TwoFactorRequired);
+            }
+            (true, Some(code)) => match self.accept_second_factor(tenant, user.id, code).await? {
+                Some(factor) => Some(factor),
+                None => {
+                    let failure = FailedSignIn {
+                        account: &account,
+                        address: address.as_deref(),
+                        user: Some(user.id),
+                        target: user.id.to_string(),
+                        reason: "invalid two-factor code",
+                    };
+                    self.record_failed_sign_in(tenant, failure, &client, now)
+                        .await?;
+                    return Err(ServiceError::TwoFactorRejected);
+                }
+            },
+        };
+
         let rehash = if verification.needs_rehash {
             let password = NewPassword::verified(password);
             Some(self.passwords.hash(&password).await?)
@@ -191,7 +240,11 @@ impl Directory {
             tenant,
             Action::Login,
             (TargetKind::User, user.id.to_string()),
-            json!({ "outcome": "success", "rehashed": rehash.is_some() }),
+            json!({
+                "outcome": "success",
+                "rehashed": rehash.is_some(),
+                "secondFactor": factor.map(SecondFactor::as_str),
+            }),
         )
         .await?;
         tx.commit().await?;
@@ -201,6 +254,127 @@ impl Directory {
             expires_in_seconds: self.sign_in.token_ttl_seconds,
             expires_at,
         })
+    }
+
+    /// Records a failed sign-in in one transaction: the attempt from the client
+    /// address, one more failure of the account (which may lock it), the user's
+    /// login metadata and the audit event. The same statements run whether or not
+    /// the user exists (a nil id matches nothing), so both paths take the same time.
+    async fn record_failed_sign_in(
+        &self,
+        tenant: TenantId,
+        failure: FailedSignIn<'_>,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> ServiceResult<()> {
+        let mut tx = self.store.begin().await?;
+        self.count_attempt(&mut tx, tenant, failure.address, now)
+            .await?;
+        let state = tx
+            .count_failure(tenant, failure.account, self.account_rule(), now)
+            .await?;
+        let user = failure.user.unwrap_or(UserId::from_uuid(Uuid::nil()));
+        tx.record_failed_login(tenant, user, now).await?;
+        audit_as(
+            &mut tx,
+            failure.user.map_or(Actor::Anonymous, Actor::User),
+            client,
+            tenant,
+            Action::Login,
+            (TargetKind::User, failure.target),
+            json!({
+                "outcome": "failure",
+                "reason": failure.reason,
+                "locked": state.locked_until.is_some(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn account_rule(&self) -> ThrottleRule {
+        ThrottleRule {
+            max_failures: self.sign_in.max_failures,
+            window_seconds: self.sign_in.failure_window_seconds,
+            lock_seconds: self.sign_in.lockout_seconds,
+        }
+    }
+
+    /// Counts a failure of a signed-in user's own account (a wrong current password
+    /// or two-factor code given to change its credentials).
+    pub(super) async fn count_account_failure(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        email: &str,
+    ) -> ServiceResult<()> {
+        let now = Timestamp::now();
+        let mut tx = self.store.begin().await?;
+        tx.count_failure(
+            tenant,
+            &account_subject(&fold_case(email)),
+            self.account_rule(),
+            now,
+        )
+        .await?;
+        tx.record_failed_login(tenant, user, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Refuses with [`ServiceError::Locked`] while the account of `email` is locked.
+    pub(super) async fn refuse_if_locked(
+        &self,
+        tenant: TenantId,
+        email: &str,
+    ) -> ServiceResult<()> {
+        let account = account_subject(&fold_case(email));
+        let now = Timestamp::now();
+        match self
+            .store
+            .locked_subjects(tenant, &[account.as_str()], now)
+            .await?
+            .into_iter()
+            .next()
+        {
+            Some((_, until)) => Err(ServiceError::Locked {
+                retry_after_seconds: retry_after(until, now),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the password a signed-in user gives to change its own credentials;
+    /// a wrong one counts as a failed sign-in. Answers the user.
+    pub(super) async fn verify_own_password(
+        &self,
+        tenant: TenantId,
+        user_id: UserId,
+        field: &str,
+        password: &str,
+    ) -> ServiceResult<User> {
+        let user = self.find_user(tenant, user_id).await?;
+        self.refuse_if_locked(tenant, &user.email).await?;
+        let stored = self
+            .store
+            .find_password(tenant, &fold_case(&user.email))
+            .await?
+            .and_then(|(_, hash)| hash);
+        if !self
+            .passwords
+            .verify(password, stored.as_deref())
+            .await?
+            .matches
+        {
+            self.count_account_failure(tenant, user_id, &user.email)
+                .await?;
+            return Err(ServiceError::invalid(
+                field,
+                "is not the user's current password",
+            ));
+        }
+        Ok(user)
     }
 
     /// Counts a sign-in attempt from a client address, in the transaction that
@@ -225,12 +399,7 @@ impl Directory {
 
     /// Ends the caller's own sign-in: the token it presents stops working.
     pub async fn logout(&self, caller: &Caller, token: &str) -> ServiceResult<()> {
-        let Principal::User {
-            tenant_id, user_id, ..
-        } = caller.principal
-        else {
-            return Err(ServiceError::Forbidden("only a signed-in user signs out"));
-        };
+        let (tenant_id, user_id) = own_account(caller, "only a signed-in user signs out")?;
         let crate::auth::PresentedToken::UserToken { hash, .. } =
             crate::auth::PresentedToken::parse(token)
         else {
@@ -293,53 +462,11 @@ impl Directory {
         current: &str,
         new: &NewPassword,
     ) -> ServiceResult<()> {
-        let Principal::User {
-            tenant_id, user_id, ..
-        } = caller.principal
-        else {
-            return Err(ServiceError::Forbidden(
-                "only a signed-in user changes its own password",
-            ));
-        };
-        let user = self.find_user(tenant_id, user_id).await?;
-        let account = account_subject(&fold_case(&user.email));
+        let (tenant_id, user_id) =
+            own_account(caller, "only a signed-in user changes its own password")?;
+        self.verify_own_password(tenant_id, user_id, "currentPassword", current)
+            .await?;
         let now = Timestamp::now();
-        if let Some((_, until)) = self
-            .store
-            .locked_subjects(tenant_id, &[account.as_str()], now)
-            .await?
-            .into_iter()
-            .next()
-        {
-            return Err(ServiceError::Locked {
-                retry_after_seconds: retry_after(until, now),
-            });
-        }
-        let stored = self
-            .store
-            .find_password(tenant_id, &fold_case(&user.email))
-            .await?
-            .and_then(|(_, hash)| hash);
-        if !self
-            .passwords
-            .verify(current, stored.as_deref())
-            .await?
-            .matches
-        {
-            let rule = ThrottleRule {
-                max_failures: self.sign_in.max_failures,
-                window_seconds: self.sign_in.failure_window_seconds,
-                lock_seconds: self.sign_in.lockout_seconds,
-            };
-            let mut tx = self.store.begin().await?;
-            tx.count_failure(tenant_id, &account, rule, now).await?;
-            tx.record_failed_login(tenant_id, user_id, now).await?;
-            tx.commit().await?;
-            return Err(ServiceError::invalid(
-                "currentPassword",
-                "is not the user's current password",
-            ));
-        }
         let hash = self.passwords.hash(new).await?;
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(tenant_id, user_id, &hash, now).await?;

@@ -20,6 +20,7 @@ mod scim_filter;
 mod sign_in;
 mod sql;
 mod tenants;
+mod two_factor;
 mod users;
 
 use std::str::FromStr;
@@ -33,6 +34,7 @@ pub use access_tokens::AccessTokenGrant;
 pub use audit::AuditFilter;
 pub use operator::OperatorCredentialSource;
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
+pub use two_factor::TotpEnrolment;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]

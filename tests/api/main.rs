@@ -21,5 +21,6 @@ mod scim;
 mod secrets;
 mod sign_in;
 mod tenants;
+mod two_factor;
 mod users;
 mod validation;

@@ -4,9 +4,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestTenant, expect_json, expect_problem};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
-async fn login(app: &TestApp, tenant: &str, email: &str, password: &str) -> reqwest::Response {
+pub async fn login(app: &TestApp, tenant: &str, email: &str, password: &str) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/v1/tenants/{tenant}/auth/login")))
         .json(&json!({"email": email, "password": password}))
@@ -15,7 +15,7 @@ async fn login(app: &TestApp, tenant: &str, email: &str, password: &str) -> reqw
         .unwrap()
 }
 
-async fn user_with_password(app: &TestApp, t: &TestTenant, email: &str, role: &str) -> Value {
+pub async fn user_with_password(app: &TestApp, t: &TestTenant, email: &str, role: &str) -> Value {
     let body = json!({"email": email, "firstName": "S", "lastName": "I", "password": PASSWORD, "role": role});
     expect_json(
         app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &body)

@@ -64,6 +64,9 @@ pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
             StatusCode::UNAUTHORIZED,
             "a valid credential is required".to_owned(),
         ),
+        second @ (ServiceError::TwoFactorRequired | ServiceError::TwoFactorRejected) => {
+            (StatusCode::UNAUTHORIZED, second.to_string())
+        }
         ServiceError::PreconditionFailed => (
             StatusCode::PRECONDITION_FAILED,
             ServiceError::PreconditionFailed.to_string(),

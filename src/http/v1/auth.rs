@@ -24,6 +24,10 @@ pub struct LoginBody {
     email: String,
     #[schema(format = Password)]
     password: String,
+    /// A code from the user's authenticator app, or one of its recovery codes;
+    /// needed when the user's two-factor sign-in is on.
+    #[schema(format = Password)]
+    two_factor_code: Option<String>,
 }
 
 /// A successful sign-in: a bearer token that acts as the user, shown this once.
@@ -44,7 +48,10 @@ pub struct TokenBody {
 /// An unknown email and a wrong password are answered alike (401). A disabled or
 /// pending user who gives the right password is told why (403); an account locked
 /// after repeated failures is 423, a client address with too many attempts 429, both
-/// with Retry-After.
+/// with Retry-After. A user with two-factor sign-in on who gives the right password
+/// without `twoFactorCode` is answered 401 of type
+/// `urn:roster:problem:two-factor-required`; a wrong code is 401 of type
+/// `urn:roster:problem:two-factor-rejected` and counts as a failed sign-in.
 #[utoipa::path(
     post, path = "/v1/tenants/{tenantId}/auth/login", tag = "auth", security(()),
     params(("tenantId" = TenantId, Path)),
@@ -66,7 +73,13 @@ pub async fn login(
 ) -> Result<impl IntoResponse, ApiError> {
     let signed_in = state
         .directory
-        .login(tenant, &body.email, &body.password, client)
+        .login(
+            tenant,
+            &body.email,
+            &body.password,
+            body.two_factor_code.as_deref(),
+            client,
+        )
         .await?;
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],

@@ -252,6 +252,20 @@ fn service_problem(error: ServiceError) -> (Problem, Vec<(HeaderName, HeaderValu
                 HeaderValue::from_static("Bearer realm=\"roster\""),
             )],
         ),
+        second @ (ServiceError::TwoFactorRequired | ServiceError::TwoFactorRejected) => (
+            problem(
+                if matches!(second, ServiceError::TwoFactorRequired) {
+                    "urn:roster:problem:two-factor-required"
+                } else {
+                    "urn:roster:problem:two-factor-rejected"
+                },
+                "Unauthorized",
+                StatusCode::UNAUTHORIZED,
+                second.to_string(),
+                vec![],
+            ),
+            vec![],
+        ),
         ServiceError::Locked {
             retry_after_seconds,
         } => (

@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod groups;
 mod tenants;
+mod two_factor;
 mod users;
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::unlock))
         .routes(routes!(auth::invite))
         .routes(routes!(auth::accept_invitation))
+        .routes(routes!(two_factor::status))
+        .routes(routes!(two_factor::enrol))
+        .routes(routes!(two_factor::confirm))
+        .routes(routes!(two_factor::regenerate_recovery_codes))
+        .routes(routes!(two_factor::disable_own))
+        .routes(routes!(two_factor::disable))
         .routes(routes!(audit::list))
 }
 
