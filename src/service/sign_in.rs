@@ -129,10 +129,10 @@ impl Directory {
                 }
             });
         }
-        let found = self.store.find_password(tenant, &email_key).await?;
+        let found = self.store.find_sign_in(tenant, &email_key).await?;
         let stored = found.as_ref().and_then(|(_, hash)| hash.as_deref());
         let verification = self.passwords.verify(password, stored).await?;
-        let user_id = found.as_ref().map(|(id, _)| *id);
+        let user_id = found.as_ref().map(|(user, _)| user.id);
 
         if !verification.matches {
             let target = user_id.map_or_else(|| email_key.clone(), |id| id.to_string());
@@ -148,14 +148,9 @@ impl Directory {
             return Err(ServiceError::Unauthorized);
         }
 
-        let Some(user_id) = user_id else {
+        let Some((user, _)) = found else {
             return Err(ServiceError::Unauthorized);
         };
-        let user = self
-            .store
-            .get_user(tenant, user_id)
-            .await?
-            .ok_or(ServiceError::Unauthorized)?;
         let refusal = match user.status {
             Status::Active => None,
             Status::Disabled => Some("this account is disabled"),
@@ -354,13 +349,15 @@ impl Directory {
         field: &str,
         password: &str,
     ) -> ServiceResult<User> {
-        let user = self.find_user(tenant, user_id).await?;
-        self.refuse_if_locked(tenant, &user.email).await?;
-        let stored = self
+        let (user, stored) = self
             .store
-            .find_password(tenant, &fold_case(&user.email))
+            .find_sign_in(
+                tenant,
+                &fold_case(&self.find_user(tenant, user_id).await?.email),
+            )
             .await?
-            .and_then(|(_, hash)| hash);
+            .ok_or(ServiceError::NotFound(super::Resource::User))?;
+        self.refuse_if_locked(tenant, &user.email).await?;
         if !self
             .passwords
             .verify(password, stored.as_deref())

@@ -3,10 +3,11 @@
 
 use uuid::Uuid;
 
-use crate::domain::{Role, Status, TenantId, Timestamp, UserId};
+use crate::domain::{Role, Status, TenantId, Timestamp, User, UserId};
 
 use super::access_tokens::{NewToken, TokenTable};
 use super::codec::parse_enum;
+use super::users::{SELECT_USERS, UserRow};
 use super::{Store, StoreResult, Tx, read, write};
 
 /// A failure counter's state after one more failure.
@@ -25,6 +26,13 @@ pub struct ThrottleRule {
     pub lock_seconds: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct SignInRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: Option<String>,
+}
+
 /// A user token as authentication needs it: the user's current role and status.
 #[derive(Debug, Clone)]
 pub struct UserTokenGrant {
@@ -37,22 +45,26 @@ pub struct UserTokenGrant {
 }
 
 impl Store {
-    /// The id and password hash of the user with this email key.
-    pub async fn find_password(
+    /// The user with this email key and its password hash, in one read.
+    pub async fn find_sign_in(
         &self,
         tenant: TenantId,
         email_key: &str,
-    ) -> StoreResult<Option<(UserId, Option<String>)>> {
-        let row: Option<(Uuid, Option<String>)> = read!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, password_hash FROM users WHERE tenant_id = $1 AND email_key = $2",
-            )
-            .bind(tenant.as_uuid())
-            .bind(email_key)
-            .fetch_optional(pool)
-            .await?
+    ) -> StoreResult<Option<(User, Option<String>)>> {
+        let sql = format!(
+            "SELECT s.*, (SELECT p.password_hash FROM users p \
+             WHERE p.tenant_id = s.tenant_id AND p.id = s.id) AS password_hash \
+             FROM ({SELECT_USERS} WHERE u.tenant_id = $1 AND u.email_key = $2) s"
+        );
+        let row: Option<SignInRow> = read!(self, |pool| {
+            sqlx::query_as(&sql)
+                .bind(tenant.as_uuid())
+                .bind(email_key)
+                .fetch_optional(pool)
+                .await?
         });
-        Ok(row.map(|(id, hash)| (UserId::from_uuid(id), hash)))
+        row.map(|row| Ok((User::try_from(row.user)?, row.password_hash)))
+            .transpose()
     }
 
     /// Until when each of `subjects` is locked, for those locked after `now`.
@@ -62,23 +74,20 @@ impl Store {
         subjects: &[&str],
         now: Timestamp,
     ) -> StoreResult<Vec<(String, Timestamp)>> {
-        let mut locked = Vec::new();
-        for subject in subjects {
-            let until: Option<Option<Timestamp>> = read!(self, |pool| {
-                sqlx::query_scalar(
-                    "SELECT locked_until FROM login_throttle WHERE tenant_id = $1 AND subject = $2",
-                )
-                .bind(tenant.as_uuid())
-                .bind(*subject)
-                .fetch_optional(pool)
-                .await?
-            });
-            if let Some(Some(until)) = until
-                && until > now
-            {
-                locked.push(((*subject).to_owned(), until));
+        let placeholders: Vec<String> =
+            (0..subjects.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT subject, locked_until FROM login_throttle \
+             WHERE tenant_id = $1 AND locked_until > $2 AND subject IN ({})",
+            placeholders.join(", ")
+        );
+        let locked: Vec<(String, Timestamp)> = read!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(tenant.as_uuid()).bind(now);
+            for subject in subjects {
+                query = query.bind(*subject);
             }
-        }
+            query.fetch_all(pool).await?
+        });
         Ok(locked)
     }
 

@@ -286,7 +286,7 @@ async fn an_imported_bcrypt_hash_signs_in_and_is_rehashed() {
     let store = app.store().await;
     let tenant = roster::domain::TenantId::parse(&t.id).unwrap();
     let (_, stored) = store
-        .find_password(tenant, "legacy@acme.com")
+        .find_sign_in(tenant, "legacy@acme.com")
         .await
         .unwrap()
         .unwrap();
@@ -434,6 +434,79 @@ async fn a_sign_in_flood_does_not_fail_unrelated_reads() {
     );
     assert!(sign_ins.iter().all(|s| *s == 200), "{sign_ins:?}");
     assert!(reads.iter().all(|s| *s == 200), "{reads:?}");
+}
+
+/// The server's peak resident memory so far, in KiB (Linux's VmHWM).
+#[cfg(target_os = "linux")]
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+/// With the OWASP parameters (19 MiB per hash) and two hashing threads, 200 sign-ins
+/// at once may hold at most two hashes' memory beyond what the server needs anyway.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_sign_in_flood_stays_within_its_memory_bound() {
+    use crate::helpers::{ServerProcess, TestDatabase};
+    let database = TestDatabase::create().await;
+    let operator = "flood-operator-token-0001";
+    let server = ServerProcess::start(
+        &database.url(),
+        &[
+            ("ROSTER_BOOTSTRAP_TOKEN", operator),
+            ("ROSTER_PASSWORD_MAX_CONCURRENT", "2"),
+            ("ROSTER_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", "100000"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let tenant = expect_json(
+        client
+            .post(server.url("/v1/tenants"))
+            .bearer_auth(operator)
+            .json(&json!({"name": "Flood"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let tenant = tenant["id"].as_str().unwrap();
+    let created = client
+        .post(server.url(&format!("/v1/tenants/{tenant}/users")))
+        .bearer_auth(operator)
+        .json(&json!({"email": "f@acme.com", "firstName": "F", "lastName": "L", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let login_url = server.url(&format!("/v1/tenants/{tenant}/auth/login"));
+    let sign_in = || async {
+        client
+            .post(&login_url)
+            .json(&json!({"email": "f@acme.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // Warm: one sign-in on each hashing thread.
+    assert_eq!(tokio::join!(sign_in(), sign_in()), (200, 200));
+    let warm = peak_memory_kib(server.child.id());
+
+    let flood = futures_util::future::join_all((0..200).map(|_| sign_in())).await;
+    assert!(flood.iter().all(|s| *s == 200), "{flood:?}");
+    let peak = peak_memory_kib(server.child.id());
+    let bound = 2 * 19 * 1024 + 32 * 1024;
+    assert!(
+        peak <= warm + bound,
+        "peak {peak} KiB after the flood, {warm} KiB warm: more than {bound} KiB apart"
+    );
 }
 
 #[tokio::test]
