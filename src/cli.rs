@@ -109,7 +109,7 @@ struct ServeArgs {
     #[arg(long, env = "ROSTER_PASSWORD_PARALLELISM", value_name = "N")]
     password_parallelism: Option<u32>,
 
-    /// Password hashes computed at once [default: the number of CPUs]
+    /// Password hashing threads: hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "ROSTER_PASSWORD_MAX_CONCURRENT", value_name = "N")]
     password_max_concurrent: Option<usize>,
 
