@@ -49,6 +49,7 @@ impl Application {
         let limits = HttpLimits {
             max_body_bytes: settings.max_body_bytes,
             request_timeout: settings.request_timeout,
+            trusted_proxies: settings.trusted_proxies.clone(),
         };
         Ok(Self {
             listener,

@@ -20,6 +20,7 @@ use crate::config::{
 use crate::domain::{
     ApiKeyRole, Description, KeyName, NewApiKey, PageRequest, TenantId, TenantName, Timestamp,
 };
+use crate::http::credentials::TrustedProxies;
 use crate::service::{Directory, SignInPolicy};
 use crate::store::{Store, StoreOptions};
 
@@ -132,6 +133,11 @@ struct ServeArgs {
     /// Sign-in attempts one client address may make per lockout window [default: 100]
     #[arg(long, env = "ROSTER_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", value_name = "N")]
     login_max_attempts_per_address: Option<i64>,
+
+    /// Proxies whose X-Forwarded-For names the client, comma-separated addresses or
+    /// networks (10.0.0.0/8,fd00::/8) [default: none; the TCP peer is the client]
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_name = "LIST", value_parser = TrustedProxies::parse)]
+    trusted_proxies: Option<TrustedProxies>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,10 +244,20 @@ fn database_url(global: &GlobalArgs, file: &FileConfig) -> DatabaseUrl {
     )
 }
 
-fn serve_settings(global: &GlobalArgs, args: &ServeArgs, file: &FileConfig) -> ServeSettings {
+fn serve_settings(
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    file: &FileConfig,
+) -> anyhow::Result<ServeSettings> {
     let defaults = PasswordParams::default();
     let store_defaults = StoreOptions::default();
-    ServeSettings {
+    let trusted_proxies = match (&args.trusted_proxies, &file.trusted_proxies) {
+        (Some(flag), _) => flag.clone(),
+        (None, Some(listed)) => TrustedProxies::parse(&listed.join(","))
+            .map_err(|e| anyhow::anyhow!("trusted_proxies in the config file: {e}"))?,
+        (None, None) => TrustedProxies::default(),
+    };
+    Ok(ServeSettings {
         listen: args
             .listen
             .clone()
@@ -309,12 +325,13 @@ fn serve_settings(global: &GlobalArgs, args: &ServeArgs, file: &FileConfig) -> S
                     .unwrap_or(policy.token_ttl_seconds),
             }
         },
-    }
+        trusted_proxies,
+    })
 }
 
 async fn execute(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(serve_settings(&cli.global, &args, &file)).await,
+        Command::Serve(args) => serve(serve_settings(&cli.global, &args, &file)?).await,
         Command::Migrate => {
             let url = database_url(&cli.global, &file);
             let store = open_store(&url).await?;

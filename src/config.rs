@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::PasswordParams;
+use crate::http::credentials::TrustedProxies;
 use crate::service::SignInPolicy;
 use crate::store::StoreOptions;
 
@@ -96,6 +97,8 @@ pub struct FileConfig {
     pub lockout_window_secs: Option<i64>,
     pub lockout_secs: Option<i64>,
     pub login_max_attempts_per_address: Option<i64>,
+    /// Proxies whose `X-Forwarded-For` names the client: addresses or networks.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -117,6 +120,7 @@ pub struct ServeSettings {
     pub store: StoreOptions,
     pub password: PasswordParams,
     pub sign_in: SignInPolicy,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ServeSettings {
@@ -129,6 +133,7 @@ impl Default for ServeSettings {
             store: StoreOptions::default(),
             password: PasswordParams::default(),
             sign_in: SignInPolicy::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

@@ -30,11 +30,12 @@ pub struct AppState {
     pub directory: Directory,
 }
 
-/// Limits every request is held to.
-#[derive(Debug, Clone, Copy)]
+/// Limits every request is held to, and whom to believe about its origin.
+#[derive(Debug, Clone)]
 pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    pub trusted_proxies: credentials::TrustedProxies,
 }
 
 /// The whole application: every face, the API documents, health, and middleware.
@@ -59,6 +60,10 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             limits.request_timeout,
         ))
         .layer(CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn({
+            let proxies = std::sync::Arc::new(limits.trusted_proxies);
+            move |request, next| credentials::resolve_client_address(proxies.clone(), request, next)
+        }))
         // One log line per request: method, path (never the query), status, latency.
         .layer(
             TraceLayer::new_for_http()

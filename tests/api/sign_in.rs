@@ -261,6 +261,71 @@ async fn a_client_address_is_limited_across_accounts() {
     expect_problem(throttled, 429).await;
 }
 
+async fn login_from(app: &TestApp, tenant: &str, forwarded_for: &str) -> u16 {
+    app.client
+        .post(app.url(&format!("/v1/tenants/{tenant}/auth/login")))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"email": "nobody@acme.com", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn audited_addresses(app: &TestApp, t: &TestTenant) -> Vec<String> {
+    let events = expect_json(
+        app.get(
+            &format!("/v1/tenants/{}/audit-events?action=auth.login", t.id),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["client"]["address"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
+    let app = TestApp::spawn_with(|s| {
+        s.trusted_proxies = roster::http::credentials::TrustedProxies::parse("127.0.0.1").unwrap();
+        s.sign_in.max_attempts_per_address = 2;
+    })
+    .await;
+    let t = app.tenant().await;
+    assert_eq!(login_from(&app, &t.id, "203.0.113.7").await, 401);
+    // What the client wrote before the proxy's entry does not change who it is.
+    assert_eq!(
+        login_from(&app, &t.id, "198.51.100.1, 203.0.113.7").await,
+        401
+    );
+    assert_eq!(login_from(&app, &t.id, "203.0.113.7").await, 429);
+    assert_eq!(login_from(&app, &t.id, "203.0.113.8").await, 401);
+    let addresses = audited_addresses(&app, &t).await;
+    assert_eq!(addresses.len(), 3, "{addresses:?}");
+    assert!(
+        addresses.iter().all(|a| a.starts_with("203.0.113.")),
+        "{addresses:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = TestApp::spawn_with(|s| s.sign_in.max_attempts_per_address = 2).await;
+    let t = app.tenant().await;
+    assert_eq!(login_from(&app, &t.id, "203.0.113.7").await, 401);
+    assert_eq!(login_from(&app, &t.id, "203.0.113.8").await, 401);
+    assert_eq!(login_from(&app, &t.id, "203.0.113.9").await, 429);
+    let addresses = audited_addresses(&app, &t).await;
+    assert!(addresses.iter().all(|a| a == "127.0.0.1"), "{addresses:?}");
+}
+
 #[tokio::test]
 async fn an_imported_bcrypt_hash_signs_in_and_is_rehashed() {
     let app = TestApp::spawn().await;
