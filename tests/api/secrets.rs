@@ -106,3 +106,93 @@ async fn no_secret_reaches_the_log() {
         assert!(!log.contains(secret), "{secret} leaked into the log");
     }
 }
+
+#[tokio::test]
+async fn two_factor_secrets_never_reach_the_log() {
+    use crate::two_factor::{current_step, totp};
+    let database = TestDatabase::create().await;
+    let operator = "two-factor-log-operator-0001";
+    let server = ServerProcess::start(
+        &database.url(),
+        &[
+            ("ROSTER_BOOTSTRAP_TOKEN", operator),
+            ("ROSTER_LOG_LEVEL", "trace"),
+        ],
+    );
+    let client = Client::new();
+    let post = |path: String, token: Option<String>, body: serde_json::Value| {
+        let mut request = client.post(server.url(&path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let tenant = expect_json(
+        post(
+            "/v1/tenants".into(),
+            Some(operator.into()),
+            json!({"name": "T"}),
+        )
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let tid = tenant["id"].as_str().unwrap();
+    let password = "two-factor-log-password-42";
+    let body = json!({"email": "t@f.co", "firstName": "t", "lastName": "f", "password": password});
+    expect_json(
+        post(
+            format!("/v1/tenants/{tid}/users"),
+            Some(operator.into()),
+            body,
+        )
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let login = format!("/v1/tenants/{tid}/auth/login");
+    let credentials = json!({"email": "t@f.co", "password": password});
+    let signed_in = expect_json(post(login.clone(), None, credentials).await.unwrap(), 200).await;
+    let token = signed_in["accessToken"].as_str().unwrap().to_owned();
+    let base = format!("/v1/tenants/{tid}/auth/two-factor");
+    let started = expect_json(
+        post(
+            format!("{base}/totp"),
+            Some(token.clone()),
+            json!({"password": password}),
+        )
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let secret = started["secret"].as_str().unwrap().to_owned();
+    let confirmed = expect_json(
+        post(
+            format!("{base}/totp/confirm"),
+            Some(token.clone()),
+            json!({"code": totp(&secret, current_step())}),
+        )
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let recovery = confirmed["recoveryCodes"][0].as_str().unwrap().to_owned();
+    let with_code = json!({"email": "t@f.co", "password": password, "twoFactorCode": recovery});
+    expect_json(post(login, None, with_code).await.unwrap(), 200).await;
+
+    let log = server.stderr();
+    assert!(
+        log.contains("/auth/two-factor/totp/confirm"),
+        "requests are logged"
+    );
+    for secret in [&secret, &recovery, &token, &password.to_owned()] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "{secret} leaked into the log"
+        );
+    }
+}

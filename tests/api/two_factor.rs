@@ -10,7 +10,7 @@ use crate::helpers::{TestApp, TestTenant, expect_json, expect_problem, problem_f
 use crate::sign_in::{PASSWORD, login, user_with_password};
 
 /// RFC 6238 with HMAC-SHA1, six digits, 30-second steps: the code of `step`.
-fn totp(secret_base32: &str, step: u64) -> String {
+pub fn totp(secret_base32: &str, step: u64) -> String {
     let key = base32::decode(base32::Alphabet::Rfc4648 { padding: false }, secret_base32)
         .expect("a base32 secret");
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(&key).unwrap();
@@ -21,7 +21,7 @@ fn totp(secret_base32: &str, step: u64) -> String {
     format!("{:06}", value % 1_000_000)
 }
 
-fn current_step() -> u64 {
+pub fn current_step() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
