@@ -146,6 +146,7 @@ fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<A>) {
 fn user_column(attr: UserAttr) -> Column {
     match attr {
         UserAttr::Id => Column::Id("u.id"),
+        UserAttr::UserName => Column::Text("u.user_name_key"),
         UserAttr::Email => Column::Text("u.email_key"),
         UserAttr::FirstName => Column::Text("u.first_name_key"),
         UserAttr::LastName => Column::Text("u.last_name_key"),
@@ -433,33 +434,31 @@ impl Store {
         Ok(found)
     }
 
-    /// The (group, member id, member email) memberships of `groups`, through the
-    /// primary key, in one statement per few hundred groups.
-    pub async fn member_refs_of_groups(
+    /// The (group, member id) memberships of `groups`, through the primary key, in
+    /// one statement per few hundred groups.
+    pub async fn member_ids_of_groups(
         &self,
         tenant: TenantId,
         groups: &[GroupId],
-    ) -> StoreResult<Vec<(GroupId, UserId, String)>> {
+    ) -> StoreResult<Vec<(GroupId, UserId)>> {
         let mut found = Vec::new();
         for chunk in groups.chunks(IDS_PER_STATEMENT) {
-            let mut prefix = Sql::new(
-                "SELECT m.group_id, u.id, u.email FROM memberships m \
-                 JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
-                 WHERE m.tenant_id = ",
-            );
+            let mut prefix =
+                Sql::new("SELECT m.group_id, m.user_id FROM memberships m WHERE m.tenant_id = ");
             prefix
                 .bind(Value::Uuid(tenant.as_uuid()))
                 .push(" AND m.group_id IN ");
             let ids: Vec<Uuid> = chunk.iter().map(|g| g.as_uuid()).collect();
-            let Sql { text, values } = with_ids(prefix, &ids, " ORDER BY m.group_id, u.id");
-            let rows: Vec<(Uuid, Uuid, String)> = read!(self, |pool| {
+            let Sql { text, values } = with_ids(prefix, &ids, " ORDER BY m.group_id, m.user_id");
+            let rows: Vec<(Uuid, Uuid)> = read!(self, |pool| {
                 bind_values!(sqlx::query_as(&text), values)
                     .fetch_all(pool)
                     .await?
             });
-            found.extend(rows.into_iter().map(|(group, user, email)| {
-                (GroupId::from_uuid(group), UserId::from_uuid(user), email)
-            }));
+            found.extend(
+                rows.into_iter()
+                    .map(|(group, user)| (GroupId::from_uuid(group), UserId::from_uuid(user))),
+            );
         }
         Ok(found)
     }

@@ -14,7 +14,6 @@ use crate::domain::{
     UserId,
 };
 use crate::http::AppState;
-use crate::http::body::read_json;
 use crate::service::{MemberChange, ProvisionedGroup, Resource};
 
 use super::error::ScimError;
@@ -23,7 +22,7 @@ use super::patch::{Op, operations};
 use super::schemas::GROUP;
 use super::{
     ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, search_params, window,
+    not_modified_response, parse_id, resource, scim_body, search_params, window,
 };
 
 /// A group as a SCIM Group resource.
@@ -33,9 +32,8 @@ pub fn render(found: &ProvisionedGroup, base: &str) -> Value {
         "schemas": [GROUP],
         "id": group.id.to_string(),
         "displayName": group.name,
-        "members": found.members.iter().map(|(id, email)| json!({
+        "members": found.members.iter().map(|id| json!({
             "value": id.to_string(),
-            "display": email,
             "$ref": format!("{base}/Users/{id}"),
         })).collect::<Vec<_>>(),
         "meta": {
@@ -212,10 +210,6 @@ fn read_patch(body: &Value) -> Result<(GroupPatch, MemberChange), ScimError> {
     Ok((patch, change.into_change()))
 }
 
-async fn body(request: Request) -> Result<Value, ScimError> {
-    Ok(read_json::<Value>(request).await?)
-}
-
 fn group_id(id: &str) -> Result<GroupId, ScimError> {
     parse_id(id, GroupId::parse, Resource::Group)
 }
@@ -235,7 +229,7 @@ pub async fn search(
     scim: ScimCaller,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let params = search_params(&body(request).await?)?;
+    let params = search_params(&scim_body(request).await?)?;
     listing(&state, &scim, params).await
 }
 
@@ -268,7 +262,7 @@ pub async fn create(
     scim: ScimCaller,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let body = body(request).await?;
+    let body = scim_body(request).await?;
     let new = NewGroup {
         name: name(attribute(&body, "displayName"))?,
         description: Description::empty(),
@@ -330,7 +324,7 @@ pub async fn replace(
     request: Request,
 ) -> Result<Response, ScimError> {
     let id = group_id(&id)?;
-    let body = body(request).await?;
+    let body = scim_body(request).await?;
     let patch = GroupPatch {
         name: Some(name(attribute(&body, "displayName"))?),
         external_id: external_id(attribute(&body, "externalId"))?.map_or(Patch::Clear, Patch::Set),
@@ -352,7 +346,7 @@ pub async fn patch(
     request: Request,
 ) -> Result<Response, ScimError> {
     let id = group_id(&id)?;
-    let (patch, change) = read_patch(&body(request).await?)?;
+    let (patch, change) = read_patch(&scim_body(request).await?)?;
     changed(&state, &scim, &headers, id, patch, change).await
 }
 

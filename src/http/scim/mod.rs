@@ -7,6 +7,7 @@ mod filter;
 mod groups;
 mod patch;
 mod schemas;
+mod search;
 mod shape;
 mod users;
 
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/scim/v2/Schemas", get(discovery::schemas))
         .route("/scim/v2/Schemas/{id}", get(discovery::schema))
+        .route("/scim/v2/.search", post(search::search))
         .route("/scim/v2/Users", get(users::list).post(users::create))
         .route("/scim/v2/Users/.search", post(users::search))
         .route(
@@ -262,6 +264,11 @@ fn list_params(
     query
         .map(|Query(params)| params)
         .map_err(|e| ScimError::bad("invalidValue", e.body_text()))
+}
+
+/// A request's JSON body (`application/scim+json` or `application/json`).
+async fn scim_body(request: axum::extract::Request) -> Result<Value, ScimError> {
+    Ok(crate::http::body::read_json::<Value>(request).await?)
 }
 
 /// The parameters of a SearchRequest body (RFC 7644 §3.4.3): `filter`, and

@@ -7,10 +7,9 @@ use serde_json::{Value, json};
 
 use crate::domain::{
     Company, CountryCode, Email, ExternalId, NewPassword, NewUser, Patch, PersonName, Phone, Role,
-    Status, UserId, UserPatch,
+    Status, UserId, UserName, UserPatch,
 };
 use crate::http::AppState;
-use crate::http::body::read_json;
 use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
 
 use super::error::ScimError;
@@ -19,26 +18,19 @@ use super::patch::{apply, operations};
 use super::schemas::{ENTERPRISE_USER, USER};
 use super::{
     ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, search_params, window,
+    not_modified_response, parse_id, resource, scim_body, search_params, window,
 };
 
-/// A user as a SCIM User resource.
+/// A user as a SCIM User resource. Each multi-valued attribute has at most one
+/// value, so none is marked `primary`; an empty name part is left out.
 pub fn render(found: &ProvisionedUser, base: &str) -> Value {
     let user = &found.user;
-    let formatted = format!("{} {}", user.first_name, user.last_name)
-        .trim()
-        .to_owned();
     let mut schemas = vec![USER];
     let mut value = json!({
         "id": user.id.to_string(),
-        "userName": user.email,
-        "name": {
-            "givenName": user.first_name,
-            "familyName": user.last_name,
-            "formatted": formatted,
-        },
-        "emails": [{ "value": user.email, "type": "work", "primary": true }],
-        "roles": [{ "value": user.role.as_str(), "primary": true }],
+        "userName": user.user_name(),
+        "emails": [{ "value": user.email, "type": "work" }],
+        "roles": [{ "value": user.role.as_str() }],
         "active": user.status == Status::Active,
         "groups": found.groups.iter().map(|(id, name)| json!({
             "value": id.to_string(),
@@ -53,17 +45,28 @@ pub fn render(found: &ProvisionedUser, base: &str) -> Value {
             "version": super::etag(user.version),
         },
     });
-    if !formatted.is_empty() {
-        value["displayName"] = json!(formatted);
+    let mut name = serde_json::Map::new();
+    for (key, part) in [
+        ("givenName", &user.first_name),
+        ("familyName", &user.last_name),
+    ] {
+        if !part.is_empty() {
+            name.insert(key.to_owned(), json!(part));
+        }
+    }
+    if !name.is_empty() {
+        value["name"] = Value::Object(name);
+        let display = format!("{} {}", user.first_name, user.last_name);
+        value["displayName"] = json!(display.trim());
     }
     if let Some(external_id) = &user.external_id {
         value["externalId"] = json!(external_id);
     }
     if let Some(phone) = &user.phone {
-        value["phoneNumbers"] = json!([{ "value": phone, "type": "work", "primary": true }]);
+        value["phoneNumbers"] = json!([{ "value": phone, "type": "work" }]);
     }
     if let Some(country) = &user.country_code {
-        value["addresses"] = json!([{ "country": country, "type": "work", "primary": true }]);
+        value["addresses"] = json!([{ "country": country, "type": "work" }]);
     }
     if let Some(company) = &user.company {
         schemas.push(ENTERPRISE_USER);
@@ -76,6 +79,8 @@ pub fn render(found: &ProvisionedUser, base: &str) -> Value {
 /// The attributes of a User resource that the directory keeps.
 struct UserInput {
     email: Email,
+    /// `None`: the userName is the email, and follows it.
+    user_name: Option<UserName>,
     first_name: PersonName,
     last_name: PersonName,
     phone: Option<Phone>,
@@ -148,8 +153,23 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
         ));
     }
     let user_name = text(body, "userName")?.ok_or_else(|| invalid("userName", "is required"))?;
-    let email = Email::parse(user_name)
-        .map_err(|e| invalid("userName", format!("must be an email address ({e})")))?;
+    let email = match primary(body, "emails")? {
+        Some(item) => {
+            let value = text(item, "value")?
+                .ok_or_else(|| invalid("emails.value", "is required in each email"))?;
+            Email::parse(value).map_err(|e| invalid("emails.value", e))?
+        }
+        None => Email::parse(user_name).map_err(|_| {
+            invalid(
+                "emails",
+                format!(
+                    "every user has an email address, and the request sends none: \
+                     userName \"{user_name}\" is not one, and emails is absent"
+                ),
+            )
+        })?,
+    };
+    let user_name = UserName::parse(user_name).map_err(|e| invalid("userName", e))?;
     let name = attribute(body, "name");
     let first_name = parsed(
         "name.givenName",
@@ -194,6 +214,7 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
     };
     Ok(UserInput {
         email,
+        user_name: Some(user_name),
         first_name,
         last_name,
         phone,
@@ -222,6 +243,7 @@ impl UserInput {
     fn into_new_user(self) -> NewUser {
         NewUser {
             email: self.email,
+            user_name: self.user_name,
             first_name: self.first_name,
             last_name: self.last_name,
             phone: self.phone,
@@ -240,6 +262,7 @@ impl UserInput {
     fn into_patch(self) -> UserPatch {
         UserPatch {
             email: Some(self.email),
+            user_name: optional(self.user_name),
             first_name: Some(self.first_name),
             last_name: Some(self.last_name),
             phone: optional(self.phone),
@@ -251,10 +274,6 @@ impl UserInput {
             default_group_id: Patch::Keep,
         }
     }
-}
-
-async fn body(request: Request) -> Result<Value, ScimError> {
-    Ok(read_json::<Value>(request).await?)
 }
 
 fn user_id(id: &str) -> Result<UserId, ScimError> {
@@ -276,7 +295,7 @@ pub async fn search(
     scim: ScimCaller,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let params = search_params(&body(request).await?)?;
+    let params = search_params(&scim_body(request).await?)?;
     listing(&state, &scim, params).await
 }
 
@@ -309,7 +328,7 @@ pub async fn create(
     scim: ScimCaller,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let new = read_user(&body(request).await?)?.into_new_user();
+    let new = read_user(&scim_body(request).await?)?.into_new_user();
     let user = state
         .directory
         .create_user(&scim.caller, scim.tenant, new)
@@ -363,7 +382,7 @@ pub async fn replace(
     request: Request,
 ) -> Result<Response, ScimError> {
     let id = user_id(&id)?;
-    let patch = read_user(&body(request).await?)?.into_patch();
+    let patch = read_user(&scim_body(request).await?)?.into_patch();
     updated(&state, &scim, id, patch, if_match(&headers)).await
 }
 
@@ -377,7 +396,7 @@ pub async fn patch(
     request: Request,
 ) -> Result<Response, ScimError> {
     let id = user_id(&id)?;
-    let operations = operations(&body(request).await?)?;
+    let operations = operations(&scim_body(request).await?)?;
     let current = state
         .directory
         .provisioned_user(&scim.caller, scim.tenant, id)
@@ -392,20 +411,23 @@ pub async fn patch(
     for operation in &operations {
         apply(&mut after, operation)?;
     }
-    // An IdP that changes the work email means the user's address: userName follows.
-    let email_of = |v: &Value| {
-        v["emails"]
-            .as_array()
-            .and_then(|e| e.first())
-            .map(|e| e["value"].clone())
-    };
-    if after["userName"] == before["userName"]
-        && email_of(&after) != email_of(&before)
-        && let Some(Value::String(email)) = email_of(&after)
-    {
-        after["userName"] = json!(email);
+    for required in ["roles", "active"] {
+        if matches!(attribute(&after, required), Value::Null)
+            || attribute(&after, required)
+                .as_array()
+                .is_some_and(Vec::is_empty)
+        {
+            return Err(ScimError::bad(
+                "mutability",
+                format!("{required} cannot be removed: every user has one; replace it instead"),
+            ));
+        }
     }
     let mut input = read_user(&after)?;
+    // A userName that is the email goes on following it unless the patch names one.
+    if current.user.user_name.is_none() && after["userName"] == before["userName"] {
+        input.user_name = None;
+    }
     // A pending user reads as inactive; only a change of `active` changes the status.
     if boolean(attribute(&after, "active"), "active")?
         == boolean(attribute(&before, "active"), "active")?
