@@ -3,14 +3,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{OPERATOR_TOKEN, TestApp, TestTenant, expect_json};
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(crate) const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// A SCIM request with a JSON body sent as application/scim+json.
-async fn scim(
+pub(crate) async fn scim(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -27,7 +27,7 @@ async fn scim(
 }
 
 /// Asserts a SCIM reply with this status and answers its body.
-async fn expect_scim(response: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn expect_scim(response: reqwest::Response, status: u16) -> Value {
     let content_type = response
         .headers()
         .get("content-type")
@@ -40,7 +40,11 @@ async fn expect_scim(response: reqwest::Response, status: u16) -> Value {
 }
 
 /// Asserts a SCIM error with this status (and scimType, when given).
-async fn expect_error(response: reqwest::Response, status: u16, scim_type: Option<&str>) -> Value {
+pub(crate) async fn expect_error(
+    response: reqwest::Response,
+    status: u16,
+    scim_type: Option<&str>,
+) -> Value {
     let body = expect_scim(response, status).await;
     assert_eq!(body["schemas"], json!([ERROR]), "{body}");
     assert_eq!(body["status"], status.to_string(), "{body}");
@@ -102,7 +106,9 @@ async fn discovery_declares_what_is_implemented() {
     )
     .await;
     assert_eq!(config["patch"]["supported"], true);
-    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["bulk"]["supported"], true);
+    assert_eq!(config["bulk"]["maxOperations"], 1000);
+    assert_eq!(config["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(config["filter"]["supported"], true);
     assert!(config["filter"]["maxResults"].as_u64().unwrap() > 0);
     assert_eq!(config["etag"]["supported"], true);
@@ -1476,4 +1482,104 @@ async fn a_root_search_pages_over_users_then_groups() {
         Some("invalidValue"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn writes_answer_the_attributes_asked_for() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let response = scim(
+        &app,
+        Method::POST,
+        "/Users?attributes=userName",
+        &t.admin,
+        Some(
+            json!({ "schemas": [USER], "userName": "w@example.com", "name": { "givenName": "W" } }),
+        ),
+    )
+    .await;
+    assert!(response.headers().contains_key("location"));
+    let created = expect_scim(response, 201).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created,
+        json!({ "schemas": [USER], "id": id, "userName": "w@example.com" })
+    );
+    let replaced = expect_scim(
+        scim(
+            &app,
+            Method::PUT,
+            &format!("/Users/{id}?excludedAttributes=meta,groups,emails,roles"),
+            &t.admin,
+            Some(json!({ "schemas": [USER], "userName": "w@example.com", "active": false })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        replaced,
+        json!({ "schemas": [USER], "id": id, "userName": "w@example.com", "active": false })
+    );
+    let patched = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &format!("/Users/{id}?attributes=name.familyName"),
+            &t.admin,
+            Some(json!({ "schemas": [PATCH], "Operations": [
+                { "op": "add", "path": "name.familyName", "value": "Wolf" }
+            ] })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        patched,
+        json!({ "schemas": [USER], "id": id, "name": { "familyName": "Wolf" } })
+    );
+
+    let group = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Groups?excludedAttributes=members,meta",
+            &t.admin,
+            Some(json!({ "schemas": [GROUP], "displayName": "Shaped", "members": [{ "value": id }] })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        group,
+        json!({ "schemas": [GROUP], "id": group_id, "displayName": "Shaped" })
+    );
+    for method in [Method::PUT, Method::PATCH] {
+        let body = if method == Method::PUT {
+            json!({ "schemas": [GROUP], "displayName": "Reshaped" })
+        } else {
+            json!({ "schemas": [PATCH], "Operations": [
+                { "op": "replace", "path": "displayName", "value": "Reshaped" }
+            ] })
+        };
+        let changed = expect_scim(
+            scim(
+                &app,
+                method,
+                &format!("/Groups/{group_id}?attributes=displayName"),
+                &t.admin,
+                Some(body),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            changed,
+            json!({ "schemas": [GROUP], "id": group_id, "displayName": "Reshaped" })
+        );
+    }
 }

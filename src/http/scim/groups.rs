@@ -4,7 +4,8 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -14,14 +15,14 @@ use crate::domain::{
     UserId,
 };
 use crate::http::AppState;
-use crate::service::{MemberChange, ProvisionedGroup, Resource};
+use crate::service::{MemberChange, Precondition, ProvisionedGroup, Resource};
 
 use super::error::ScimError;
 use super::filter::{group_filter, group_sort, member_ids};
 use super::patch::{Op, operations};
 use super::schemas::GROUP;
 use super::{
-    ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
+    ListParams, ListQuery, ScimCaller, Written, if_match, list_params, list_response, not_modified,
     not_modified_response, parse_id, resource, scim_body, search_params, window,
 };
 
@@ -218,7 +219,7 @@ fn group_id(id: &str) -> Result<GroupId, ScimError> {
 pub async fn list(
     State(state): State<AppState>,
     scim: ScimCaller,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    query: Result<ListQuery, QueryRejection>,
 ) -> Result<Response, ScimError> {
     listing(&state, &scim, list_params(query)?).await
 }
@@ -256,49 +257,13 @@ async fn listing(
     Ok(list_response(listing.total, start, resources))
 }
 
-/// `POST /Groups`: a group owned by SCIM, with its members, made at once.
-pub async fn create(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let body = scim_body(request).await?;
-    let new = NewGroup {
-        name: name(attribute(&body, "displayName"))?,
-        description: Description::empty(),
-        owner: GroupOwner::Scim,
-        federated_attribute_values: Vec::new(),
-        external_id: external_id(attribute(&body, "externalId"))?,
-    };
-    let first_members = members(attribute(&body, "members"))?;
-    let id = state
-        .directory
-        .create_provisioned_group(&scim.caller, scim.tenant, new, first_members)
-        .await?;
-    let found = state
-        .directory
-        .provisioned_group(&scim.caller, scim.tenant, id)
-        .await?;
-    let mut response = resource(
-        StatusCode::CREATED,
-        &render(&found, &scim.base),
-        found.group.version,
-    );
-    if let Ok(location) = format!("{}/Groups/{}", scim.base, id).parse() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, location);
-    }
-    Ok(response)
-}
-
 /// `GET /Groups/{id}`, answering 304 when If-None-Match names the current version.
 pub async fn get(
     State(state): State<AppState>,
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    query: Result<ListQuery, QueryRejection>,
 ) -> Result<Response, ScimError> {
     let params = list_params(query)?;
     let found = state
@@ -315,26 +280,31 @@ pub async fn get(
     ))
 }
 
+/// `POST /Groups`: a group owned by SCIM, with its members, made at once.
+pub async fn create(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    query: Result<ListQuery, QueryRejection>,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let params = list_params(query)?;
+    let written = create_group(&state, &scim, &scim_body(request).await?).await?;
+    Ok(written.reply(StatusCode::CREATED, &params))
+}
+
 /// `PUT /Groups/{id}`: replaces the name, external id and members.
 pub async fn replace(
     State(state): State<AppState>,
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<ListQuery, QueryRejection>,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let id = group_id(&id)?;
+    let params = list_params(query)?;
     let body = scim_body(request).await?;
-    let patch = GroupPatch {
-        name: Some(name(attribute(&body, "displayName"))?),
-        external_id: external_id(attribute(&body, "externalId"))?.map_or(Patch::Clear, Patch::Set),
-        ..GroupPatch::default()
-    };
-    let change = MemberChange {
-        replace: Some(members(attribute(&body, "members"))?),
-        ..MemberChange::default()
-    };
-    changed(&state, &scim, &headers, id, patch, change).await
+    let written = replace_group(&state, &scim, &id, &body, if_match(&headers)).await?;
+    Ok(written.reply(StatusCode::OK, &params))
 }
 
 /// `PATCH /Groups/{id}`: every operation of the request in one transaction.
@@ -343,41 +313,13 @@ pub async fn patch(
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<ListQuery, QueryRejection>,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let id = group_id(&id)?;
-    let (patch, change) = read_patch(&scim_body(request).await?)?;
-    changed(&state, &scim, &headers, id, patch, change).await
-}
-
-async fn changed(
-    state: &AppState,
-    scim: &ScimCaller,
-    headers: &HeaderMap,
-    id: GroupId,
-    patch: GroupPatch,
-    change: MemberChange,
-) -> Result<Response, ScimError> {
-    state
-        .directory
-        .change_provisioned_group(
-            &scim.caller,
-            scim.tenant,
-            id,
-            patch,
-            change,
-            if_match(headers),
-        )
-        .await?;
-    let found = state
-        .directory
-        .provisioned_group(&scim.caller, scim.tenant, id)
-        .await?;
-    Ok(resource(
-        StatusCode::OK,
-        &render(&found, &scim.base),
-        found.group.version,
-    ))
+    let params = list_params(query)?;
+    let body = scim_body(request).await?;
+    let written = patch_group(&state, &scim, &id, &body, if_match(&headers)).await?;
+    Ok(written.reply(StatusCode::OK, &params))
 }
 
 /// `DELETE /Groups/{id}`
@@ -387,14 +329,102 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ScimError> {
+    delete_group(&state, &scim, &id, if_match(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Creates a group owned by SCIM from a SCIM Group resource, with its members, in
+/// one transaction (`POST /Groups`, and in a bulk request).
+pub(super) async fn create_group(
+    state: &AppState,
+    scim: &ScimCaller,
+    body: &Value,
+) -> Result<Written, ScimError> {
+    let new = NewGroup {
+        name: name(attribute(body, "displayName"))?,
+        description: Description::empty(),
+        owner: GroupOwner::Scim,
+        federated_attribute_values: Vec::new(),
+        external_id: external_id(attribute(body, "externalId"))?,
+    };
+    let first_members = members(attribute(body, "members"))?;
+    let id = state
+        .directory
+        .create_provisioned_group(&scim.caller, scim.tenant, new, first_members)
+        .await?;
+    current(state, scim, id).await
+}
+
+/// Replaces the group's name, external id and members with a resource's.
+pub(super) async fn replace_group(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    body: &Value,
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
+    let id = group_id(id)?;
+    let patch = GroupPatch {
+        name: Some(name(attribute(body, "displayName"))?),
+        external_id: external_id(attribute(body, "externalId"))?.map_or(Patch::Clear, Patch::Set),
+        ..GroupPatch::default()
+    };
+    let change = MemberChange {
+        replace: Some(members(attribute(body, "members"))?),
+        ..MemberChange::default()
+    };
+    changed(state, scim, id, patch, change, precondition).await
+}
+
+/// Applies a PatchOp request to the group in one transaction.
+pub(super) async fn patch_group(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    body: &Value,
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
+    let id = group_id(id)?;
+    let (patch, change) = read_patch(body)?;
+    changed(state, scim, id, patch, change, precondition).await
+}
+
+async fn changed(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: GroupId,
+    patch: GroupPatch,
+    change: MemberChange,
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
     state
         .directory
-        .delete_group(
-            &scim.caller,
-            scim.tenant,
-            group_id(&id)?,
-            if_match(&headers),
-        )
+        .change_provisioned_group(&scim.caller, scim.tenant, id, patch, change, precondition)
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    current(state, scim, id).await
+}
+
+async fn current(state: &AppState, scim: &ScimCaller, id: GroupId) -> Result<Written, ScimError> {
+    let found = state
+        .directory
+        .provisioned_group(&scim.caller, scim.tenant, id)
+        .await?;
+    Ok(Written {
+        body: render(&found, &scim.base),
+        version: found.group.version,
+    })
+}
+
+/// Deletes the group.
+pub(super) async fn delete_group(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    precondition: Precondition,
+) -> Result<(), ScimError> {
+    state
+        .directory
+        .delete_group(&scim.caller, scim.tenant, group_id(id)?, precondition)
+        .await?;
+    Ok(())
 }

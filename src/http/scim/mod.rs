@@ -1,6 +1,7 @@
 //! SCIM 2.0 (RFC 7643, RFC 7644) at /scim/v2: identity providers provision the
 //! tenant's users and groups. The tenant is the credential's own. See docs/scim.md.
 
+mod bulk;
 mod discovery;
 mod error;
 mod filter;
@@ -12,7 +13,7 @@ mod shape;
 mod users;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/Schemas", get(discovery::schemas))
         .route("/scim/v2/Schemas/{id}", get(discovery::schema))
         .route("/scim/v2/.search", post(search::search))
+        .route(
+            "/scim/v2/Bulk",
+            post(bulk::bulk).layer(DefaultBodyLimit::max(bulk::MAX_PAYLOAD_BYTES)),
+        )
         .route("/scim/v2/Users", get(users::list).post(users::create))
         .route("/scim/v2/Users/.search", post(users::search))
         .route(
@@ -84,9 +89,55 @@ fn resource(status: StatusCode, body: &Value, version: i64) -> Response {
     response
 }
 
+/// A resource as a write left it: its representation and version.
+pub(super) struct Written {
+    body: Value,
+    version: i64,
+}
+
+impl Written {
+    /// The resource where it lives: its `meta.location`.
+    fn location(&self) -> Option<&str> {
+        self.body["meta"]["location"].as_str()
+    }
+
+    /// The reply to a write: the resource shaped by `attributes` or
+    /// `excludedAttributes` (RFC 7644 §3.9), its ETag, and for 201 its Location.
+    fn reply(self, status: StatusCode, params: &ListParams) -> Response {
+        let location = self
+            .location()
+            .filter(|_| status == StatusCode::CREATED)
+            .and_then(|l| HeaderValue::from_str(l).ok());
+        let mut response = resource(status, &params.shape(self.body), self.version);
+        if let Some(location) = location {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
 /// The weak ETag of a resource at `version`: `W/"<version>"`, also `meta.version`.
 fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
+}
+
+/// Adds the versions a list of entity tags (weak or strong) names to `versions`;
+/// `false` when the list is `*`.
+fn read_tags(list: &str, versions: &mut Vec<i64>) -> bool {
+    for tag in list.split(',').map(str::trim) {
+        if tag == "*" {
+            return false;
+        }
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        if let Some(version) = tag
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|t| t.parse::<i64>().ok())
+        {
+            versions.push(version);
+        }
+    }
+    true
 }
 
 /// The versions named by a header of entity tags (weak or strong), or `None` for `*`.
@@ -96,30 +147,33 @@ fn tagged_versions(headers: &HeaderMap, name: header::HeaderName) -> Option<Opti
     let mut versions = Vec::new();
     for value in values {
         let Ok(value) = value.to_str() else { continue };
-        for tag in value.split(',').map(str::trim) {
-            if tag == "*" {
-                return Some(None);
-            }
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            if let Some(version) = tag
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .and_then(|t| t.parse::<i64>().ok())
-            {
-                versions.push(version);
-            }
+        if !read_tags(value, &mut versions) {
+            return Some(None);
         }
     }
     Some(Some(versions))
 }
 
-/// If-Match as a precondition on the resource's version.
-fn if_match(headers: &HeaderMap) -> Precondition {
-    match tagged_versions(headers, header::IF_MATCH) {
+/// The precondition a list of entity tags names, as If-Match does.
+fn precondition(tags: Option<Option<Vec<i64>>>) -> Precondition {
+    match tags {
         None => Precondition::None,
         Some(None) => Precondition::Exists,
         Some(Some(versions)) => Precondition::Versions(versions),
     }
+}
+
+/// If-Match as a precondition on the resource's version.
+fn if_match(headers: &HeaderMap) -> Precondition {
+    precondition(tagged_versions(headers, header::IF_MATCH))
+}
+
+/// A bulk operation's `version` as a precondition, as If-Match would be.
+fn version_precondition(version: Option<&str>) -> Precondition {
+    precondition(version.map(|list| {
+        let mut versions = Vec::new();
+        read_tags(list, &mut versions).then_some(versions)
+    }))
 }
 
 /// Whether If-None-Match names `version` (or `*`): the caller's copy is current.

@@ -1,6 +1,7 @@
 //! /Users: the directory's users as SCIM User resources (mapping in docs/scim.md).
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use super::filter::{user_filter, user_sort};
 use super::patch::{apply, operations};
 use super::schemas::{ENTERPRISE_USER, USER};
 use super::{
-    ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
+    ListParams, ListQuery, ScimCaller, Written, if_match, list_params, list_response, not_modified,
     not_modified_response, parse_id, resource, scim_body, search_params, window,
 };
 
@@ -284,7 +285,7 @@ fn user_id(id: &str) -> Result<UserId, ScimError> {
 pub async fn list(
     State(state): State<AppState>,
     scim: ScimCaller,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    query: Result<ListQuery, QueryRejection>,
 ) -> Result<Response, ScimError> {
     listing(&state, &scim, list_params(query)?).await
 }
@@ -322,41 +323,13 @@ async fn listing(
     Ok(list_response(listing.total, start, resources))
 }
 
-/// `POST /Users`
-pub async fn create(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let new = read_user(&scim_body(request).await?)?.into_new_user();
-    let user = state
-        .directory
-        .create_user(&scim.caller, scim.tenant, new)
-        .await?;
-    let found = ProvisionedUser {
-        user,
-        groups: Vec::new(),
-    };
-    let mut response = resource(
-        StatusCode::CREATED,
-        &render(&found, &scim.base),
-        found.user.version,
-    );
-    if let Ok(location) = format!("{}/Users/{}", scim.base, found.user.id).parse() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, location);
-    }
-    Ok(response)
-}
-
 /// `GET /Users/{id}`, answering 304 when If-None-Match names the current version.
 pub async fn get(
     State(state): State<AppState>,
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    query: Result<ListQuery, QueryRejection>,
 ) -> Result<Response, ScimError> {
     let params = list_params(query)?;
     let found = state
@@ -373,35 +346,106 @@ pub async fn get(
     ))
 }
 
+/// `POST /Users`
+pub async fn create(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    query: Result<ListQuery, QueryRejection>,
+    request: Request,
+) -> Result<Response, ScimError> {
+    let params = list_params(query)?;
+    let written = create_user(&state, &scim, &scim_body(request).await?).await?;
+    Ok(written.reply(StatusCode::CREATED, &params))
+}
+
 /// `PUT /Users/{id}`: replaces the user's attributes.
 pub async fn replace(
     State(state): State<AppState>,
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<ListQuery, QueryRejection>,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let id = user_id(&id)?;
-    let patch = read_user(&scim_body(request).await?)?.into_patch();
-    updated(&state, &scim, id, patch, if_match(&headers)).await
+    let params = list_params(query)?;
+    let body = scim_body(request).await?;
+    let written = replace_user(&state, &scim, &id, &body, if_match(&headers)).await?;
+    Ok(written.reply(StatusCode::OK, &params))
 }
 
-/// `PATCH /Users/{id}`: applies the operations to the user's resource and stores the
-/// result as a replace made under the version read.
+/// `PATCH /Users/{id}`
 pub async fn patch(
     State(state): State<AppState>,
     scim: ScimCaller,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<ListQuery, QueryRejection>,
     request: Request,
 ) -> Result<Response, ScimError> {
-    let id = user_id(&id)?;
-    let operations = operations(&scim_body(request).await?)?;
+    let params = list_params(query)?;
+    let body = scim_body(request).await?;
+    let written = patch_user(&state, &scim, &id, &body, if_match(&headers)).await?;
+    Ok(written.reply(StatusCode::OK, &params))
+}
+
+/// `DELETE /Users/{id}`
+pub async fn delete(
+    State(state): State<AppState>,
+    scim: ScimCaller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ScimError> {
+    delete_user(&state, &scim, &id, if_match(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Creates a user from a SCIM User resource (`POST /Users`, and in a bulk request).
+pub(super) async fn create_user(
+    state: &AppState,
+    scim: &ScimCaller,
+    body: &Value,
+) -> Result<Written, ScimError> {
+    let new = read_user(body)?.into_new_user();
+    let user = state
+        .directory
+        .create_user(&scim.caller, scim.tenant, new)
+        .await?;
+    let found = ProvisionedUser {
+        user,
+        groups: Vec::new(),
+    };
+    Ok(written(&found, &scim.base))
+}
+
+/// Replaces the user's attributes with a SCIM User resource's.
+pub(super) async fn replace_user(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    body: &Value,
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
+    let id = user_id(id)?;
+    let patch = read_user(body)?.into_patch();
+    updated(state, scim, id, patch, precondition).await
+}
+
+/// Applies a PatchOp request to the user's resource and stores the result as a
+/// replace made under the version read.
+pub(super) async fn patch_user(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    body: &Value,
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
+    let id = user_id(id)?;
+    let operations = operations(body)?;
     let current = state
         .directory
         .provisioned_user(&scim.caller, scim.tenant, id)
         .await?;
-    if let Precondition::Versions(versions) = if_match(&headers)
+    if let Precondition::Versions(versions) = precondition
         && !versions.contains(&current.user.version)
     {
         return Err(ServiceError::PreconditionFailed.into());
@@ -412,11 +456,8 @@ pub async fn patch(
         apply(&mut after, operation)?;
     }
     for required in ["roles", "active"] {
-        if matches!(attribute(&after, required), Value::Null)
-            || attribute(&after, required)
-                .as_array()
-                .is_some_and(Vec::is_empty)
-        {
+        let value = attribute(&after, required);
+        if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
             return Err(ScimError::bad(
                 "mutability",
                 format!("{required} cannot be removed: every user has one; replace it instead"),
@@ -436,8 +477,8 @@ pub async fn patch(
     }
     let patch = input.into_patch();
     updated(
-        &state,
-        &scim,
+        state,
+        scim,
         id,
         patch,
         Precondition::Versions(vec![current.user.version]),
@@ -451,7 +492,7 @@ async fn updated(
     id: UserId,
     patch: UserPatch,
     precondition: Precondition,
-) -> Result<Response, ScimError> {
+) -> Result<Written, ScimError> {
     let user = state
         .directory
         .update_user(&scim.caller, scim.tenant, id, patch, precondition)
@@ -462,23 +503,26 @@ async fn updated(
         .await?
         .pop()
         .ok_or(ServiceError::NotFound(Resource::User))?;
-    Ok(resource(
-        StatusCode::OK,
-        &render(&found, &scim.base),
-        found.user.version,
-    ))
+    Ok(written(&found, &scim.base))
 }
 
-/// `DELETE /Users/{id}`
-pub async fn delete(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
+/// Deletes the user.
+pub(super) async fn delete_user(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    precondition: Precondition,
+) -> Result<(), ScimError> {
     state
         .directory
-        .delete_user(&scim.caller, scim.tenant, user_id(&id)?, if_match(&headers))
+        .delete_user(&scim.caller, scim.tenant, user_id(id)?, precondition)
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
+}
+
+fn written(found: &ProvisionedUser, base: &str) -> Written {
+    Written {
+        body: render(found, base),
+        version: found.user.version,
+    }
 }
