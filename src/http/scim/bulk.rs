@@ -15,8 +15,9 @@ use crate::http::AppState;
 use crate::http::body::BodyError;
 
 use super::error::ScimError;
+use super::resources::{Change, ResourceType};
 use super::schemas::{BULK_REQUEST, BULK_RESPONSE};
-use super::{ScimCaller, Written, etag, groups, scim_body, scim_json, users, version_precondition};
+use super::{ScimCaller, Written, etag, scim_body, scim_json, version_precondition};
 
 /// The most operations one bulk request may hold.
 pub const MAX_OPERATIONS: usize = 1000;
@@ -352,20 +353,20 @@ fn resolve(
 }
 
 /// The resource type and id a bulk operation's path names.
-fn target(path: &str) -> Result<(&str, Option<&str>), ScimError> {
+fn target(path: &str) -> Result<(ResourceType, &str, Option<&str>), ScimError> {
     let path = path.strip_prefix('/').unwrap_or(path);
-    let (kind, id) = match path.split_once('/') {
-        Some((kind, id)) if !id.is_empty() && !id.contains('/') => (kind, Some(id)),
+    let (endpoint, id) = match path.split_once('/') {
+        Some((endpoint, id)) if !id.is_empty() && !id.contains('/') => (endpoint, Some(id)),
         Some(_) => return Err(ScimError::bad("invalidPath", "no such resource path")),
         None => (path, None),
     };
-    match kind {
-        "Users" | "Groups" => Ok((kind, id)),
-        _ => Err(ScimError::bad(
+    let kind = ResourceType::at(endpoint).ok_or_else(|| {
+        ScimError::bad(
             "invalidPath",
             "a bulk operation's path is /Users, /Groups, /Users/{id} or /Groups/{id}",
-        )),
-    }
+        )
+    })?;
+    Ok((kind, endpoint, id))
 }
 
 /// Runs one operation as its own endpoint would.
@@ -373,7 +374,7 @@ async fn perform(state: &AppState, scim: &ScimCaller, op: &Operation) -> Outcome
     let method = op.method.as_str();
     let location = target(&op.path)
         .ok()
-        .and_then(|(kind, id)| id.map(|id| format!("{}/{kind}/{id}", scim.base)));
+        .and_then(|(_, endpoint, id)| id.map(|id| format!("{}/{endpoint}/{id}", scim.base)));
     match dispatch(state, scim, op).await {
         Ok((status, written)) => Outcome {
             method: method.to_owned(),
@@ -396,51 +397,40 @@ async fn dispatch(
     scim: &ScimCaller,
     op: &Operation,
 ) -> Result<(StatusCode, Option<Written>), ScimError> {
-    let (kind, id) = target(&op.path)?;
+    let (kind, _, id) = target(&op.path)?;
     let precondition = version_precondition(op.version.as_deref());
     let data = op.data.as_ref().unwrap_or(&Value::Null);
-    let written = match (op.method, kind, id) {
-        (Method::Post, "Users", None) => users::create_user(state, scim, data).await?,
-        (Method::Post, _, None) => groups::create_group(state, scim, data).await?,
-        (Method::Post, _, Some(_)) => {
+    let written = match (op.method, id) {
+        (Method::Post, None) => {
+            let created = kind.create(state, scim, data).await?;
+            return Ok((StatusCode::CREATED, Some(created)));
+        }
+        (Method::Post, Some(_)) => {
             return Err(ScimError::bad(
                 "invalidPath",
                 "a POST operation's path names a resource type: /Users or /Groups",
             ));
         }
-        (_, _, None) => {
+        (_, None) => {
             return Err(ScimError::bad(
                 "invalidPath",
                 "PUT, PATCH and DELETE operations name a resource: /Users/{id} or /Groups/{id}",
             ));
         }
-        (Method::Put, "Users", Some(id)) => {
-            users::replace_user(state, scim, id, data, precondition).await?
+        (Method::Put, Some(id)) => {
+            kind.change(Change::Replace, state, scim, id, data, precondition)
+                .await?
         }
-        (Method::Put, _, Some(id)) => {
-            groups::replace_group(state, scim, id, data, precondition).await?
+        (Method::Patch, Some(id)) => {
+            kind.change(Change::Patch, state, scim, id, data, precondition)
+                .await?
         }
-        (Method::Patch, "Users", Some(id)) => {
-            users::patch_user(state, scim, id, data, precondition).await?
-        }
-        (Method::Patch, _, Some(id)) => {
-            groups::patch_group(state, scim, id, data, precondition).await?
-        }
-        (Method::Delete, "Users", Some(id)) => {
-            users::delete_user(state, scim, id, precondition).await?;
-            return Ok((StatusCode::NO_CONTENT, None));
-        }
-        (Method::Delete, _, Some(id)) => {
-            groups::delete_group(state, scim, id, precondition).await?;
+        (Method::Delete, Some(id)) => {
+            kind.delete(state, scim, id, precondition).await?;
             return Ok((StatusCode::NO_CONTENT, None));
         }
     };
-    let status = if op.method == Method::Post {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Some(written)))
+    Ok((StatusCode::OK, Some(written)))
 }
 
 /// What one operation came to.

@@ -4,15 +4,10 @@
 
 use std::collections::HashSet;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::{
-    Description, ExternalId, Filter, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, Patch,
-    UserId,
+    Description, ExternalId, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, Patch, UserId,
 };
 use crate::http::AppState;
 use crate::service::{MemberChange, Precondition, ProvisionedGroup, Resource};
@@ -20,11 +15,9 @@ use crate::service::{MemberChange, Precondition, ProvisionedGroup, Resource};
 use super::error::ScimError;
 use super::filter::{group_filter, group_sort, member_ids};
 use super::patch::{Op, operations};
+use super::resources::Change;
 use super::schemas::GROUP;
-use super::{
-    ListParams, ListQuery, ScimCaller, Written, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, scim_body, search_params, window,
-};
+use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
 /// A group as a SCIM Group resource.
 pub fn render(found: &ProvisionedGroup, base: &str) -> Value {
@@ -49,17 +42,6 @@ pub fn render(found: &ProvisionedGroup, base: &str) -> Value {
         value["externalId"] = json!(external_id);
     }
     value
-}
-
-fn invalid(field: &str, reason: impl std::fmt::Display) -> ScimError {
-    ScimError::bad("invalidValue", format!("{field}: {reason}"))
-}
-
-fn attribute<'a>(object: &'a Value, name: &str) -> &'a Value {
-    object
-        .as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map_or(&Value::Null, |(_, v)| v)
 }
 
 fn name(value: &Value) -> Result<GroupName, ScimError> {
@@ -215,127 +197,33 @@ fn group_id(id: &str) -> Result<GroupId, ScimError> {
     parse_id(id, GroupId::parse, Resource::Group)
 }
 
-/// `GET /Groups?filter=…&startIndex=…&count=…`
-pub async fn list(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    query: Result<ListQuery, QueryRejection>,
-) -> Result<Response, ScimError> {
-    listing(&state, &scim, list_params(query)?).await
-}
-
-/// `POST /Groups/.search`: the list, with its parameters in a SearchRequest body.
-pub async fn search(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = search_params(&scim_body(request).await?)?;
-    listing(&state, &scim, params).await
-}
-
-async fn listing(
+/// One window of the groups a list or search asks for, each shaped as asked.
+pub(super) async fn listing(
     state: &AppState,
     scim: &ScimCaller,
-    params: ListParams,
-) -> Result<Response, ScimError> {
-    let filter = match params.filter.as_deref() {
-        Some(text) => group_filter(text)?,
-        None => Filter::Constant(true),
+    params: &ListParams,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let read = |filter, sort, offset, count| async move {
+        let directory = &state.directory;
+        (directory.provisioned_groups(&scim.caller, scim.tenant, &filter, sort, offset, count))
+            .await
     };
-    let (start, count) = window(&params)?;
-    let sort = params.sort(group_sort)?;
-    let listing = state
-        .directory
-        .provisioned_groups(&scim.caller, scim.tenant, &filter, sort, start - 1, count)
-        .await?;
-    let resources = listing
-        .items
-        .iter()
-        .map(|g| params.shape(render(g, &scim.base)))
-        .collect();
-    Ok(list_response(listing.total, start, resources))
+    let render = |group: &ProvisionedGroup| render(group, &scim.base);
+    super::listing(params, group_filter, group_sort, read, render).await
 }
 
-/// `GET /Groups/{id}`, answering 304 when If-None-Match names the current version.
-pub async fn get(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<ListQuery, QueryRejection>,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let found = state
-        .directory
-        .provisioned_group(&scim.caller, scim.tenant, group_id(&id)?)
-        .await?;
-    if not_modified(&headers, found.group.version) {
-        return Ok(not_modified_response(found.group.version));
-    }
-    Ok(resource(
-        StatusCode::OK,
-        &params.shape(render(&found, &scim.base)),
-        found.group.version,
-    ))
-}
-
-/// `POST /Groups`: a group owned by SCIM, with its members, made at once.
-pub async fn create(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    query: Result<ListQuery, QueryRejection>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let written = create_group(&state, &scim, &scim_body(request).await?).await?;
-    Ok(written.reply(StatusCode::CREATED, &params))
-}
-
-/// `PUT /Groups/{id}`: replaces the name, external id and members.
-pub async fn replace(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<ListQuery, QueryRejection>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let body = scim_body(request).await?;
-    let written = replace_group(&state, &scim, &id, &body, if_match(&headers)).await?;
-    Ok(written.reply(StatusCode::OK, &params))
-}
-
-/// `PATCH /Groups/{id}`: every operation of the request in one transaction.
-pub async fn patch(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<ListQuery, QueryRejection>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let body = scim_body(request).await?;
-    let written = patch_group(&state, &scim, &id, &body, if_match(&headers)).await?;
-    Ok(written.reply(StatusCode::OK, &params))
-}
-
-/// `DELETE /Groups/{id}`
-pub async fn delete(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
-    delete_group(&state, &scim, &id, if_match(&headers)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+/// The group as it is now.
+pub(super) async fn read(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+) -> Result<Written, ScimError> {
+    current(state, scim, group_id(id)?).await
 }
 
 /// Creates a group owned by SCIM from a SCIM Group resource, with its members, in
 /// one transaction (`POST /Groups`, and in a bulk request).
-pub(super) async fn create_group(
+pub(super) async fn create(
     state: &AppState,
     scim: &ScimCaller,
     body: &Value,
@@ -355,8 +243,10 @@ pub(super) async fn create_group(
     current(state, scim, id).await
 }
 
-/// Replaces the group's name, external id and members with a resource's.
-pub(super) async fn replace_group(
+/// Replaces the group's name, external id and members with a resource's, or
+/// applies a PatchOp request to them, in one transaction.
+pub(super) async fn change(
+    how: Change,
     state: &AppState,
     scim: &ScimCaller,
     id: &str,
@@ -364,28 +254,21 @@ pub(super) async fn replace_group(
     precondition: Precondition,
 ) -> Result<Written, ScimError> {
     let id = group_id(id)?;
-    let patch = GroupPatch {
-        name: Some(name(attribute(body, "displayName"))?),
-        external_id: external_id(attribute(body, "externalId"))?.map_or(Patch::Clear, Patch::Set),
-        ..GroupPatch::default()
+    let (patch, change) = match how {
+        Change::Patch => read_patch(body)?,
+        Change::Replace => (
+            GroupPatch {
+                name: Some(name(attribute(body, "displayName"))?),
+                external_id: external_id(attribute(body, "externalId"))?
+                    .map_or(Patch::Clear, Patch::Set),
+                ..GroupPatch::default()
+            },
+            MemberChange {
+                replace: Some(members(attribute(body, "members"))?),
+                ..MemberChange::default()
+            },
+        ),
     };
-    let change = MemberChange {
-        replace: Some(members(attribute(body, "members"))?),
-        ..MemberChange::default()
-    };
-    changed(state, scim, id, patch, change, precondition).await
-}
-
-/// Applies a PatchOp request to the group in one transaction.
-pub(super) async fn patch_group(
-    state: &AppState,
-    scim: &ScimCaller,
-    id: &str,
-    body: &Value,
-    precondition: Precondition,
-) -> Result<Written, ScimError> {
-    let id = group_id(id)?;
-    let (patch, change) = read_patch(body)?;
     changed(state, scim, id, patch, change, precondition).await
 }
 
@@ -416,7 +299,7 @@ async fn current(state: &AppState, scim: &ScimCaller, id: GroupId) -> Result<Wri
 }
 
 /// Deletes the group.
-pub(super) async fn delete_group(
+pub(super) async fn delete(
     state: &AppState,
     scim: &ScimCaller,
     id: &str,

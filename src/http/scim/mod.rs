@@ -7,6 +7,7 @@ mod error;
 mod filter;
 mod groups;
 mod patch;
+mod resources;
 mod schemas;
 mod search;
 mod shape;
@@ -28,6 +29,7 @@ use crate::http::credentials::{authenticate, bearer_token};
 use crate::service::{Precondition, ServiceError};
 
 pub use error::ScimError;
+use resources::{Groups, Users, create, delete, list, patch, read, replace, search};
 
 const BASE: &str = "/scim/v2";
 
@@ -42,28 +44,31 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/scim/v2/Schemas", get(discovery::schemas))
         .route("/scim/v2/Schemas/{id}", get(discovery::schema))
-        .route("/scim/v2/.search", post(search::search))
+        .route("/scim/v2/.search", post(search::search_all))
         .route(
             "/scim/v2/Bulk",
             post(bulk::bulk).layer(DefaultBodyLimit::max(bulk::MAX_PAYLOAD_BYTES)),
         )
-        .route("/scim/v2/Users", get(users::list).post(users::create))
-        .route("/scim/v2/Users/.search", post(users::search))
+        .route("/scim/v2/Users", get(list::<Users>).post(create::<Users>))
+        .route("/scim/v2/Users/.search", post(search::<Users>))
         .route(
             "/scim/v2/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete),
+            get(read::<Users>)
+                .put(replace::<Users>)
+                .patch(patch::<Users>)
+                .delete(delete::<Users>),
         )
-        .route("/scim/v2/Groups", get(groups::list).post(groups::create))
-        .route("/scim/v2/Groups/.search", post(groups::search))
+        .route(
+            "/scim/v2/Groups",
+            get(list::<Groups>).post(create::<Groups>),
+        )
+        .route("/scim/v2/Groups/.search", post(search::<Groups>))
         .route(
             "/scim/v2/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete),
+            get(read::<Groups>)
+                .put(replace::<Groups>)
+                .patch(patch::<Groups>)
+                .delete(delete::<Groups>),
         )
         .route("/scim/v2", any(error::no_such_path))
         .route("/scim/v2/{*rest}", any(error::no_such_path))
@@ -377,6 +382,34 @@ fn search_params(body: &Value) -> Result<ListParams, ScimError> {
     })
 }
 
+/// One window of a list of one resource type, each resource shaped as asked, and
+/// how many match: `filter` and `sort` read the request's, `read` fetches the
+/// window (offset and count), `render` draws each resource.
+async fn listing<A, T, F>(
+    params: &ListParams,
+    filter: fn(&str) -> Result<crate::domain::Filter<A>, filter::FilterError>,
+    sort: fn(&str) -> Result<Option<A>, filter::FilterError>,
+    read: impl FnOnce(crate::domain::Filter<A>, Option<crate::domain::Sort<A>>, u64, u32) -> F,
+    render: impl Fn(&T) -> Value,
+) -> Result<(i64, Vec<Value>), ScimError>
+where
+    F: std::future::Future<Output = crate::service::ServiceResult<crate::service::Listing<T>>>,
+{
+    let filter = match params.filter.as_deref() {
+        Some(text) => filter(text)?,
+        None => crate::domain::Filter::Constant(true),
+    };
+    let (start, count) = window(params)?;
+    let sort = params.sort(sort)?;
+    let listing = read(filter, sort, start - 1, count).await?;
+    let resources = listing
+        .items
+        .iter()
+        .map(|item| params.shape(render(item)))
+        .collect();
+    Ok((listing.total, resources))
+}
+
 /// A list response.
 fn list_response(total: i64, start: u64, resources: Vec<Value>) -> Response {
     scim_json(
@@ -389,6 +422,19 @@ fn list_response(total: i64, start: u64, resources: Vec<Value>) -> Response {
             "Resources": resources,
         }),
     )
+}
+
+/// 400 `invalidValue` naming the attribute.
+fn invalid(field: &str, reason: impl std::fmt::Display) -> ScimError {
+    ScimError::bad("invalidValue", format!("{field}: {reason}"))
+}
+
+/// An attribute by name in any letter case (RFC 7643 §2.1).
+fn attribute<'a>(object: &'a Value, name: &str) -> &'a Value {
+    object
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+        .map_or(&Value::Null, |(_, v)| v)
 }
 
 /// The id in a resource path; one that is no UUID names nothing.

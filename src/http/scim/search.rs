@@ -14,7 +14,7 @@ use super::{ScimCaller, groups, list_response, scim_body, search_params, users, 
 
 /// `POST /.search`: a SearchRequest over every resource type. `sortBy` is refused:
 /// the types share too few attributes to order them as one list.
-pub async fn search(
+pub async fn search_all(
     State(state): State<AppState>,
     scim: ScimCaller,
     request: Request,

@@ -1,9 +1,5 @@
 //! /Users: the directory's users as SCIM User resources (mapping in docs/scim.md).
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::{
@@ -16,11 +12,9 @@ use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
 use super::error::ScimError;
 use super::filter::{user_filter, user_sort};
 use super::patch::{apply, operations};
+use super::resources::Change;
 use super::schemas::{ENTERPRISE_USER, USER};
-use super::{
-    ListParams, ListQuery, ScimCaller, Written, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, scim_body, search_params, window,
-};
+use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
 /// A user as a SCIM User resource. Each multi-valued attribute has at most one
 /// value, so none is marked `primary`; an empty name part is left out.
@@ -91,18 +85,6 @@ struct UserInput {
     active: Option<bool>,
     external_id: Option<ExternalId>,
     password: Option<NewPassword>,
-}
-
-fn invalid(field: &str, reason: impl std::fmt::Display) -> ScimError {
-    ScimError::bad("invalidValue", format!("{field}: {reason}"))
-}
-
-/// An attribute by name in any letter case (RFC 7643 §2.1).
-fn attribute<'a>(object: &'a Value, name: &str) -> &'a Value {
-    object
-        .as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map_or(&Value::Null, |(_, v)| v)
 }
 
 fn text<'a>(object: &'a Value, name: &str) -> Result<Option<&'a str>, ScimError> {
@@ -281,126 +263,35 @@ fn user_id(id: &str) -> Result<UserId, ScimError> {
     parse_id(id, UserId::parse, Resource::User)
 }
 
-/// `GET /Users?filter=…&startIndex=…&count=…`
-pub async fn list(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    query: Result<ListQuery, QueryRejection>,
-) -> Result<Response, ScimError> {
-    listing(&state, &scim, list_params(query)?).await
-}
-
-/// `POST /Users/.search`: the list, with its parameters in a SearchRequest body.
-pub async fn search(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = search_params(&scim_body(request).await?)?;
-    listing(&state, &scim, params).await
-}
-
-async fn listing(
+/// One window of the users a list or search asks for, each shaped as asked.
+pub(super) async fn listing(
     state: &AppState,
     scim: &ScimCaller,
-    params: ListParams,
-) -> Result<Response, ScimError> {
-    let filter = match params.filter.as_deref() {
-        Some(text) => user_filter(text)?,
-        None => crate::domain::Filter::Constant(true),
+    params: &ListParams,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let read = |filter, sort, offset, count| async move {
+        let directory = &state.directory;
+        (directory.provisioned_users(&scim.caller, scim.tenant, &filter, sort, offset, count)).await
     };
-    let (start, count) = window(&params)?;
-    let sort = params.sort(user_sort)?;
-    let listing = state
-        .directory
-        .provisioned_users(&scim.caller, scim.tenant, &filter, sort, start - 1, count)
-        .await?;
-    let resources = listing
-        .items
-        .iter()
-        .map(|u| params.shape(render(u, &scim.base)))
-        .collect();
-    Ok(list_response(listing.total, start, resources))
+    let render = |user: &ProvisionedUser| render(user, &scim.base);
+    super::listing(params, user_filter, user_sort, read, render).await
 }
 
-/// `GET /Users/{id}`, answering 304 when If-None-Match names the current version.
-pub async fn get(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<ListQuery, QueryRejection>,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
+/// The user as it is now.
+pub(super) async fn read(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+) -> Result<Written, ScimError> {
     let found = state
         .directory
-        .provisioned_user(&scim.caller, scim.tenant, user_id(&id)?)
+        .provisioned_user(&scim.caller, scim.tenant, user_id(id)?)
         .await?;
-    if not_modified(&headers, found.user.version) {
-        return Ok(not_modified_response(found.user.version));
-    }
-    Ok(resource(
-        StatusCode::OK,
-        &params.shape(render(&found, &scim.base)),
-        found.user.version,
-    ))
-}
-
-/// `POST /Users`
-pub async fn create(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    query: Result<ListQuery, QueryRejection>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let written = create_user(&state, &scim, &scim_body(request).await?).await?;
-    Ok(written.reply(StatusCode::CREATED, &params))
-}
-
-/// `PUT /Users/{id}`: replaces the user's attributes.
-pub async fn replace(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<ListQuery, QueryRejection>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let body = scim_body(request).await?;
-    let written = replace_user(&state, &scim, &id, &body, if_match(&headers)).await?;
-    Ok(written.reply(StatusCode::OK, &params))
-}
-
-/// `PATCH /Users/{id}`
-pub async fn patch(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<ListQuery, QueryRejection>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let body = scim_body(request).await?;
-    let written = patch_user(&state, &scim, &id, &body, if_match(&headers)).await?;
-    Ok(written.reply(StatusCode::OK, &params))
-}
-
-/// `DELETE /Users/{id}`
-pub async fn delete(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
-    delete_user(&state, &scim, &id, if_match(&headers)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(written(&found, &scim.base))
 }
 
 /// Creates a user from a SCIM User resource (`POST /Users`, and in a bulk request).
-pub(super) async fn create_user(
+pub(super) async fn create(
     state: &AppState,
     scim: &ScimCaller,
     body: &Value,
@@ -417,22 +308,11 @@ pub(super) async fn create_user(
     Ok(written(&found, &scim.base))
 }
 
-/// Replaces the user's attributes with a SCIM User resource's.
-pub(super) async fn replace_user(
-    state: &AppState,
-    scim: &ScimCaller,
-    id: &str,
-    body: &Value,
-    precondition: Precondition,
-) -> Result<Written, ScimError> {
-    let id = user_id(id)?;
-    let patch = read_user(body)?.into_patch();
-    updated(state, scim, id, patch, precondition).await
-}
-
-/// Applies a PatchOp request to the user's resource and stores the result as a
+/// Replaces the user's attributes with a SCIM User resource's, or patches them.
+/// A PatchOp request is applied to the user's resource and the result stored as a
 /// replace made under the version read.
-pub(super) async fn patch_user(
+pub(super) async fn change(
+    how: Change,
     state: &AppState,
     scim: &ScimCaller,
     id: &str,
@@ -440,6 +320,10 @@ pub(super) async fn patch_user(
     precondition: Precondition,
 ) -> Result<Written, ScimError> {
     let id = user_id(id)?;
+    if how == Change::Replace {
+        let patch = read_user(body)?.into_patch();
+        return updated(state, scim, id, patch, precondition).await;
+    }
     let operations = operations(body)?;
     let current = state
         .directory
@@ -507,7 +391,7 @@ async fn updated(
 }
 
 /// Deletes the user.
-pub(super) async fn delete_user(
+pub(super) async fn delete(
     state: &AppState,
     scim: &ScimCaller,
     id: &str,
