@@ -577,6 +577,7 @@ impl Tx {
 mod tests {
     use super::*;
     use crate::domain::CompareOp;
+    use crate::store::Backend;
 
     #[test]
     fn a_filter_renders_as_one_tenant_bound_condition() {
@@ -629,6 +630,62 @@ mod tests {
         assert!(
             plan.iter().all(|step| !step.starts_with("SCAN")),
             "{plan:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upgraded_database_gives_its_users_their_email_as_user_name() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        let Backend::Sqlite { writer, .. } = &store.backend else {
+            unreachable!()
+        };
+        // The schema as it was before userName, with one user in it.
+        let before = sqlx::migrate::Migrator {
+            migrations: super::super::SQLITE_MIGRATIONS
+                .migrations
+                .iter()
+                .filter(|m| m.version < 20261123000007)
+                .cloned()
+                .collect(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(writer).await.unwrap();
+        let tenant = TenantId::generate();
+        let user = UserId::generate();
+        sqlx::query(
+            "INSERT INTO tenants (tenant_id, name, version, created_at, updated_at) \
+             VALUES ($1, 'T', 1, 0, 0)",
+        )
+        .bind(tenant.as_uuid())
+        .execute(writer)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
+             last_name, last_name_key, role, status, version, created_at, updated_at) \
+             VALUES ($1, $2, 'Old@Example.com', 'old@example.com', '', '', '', '', 'member', \
+             'active', 1, 0, 0)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .execute(writer)
+        .await
+        .unwrap();
+
+        store.migrate().await.unwrap();
+        let upgraded = store.get_user(tenant, user).await.unwrap().unwrap();
+        assert_eq!(upgraded.user_name, None);
+        assert_eq!(upgraded.user_name(), "Old@Example.com");
+        let filter = Filter::Compare(
+            UserAttr::UserName,
+            CompareOp::Eq,
+            FilterValue::Text("old@example.com".into()),
+        );
+        assert_eq!(
+            store.count_users_matching(tenant, &filter).await.unwrap(),
+            1
         );
     }
 }
