@@ -45,6 +45,7 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
                 id: UserId::generate(),
                 tenant_id: tenant,
                 email: format!("user{i}@bench.example"),
+                user_name: None,
                 first_name: format!("First{i}"),
                 last_name: format!("Last{i}"),
                 phone: Some("+1 234 567 890".into()),

@@ -70,6 +70,9 @@ pub enum FilterValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserAttr {
     Id,
+    /// The userName (the email unless the user has one of its own), compared
+    /// case-insensitively.
+    UserName,
     /// The email address, compared case-insensitively.
     Email,
     FirstName,

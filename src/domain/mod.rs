@@ -24,7 +24,7 @@ pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
 pub use tenant::Tenant;
 pub use text::{
     Company, CountryCode, Description, Email, ExternalId, GroupName, KeyName, PersonName, Phone,
-    PrefixRange, TenantName, fold_case,
+    PrefixRange, TenantName, UserName, fold_case,
 };
 pub use time::Timestamp;
 pub use user::{

@@ -105,6 +105,12 @@ text_type!(
     /// The identifier a provisioning client (SCIM) keeps for an object: 1 to 255 characters.
     ExternalId, min = 1, max = 255
 );
+text_type!(
+    /// The name an identity provider knows a user by (SCIM `userName`): 1 to 255
+    /// characters, unique in the tenant regardless of case together with the emails
+    /// of the users that have none of their own.
+    UserName, min = 1, max = 255
+);
 
 impl Description {
     pub fn empty() -> Self {

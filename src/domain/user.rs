@@ -4,7 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, PrefixRange,
-    TenantId, Timestamp, UserId,
+    TenantId, Timestamp, UserId, UserName,
 };
 
 /// What a user may do in its tenant.
@@ -86,6 +86,9 @@ pub struct User {
     pub id: UserId,
     pub tenant_id: TenantId,
     pub email: String,
+    /// The userName an identity provider gave the user when it is not the email;
+    /// `None` means the email, and follows it. Read it through [`User::user_name`].
+    pub user_name: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub phone: Option<String>,
@@ -102,6 +105,21 @@ pub struct User {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl User {
+    /// The name an identity provider knows the user by: its own, else the email.
+    pub fn user_name(&self) -> &str {
+        self.user_name.as_deref().unwrap_or(&self.email)
+    }
+
+    /// A userName equal to the email is kept as the email's, so that it follows a
+    /// later change of the email.
+    pub fn follow_email_when_equal(&mut self) {
+        if self.user_name.as_deref() == Some(self.email.as_str()) {
+            self.user_name = None;
+        }
+    }
 }
 
 /// A password as a user chose it, before hashing: 8 to 256 characters, not all
@@ -214,6 +232,8 @@ impl fmt::Debug for ImportedHash {
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub email: Email,
+    /// The userName when it is not the email.
+    pub user_name: Option<UserName>,
     pub first_name: PersonName,
     pub last_name: PersonName,
     pub phone: Option<Phone>,
@@ -255,6 +275,8 @@ impl<T> Patch<T> {
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
     pub email: Option<Email>,
+    /// `Clear` makes the userName the email again (and follow it).
+    pub user_name: Patch<UserName>,
     pub first_name: Option<PersonName>,
     pub last_name: Option<PersonName>,
     pub phone: Patch<Phone>,
@@ -273,6 +295,9 @@ impl UserPatch {
         if let Some(email) = self.email {
             user.email = email.as_str().to_owned();
         }
+        self.user_name
+            .apply(&mut user.user_name, UserName::into_string);
+        user.follow_email_when_equal();
         if let Some(name) = self.first_name {
             user.first_name = name.into_string();
         }

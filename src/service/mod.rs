@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError, Tx, Unique};
 pub use accounts::{AccountUsers, UserWithGroups};
 pub use api_keys::CreatedApiKey;
 pub use authn::IssuedAccessToken;
-pub use scim::{Listing, MemberChange, ProvisionedGroup, ProvisionedUser};
+pub use scim::{Listing, MemberChange, ProvisionedGroup, ProvisionedResource, ProvisionedUser};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use stream::UserWithGroupIds;
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
@@ -111,6 +111,12 @@ impl From<StoreError> for ServiceError {
             StoreError::Duplicate(Unique::UserEmail) => ServiceError::Conflict {
                 field: "email",
                 message: "a user with this email already exists in the tenant".into(),
+            },
+            StoreError::Duplicate(Unique::UserName) => ServiceError::Conflict {
+                field: "userName",
+                message: "a user with this userName (or this email as its userName) already \
+                          exists in the tenant"
+                    .into(),
             },
             StoreError::Duplicate(Unique::GroupName) => ServiceError::Conflict {
                 field: "name",

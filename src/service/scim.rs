@@ -25,11 +25,18 @@ pub struct ProvisionedUser {
     pub groups: Vec<(GroupId, String)>,
 }
 
-/// A group with the (id, email) of each member.
+/// A group with the ids of its members.
 #[derive(Debug, Clone)]
 pub struct ProvisionedGroup {
     pub group: Group,
-    pub members: Vec<(UserId, String)>,
+    pub members: Vec<UserId>,
+}
+
+/// A user or a group, as a search across resource types answers them.
+#[derive(Debug, Clone)]
+pub enum ProvisionedResource {
+    User(ProvisionedUser),
+    Group(ProvisionedGroup),
 }
 
 /// One numbered window of a filtered list, and how many match in all.
@@ -71,6 +78,43 @@ impl Directory {
         };
         let items = self.users_with_groups(tenant, users).await?;
         Ok(Listing { total, items })
+    }
+
+    /// The users matching `users` and then the groups matching `groups`, each in id
+    /// order, as one list: `count` of them after skipping `offset`, and how many
+    /// match in all. Each part is read as its own list is, so the window is found
+    /// through the tenant's indexes however it falls across the two.
+    pub async fn provisioned_resources(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        users: &Filter<UserAttr>,
+        groups: &Filter<GroupAttr>,
+        offset: u64,
+        count: u32,
+    ) -> ServiceResult<Listing<ProvisionedResource>> {
+        let users = self
+            .provisioned_users(caller, tenant, users, None, offset, count)
+            .await?;
+        let user_total = u64::try_from(users.total).unwrap_or_default();
+        let left = count.saturating_sub(u32::try_from(users.items.len()).unwrap_or(count));
+        let groups = self
+            .provisioned_groups(
+                caller,
+                tenant,
+                groups,
+                None,
+                offset.saturating_sub(user_total),
+                left,
+            )
+            .await?;
+        let items = (users.items.into_iter().map(ProvisionedResource::User))
+            .chain(groups.items.into_iter().map(ProvisionedResource::Group))
+            .collect();
+        Ok(Listing {
+            total: users.total + groups.total,
+            items,
+        })
     }
 
     /// One user with its groups.
@@ -148,14 +192,14 @@ impl Directory {
         groups: Vec<Group>,
     ) -> ServiceResult<Vec<ProvisionedGroup>> {
         let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-        let refs = self.store.member_refs_of_groups(tenant, &ids).await?;
+        let refs = self.store.member_ids_of_groups(tenant, &ids).await?;
         Ok(groups
             .into_iter()
             .map(|group| {
                 let members = refs
                     .iter()
-                    .filter(|(of, _, _)| *of == group.id)
-                    .map(|(_, user, email)| (*user, email.clone()))
+                    .filter(|(of, _)| *of == group.id)
+                    .map(|(_, user)| *user)
                     .collect();
                 ProvisionedGroup { group, members }
             })

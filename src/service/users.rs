@@ -3,7 +3,7 @@ use serde_json::json;
 use crate::auth::Caller;
 use crate::domain::{
     Action, Email, Group, GroupId, LoginMetadata, NewUser, Page, PageRequest, Patch, PersonName,
-    Role, Status, TargetKind, TenantId, Timestamp, User, UserFilter, UserId, UserPatch,
+    Role, Status, TargetKind, TenantId, Timestamp, User, UserFilter, UserId, UserName, UserPatch,
 };
 use crate::store::{StoreError, Tx};
 
@@ -17,6 +17,7 @@ use super::{
 fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
     [
         (before.email != after.email, "email"),
+        (before.user_name != after.user_name, "userName"),
         (before.first_name != after.first_name, "firstName"),
         (before.last_name != after.last_name, "lastName"),
         (before.phone != after.phone, "phone"),
@@ -59,10 +60,11 @@ pub(super) fn user_record(
     has_password: bool,
     now: Timestamp,
 ) -> User {
-    User {
+    let mut user = User {
         id: UserId::generate(),
         tenant_id: tenant,
         email: new.email.as_str().to_owned(),
+        user_name: new.user_name.map(UserName::into_string),
         first_name: new.first_name.into_string(),
         last_name: new.last_name.into_string(),
         phone: new.phone.map(|p| p.as_str().to_owned()),
@@ -81,7 +83,9 @@ pub(super) fn user_record(
         version: 1,
         created_at: now,
         updated_at: now,
-    }
+    };
+    user.follow_email_when_equal();
+    user
 }
 
 /// Inserts a new user with its audit event.
@@ -153,6 +157,7 @@ impl Directory {
         for email in invitation.emails {
             let new = NewUser {
                 email: email.clone(),
+                user_name: None,
                 first_name: PersonName::empty(),
                 last_name: PersonName::empty(),
                 phone: None,

@@ -60,6 +60,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
     UserEmail,
+    UserName,
     GroupName,
     ApiKeySecret,
 }
@@ -68,6 +69,7 @@ impl std::fmt::Display for Unique {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Unique::UserEmail => "user email",
+            Unique::UserName => "user name",
             Unique::GroupName => "group name",
             Unique::ApiKeySecret => "API key secret",
         })

@@ -146,6 +146,7 @@ fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<A>) {
 fn user_column(attr: UserAttr) -> Column {
     match attr {
         UserAttr::Id => Column::Id("u.id"),
+        UserAttr::UserName => Column::Text("u.user_name_key"),
         UserAttr::Email => Column::Text("u.email_key"),
         UserAttr::FirstName => Column::Text("u.first_name_key"),
         UserAttr::LastName => Column::Text("u.last_name_key"),
@@ -433,33 +434,31 @@ impl Store {
         Ok(found)
     }
 
-    /// The (group, member id, member email) memberships of `groups`, through the
-    /// primary key, in one statement per few hundred groups.
-    pub async fn member_refs_of_groups(
+    /// The (group, member id) memberships of `groups`, through the primary key, in
+    /// one statement per few hundred groups.
+    pub async fn member_ids_of_groups(
         &self,
         tenant: TenantId,
         groups: &[GroupId],
-    ) -> StoreResult<Vec<(GroupId, UserId, String)>> {
+    ) -> StoreResult<Vec<(GroupId, UserId)>> {
         let mut found = Vec::new();
         for chunk in groups.chunks(IDS_PER_STATEMENT) {
-            let mut prefix = Sql::new(
-                "SELECT m.group_id, u.id, u.email FROM memberships m \
-                 JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \
-                 WHERE m.tenant_id = ",
-            );
+            let mut prefix =
+                Sql::new("SELECT m.group_id, m.user_id FROM memberships m WHERE m.tenant_id = ");
             prefix
                 .bind(Value::Uuid(tenant.as_uuid()))
                 .push(" AND m.group_id IN ");
             let ids: Vec<Uuid> = chunk.iter().map(|g| g.as_uuid()).collect();
-            let Sql { text, values } = with_ids(prefix, &ids, " ORDER BY m.group_id, u.id");
-            let rows: Vec<(Uuid, Uuid, String)> = read!(self, |pool| {
+            let Sql { text, values } = with_ids(prefix, &ids, " ORDER BY m.group_id, m.user_id");
+            let rows: Vec<(Uuid, Uuid)> = read!(self, |pool| {
                 bind_values!(sqlx::query_as(&text), values)
                     .fetch_all(pool)
                     .await?
             });
-            found.extend(rows.into_iter().map(|(group, user, email)| {
-                (GroupId::from_uuid(group), UserId::from_uuid(user), email)
-            }));
+            found.extend(
+                rows.into_iter()
+                    .map(|(group, user)| (GroupId::from_uuid(group), UserId::from_uuid(user))),
+            );
         }
         Ok(found)
     }
@@ -578,6 +577,7 @@ impl Tx {
 mod tests {
     use super::*;
     use crate::domain::CompareOp;
+    use crate::store::Backend;
 
     #[test]
     fn a_filter_renders_as_one_tenant_bound_condition() {
@@ -630,6 +630,62 @@ mod tests {
         assert!(
             plan.iter().all(|step| !step.starts_with("SCAN")),
             "{plan:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_upgraded_database_gives_its_users_their_email_as_user_name() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        let Backend::Sqlite { writer, .. } = &store.backend else {
+            unreachable!()
+        };
+        // The schema as it was before userName, with one user in it.
+        let before = sqlx::migrate::Migrator {
+            migrations: super::super::SQLITE_MIGRATIONS
+                .migrations
+                .iter()
+                .filter(|m| m.version < 20261123000007)
+                .cloned()
+                .collect(),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        before.run(writer).await.unwrap();
+        let tenant = TenantId::generate();
+        let user = UserId::generate();
+        sqlx::query(
+            "INSERT INTO tenants (tenant_id, name, version, created_at, updated_at) \
+             VALUES ($1, 'T', 1, 0, 0)",
+        )
+        .bind(tenant.as_uuid())
+        .execute(writer)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
+             last_name, last_name_key, role, status, version, created_at, updated_at) \
+             VALUES ($1, $2, 'Old@Example.com', 'old@example.com', '', '', '', '', 'member', \
+             'active', 1, 0, 0)",
+        )
+        .bind(tenant.as_uuid())
+        .bind(user.as_uuid())
+        .execute(writer)
+        .await
+        .unwrap();
+
+        store.migrate().await.unwrap();
+        let upgraded = store.get_user(tenant, user).await.unwrap().unwrap();
+        assert_eq!(upgraded.user_name, None);
+        assert_eq!(upgraded.user_name(), "Old@Example.com");
+        let filter = Filter::Compare(
+            UserAttr::UserName,
+            CompareOp::Eq,
+            FilterValue::Text("old@example.com".into()),
+        );
+        assert_eq!(
+            store.count_users_matching(tenant, &filter).await.unwrap(),
+            1
         );
     }
 }

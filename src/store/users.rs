@@ -10,7 +10,7 @@ use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
 /// The user columns every read selects, with the default group joined in.
-pub(super) const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.first_name, u.last_name, \
+pub(super) const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.user_name, u.first_name, u.last_name, \
     u.phone, u.company, u.country_code, u.role, u.status, u.external_id, \
     u.password_hash IS NOT NULL AS has_password, u.two_factor_enabled, \
     u.successful_logins, u.failed_logins, u.last_successful_login_at, \
@@ -25,6 +25,7 @@ pub(super) struct UserRow {
     tenant_id: Uuid,
     id: Uuid,
     email: String,
+    user_name: Option<String>,
     first_name: String,
     last_name: String,
     phone: Option<String>,
@@ -55,6 +56,7 @@ impl TryFrom<UserRow> for User {
             id: UserId::from_uuid(row.id),
             tenant_id: TenantId::from_uuid(row.tenant_id),
             email: row.email,
+            user_name: row.user_name,
             first_name: row.first_name,
             last_name: row.last_name,
             phone: row.phone,
@@ -136,6 +138,28 @@ fn user_page_query(tenant: TenantId, filter: &UserFilter, page: PageRequest) -> 
     sql.push(" ORDER BY u.id LIMIT ")
         .bind(Value::Int(i64::from(page.limit.get()) + 1));
     sql
+}
+
+/// Maps a unique violation on writing `user` to the rule it broke: the userName
+/// index is named in the error (PostgreSQL's constraint, SQLite's message). For a
+/// user whose userName is its email, that is the email's clash.
+fn on_user_unique(error: sqlx::Error, user: &User) -> StoreError {
+    let user_name = user.user_name.is_some()
+        && match &error {
+            sqlx::Error::Database(db) => {
+                db.constraint() == Some("users_user_name_key")
+                    || db.message().contains("users.user_name_key")
+            }
+            _ => false,
+        };
+    on_unique(
+        error,
+        if user_name {
+            Unique::UserName
+        } else {
+            Unique::UserEmail
+        },
+    )
 }
 
 impl Store {
@@ -246,9 +270,10 @@ impl Tx {
             sqlx::query(
                 "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
                  last_name, last_name_key, phone, company, country_code, role, status, \
-                 external_id, password_hash, password_changed_at, version, created_at, updated_at) \
+                 external_id, password_hash, password_changed_at, version, created_at, updated_at, \
+                 user_name, user_name_key) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19)",
+                 $17, $18, $19, $20, $21)",
             )
             .bind(user.tenant_id.as_uuid())
             .bind(user.id.as_uuid())
@@ -269,9 +294,11 @@ impl Tx {
             .bind(user.version)
             .bind(user.created_at)
             .bind(user.updated_at)
+            .bind(&user.user_name)
+            .bind(fold_case(user.user_name()))
             .execute(conn)
             .await
-            .map_err(|e| on_unique(e, Unique::UserEmail))?;
+            .map_err(|e| on_user_unique(e, user))?;
         });
         Ok(())
     }
@@ -284,7 +311,8 @@ impl Tx {
                 "UPDATE users SET email = $3, email_key = $4, first_name = $5, \
                  first_name_key = $6, last_name = $7, last_name_key = $8, phone = $9, \
                  company = $10, country_code = $11, role = $12, status = $13, \
-                 external_id = $14, version = $15, updated_at = $16 \
+                 external_id = $14, version = $15, updated_at = $16, user_name = $18, \
+                 user_name_key = $19 \
                  WHERE tenant_id = $1 AND id = $2 AND version = $17",
             )
             .bind(user.tenant_id.as_uuid())
@@ -304,9 +332,11 @@ impl Tx {
             .bind(user.version)
             .bind(user.updated_at)
             .bind(expected)
+            .bind(&user.user_name)
+            .bind(fold_case(user.user_name()))
             .execute(conn)
             .await
-            .map_err(|e| on_unique(e, Unique::UserEmail))?
+            .map_err(|e| on_user_unique(e, user))?
             .rows_affected()
         });
         Ok(result == 1)

@@ -18,6 +18,7 @@ mod isolation;
 mod oauth;
 mod paging;
 mod scim;
+mod scim_bulk;
 mod secrets;
 mod sign_in;
 mod tenants;

@@ -3,14 +3,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::{OPERATOR_TOKEN, TestApp, TestTenant, expect_json};
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(crate) const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// A SCIM request with a JSON body sent as application/scim+json.
-async fn scim(
+pub(crate) async fn scim(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -27,7 +27,7 @@ async fn scim(
 }
 
 /// Asserts a SCIM reply with this status and answers its body.
-async fn expect_scim(response: reqwest::Response, status: u16) -> Value {
+pub(crate) async fn expect_scim(response: reqwest::Response, status: u16) -> Value {
     let content_type = response
         .headers()
         .get("content-type")
@@ -40,7 +40,11 @@ async fn expect_scim(response: reqwest::Response, status: u16) -> Value {
 }
 
 /// Asserts a SCIM error with this status (and scimType, when given).
-async fn expect_error(response: reqwest::Response, status: u16, scim_type: Option<&str>) -> Value {
+pub(crate) async fn expect_error(
+    response: reqwest::Response,
+    status: u16,
+    scim_type: Option<&str>,
+) -> Value {
     let body = expect_scim(response, status).await;
     assert_eq!(body["schemas"], json!([ERROR]), "{body}");
     assert_eq!(body["status"], status.to_string(), "{body}");
@@ -102,7 +106,9 @@ async fn discovery_declares_what_is_implemented() {
     )
     .await;
     assert_eq!(config["patch"]["supported"], true);
-    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["bulk"]["supported"], true);
+    assert_eq!(config["bulk"]["maxOperations"], 1000);
+    assert_eq!(config["bulk"]["maxPayloadSize"], 1024 * 1024);
     assert_eq!(config["filter"]["supported"], true);
     assert!(config["filter"]["maxResults"].as_u64().unwrap() > 0);
     assert_eq!(config["etag"]["supported"], true);
@@ -191,8 +197,8 @@ async fn users_are_created_read_replaced_and_deleted() {
     assert_eq!(user["userName"], "Grace@Example.com");
     assert_eq!(user["externalId"], "okta-00u1");
     assert_eq!(user["emails"][0]["value"], "Grace@Example.com");
-    assert_eq!(user["emails"][0]["primary"], true);
-    assert_eq!(user["name"]["formatted"], "Grace Hopper");
+    assert_eq!(user["emails"][0]["type"], "work");
+    assert_eq!(user["displayName"], "Grace Hopper");
     assert_eq!(user["phoneNumbers"][0]["value"], "+1 555 0100");
     assert_eq!(user["addresses"][0]["country"], "US");
     assert_eq!(user["roles"][0]["value"], "admin");
@@ -641,7 +647,14 @@ async fn groups_are_provisioned_with_their_members() {
     let id = group["id"].as_str().unwrap().to_owned();
     assert_eq!(group["externalId"], "grp-1");
     assert_eq!(group["members"][0]["value"], ada["id"]);
-    assert_eq!(group["members"][0]["display"], "ada@example.com");
+    assert_eq!(
+        group["members"][0]["$ref"],
+        format!(
+            "{}/Users/{}",
+            app.url("/scim/v2"),
+            ada["id"].as_str().unwrap()
+        )
+    );
     assert_eq!(group["meta"]["resourceType"], "Group");
 
     // The native face shows the group owned by SCIM.
@@ -1237,4 +1250,336 @@ async fn lists_sort_by_an_attribute_in_either_order() {
     )
     .await;
     assert_eq!(groups["totalResults"], 0);
+}
+
+async fn post_user(app: &TestApp, t: &TestTenant, body: Value) -> reqwest::Response {
+    scim(app, Method::POST, "/Users", &t.admin, Some(body)).await
+}
+
+#[tokio::test]
+async fn a_user_name_other_than_the_email_is_kept_beside_it() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let jdoe = expect_scim(
+        post_user(
+            &app,
+            &t,
+            json!({ "schemas": [USER], "userName": "jdoe",
+                    "emails": [{ "value": "home@example.org", "type": "home" },
+                               { "value": "john.doe@example.com", "type": "work", "primary": true }] }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(jdoe["userName"], "jdoe");
+    assert_eq!(
+        jdoe["emails"],
+        json!([{ "value": "john.doe@example.com", "type": "work" }]),
+        "the primary email is the user's"
+    );
+    let id = jdoe["id"].as_str().unwrap();
+    let native = expect_json(
+        app.get(&format!("/v1/tenants/{}/users/{id}", t.id), &t.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(native["email"], "john.doe@example.com");
+    assert_eq!(native["userName"], "jdoe");
+
+    // Found by either, in any letter case.
+    for text in [
+        r#"userName eq "JDOE""#,
+        r#"emails.value eq "John.Doe@example.com""#,
+    ] {
+        let found = list(&app, &t, &filter(text)).await;
+        assert_eq!(found["totalResults"], 1, "{text}");
+        assert_eq!(found["Resources"][0]["id"], id, "{text}");
+    }
+    assert_eq!(
+        list(&app, &t, &filter(r#"userName eq "john.doe@example.com""#)).await["totalResults"],
+        0
+    );
+
+    // Without emails, a userName that is an email address is the email.
+    let ada = create_user(&app, &t, "ada@example.com").await;
+    assert_eq!(ada["emails"][0]["value"], "ada@example.com");
+    // userNames are unique regardless of case, also against an email serving as one.
+    for (user_name, email) in [
+        ("JDoe", "other1@example.com"),
+        ("ADA@example.com", "other2@example.com"),
+    ] {
+        expect_error(
+            post_user(
+                &app,
+                &t,
+                json!({ "schemas": [USER], "userName": user_name, "emails": [{ "value": email }] }),
+            )
+            .await,
+            409,
+            Some("uniqueness"),
+        )
+        .await;
+    }
+    // Neither an email in emails nor a userName that is one: refused, nothing made.
+    let refused = expect_error(
+        post_user(&app, &t, json!({ "schemas": [USER], "userName": "nomail" })).await,
+        400,
+        Some("invalidValue"),
+    )
+    .await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("emails"),
+        "{refused}"
+    );
+    expect_error(
+        post_user(
+            &app,
+            &t,
+            json!({ "schemas": [USER], "userName": "bad", "emails": [{ "value": "not an email" }] }),
+        )
+        .await,
+        400,
+        Some("invalidValue"),
+    )
+    .await;
+    assert_eq!(list(&app, &t, "").await["totalResults"], 2);
+
+    // A replace may change the userName alone; a patch of the email leaves it.
+    let path = format!("/Users/{id}");
+    let replaced = expect_scim(
+        scim(
+            &app,
+            Method::PUT,
+            &path,
+            &t.admin,
+            Some(json!({ "schemas": [USER], "userName": "john.doe",
+                         "emails": [{ "value": "john.doe@example.com" }] })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(replaced["userName"], "john.doe");
+    let patched = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &path,
+            &t.admin,
+            Some(json!({ "schemas": [PATCH], "Operations": [
+            { "op": "replace", "path": "emails[type eq \"work\"].value", "value": "jd@example.com" }
+        ] })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(patched["userName"], "john.doe");
+    assert_eq!(patched["emails"][0]["value"], "jd@example.com");
+
+    // Sorting by userName orders by it, not by the email.
+    let sorted = list(&app, &t, "sortBy=userName").await;
+    let names: Vec<&str> = sorted["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ada@example.com", "john.doe"]);
+}
+
+#[tokio::test]
+async fn a_root_search_pages_over_users_then_groups() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let mut user_ids = Vec::new();
+    for name in ["r1@example.com", "r2@example.com", "r3@example.com"] {
+        user_ids.push(create_user(&app, &t, name).await["id"].clone());
+    }
+    let mut group_ids = Vec::new();
+    for name in ["G1", "G2"] {
+        let group = expect_scim(
+            scim(
+                &app,
+                Method::POST,
+                "/Groups",
+                &t.admin,
+                Some(json!({ "schemas": [GROUP], "displayName": name })),
+            )
+            .await,
+            201,
+        )
+        .await;
+        group_ids.push(group["id"].clone());
+    }
+    // Another tenant's resources are never found.
+    let other = app.tenant().await;
+    create_user(&app, &other, "r9@example.com").await;
+
+    let search = |body: Value| {
+        let mut body = body;
+        body["schemas"] = json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]);
+        scim(&app, Method::POST, "/.search", &t.admin, Some(body))
+    };
+    let mut seen = Vec::new();
+    for start in [1, 3, 5] {
+        let page = expect_scim(
+            search(json!({ "startIndex": start, "count": 2 })).await,
+            200,
+        )
+        .await;
+        assert_eq!(page["totalResults"], 5);
+        assert_eq!(page["startIndex"], start);
+        for resource in page["Resources"].as_array().unwrap() {
+            let schema = if resource["meta"]["resourceType"] == "User" {
+                USER
+            } else {
+                GROUP
+            };
+            assert_eq!(resource["schemas"][0], schema, "{resource}");
+            seen.push(resource["id"].clone());
+        }
+    }
+    let expected: Vec<Value> = user_ids.iter().chain(&group_ids).cloned().collect();
+    assert_eq!(seen, expected, "users first, then groups, each in id order");
+
+    // A filter applies to each type; an attribute one type lacks is unassigned there.
+    let found = expect_scim(
+        search(
+            json!({ "filter": "userName sw \"r1\" or displayName eq \"g2\"",
+                       "attributes": ["userName", "displayName"] }),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 2);
+    assert_eq!(
+        found["Resources"],
+        json!([
+            { "schemas": [USER], "id": user_ids[0], "userName": "r1@example.com",
+              "displayName": "Ada Lovelace" },
+            { "schemas": [GROUP], "id": group_ids[1], "displayName": "G2" },
+        ])
+    );
+    let absent = expect_scim(
+        search(json!({ "filter": "not (userName pr)", "count": 0 })).await,
+        200,
+    )
+    .await;
+    assert_eq!(absent["totalResults"], 2, "the groups have no userName");
+    expect_error(
+        search(json!({ "filter": "nickName eq \"x\"" })).await,
+        400,
+        Some("invalidFilter"),
+    )
+    .await;
+    expect_error(
+        search(json!({ "sortBy": "meta.created" })).await,
+        400,
+        Some("invalidValue"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn writes_answer_the_attributes_asked_for() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let response = scim(
+        &app,
+        Method::POST,
+        "/Users?attributes=userName",
+        &t.admin,
+        Some(
+            json!({ "schemas": [USER], "userName": "w@example.com", "name": { "givenName": "W" } }),
+        ),
+    )
+    .await;
+    assert!(response.headers().contains_key("location"));
+    let created = expect_scim(response, 201).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created,
+        json!({ "schemas": [USER], "id": id, "userName": "w@example.com" })
+    );
+    let replaced = expect_scim(
+        scim(
+            &app,
+            Method::PUT,
+            &format!("/Users/{id}?excludedAttributes=meta,groups,emails,roles"),
+            &t.admin,
+            Some(json!({ "schemas": [USER], "userName": "w@example.com", "active": false })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        replaced,
+        json!({ "schemas": [USER], "id": id, "userName": "w@example.com", "active": false })
+    );
+    let patched = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &format!("/Users/{id}?attributes=name.familyName"),
+            &t.admin,
+            Some(json!({ "schemas": [PATCH], "Operations": [
+                { "op": "add", "path": "name.familyName", "value": "Wolf" }
+            ] })),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        patched,
+        json!({ "schemas": [USER], "id": id, "name": { "familyName": "Wolf" } })
+    );
+
+    let group = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Groups?excludedAttributes=members,meta",
+            &t.admin,
+            Some(json!({ "schemas": [GROUP], "displayName": "Shaped", "members": [{ "value": id }] })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        group,
+        json!({ "schemas": [GROUP], "id": group_id, "displayName": "Shaped" })
+    );
+    for method in [Method::PUT, Method::PATCH] {
+        let body = if method == Method::PUT {
+            json!({ "schemas": [GROUP], "displayName": "Reshaped" })
+        } else {
+            json!({ "schemas": [PATCH], "Operations": [
+                { "op": "replace", "path": "displayName", "value": "Reshaped" }
+            ] })
+        };
+        let changed = expect_scim(
+            scim(
+                &app,
+                method,
+                &format!("/Groups/{group_id}?attributes=displayName"),
+                &t.admin,
+                Some(body),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            changed,
+            json!({ "schemas": [GROUP], "id": group_id, "displayName": "Reshaped" })
+        );
+    }
 }

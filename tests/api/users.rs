@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{TestApp, expect_json, expect_problem};
+use crate::helpers::{TestApp, expect_json, expect_problem, problem_fields};
 
 #[tokio::test]
 async fn a_user_is_created_read_changed_and_deleted() {
@@ -277,4 +277,67 @@ async fn a_users_groups_and_default_group() {
         404,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_user_name_is_the_email_unless_one_is_given() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let plain = app.user(&t, "plain@acme.com").await;
+    assert_eq!(plain["userName"], "plain@acme.com");
+    let path = format!("{users}/{}", plain["id"].as_str().unwrap());
+    let moved = expect_json(
+        app.patch(&path, &t.admin, &json!({"email": "moved@acme.com"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(moved["userName"], "moved@acme.com", "it follows the email");
+
+    let named = expect_json(
+        app.post(
+            &users,
+            &t.admin,
+            &json!({"email": "road.runner@acme.com", "userName": "rrunner",
+                    "firstName": "Road", "lastName": "Runner"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(named["userName"], "rrunner");
+    assert_eq!(named["email"], "road.runner@acme.com");
+    let named_path = format!("{users}/{}", named["id"].as_str().unwrap());
+    let kept = expect_json(
+        app.patch(&named_path, &t.admin, &json!({"email": "rr@acme.com"}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(kept["userName"], "rrunner", "its own userName stays");
+
+    // Unique regardless of case, also against an email that serves as a userName.
+    for (user_name, email) in [
+        ("RRunner", "x1@acme.com"),
+        ("MOVED@acme.com", "x2@acme.com"),
+    ] {
+        let clash =
+            json!({"email": email, "userName": user_name, "firstName": "a", "lastName": "b"});
+        let problem = expect_problem(app.post(&users, &t.admin, &clash).await, 409).await;
+        assert_eq!(problem_fields(&problem), ["userName"], "{user_name}");
+    }
+    let bad =
+        json!({"email": "x3@acme.com", "userName": " padded", "firstName": "a", "lastName": "b"});
+    let problem = expect_problem(app.post(&users, &t.admin, &bad).await, 400).await;
+    assert_eq!(problem_fields(&problem), ["userName"]);
+
+    // null makes the userName the email again.
+    let reset = expect_json(
+        app.patch(&named_path, &t.admin, &json!({"userName": null}))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(reset["userName"], "rr@acme.com");
 }

@@ -309,6 +309,7 @@ impl UserBody {
         v.finish().map_err(ServiceError::Invalid)?;
         Ok(NewUser {
             email,
+            user_name: None,
             first_name,
             last_name,
             phone: None,

@@ -27,6 +27,10 @@ pub enum ScimError {
     NotFound(String),
     /// 405: the path does not take this method.
     MethodNotAllowed,
+    /// 413: a bulk request over its limits (RFC 7644 §3.7.4).
+    TooLarge(String),
+    /// 409 without a `scimType`: bulk operations whose references are circular.
+    Conflict(String),
 }
 
 impl ScimError {
@@ -56,8 +60,9 @@ impl From<FilterError> for ScimError {
     }
 }
 
-impl IntoResponse for ScimError {
-    fn into_response(self) -> Response {
+impl ScimError {
+    /// The status and the error resource that answer this failure.
+    pub fn into_parts(self) -> (StatusCode, serde_json::Value) {
         let (status, scim_type, detail) = match self {
             ScimError::Service(ServiceError::Conflict { message, .. }) => {
                 (StatusCode::CONFLICT, Some("uniqueness"), message)
@@ -88,6 +93,8 @@ impl IntoResponse for ScimError {
                 None,
                 "this path does not support the request's method".to_owned(),
             ),
+            ScimError::TooLarge(detail) => (StatusCode::PAYLOAD_TOO_LARGE, None, detail),
+            ScimError::Conflict(detail) => (StatusCode::CONFLICT, None, detail),
         };
         let mut body = json!({
             "schemas": [ERROR],
@@ -97,6 +104,13 @@ impl IntoResponse for ScimError {
         if let Some(scim_type) = scim_type {
             body["scimType"] = json!(scim_type);
         }
+        (status, body)
+    }
+}
+
+impl IntoResponse for ScimError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.into_parts();
         with_challenge(scim_json(status, &body))
     }
 }

@@ -27,6 +27,14 @@ pub struct AttrPath {
 impl AttrPath {
     /// Reads `[URN ":"] attr ["." sub]`.
     pub fn parse(text: &str) -> Result<Self, FilterError> {
+        // An extension's URN alone names the extension's object (as a PATCH path).
+        if text.eq_ignore_ascii_case(ENTERPRISE_USER) {
+            return Ok(AttrPath {
+                schema: None,
+                attr: ENTERPRISE_USER.to_owned(),
+                sub: None,
+            });
+        }
         let known = [USER, GROUP, ENTERPRISE_USER];
         let (schema, rest) = match known.iter().find(|urn| {
             text.get(..urn.len())
@@ -349,6 +357,9 @@ enum Kind<A> {
     /// The same for every resource: `work` for a type, `true` for primary.
     Shared(&'static str),
     SharedTrue,
+    /// An attribute this resource type does not have, in a search across types:
+    /// unassigned on every resource of the type.
+    Absent,
 }
 
 fn leaf<A: Copy>(
@@ -359,6 +370,7 @@ fn leaf<A: Copy>(
     let Some((op, value)) = op else {
         return Ok(match kind {
             Kind::Shared(_) | Kind::SharedTrue => Filter::Constant(true),
+            Kind::Absent => Filter::Constant(false),
             Kind::Folded(a)
             | Kind::Exact(a)
             | Kind::Country(a)
@@ -381,6 +393,8 @@ fn leaf<A: Copy>(
         _ => fail("this attribute compares with a string"),
     };
     Ok(match kind {
+        // An unassigned value equals nothing, and so differs from every value.
+        Kind::Absent => Filter::Constant(op == Ne),
         Kind::Folded(a) => Filter::Compare(a, op, FilterValue::Text(fold_case(&text(value)?))),
         Kind::Exact(a) => Filter::Compare(a, op, FilterValue::Text(text(value)?)),
         Kind::Country(a) => {
@@ -484,7 +498,8 @@ fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
     }
     Some(match key.as_str() {
         "id" => Kind::Id(Id),
-        "username" | "emails" | "emails.value" => Kind::Folded(Email),
+        "username" => Kind::Folded(UserName),
+        "emails" | "emails.value" => Kind::Folded(Email),
         "emails.type" | "phonenumbers.type" | "addresses.type" => Kind::Shared("work"),
         "emails.primary" | "phonenumbers.primary" | "roles.primary" | "addresses.primary" => {
             Kind::SharedTrue
@@ -538,7 +553,7 @@ fn sort_attr<A: Copy>(
             | Kind::Time(a),
         ) => Ok(Some(a)),
         Some(Kind::Shared(_) | Kind::SharedTrue) => Ok(None),
-        None => fail(format!("cannot sort by \"{text}\"")),
+        Some(Kind::Absent) | None => fail(format!("cannot sort by \"{text}\"")),
     }
 }
 
@@ -560,6 +575,39 @@ pub fn user_filter(text: &str) -> Result<Filter<UserAttr>, FilterError> {
 /// Reads a filter on groups.
 pub fn group_filter(text: &str) -> Result<Filter<GroupAttr>, FilterError> {
     resolve(&parse(text)?, None, &group_kind)
+}
+
+/// Reads a filter of a search across resource types (RFC 7644 §3.4.3 at the root)
+/// into one for users and one for groups. An attribute that one type lacks is
+/// unassigned on its resources; one that neither has is refused.
+pub fn resource_filters(text: &str) -> Result<(Filter<UserAttr>, Filter<GroupAttr>), FilterError> {
+    let expr = parse(text)?;
+    let unknown_to_users = std::cell::RefCell::new(Vec::new());
+    let unknown_to_groups = std::cell::RefCell::new(Vec::new());
+    let users = resolve(&expr, None, &|path| {
+        user_kind(path).or_else(|| {
+            unknown_to_users.borrow_mut().push(path.clone());
+            Some(Kind::Absent)
+        })
+    })?;
+    let groups = resolve(&expr, None, &|path| {
+        group_kind(path).or_else(|| {
+            unknown_to_groups.borrow_mut().push(path.clone());
+            Some(Kind::Absent)
+        })
+    })?;
+    let unknown_to_groups = unknown_to_groups.into_inner();
+    if let Some(path) = unknown_to_users
+        .into_inner()
+        .into_iter()
+        .find(|p| unknown_to_groups.contains(p))
+    {
+        return fail(format!(
+            "\"{}\" is an attribute of neither User nor Group that can be filtered on",
+            path.key()
+        ));
+    }
+    Ok((users, groups))
 }
 
 /// Resolves a value filter on a group's `members` to the member ids it names when it
@@ -722,7 +770,7 @@ mod tests {
         assert_eq!(
             user_filter(r#"userName eq "Bob@Example.COM""#).unwrap(),
             Filter::Compare(
-                UserAttr::Email,
+                UserAttr::UserName,
                 Eq,
                 FilterValue::Text("bob@example.com".into())
             )

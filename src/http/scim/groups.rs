@@ -4,27 +4,20 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::{
-    Description, ExternalId, Filter, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, Patch,
-    UserId,
+    Description, ExternalId, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, Patch, UserId,
 };
 use crate::http::AppState;
-use crate::http::body::read_json;
-use crate::service::{MemberChange, ProvisionedGroup, Resource};
+use crate::service::{MemberChange, Precondition, ProvisionedGroup, Resource};
 
 use super::error::ScimError;
 use super::filter::{group_filter, group_sort, member_ids};
 use super::patch::{Op, operations};
+use super::resources::Change;
 use super::schemas::GROUP;
-use super::{
-    ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, search_params, window,
-};
+use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
 /// A group as a SCIM Group resource.
 pub fn render(found: &ProvisionedGroup, base: &str) -> Value {
@@ -33,9 +26,8 @@ pub fn render(found: &ProvisionedGroup, base: &str) -> Value {
         "schemas": [GROUP],
         "id": group.id.to_string(),
         "displayName": group.name,
-        "members": found.members.iter().map(|(id, email)| json!({
+        "members": found.members.iter().map(|id| json!({
             "value": id.to_string(),
-            "display": email,
             "$ref": format!("{base}/Users/{id}"),
         })).collect::<Vec<_>>(),
         "meta": {
@@ -50,17 +42,6 @@ pub fn render(found: &ProvisionedGroup, base: &str) -> Value {
         value["externalId"] = json!(external_id);
     }
     value
-}
-
-fn invalid(field: &str, reason: impl std::fmt::Display) -> ScimError {
-    ScimError::bad("invalidValue", format!("{field}: {reason}"))
-}
-
-fn attribute<'a>(object: &'a Value, name: &str) -> &'a Value {
-    object
-        .as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map_or(&Value::Null, |(_, v)| v)
 }
 
 fn name(value: &Value) -> Result<GroupName, ScimError> {
@@ -212,195 +193,121 @@ fn read_patch(body: &Value) -> Result<(GroupPatch, MemberChange), ScimError> {
     Ok((patch, change.into_change()))
 }
 
-async fn body(request: Request) -> Result<Value, ScimError> {
-    Ok(read_json::<Value>(request).await?)
-}
-
 fn group_id(id: &str) -> Result<GroupId, ScimError> {
     parse_id(id, GroupId::parse, Resource::Group)
 }
 
-/// `GET /Groups?filter=…&startIndex=…&count=…`
-pub async fn list(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ScimError> {
-    listing(&state, &scim, list_params(query)?).await
-}
-
-/// `POST /Groups/.search`: the list, with its parameters in a SearchRequest body.
-pub async fn search(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = search_params(&body(request).await?)?;
-    listing(&state, &scim, params).await
-}
-
-async fn listing(
+/// One window of the groups a list or search asks for, each shaped as asked.
+pub(super) async fn listing(
     state: &AppState,
     scim: &ScimCaller,
-    params: ListParams,
-) -> Result<Response, ScimError> {
-    let filter = match params.filter.as_deref() {
-        Some(text) => group_filter(text)?,
-        None => Filter::Constant(true),
+    params: &ListParams,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let read = |filter, sort, offset, count| async move {
+        let directory = &state.directory;
+        (directory.provisioned_groups(&scim.caller, scim.tenant, &filter, sort, offset, count))
+            .await
     };
-    let (start, count) = window(&params)?;
-    let sort = params.sort(group_sort)?;
-    let listing = state
-        .directory
-        .provisioned_groups(&scim.caller, scim.tenant, &filter, sort, start - 1, count)
-        .await?;
-    let resources = listing
-        .items
-        .iter()
-        .map(|g| params.shape(render(g, &scim.base)))
-        .collect();
-    Ok(list_response(listing.total, start, resources))
+    let render = |group: &ProvisionedGroup| render(group, &scim.base);
+    super::listing(params, group_filter, group_sort, read, render).await
 }
 
-/// `POST /Groups`: a group owned by SCIM, with its members, made at once.
-pub async fn create(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let body = body(request).await?;
+/// The group as it is now.
+pub(super) async fn read(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+) -> Result<Written, ScimError> {
+    current(state, scim, group_id(id)?).await
+}
+
+/// Creates a group owned by SCIM from a SCIM Group resource, with its members, in
+/// one transaction (`POST /Groups`, and in a bulk request).
+pub(super) async fn create(
+    state: &AppState,
+    scim: &ScimCaller,
+    body: &Value,
+) -> Result<Written, ScimError> {
     let new = NewGroup {
-        name: name(attribute(&body, "displayName"))?,
+        name: name(attribute(body, "displayName"))?,
         description: Description::empty(),
         owner: GroupOwner::Scim,
         federated_attribute_values: Vec::new(),
-        external_id: external_id(attribute(&body, "externalId"))?,
+        external_id: external_id(attribute(body, "externalId"))?,
     };
-    let first_members = members(attribute(&body, "members"))?;
+    let first_members = members(attribute(body, "members"))?;
     let id = state
         .directory
         .create_provisioned_group(&scim.caller, scim.tenant, new, first_members)
         .await?;
-    let found = state
-        .directory
-        .provisioned_group(&scim.caller, scim.tenant, id)
-        .await?;
-    let mut response = resource(
-        StatusCode::CREATED,
-        &render(&found, &scim.base),
-        found.group.version,
-    );
-    if let Ok(location) = format!("{}/Groups/{}", scim.base, id).parse() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, location);
-    }
-    Ok(response)
+    current(state, scim, id).await
 }
 
-/// `GET /Groups/{id}`, answering 304 when If-None-Match names the current version.
-pub async fn get(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let found = state
-        .directory
-        .provisioned_group(&scim.caller, scim.tenant, group_id(&id)?)
-        .await?;
-    if not_modified(&headers, found.group.version) {
-        return Ok(not_modified_response(found.group.version));
-    }
-    Ok(resource(
-        StatusCode::OK,
-        &params.shape(render(&found, &scim.base)),
-        found.group.version,
-    ))
-}
-
-/// `PUT /Groups/{id}`: replaces the name, external id and members.
-pub async fn replace(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let id = group_id(&id)?;
-    let body = body(request).await?;
-    let patch = GroupPatch {
-        name: Some(name(attribute(&body, "displayName"))?),
-        external_id: external_id(attribute(&body, "externalId"))?.map_or(Patch::Clear, Patch::Set),
-        ..GroupPatch::default()
+/// Replaces the group's name, external id and members with a resource's, or
+/// applies a PatchOp request to them, in one transaction.
+pub(super) async fn change(
+    how: Change,
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    body: &Value,
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
+    let id = group_id(id)?;
+    let (patch, change) = match how {
+        Change::Patch => read_patch(body)?,
+        Change::Replace => (
+            GroupPatch {
+                name: Some(name(attribute(body, "displayName"))?),
+                external_id: external_id(attribute(body, "externalId"))?
+                    .map_or(Patch::Clear, Patch::Set),
+                ..GroupPatch::default()
+            },
+            MemberChange {
+                replace: Some(members(attribute(body, "members"))?),
+                ..MemberChange::default()
+            },
+        ),
     };
-    let change = MemberChange {
-        replace: Some(members(attribute(&body, "members"))?),
-        ..MemberChange::default()
-    };
-    changed(&state, &scim, &headers, id, patch, change).await
-}
-
-/// `PATCH /Groups/{id}`: every operation of the request in one transaction.
-pub async fn patch(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let id = group_id(&id)?;
-    let (patch, change) = read_patch(&body(request).await?)?;
-    changed(&state, &scim, &headers, id, patch, change).await
+    changed(state, scim, id, patch, change, precondition).await
 }
 
 async fn changed(
     state: &AppState,
     scim: &ScimCaller,
-    headers: &HeaderMap,
     id: GroupId,
     patch: GroupPatch,
     change: MemberChange,
-) -> Result<Response, ScimError> {
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
     state
         .directory
-        .change_provisioned_group(
-            &scim.caller,
-            scim.tenant,
-            id,
-            patch,
-            change,
-            if_match(headers),
-        )
+        .change_provisioned_group(&scim.caller, scim.tenant, id, patch, change, precondition)
         .await?;
+    current(state, scim, id).await
+}
+
+async fn current(state: &AppState, scim: &ScimCaller, id: GroupId) -> Result<Written, ScimError> {
     let found = state
         .directory
         .provisioned_group(&scim.caller, scim.tenant, id)
         .await?;
-    Ok(resource(
-        StatusCode::OK,
-        &render(&found, &scim.base),
-        found.group.version,
-    ))
+    Ok(Written {
+        body: render(&found, &scim.base),
+        version: found.group.version,
+    })
 }
 
-/// `DELETE /Groups/{id}`
-pub async fn delete(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
+/// Deletes the group.
+pub(super) async fn delete(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    precondition: Precondition,
+) -> Result<(), ScimError> {
     state
         .directory
-        .delete_group(
-            &scim.caller,
-            scim.tenant,
-            group_id(&id)?,
-            if_match(&headers),
-        )
+        .delete_group(&scim.caller, scim.tenant, group_id(id)?, precondition)
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }

@@ -1,17 +1,20 @@
 //! SCIM 2.0 (RFC 7643, RFC 7644) at /scim/v2: identity providers provision the
 //! tenant's users and groups. The tenant is the credential's own. See docs/scim.md.
 
+mod bulk;
 mod discovery;
 mod error;
 mod filter;
 mod groups;
 mod patch;
+mod resources;
 mod schemas;
+mod search;
 mod shape;
 mod users;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,6 +29,7 @@ use crate::http::credentials::{authenticate, bearer_token};
 use crate::service::{Precondition, ServiceError};
 
 pub use error::ScimError;
+use resources::{Groups, Users, create, delete, list, patch, read, replace, search};
 
 const BASE: &str = "/scim/v2";
 
@@ -40,23 +44,31 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2/ResourceTypes/{id}", get(discovery::resource_type))
         .route("/scim/v2/Schemas", get(discovery::schemas))
         .route("/scim/v2/Schemas/{id}", get(discovery::schema))
-        .route("/scim/v2/Users", get(users::list).post(users::create))
-        .route("/scim/v2/Users/.search", post(users::search))
+        .route("/scim/v2/.search", post(search::search_all))
+        .route(
+            "/scim/v2/Bulk",
+            post(bulk::bulk).layer(DefaultBodyLimit::max(bulk::MAX_PAYLOAD_BYTES)),
+        )
+        .route("/scim/v2/Users", get(list::<Users>).post(create::<Users>))
+        .route("/scim/v2/Users/.search", post(search::<Users>))
         .route(
             "/scim/v2/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete),
+            get(read::<Users>)
+                .put(replace::<Users>)
+                .patch(patch::<Users>)
+                .delete(delete::<Users>),
         )
-        .route("/scim/v2/Groups", get(groups::list).post(groups::create))
-        .route("/scim/v2/Groups/.search", post(groups::search))
+        .route(
+            "/scim/v2/Groups",
+            get(list::<Groups>).post(create::<Groups>),
+        )
+        .route("/scim/v2/Groups/.search", post(search::<Groups>))
         .route(
             "/scim/v2/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete),
+            get(read::<Groups>)
+                .put(replace::<Groups>)
+                .patch(patch::<Groups>)
+                .delete(delete::<Groups>),
         )
         .route("/scim/v2", any(error::no_such_path))
         .route("/scim/v2/{*rest}", any(error::no_such_path))
@@ -82,9 +94,55 @@ fn resource(status: StatusCode, body: &Value, version: i64) -> Response {
     response
 }
 
+/// A resource as a write left it: its representation and version.
+pub(super) struct Written {
+    body: Value,
+    version: i64,
+}
+
+impl Written {
+    /// The resource where it lives: its `meta.location`.
+    fn location(&self) -> Option<&str> {
+        self.body["meta"]["location"].as_str()
+    }
+
+    /// The reply to a write: the resource shaped by `attributes` or
+    /// `excludedAttributes` (RFC 7644 §3.9), its ETag, and for 201 its Location.
+    fn reply(self, status: StatusCode, params: &ListParams) -> Response {
+        let location = self
+            .location()
+            .filter(|_| status == StatusCode::CREATED)
+            .and_then(|l| HeaderValue::from_str(l).ok());
+        let mut response = resource(status, &params.shape(self.body), self.version);
+        if let Some(location) = location {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
+    }
+}
+
 /// The weak ETag of a resource at `version`: `W/"<version>"`, also `meta.version`.
 fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
+}
+
+/// Adds the versions a list of entity tags (weak or strong) names to `versions`;
+/// `false` when the list is `*`.
+fn read_tags(list: &str, versions: &mut Vec<i64>) -> bool {
+    for tag in list.split(',').map(str::trim) {
+        if tag == "*" {
+            return false;
+        }
+        let tag = tag.strip_prefix("W/").unwrap_or(tag);
+        if let Some(version) = tag
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|t| t.parse::<i64>().ok())
+        {
+            versions.push(version);
+        }
+    }
+    true
 }
 
 /// The versions named by a header of entity tags (weak or strong), or `None` for `*`.
@@ -94,30 +152,33 @@ fn tagged_versions(headers: &HeaderMap, name: header::HeaderName) -> Option<Opti
     let mut versions = Vec::new();
     for value in values {
         let Ok(value) = value.to_str() else { continue };
-        for tag in value.split(',').map(str::trim) {
-            if tag == "*" {
-                return Some(None);
-            }
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            if let Some(version) = tag
-                .strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .and_then(|t| t.parse::<i64>().ok())
-            {
-                versions.push(version);
-            }
+        if !read_tags(value, &mut versions) {
+            return Some(None);
         }
     }
     Some(Some(versions))
 }
 
-/// If-Match as a precondition on the resource's version.
-fn if_match(headers: &HeaderMap) -> Precondition {
-    match tagged_versions(headers, header::IF_MATCH) {
+/// The precondition a list of entity tags names, as If-Match does.
+fn precondition(tags: Option<Option<Vec<i64>>>) -> Precondition {
+    match tags {
         None => Precondition::None,
         Some(None) => Precondition::Exists,
         Some(Some(versions)) => Precondition::Versions(versions),
     }
+}
+
+/// If-Match as a precondition on the resource's version.
+fn if_match(headers: &HeaderMap) -> Precondition {
+    precondition(tagged_versions(headers, header::IF_MATCH))
+}
+
+/// A bulk operation's `version` as a precondition, as If-Match would be.
+fn version_precondition(version: Option<&str>) -> Precondition {
+    precondition(version.map(|list| {
+        let mut versions = Vec::new();
+        read_tags(list, &mut versions).then_some(versions)
+    }))
 }
 
 /// Whether If-None-Match names `version` (or `*`): the caller's copy is current.
@@ -264,6 +325,11 @@ fn list_params(
         .map_err(|e| ScimError::bad("invalidValue", e.body_text()))
 }
 
+/// A request's JSON body (`application/scim+json` or `application/json`).
+async fn scim_body(request: axum::extract::Request) -> Result<Value, ScimError> {
+    Ok(crate::http::body::read_json::<Value>(request).await?)
+}
+
 /// The parameters of a SearchRequest body (RFC 7644 §3.4.3): `filter`, and
 /// `startIndex` and `count` as numbers (or numeric strings).
 fn search_params(body: &Value) -> Result<ListParams, ScimError> {
@@ -316,6 +382,34 @@ fn search_params(body: &Value) -> Result<ListParams, ScimError> {
     })
 }
 
+/// One window of a list of one resource type, each resource shaped as asked, and
+/// how many match: `filter` and `sort` read the request's, `read` fetches the
+/// window (offset and count), `render` draws each resource.
+async fn listing<A, T, F>(
+    params: &ListParams,
+    filter: fn(&str) -> Result<crate::domain::Filter<A>, filter::FilterError>,
+    sort: fn(&str) -> Result<Option<A>, filter::FilterError>,
+    read: impl FnOnce(crate::domain::Filter<A>, Option<crate::domain::Sort<A>>, u64, u32) -> F,
+    render: impl Fn(&T) -> Value,
+) -> Result<(i64, Vec<Value>), ScimError>
+where
+    F: std::future::Future<Output = crate::service::ServiceResult<crate::service::Listing<T>>>,
+{
+    let filter = match params.filter.as_deref() {
+        Some(text) => filter(text)?,
+        None => crate::domain::Filter::Constant(true),
+    };
+    let (start, count) = window(params)?;
+    let sort = params.sort(sort)?;
+    let listing = read(filter, sort, start - 1, count).await?;
+    let resources = listing
+        .items
+        .iter()
+        .map(|item| params.shape(render(item)))
+        .collect();
+    Ok((listing.total, resources))
+}
+
 /// A list response.
 fn list_response(total: i64, start: u64, resources: Vec<Value>) -> Response {
     scim_json(
@@ -328,6 +422,19 @@ fn list_response(total: i64, start: u64, resources: Vec<Value>) -> Response {
             "Resources": resources,
         }),
     )
+}
+
+/// 400 `invalidValue` naming the attribute.
+fn invalid(field: &str, reason: impl std::fmt::Display) -> ScimError {
+    ScimError::bad("invalidValue", format!("{field}: {reason}"))
+}
+
+/// An attribute by name in any letter case (RFC 7643 §2.1).
+fn attribute<'a>(object: &'a Value, name: &str) -> &'a Value {
+    object
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+        .map_or(&Value::Null, |(_, v)| v)
 }
 
 /// The id in a resource path; one that is no UUID names nothing.

@@ -10,6 +10,8 @@ pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const RESOURCE_TYPE: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 const SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
@@ -22,7 +24,11 @@ pub fn service_provider_config(base: &str) -> Value {
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "documentationUri": "https://github.com/roster/roster/blob/main/docs/scim.md",
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": {
+            "supported": true,
+            "maxOperations": super::bulk::MAX_OPERATIONS,
+            "maxPayloadSize": super::bulk::MAX_PAYLOAD_BYTES,
+        },
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
@@ -101,50 +107,69 @@ fn multi(name: &str, description: &str, sub: Vec<Value>) -> Value {
     )
 }
 
-fn type_and_primary() -> Vec<Value> {
-    vec![
-        with(
-            attr("type", "string", "Always \"work\""),
-            json!({ "canonicalValues": ["work"] }),
-        ),
-        attr("primary", "boolean", "Always true: the one value"),
-    ]
+/// `type`, the one sub-attribute beside the value that every multi-valued attribute
+/// of a user has. There is at most one value, so `primary` is accepted (to choose
+/// among several sent) but not kept.
+fn work_type() -> Value {
+    with(
+        attr("type", "string", "Always \"work\""),
+        json!({ "canonicalValues": ["work"] }),
+    )
 }
 
+/// The ISO 3166-1 alpha-2 codes, declared as `addresses.country`'s canonical values.
+const COUNTRY_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM \
+    BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX \
+    CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG \
+    GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR \
+    IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV \
+    LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE \
+    NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO \
+    RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF \
+    TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF \
+    WS YE YT ZA ZM ZW";
+
 fn user_schema() -> Value {
-    let mut emails = vec![attr("value", "string", "The user's email address")];
-    emails.extend(type_and_primary());
+    let mut emails = vec![with(
+        attr("value", "string", "The user's email address"),
+        json!({ "required": true }),
+    )];
+    emails.push(work_type());
     let mut phones = vec![attr("value", "string", "The user's phone number")];
-    phones.extend(type_and_primary());
-    let mut addresses = vec![attr("country", "string", "ISO 3166-1 alpha-2 country code")];
-    addresses.extend(type_and_primary());
+    phones.push(work_type());
+    let countries: Vec<&str> = COUNTRY_CODES.split_whitespace().collect();
+    let mut addresses = vec![with(
+        attr("country", "string", "ISO 3166-1 alpha-2 country code"),
+        json!({ "canonicalValues": countries }),
+    )];
+    addresses.push(work_type());
     json!({
         "id": USER,
         "name": "User",
         "description": "User Account",
         "attributes": [
-            with(attr("userName", "string", "The user's email address, unique in the tenant regardless of case"),
+            with(attr("userName", "string", "The user's email address unless the identity provider sends another name; unique in the tenant regardless of case"),
                  json!({ "required": true, "uniqueness": "server" })),
             with(attr("name", "complex", "The user's name"), json!({ "subAttributes": [
                 attr("givenName", "string", "First name"),
                 attr("familyName", "string", "Last name"),
-                with(attr("formatted", "string", "Given and family name"), json!({ "mutability": "readOnly" })),
             ] })),
             with(attr("displayName", "string", "Given and family name"), json!({ "mutability": "readOnly" })),
-            multi("emails", "The user's email address (userName)", emails),
+            with(multi("emails", "The user's email address; may be left out when userName is one", emails),
+                 json!({ "required": true })),
             multi("phoneNumbers", "At most one phone number", phones),
             multi("addresses", "At most one address, of which the country is kept", addresses),
-            multi("roles", "admin or member", vec![
+            with(multi("roles", "The user's one role: admin or member (member when not sent)", vec![
                 with(attr("value", "string", "admin or member"), json!({ "canonicalValues": ["admin", "member"] })),
-                attr("primary", "boolean", "Always true"),
-            ]),
-            attr("active", "boolean", "Whether the user's status is active"),
+            ]), json!({ "required": true })),
+            with(attr("active", "boolean", "Whether the user's status is active (true when not sent)"),
+                 json!({ "required": true })),
             with(attr("password", "string", "Set on create or replace; never returned"),
                  json!({ "mutability": "writeOnly", "returned": "never" })),
             with(multi("groups", "The groups the user belongs to", vec![
                 attr("value", "string", "The group's id"),
                 attr("display", "string", "The group's name"),
-                attr("$ref", "reference", "The group's URI"),
+                with(attr("$ref", "reference", "The group's URI"), json!({ "referenceTypes": ["Group"] })),
             ]), json!({ "mutability": "readOnly" })),
         ],
         "meta": { "resourceType": "Schema" }
@@ -170,9 +195,9 @@ fn group_schema() -> Value {
             with(attr("displayName", "string", "The group's name, unique in the tenant regardless of case"),
                  json!({ "required": true, "uniqueness": "server" })),
             multi("members", "The group's users", vec![
-                attr("value", "string", "The user's id"),
-                with(attr("display", "string", "The user's email"), json!({ "mutability": "readOnly" })),
-                attr("$ref", "reference", "The user's URI"),
+                with(attr("value", "string", "The user's id"), json!({ "mutability": "immutable" })),
+                with(attr("$ref", "reference", "The user's URI"),
+                     json!({ "mutability": "immutable", "referenceTypes": ["User"] })),
             ]),
         ],
         "meta": { "resourceType": "Schema" }

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::schemas::{GROUP, USER};
+use super::schemas::{ENTERPRISE_USER, GROUP, USER};
 
 /// A requested attribute: top-level name (or extension URN) and optional sub-attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,14 @@ fn names(list: &str) -> Vec<Name> {
                 .find_map(|urn| lower.strip_prefix(&format!("{}:", urn.to_ascii_lowercase())))
                 .unwrap_or(&lower)
                 .to_owned();
-            // An extension's attribute: the URN is the top-level key.
+            // An extension alone, or an extension's attribute: the URN is the
+            // top-level key.
+            if local.eq_ignore_ascii_case(ENTERPRISE_USER) {
+                return Name {
+                    attr: local,
+                    sub: None,
+                };
+            }
             if let Some((urn, attr)) = local.rsplit_once(':') {
                 return Name {
                     attr: urn.to_owned(),

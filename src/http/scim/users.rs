@@ -1,44 +1,31 @@
 //! /Users: the directory's users as SCIM User resources (mapping in docs/scim.md).
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::domain::{
     Company, CountryCode, Email, ExternalId, NewPassword, NewUser, Patch, PersonName, Phone, Role,
-    Status, UserId, UserPatch,
+    Status, UserId, UserName, UserPatch,
 };
 use crate::http::AppState;
-use crate::http::body::read_json;
 use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
 
 use super::error::ScimError;
 use super::filter::{user_filter, user_sort};
 use super::patch::{apply, operations};
+use super::resources::Change;
 use super::schemas::{ENTERPRISE_USER, USER};
-use super::{
-    ListParams, ScimCaller, if_match, list_params, list_response, not_modified,
-    not_modified_response, parse_id, resource, search_params, window,
-};
+use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
-/// A user as a SCIM User resource.
+/// A user as a SCIM User resource. Each multi-valued attribute has at most one
+/// value, so none is marked `primary`; an empty name part is left out.
 pub fn render(found: &ProvisionedUser, base: &str) -> Value {
     let user = &found.user;
-    let formatted = format!("{} {}", user.first_name, user.last_name)
-        .trim()
-        .to_owned();
     let mut schemas = vec![USER];
     let mut value = json!({
         "id": user.id.to_string(),
-        "userName": user.email,
-        "name": {
-            "givenName": user.first_name,
-            "familyName": user.last_name,
-            "formatted": formatted,
-        },
-        "emails": [{ "value": user.email, "type": "work", "primary": true }],
-        "roles": [{ "value": user.role.as_str(), "primary": true }],
+        "userName": user.user_name(),
+        "emails": [{ "value": user.email, "type": "work" }],
+        "roles": [{ "value": user.role.as_str() }],
         "active": user.status == Status::Active,
         "groups": found.groups.iter().map(|(id, name)| json!({
             "value": id.to_string(),
@@ -53,17 +40,28 @@ pub fn render(found: &ProvisionedUser, base: &str) -> Value {
             "version": super::etag(user.version),
         },
     });
-    if !formatted.is_empty() {
-        value["displayName"] = json!(formatted);
+    let mut name = serde_json::Map::new();
+    for (key, part) in [
+        ("givenName", &user.first_name),
+        ("familyName", &user.last_name),
+    ] {
+        if !part.is_empty() {
+            name.insert(key.to_owned(), json!(part));
+        }
+    }
+    if !name.is_empty() {
+        value["name"] = Value::Object(name);
+        let display = format!("{} {}", user.first_name, user.last_name);
+        value["displayName"] = json!(display.trim());
     }
     if let Some(external_id) = &user.external_id {
         value["externalId"] = json!(external_id);
     }
     if let Some(phone) = &user.phone {
-        value["phoneNumbers"] = json!([{ "value": phone, "type": "work", "primary": true }]);
+        value["phoneNumbers"] = json!([{ "value": phone, "type": "work" }]);
     }
     if let Some(country) = &user.country_code {
-        value["addresses"] = json!([{ "country": country, "type": "work", "primary": true }]);
+        value["addresses"] = json!([{ "country": country, "type": "work" }]);
     }
     if let Some(company) = &user.company {
         schemas.push(ENTERPRISE_USER);
@@ -76,6 +74,8 @@ pub fn render(found: &ProvisionedUser, base: &str) -> Value {
 /// The attributes of a User resource that the directory keeps.
 struct UserInput {
     email: Email,
+    /// `None`: the userName is the email, and follows it.
+    user_name: Option<UserName>,
     first_name: PersonName,
     last_name: PersonName,
     phone: Option<Phone>,
@@ -85,18 +85,6 @@ struct UserInput {
     active: Option<bool>,
     external_id: Option<ExternalId>,
     password: Option<NewPassword>,
-}
-
-fn invalid(field: &str, reason: impl std::fmt::Display) -> ScimError {
-    ScimError::bad("invalidValue", format!("{field}: {reason}"))
-}
-
-/// An attribute by name in any letter case (RFC 7643 §2.1).
-fn attribute<'a>(object: &'a Value, name: &str) -> &'a Value {
-    object
-        .as_object()
-        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
-        .map_or(&Value::Null, |(_, v)| v)
 }
 
 fn text<'a>(object: &'a Value, name: &str) -> Result<Option<&'a str>, ScimError> {
@@ -148,8 +136,23 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
         ));
     }
     let user_name = text(body, "userName")?.ok_or_else(|| invalid("userName", "is required"))?;
-    let email = Email::parse(user_name)
-        .map_err(|e| invalid("userName", format!("must be an email address ({e})")))?;
+    let email = match primary(body, "emails")? {
+        Some(item) => {
+            let value = text(item, "value")?
+                .ok_or_else(|| invalid("emails.value", "is required in each email"))?;
+            Email::parse(value).map_err(|e| invalid("emails.value", e))?
+        }
+        None => Email::parse(user_name).map_err(|_| {
+            invalid(
+                "emails",
+                format!(
+                    "every user has an email address, and the request sends none: \
+                     userName \"{user_name}\" is not one, and emails is absent"
+                ),
+            )
+        })?,
+    };
+    let user_name = UserName::parse(user_name).map_err(|e| invalid("userName", e))?;
     let name = attribute(body, "name");
     let first_name = parsed(
         "name.givenName",
@@ -194,6 +197,7 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
     };
     Ok(UserInput {
         email,
+        user_name: Some(user_name),
         first_name,
         last_name,
         phone,
@@ -222,6 +226,7 @@ impl UserInput {
     fn into_new_user(self) -> NewUser {
         NewUser {
             email: self.email,
+            user_name: self.user_name,
             first_name: self.first_name,
             last_name: self.last_name,
             phone: self.phone,
@@ -240,6 +245,7 @@ impl UserInput {
     fn into_patch(self) -> UserPatch {
         UserPatch {
             email: Some(self.email),
+            user_name: optional(self.user_name),
             first_name: Some(self.first_name),
             last_name: Some(self.last_name),
             phone: optional(self.phone),
@@ -253,63 +259,44 @@ impl UserInput {
     }
 }
 
-async fn body(request: Request) -> Result<Value, ScimError> {
-    Ok(read_json::<Value>(request).await?)
-}
-
 fn user_id(id: &str) -> Result<UserId, ScimError> {
     parse_id(id, UserId::parse, Resource::User)
 }
 
-/// `GET /Users?filter=…&startIndex=…&count=…`
-pub async fn list(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ScimError> {
-    listing(&state, &scim, list_params(query)?).await
-}
-
-/// `POST /Users/.search`: the list, with its parameters in a SearchRequest body.
-pub async fn search(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let params = search_params(&body(request).await?)?;
-    listing(&state, &scim, params).await
-}
-
-async fn listing(
+/// One window of the users a list or search asks for, each shaped as asked.
+pub(super) async fn listing(
     state: &AppState,
     scim: &ScimCaller,
-    params: ListParams,
-) -> Result<Response, ScimError> {
-    let filter = match params.filter.as_deref() {
-        Some(text) => user_filter(text)?,
-        None => crate::domain::Filter::Constant(true),
+    params: &ListParams,
+) -> Result<(i64, Vec<Value>), ScimError> {
+    let read = |filter, sort, offset, count| async move {
+        let directory = &state.directory;
+        (directory.provisioned_users(&scim.caller, scim.tenant, &filter, sort, offset, count)).await
     };
-    let (start, count) = window(&params)?;
-    let sort = params.sort(user_sort)?;
-    let listing = state
-        .directory
-        .provisioned_users(&scim.caller, scim.tenant, &filter, sort, start - 1, count)
-        .await?;
-    let resources = listing
-        .items
-        .iter()
-        .map(|u| params.shape(render(u, &scim.base)))
-        .collect();
-    Ok(list_response(listing.total, start, resources))
+    let render = |user: &ProvisionedUser| render(user, &scim.base);
+    super::listing(params, user_filter, user_sort, read, render).await
 }
 
-/// `POST /Users`
-pub async fn create(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let new = read_user(&body(request).await?)?.into_new_user();
+/// The user as it is now.
+pub(super) async fn read(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+) -> Result<Written, ScimError> {
+    let found = state
+        .directory
+        .provisioned_user(&scim.caller, scim.tenant, user_id(id)?)
+        .await?;
+    Ok(written(&found, &scim.base))
+}
+
+/// Creates a user from a SCIM User resource (`POST /Users`, and in a bulk request).
+pub(super) async fn create(
+    state: &AppState,
+    scim: &ScimCaller,
+    body: &Value,
+) -> Result<Written, ScimError> {
+    let new = read_user(body)?.into_new_user();
     let user = state
         .directory
         .create_user(&scim.caller, scim.tenant, new)
@@ -318,71 +305,31 @@ pub async fn create(
         user,
         groups: Vec::new(),
     };
-    let mut response = resource(
-        StatusCode::CREATED,
-        &render(&found, &scim.base),
-        found.user.version,
-    );
-    if let Ok(location) = format!("{}/Users/{}", scim.base, found.user.id).parse() {
-        response
-            .headers_mut()
-            .insert(axum::http::header::LOCATION, location);
+    Ok(written(&found, &scim.base))
+}
+
+/// Replaces the user's attributes with a SCIM User resource's, or patches them.
+/// A PatchOp request is applied to the user's resource and the result stored as a
+/// replace made under the version read.
+pub(super) async fn change(
+    how: Change,
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    body: &Value,
+    precondition: Precondition,
+) -> Result<Written, ScimError> {
+    let id = user_id(id)?;
+    if how == Change::Replace {
+        let patch = read_user(body)?.into_patch();
+        return updated(state, scim, id, patch, precondition).await;
     }
-    Ok(response)
-}
-
-/// `GET /Users/{id}`, answering 304 when If-None-Match names the current version.
-pub async fn get(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Response, ScimError> {
-    let params = list_params(query)?;
-    let found = state
-        .directory
-        .provisioned_user(&scim.caller, scim.tenant, user_id(&id)?)
-        .await?;
-    if not_modified(&headers, found.user.version) {
-        return Ok(not_modified_response(found.user.version));
-    }
-    Ok(resource(
-        StatusCode::OK,
-        &params.shape(render(&found, &scim.base)),
-        found.user.version,
-    ))
-}
-
-/// `PUT /Users/{id}`: replaces the user's attributes.
-pub async fn replace(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let id = user_id(&id)?;
-    let patch = read_user(&body(request).await?)?.into_patch();
-    updated(&state, &scim, id, patch, if_match(&headers)).await
-}
-
-/// `PATCH /Users/{id}`: applies the operations to the user's resource and stores the
-/// result as a replace made under the version read.
-pub async fn patch(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    request: Request,
-) -> Result<Response, ScimError> {
-    let id = user_id(&id)?;
-    let operations = operations(&body(request).await?)?;
+    let operations = operations(body)?;
     let current = state
         .directory
         .provisioned_user(&scim.caller, scim.tenant, id)
         .await?;
-    if let Precondition::Versions(versions) = if_match(&headers)
+    if let Precondition::Versions(versions) = precondition
         && !versions.contains(&current.user.version)
     {
         return Err(ServiceError::PreconditionFailed.into());
@@ -392,20 +339,20 @@ pub async fn patch(
     for operation in &operations {
         apply(&mut after, operation)?;
     }
-    // An IdP that changes the work email means the user's address: userName follows.
-    let email_of = |v: &Value| {
-        v["emails"]
-            .as_array()
-            .and_then(|e| e.first())
-            .map(|e| e["value"].clone())
-    };
-    if after["userName"] == before["userName"]
-        && email_of(&after) != email_of(&before)
-        && let Some(Value::String(email)) = email_of(&after)
-    {
-        after["userName"] = json!(email);
+    for required in ["roles", "active"] {
+        let value = attribute(&after, required);
+        if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
+            return Err(ScimError::bad(
+                "mutability",
+                format!("{required} cannot be removed: every user has one; replace it instead"),
+            ));
+        }
     }
     let mut input = read_user(&after)?;
+    // A userName that is the email goes on following it unless the patch names one.
+    if current.user.user_name.is_none() && after["userName"] == before["userName"] {
+        input.user_name = None;
+    }
     // A pending user reads as inactive; only a change of `active` changes the status.
     if boolean(attribute(&after, "active"), "active")?
         == boolean(attribute(&before, "active"), "active")?
@@ -414,8 +361,8 @@ pub async fn patch(
     }
     let patch = input.into_patch();
     updated(
-        &state,
-        &scim,
+        state,
+        scim,
         id,
         patch,
         Precondition::Versions(vec![current.user.version]),
@@ -429,7 +376,7 @@ async fn updated(
     id: UserId,
     patch: UserPatch,
     precondition: Precondition,
-) -> Result<Response, ScimError> {
+) -> Result<Written, ScimError> {
     let user = state
         .directory
         .update_user(&scim.caller, scim.tenant, id, patch, precondition)
@@ -440,23 +387,26 @@ async fn updated(
         .await?
         .pop()
         .ok_or(ServiceError::NotFound(Resource::User))?;
-    Ok(resource(
-        StatusCode::OK,
-        &render(&found, &scim.base),
-        found.user.version,
-    ))
+    Ok(written(&found, &scim.base))
 }
 
-/// `DELETE /Users/{id}`
-pub async fn delete(
-    State(state): State<AppState>,
-    scim: ScimCaller,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
+/// Deletes the user.
+pub(super) async fn delete(
+    state: &AppState,
+    scim: &ScimCaller,
+    id: &str,
+    precondition: Precondition,
+) -> Result<(), ScimError> {
     state
         .directory
-        .delete_user(&scim.caller, scim.tenant, user_id(&id)?, if_match(&headers))
+        .delete_user(&scim.caller, scim.tenant, user_id(id)?, precondition)
         .await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
+}
+
+fn written(found: &ProvisionedUser, base: &str) -> Written {
+    Written {
+        body: render(found, base),
+        version: found.user.version,
+    }
 }

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::domain::{
     Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewPassword,
     NewUser, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User, UserFilter,
-    UserId, UserPatch, Violations,
+    UserId, UserName, UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -27,6 +27,9 @@ pub struct UserBody {
     id: UserId,
     tenant_id: TenantId,
     email: String,
+    /// The name an identity provider knows the user by (SCIM `userName`): the email
+    /// unless one was given.
+    user_name: String,
     first_name: String,
     last_name: String,
     phone: Option<String>,
@@ -77,6 +80,7 @@ impl From<User> for UserBody {
         Self {
             id: user.id,
             tenant_id: user.tenant_id,
+            user_name: user.user_name().to_owned(),
             email: user.email,
             first_name: user.first_name,
             last_name: user.last_name,
@@ -103,6 +107,11 @@ pub struct CreateUserBody {
     /// Unique in the tenant regardless of letter case.
     #[schema(format = Email, max_length = 254)]
     email: String,
+    /// The name an identity provider knows the user by (SCIM `userName`); defaults
+    /// to the email, and then follows it. Unique in the tenant regardless of letter
+    /// case, also against the emails of users without one of their own.
+    #[schema(max_length = 255)]
+    user_name: Option<String>,
     #[schema(max_length = 200)]
     first_name: String,
     #[schema(max_length = 200)]
@@ -128,6 +137,7 @@ impl CreateUserBody {
     fn parse(self) -> Result<NewUser, ApiError> {
         let mut v = Violations::new();
         let email = v.check("email", Email::parse(self.email));
+        let user_name = v.check_opt("userName", self.user_name.map(UserName::parse));
         let first_name = v.check("firstName", PersonName::parse(self.first_name));
         let last_name = v.check("lastName", PersonName::parse(self.last_name));
         let phone = v.check_opt("phone", self.phone.map(Phone::parse));
@@ -153,6 +163,7 @@ impl CreateUserBody {
         v.finish().map_err(ServiceError::Invalid)?;
         Ok(NewUser {
             email,
+            user_name,
             first_name,
             last_name,
             phone,
@@ -174,6 +185,10 @@ pub struct UpdateUserBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = Email)]
     email: Option<Option<String>>,
+    /// `null` makes the userName the email again.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable, max_length = 255)]
+    user_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     first_name: Option<Option<String>>,
@@ -209,6 +224,7 @@ impl UpdateUserBody {
         let mut v = Violations::new();
         let patch = UserPatch {
             email: patch_required(&mut v, "email", self.email, Email::parse),
+            user_name: patch_nullable(&mut v, "userName", self.user_name, UserName::parse),
             first_name: patch_required(&mut v, "firstName", self.first_name, PersonName::parse),
             last_name: patch_required(&mut v, "lastName", self.last_name, PersonName::parse),
             phone: patch_nullable(&mut v, "phone", self.phone, Phone::parse),

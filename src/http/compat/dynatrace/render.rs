@@ -235,6 +235,7 @@ impl PostUserDto {
         };
         Ok(NewUser {
             email,
+            user_name: None,
             first_name,
             last_name,
             phone: None,
