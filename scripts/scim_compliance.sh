@@ -6,7 +6,8 @@
 # Exits non-zero when the build, the start or any check fails.
 #
 # ROSTER_PROFILE=dev uses the debug build (faster to build, slower to run);
-# the default is the release build.
+# the default is the release build. SCIM_COMPLIANCE_DATABASE_URL runs the server
+# over that database instead (an empty PostgreSQL database, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +42,7 @@ trap stop EXIT
 
 operator=$("$venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))')
 ROSTER_BOOTSTRAP_TOKEN="$operator" RUST_LOG=warn "$binary" serve \
-  --listen 127.0.0.1:0 --database-url "sqlite://$work/roster.db" \
+  --listen 127.0.0.1:0 --database-url "${SCIM_COMPLIANCE_DATABASE_URL:-sqlite://$work/roster.db}" \
   >"$work/stdout" 2>"$work/stderr" &
 server=$!
 
