@@ -157,40 +157,33 @@ impl Directory {
             Status::Pending => Some("this account has not been activated yet"),
         };
         if let Some(reason) = refusal {
-            let mut tx = self.store.begin().await?;
-            self.count_attempt(&mut tx, tenant, address.as_deref(), now)
-                .await?;
-            audit_as(
-                &mut tx,
-                Actor::User(user.id),
-                &client,
+            let details = json!({ "outcome": "refused", "reason": reason });
+            self.record_unfinished_sign_in(
                 tenant,
-                Action::Login,
-                (TargetKind::User, user.id.to_string()),
-                json!({ "outcome": "refused", "reason": reason }),
+                address.as_deref(),
+                user.id,
+                &client,
+                details,
+                now,
             )
             .await?;
-            tx.commit().await?;
             return Err(ServiceError::Forbidden(reason));
         }
 
         let factor = match (user.two_factor_enabled, second_factor) {
             (false, _) => None,
             (true, None) => {
-                let mut tx = self.store.begin().await?;
-                self.count_attempt(&mut tx, tenant, address.as_deref(), now)
-                    .await?;
-                audit_as(
-                    &mut tx,
-                    Actor::User(user.id),
-                    &client,
+                let details =
+                    json!({ "outcome": "incomplete", "reason": "two-factor code required" });
+                self.record_unfinished_sign_in(
                     tenant,
-                    Action::Login,
-                    (TargetKind::User, user.id.to_string()),
-                    json!({ "outcome": "incomplete", "reason": "two-factor code required" }),
+                    address.as_deref(),
+                    user.id,
+                    &client,
+                    details,
+                    now,
                 )
                 .await?;
-                tx.commit().await?;
                 return Err(ServiceError::TwoFactorRequired);
             }
             (true, Some(code)) => match self.accept_second_factor(tenant, user.id, code).await? {
@@ -282,6 +275,34 @@ impl Directory {
                 "reason": failure.reason,
                 "locked": state.locked_until.is_some(),
             }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a sign-in with the right password that did not end in a token (the
+    /// user may not sign in, or must give a second factor): the attempt from the
+    /// client address and the audit event, but no failure of the account.
+    async fn record_unfinished_sign_in(
+        &self,
+        tenant: TenantId,
+        address: Option<&str>,
+        user: UserId,
+        client: &ClientInfo,
+        details: serde_json::Value,
+        now: Timestamp,
+    ) -> ServiceResult<()> {
+        let mut tx = self.store.begin().await?;
+        self.count_attempt(&mut tx, tenant, address, now).await?;
+        audit_as(
+            &mut tx,
+            Actor::User(user),
+            client,
+            tenant,
+            Action::Login,
+            (TargetKind::User, user.to_string()),
+            details,
         )
         .await?;
         tx.commit().await?;
