@@ -45,7 +45,7 @@ pub struct UserBody {
     /// Whether a password is set.
     has_password: bool,
     two_factor_enabled: bool,
-    login: LoginBody,
+    login: LoginMetadataBody,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -53,7 +53,7 @@ pub struct UserBody {
 /// What the directory records about a user's sign-ins.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct LoginBody {
+pub struct LoginMetadataBody {
     successful_logins: i64,
     failed_logins: i64,
     last_successful_login_at: Option<Timestamp>,
@@ -62,7 +62,7 @@ pub struct LoginBody {
     password_changed_at: Option<Timestamp>,
 }
 
-impl From<LoginMetadata> for LoginBody {
+impl From<LoginMetadata> for LoginMetadataBody {
     fn from(login: LoginMetadata) -> Self {
         Self {
             successful_logins: login.successful_logins,
