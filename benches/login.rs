@@ -5,14 +5,16 @@
 //! `cargo bench --bench login`. ROSTER_BENCH_SECONDS sets the length of the raw and of the HTTP
 //! throughput runs (each split into four alternating rounds).
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+mod support;
+
+use support::BenchServer;
 
 const TOKEN: &str = "login-bench-operator-token-000001";
 const PASSWORD: &str = "correct horse battery staple";
@@ -81,19 +83,6 @@ fn raw_verifications(seconds: f64) -> (f64, f64) {
     )
 }
 
-/// The process's resident and peak resident memory in KiB (Linux: VmRSS, VmHWM).
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|kib| kib.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 fn main() {
     let seconds: f64 = std::env::var("ROSTER_BENCH_SECONDS")
         .ok()
@@ -101,34 +90,17 @@ fn main() {
         .unwrap_or(10.0);
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("login.db").display());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &database_url,
-            "--log-level",
-            "warn",
-        ])
-        .args([
+    let server = BenchServer::start(
+        &database_url,
+        TOKEN,
+        &[
             "--login-max-attempts-per-address",
             "100000000",
             "--lockout-max-failures",
             "100000000",
-        ])
-        .env("ROSTER_BOOTSTRAP_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("roster serve");
-    let addr = std::io::BufReader::new(server.stdout.take().expect("stdout"))
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("roster listening on ").map(str::to_owned))
-        .expect("the server listens");
-
-    let server_pid = server.id();
+        ],
+    );
+    let addr = server.addr.clone();
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
@@ -208,7 +180,7 @@ fn main() {
         println!("wrong password: mean {wrong_mean:.2} ms, median {wrong_median:.2} ms (30 sign-ins)");
 
         // Memory under a flood: 1,000 sign-ins at once.
-        let before = memory_kib(server_pid);
+        let before = server.memory_kib();
         let flood: Vec<_> = (0..1000)
             .map(|_| {
                 let (client, url) = (client.clone(), login_url.clone());
@@ -225,7 +197,7 @@ fn main() {
         for f in flood {
             succeeded += usize::from(f.await.expect("client") == 200);
         }
-        let after = memory_kib(server_pid);
+        let after = server.memory_kib();
         println!(
             "flood of 1000 concurrent sign-ins: {succeeded} succeeded in {:.1} s; server resident {:.1} MiB after it, peak {:.1} MiB (peak before it {:.1} MiB)",
             started.elapsed().as_secs_f64(),
@@ -234,6 +206,5 @@ fn main() {
             before.1 as f64 / 1024.0,
         );
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

@@ -6,8 +6,6 @@
 //! `cargo bench --bench streaming` (SQLite), or with ROSTER_BENCH_DATABASE_URL set to
 //! an empty PostgreSQL database. ROSTER_BENCH_USERS changes the tenant's size.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,20 +13,11 @@ use std::time::{Duration, Instant};
 use roster::domain::{GroupId, LoginMetadata, Role, Status, TenantId, Timestamp, User, UserId};
 use roster::store::Store;
 
-const TOKEN: &str = "streaming-bench-operator-token-0001";
+mod support;
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
-}
+use support::BenchServer;
+
+const TOKEN: &str = "streaming-bench-operator-token-0001";
 
 /// Inserts `count` users (every tenth in a group) straight into the store, in
 /// transactions of 5,000.
@@ -88,14 +77,14 @@ struct Measurement {
 }
 
 async fn measure(client: &reqwest::Client, url: &str, token: &str, pid: u32) -> Measurement {
-    let before_kib = rss_kib(pid);
+    let before_kib = support::memory_kib(pid).0;
     let peak = Arc::new(AtomicU64::new(before_kib));
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (peak, done) = (peak.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                peak.fetch_max(support::memory_kib(pid).0, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
             }
         })
@@ -139,26 +128,9 @@ fn main() {
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            &database_url,
-        ])
-        .args(["--log-level", "warn"])
-        .env("ROSTER_BOOTSTRAP_TOKEN", TOKEN)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("roster serve");
-    let addr = std::io::BufReader::new(server.stdout.take().expect("stdout"))
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.strip_prefix("roster listening on ").map(str::to_owned))
-        .expect("the server listens");
-    let pid = server.id();
+    let server = BenchServer::start(&database_url, TOKEN, &[]);
+    let addr = server.addr.clone();
+    let pid = server.pid();
 
     runtime.block_on(async {
         let client = reqwest::Client::new();
@@ -204,7 +176,7 @@ fn main() {
         )
         .await;
         println!("seeded {count} users in {:.1} s", seeding.elapsed().as_secs_f64());
-        println!("server resident memory at rest: {:.1} MiB", rss_kib(pid) as f64 / 1024.0);
+        println!("server resident memory at rest: {:.1} MiB", support::memory_kib(pid).0 as f64 / 1024.0);
 
         // The first pass of each list starts from the server at rest (its growth
         // includes connection pools and allocator arenas filling); the second shows
@@ -230,6 +202,5 @@ fn main() {
             );
         }
     });
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }
