@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa_swagger_ui::SwaggerUi;
@@ -41,24 +40,25 @@ pub struct HttpLimits {
 /// The whole application: every face, the API documents, health, and middleware.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let (v1, openapi) = v1::router().split_for_parts();
+    let limit = limits.request_timeout;
     let v1 = v1
         .fallback(v1::no_such_path)
-        .method_not_allowed_fallback(v1::method_not_allowed);
+        .method_not_allowed_fallback(v1::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            within_limit::<v1::ApiError>,
+        ));
     Router::new()
         .merge(v1)
-        .merge(compat::router())
-        .merge(oauth::router())
-        .merge(scim::router())
+        .merge(compat::router(limit))
+        .merge(oauth::router(limit))
+        .merge(scim::router(limit))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(v1::no_such_path)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(axum::middleware::from_fn({
             let proxies = std::sync::Arc::new(limits.trusted_proxies);
@@ -91,6 +91,26 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             axum::http::header::COOKIE,
             HeaderName::from_static("x-api-key"),
         ]))
+}
+
+/// Ends a request that takes longer than `limit` (reading its body included) with
+/// the face's own error, 408: each face's router is wrapped in this with its error
+/// type, so that a timeout is answered in the format of the face that was asked.
+pub(crate) async fn within_limit<E>(
+    State(limit): State<Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response
+where
+    E: From<crate::service::ServiceError> + IntoResponse,
+{
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => E::from(crate::service::ServiceError::TimedOut {
+            seconds: limit.as_secs(),
+        })
+        .into_response(),
+    }
 }
 
 fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

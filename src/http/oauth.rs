@@ -20,11 +20,15 @@ use crate::http::AppState;
 use crate::http::credentials::client_info;
 use crate::service::ServiceError;
 
-pub fn router() -> Router<AppState> {
+pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
         .route("/oauth2/token", post(token))
         .route("/sso/oauth2/token", post(token))
         .route("/oauth2/revoke", post(revoke))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            crate::http::within_limit::<OAuthError>,
+        ))
 }
 
 /// An RFC 6749 section 5.2 error.
@@ -60,6 +64,11 @@ impl From<ServiceError> for OAuthError {
                     description: "the server could not complete the request".into(),
                 }
             }
+            timed_out @ ServiceError::TimedOut { .. } => Self {
+                status: StatusCode::REQUEST_TIMEOUT,
+                error: "temporarily_unavailable",
+                description: timed_out.to_string(),
+            },
             other => Self::invalid_request(other.to_string()),
         }
     }

@@ -88,6 +88,9 @@ pub enum ServiceError {
     /// Too many sign-in attempts from this client address.
     #[error("too many sign-in attempts from this address; try again later")]
     TooManyAttempts { retry_after_seconds: i64 },
+    /// The request took longer than the server allows for one.
+    #[error("the request took longer than the server allows ({seconds} s)")]
+    TimedOut { seconds: u64 },
     /// The object changed since the version the caller named (If-Match).
     #[error("the resource has changed since the version named in If-Match")]
     PreconditionFailed,

@@ -346,3 +346,87 @@ async fn patches_refuse_null_for_required_fields() {
     assert_eq!(problem_fields(&problem), ["email", "role"]);
     assert_eq!(expect_json(app.get(&path, &t.admin).await, 200).await, user);
 }
+
+/// Sends a request whose body never finishes, and reads what the server answers:
+/// the status line's code, the Content-Type and the body.
+async fn stalled_request(
+    app: &TestApp,
+    path: &str,
+    authorization: &str,
+    content_type: &str,
+) -> (u16, String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: roster\r\nAuthorization: {authorization}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"a"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut reply),
+    )
+    .await
+    .expect("the server answers a stalled request")
+    .unwrap();
+    let reply = String::from_utf8(reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+const JSON: &str = "application/json";
+
+#[tokio::test]
+async fn a_request_that_takes_too_long_is_answered_in_its_faces_format() {
+    let app =
+        TestApp::spawn_with(|s| s.request_timeout = std::time::Duration::from_millis(300)).await;
+    let t = app.tenant().await;
+    let bearer = format!("Bearer {}", t.admin);
+
+    let (status, content_type, body) =
+        stalled_request(&app, &format!("/v1/tenants/{}/users", t.id), &bearer, JSON).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (408, "application/problem+json")
+    );
+    assert_eq!(body["status"], 408);
+
+    let (status, content_type, body) = stalled_request(&app, "/scim/v2/Users", &bearer, JSON).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (408, "application/scim+json")
+    );
+    assert_eq!(body["status"], "408");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
+
+    let (status, _, body) = stalled_request(&app, "/api/users", &t.admin, JSON).await;
+    assert_eq!(status, 408);
+    assert_eq!(body["Status"], "Error", "Tyk's envelope: {body}");
+
+    let (status, _, body) = stalled_request(
+        &app,
+        "/oauth2/token",
+        "Basic eDp5",
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(status, 408);
+    assert_eq!(body["error"], "temporarily_unavailable");
+}

@@ -23,11 +23,15 @@ use crate::service::{Invitation, ServiceError, UserWithGroupIds};
 
 use super::{body_failure, service_failure, streamed_json_list, tenant_of, with_challenge};
 
-pub fn router() -> Router<AppState> {
+pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
         .route("/api/v2/access-token", post(access_token))
         .route("/api/v2/users", get(list_users).post(invite_users))
         .route("/api/v2/groups", get(list_groups).post(create_group))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            crate::http::within_limit::<AnodotError>,
+        ))
 }
 
 /// A user as Anodot lists it. `lastActive` is absent for a user never active.

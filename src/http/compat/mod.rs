@@ -26,12 +26,14 @@ use crate::service::{ServiceError, ServiceResult};
 use super::AppState;
 
 /// Every vendor face's routes, at the vendors' own paths.
-pub fn router() -> Router<AppState> {
+/// Every vendor face; a request that takes longer than `limit` is answered with its
+/// vendor's error.
+pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
-        .merge(anodot::router())
-        .merge(dynatrace::router())
-        .merge(sixeye::router())
-        .merge(tyk::router())
+        .merge(anodot::router(limit))
+        .merge(dynatrace::router(limit))
+        .merge(sixeye::router(limit))
+        .merge(tyk::router(limit))
 }
 
 /// The tenant a vendor face acts in: the credential's own. The operator belongs to
@@ -64,6 +66,9 @@ pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
             StatusCode::UNAUTHORIZED,
             "a valid credential is required".to_owned(),
         ),
+        timed_out @ ServiceError::TimedOut { .. } => {
+            (StatusCode::REQUEST_TIMEOUT, timed_out.to_string())
+        }
         second @ (ServiceError::TwoFactorRequired | ServiceError::TwoFactorRejected) => {
             (StatusCode::UNAUTHORIZED, second.to_string())
         }

@@ -20,10 +20,14 @@ use super::{service_failure, streamed_json_list, tenant_of, with_challenge};
 
 const JSON_API: &str = "application/vnd.api+json";
 
-pub fn router() -> Router<AppState> {
+pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
         .route("/users", get(list_users))
         .route("/users/{id}", get(get_user))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            crate::http::within_limit::<SixEyeError>,
+        ))
 }
 
 /// A user as a JSON:API resource object.

@@ -38,7 +38,7 @@ fn numbered_page(number: u32) -> NumberedPage {
     }
 }
 
-pub fn router() -> Router<AppState> {
+pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
         .route("/api/users", get(list_users).post(create_user))
         .route(
@@ -52,6 +52,10 @@ pub fn router() -> Router<AppState> {
             "/api/usergroups/{id}",
             get(get_group).put(update_group).delete(delete_group),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            crate::http::within_limit::<TykError>,
+        ))
 }
 
 /// A user as the Dashboard shows it. `password` is never the hash; `access_key` is

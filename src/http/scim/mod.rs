@@ -34,7 +34,7 @@ use resources::{Groups, Users, create, delete, list, patch, read, replace, searc
 const BASE: &str = "/scim/v2";
 
 /// Every SCIM route; unknown paths and methods under /scim/v2 answer SCIM errors.
-pub fn router() -> Router<AppState> {
+pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
         .route(
             "/scim/v2/ServiceProviderConfig",
@@ -73,6 +73,10 @@ pub fn router() -> Router<AppState> {
         .route("/scim/v2", any(error::no_such_path))
         .route("/scim/v2/{*rest}", any(error::no_such_path))
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            crate::http::within_limit::<ScimError>,
+        ))
 }
 
 /// A JSON reply as `application/scim+json`.

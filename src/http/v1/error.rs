@@ -296,6 +296,16 @@ fn service_problem(error: ServiceError) -> (Problem, Vec<(HeaderName, HeaderValu
             ),
             vec![(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))],
         ),
+        timed_out @ ServiceError::TimedOut { .. } => (
+            problem(
+                "about:blank",
+                "Request Timeout",
+                StatusCode::REQUEST_TIMEOUT,
+                timed_out.to_string(),
+                vec![],
+            ),
+            vec![],
+        ),
         ServiceError::PreconditionFailed => (
             problem(
                 "about:blank",

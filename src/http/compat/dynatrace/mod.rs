@@ -42,7 +42,7 @@ const PREFIX: &str = "/iam/v1/accounts/{account}";
 /// Users per page of `GET …/users/groups` unless `pageSize` says otherwise.
 const DEFAULT_PAGE_SIZE: u32 = 100;
 
-pub fn router() -> Router<AppState> {
+pub fn router(limit: std::time::Duration) -> Router<AppState> {
     let path = |rest: &str| format!("{PREFIX}{rest}");
     Router::new()
         .route(&path("/users/groups"), get(users_with_groups))
@@ -60,6 +60,10 @@ pub fn router() -> Router<AppState> {
             put(update_group).delete(delete_group),
         )
         .route(&path("/groups/{group}/users"), get(group_members))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            crate::http::within_limit::<DynatraceError>,
+        ))
 }
 
 /// The caller and the account its request names. The caller must hold a tenant API
