@@ -29,7 +29,8 @@ pub enum Principal {
         key_id: ApiKeyId,
         role: ApiKeyRole,
     },
-    /// A user, through its personal access key: acts with the user's role.
+    /// A user, through a sign-in's token or its personal access key: acts with the
+    /// user's role.
     User {
         tenant_id: TenantId,
         user_id: UserId,
@@ -59,6 +60,12 @@ impl Principal {
 
     pub fn is_operator(&self) -> bool {
         matches!(self, Principal::Operator | Principal::Cli)
+    }
+
+    /// Whether the caller is user `user` of `tenant` itself.
+    pub fn is_user(&self, tenant: TenantId, user: UserId) -> bool {
+        matches!(self, Principal::User { tenant_id, user_id, .. }
+            if *tenant_id == tenant && *user_id == user)
     }
 }
 

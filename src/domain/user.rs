@@ -290,6 +290,18 @@ pub struct UserPatch {
 }
 
 impl UserPatch {
+    /// Whether the patch changes only what a member may change of itself: its names,
+    /// phone, company and country. Its email (what it signs in with), userName, role,
+    /// status, external id and default group are the administrators'.
+    pub fn is_own_profile_only(&self) -> bool {
+        self.email.is_none()
+            && self.user_name.is_keep()
+            && self.role.is_none()
+            && self.status.is_none()
+            && self.external_id.is_keep()
+            && self.default_group_id.is_keep()
+    }
+
     /// Applies every change except the default group (which is a membership) to `user`.
     pub fn apply_to(self, user: &mut User) {
         if let Some(email) = self.email {

@@ -269,7 +269,18 @@ impl Directory {
         patch: UserPatch,
         precondition: Precondition,
     ) -> ServiceResult<User> {
-        self.authorize(caller, tenant, Access::Write).await?;
+        match self.authorize(caller, tenant, Access::Write).await {
+            Ok(()) => {}
+            // A member manages itself: its own profile, nothing that decides its access.
+            Err(ServiceError::Forbidden(_)) if caller.principal.is_user(tenant, id) => {
+                if !patch.is_own_profile_only() {
+                    return Err(ServiceError::Forbidden(
+                        "a member changes only its own names, phone, company and country",
+                    ));
+                }
+            }
+            Err(refused) => return Err(refused),
+        }
         let unknown_group = || {
             ServiceError::invalid(
                 "defaultGroupId",

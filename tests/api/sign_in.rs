@@ -115,6 +115,64 @@ async fn a_user_signs_in_and_acts_with_its_role() {
 }
 
 #[tokio::test]
+async fn a_member_changes_its_own_profile_and_nothing_else() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let member = user_with_password(&app, &t, "self@acme.com", "member").await;
+    let other = user_with_password(&app, &t, "other@acme.com", "member").await;
+    let token =
+        expect_json(login(&app, &t.id, "self@acme.com", PASSWORD).await, 200).await["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let own = format!(
+        "/v1/tenants/{}/users/{}",
+        t.id,
+        member["id"].as_str().unwrap()
+    );
+    let changed = expect_json(
+        app.patch(
+            &own,
+            &token,
+            &json!({"firstName": "Selma", "phone": "+1 555 0100"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        (&changed["firstName"], &changed["phone"]),
+        (&json!("Selma"), &json!("+1 555 0100"))
+    );
+    // What decides its access stays with the administrators.
+    for forbidden in [
+        json!({"role": "admin"}),
+        json!({"status": "disabled"}),
+        json!({"email": "elsewhere@acme.com"}),
+        json!({"externalId": "x-1"}),
+        json!({"firstName": "Sneaky", "role": "admin"}),
+    ] {
+        expect_problem(app.patch(&own, &token, &forbidden).await, 403).await;
+    }
+    // And another user is not its to change.
+    let theirs = format!(
+        "/v1/tenants/{}/users/{}",
+        t.id,
+        other["id"].as_str().unwrap()
+    );
+    expect_problem(
+        app.patch(&theirs, &token, &json!({"firstName": "X"})).await,
+        403,
+    )
+    .await;
+    let unchanged = expect_json(app.get(&own, &t.admin).await, 200).await;
+    assert_eq!(
+        (&unchanged["role"], &unchanged["firstName"]),
+        (&json!("member"), &json!("Selma"))
+    );
+}
+
+#[tokio::test]
 async fn unknown_emails_and_wrong_passwords_are_answered_alike() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
