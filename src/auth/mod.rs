@@ -11,7 +11,8 @@ pub use secret::{
     sha256,
 };
 pub use totp::{
-    RECOVERY_CODE_COUNT, TotpSecret, generate_recovery_codes, qr_code_data_uri, recovery_code_hash,
+    RECOVERY_CODE_COUNT, TOTP_ALGORITHM, TOTP_DIGITS, TOTP_STEP_SECONDS, TotpSecret,
+    generate_recovery_codes, is_totp_code, qr_code_data_uri, recovery_code_hash,
 };
 
 use crate::domain::{Actor, ApiKeyId, ApiKeyRole, ClientInfo, Role, TenantId, UserId};

@@ -15,8 +15,10 @@ use totp_rs::{Algorithm, TOTP};
 
 use super::sha256;
 
-const DIGITS: usize = 6;
-const STEP_SECONDS: u64 = 30;
+/// The parameters every authenticator app reads: HMAC-SHA1, six digits, 30 seconds.
+pub const TOTP_ALGORITHM: &str = "SHA1";
+pub const TOTP_DIGITS: usize = 6;
+pub const TOTP_STEP_SECONDS: u64 = 30;
 /// Steps either side of now that are accepted, for clocks a little apart.
 const SKEW_STEPS: u64 = 1;
 /// 160 bits, the HMAC-SHA1 block the RFC 4226 reference uses.
@@ -60,9 +62,9 @@ impl TotpSecret {
     fn totp(&self, issuer: &str, account: &str) -> TOTP {
         TOTP::new_unchecked(
             Algorithm::SHA1,
-            DIGITS,
+            TOTP_DIGITS,
             SKEW_STEPS as u8,
-            STEP_SECONDS,
+            TOTP_STEP_SECONDS,
             self.0.clone(),
             Some(issuer.to_owned()),
             account.to_owned(),
@@ -80,15 +82,15 @@ impl TotpSecret {
     /// (RFC 6238 §5.2).
     pub fn matching_step(&self, code: &str, unix_seconds: u64) -> Option<u64> {
         let code = code.trim();
-        if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+        if !is_totp_code(code) {
             return None;
         }
         let totp = self.totp("", "");
-        let now = unix_seconds / STEP_SECONDS;
+        let now = unix_seconds / TOTP_STEP_SECONDS;
         // Every candidate is computed and compared in full, so the time taken does
         // not tell which step (if any) matched.
         (now.saturating_sub(SKEW_STEPS)..=now + SKEW_STEPS).fold(None, |found, step| {
-            let candidate = totp.generate(step * STEP_SECONDS);
+            let candidate = totp.generate(step * TOTP_STEP_SECONDS);
             if constant_time_eq(candidate.as_bytes(), code.as_bytes()) {
                 Some(step)
             } else {
@@ -96,6 +98,12 @@ impl TotpSecret {
             }
         })
     }
+}
+
+/// Whether `code` has the form of a TOTP code (six digits), as against a recovery
+/// code.
+pub fn is_totp_code(code: &str) -> bool {
+    code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// An SVG image of a QR code holding `text`, as a `data:` URI that an `<img>` shows.

@@ -372,10 +372,7 @@ impl Directory {
     ) -> ServiceResult<User> {
         let (user, stored) = self
             .store
-            .find_sign_in(
-                tenant,
-                &fold_case(&self.find_user(tenant, user_id).await?.email),
-            )
+            .find_user_with_password(tenant, user_id)
             .await?
             .ok_or(ServiceError::NotFound(super::Resource::User))?;
         self.refuse_if_locked(tenant, &user.email).await?;

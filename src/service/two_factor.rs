@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::auth::{
-    Caller, TotpSecret, generate_recovery_codes, qr_code_data_uri, recovery_code_hash,
+    Caller, TotpSecret, generate_recovery_codes, is_totp_code, qr_code_data_uri, recovery_code_hash,
 };
 use crate::domain::{Action, TargetKind, TenantId, Timestamp, UserId};
 
@@ -288,7 +288,7 @@ impl Directory {
         code: &str,
     ) -> ServiceResult<Option<SecondFactor>> {
         let code = code.trim();
-        if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        if is_totp_code(code) {
             let step = self
                 .store
                 .totp_enrolment(tenant, user)

@@ -7,6 +7,7 @@ use crate::domain::{Role, Status, TenantId, Timestamp, User, UserId};
 
 use super::access_tokens::{NewToken, TokenTable};
 use super::codec::parse_enum;
+use super::sql::{Value, bind_values};
 use super::users::{SELECT_USERS, UserRow};
 use super::{Store, StoreResult, Tx, read, write};
 
@@ -51,15 +52,35 @@ impl Store {
         tenant: TenantId,
         email_key: &str,
     ) -> StoreResult<Option<(User, Option<String>)>> {
+        self.user_with_password(tenant, "u.email_key", Value::Text(email_key.to_owned()))
+            .await
+    }
+
+    /// The user with this id and its password hash, in one read.
+    pub async fn find_user_with_password(
+        &self,
+        tenant: TenantId,
+        id: UserId,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
+        self.user_with_password(tenant, "u.id", Value::Uuid(id.as_uuid()))
+            .await
+    }
+
+    /// The user whose `column` is `key`, with its password hash.
+    async fn user_with_password(
+        &self,
+        tenant: TenantId,
+        column: &'static str,
+        key: Value,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
         let sql = format!(
             "SELECT s.*, (SELECT p.password_hash FROM users p \
              WHERE p.tenant_id = s.tenant_id AND p.id = s.id) AS password_hash \
-             FROM ({SELECT_USERS} WHERE u.tenant_id = $1 AND u.email_key = $2) s"
+             FROM ({SELECT_USERS} WHERE u.tenant_id = $1 AND {column} = $2) s"
         );
+        let values = [Value::Uuid(tenant.as_uuid()), key];
         let row: Option<SignInRow> = read!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(tenant.as_uuid())
-                .bind(email_key)
+            bind_values!(sqlx::query_as(&sql), values.clone())
                 .fetch_optional(pool)
                 .await?
         });

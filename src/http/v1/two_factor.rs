@@ -5,6 +5,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::{TOTP_ALGORITHM, TOTP_DIGITS, TOTP_STEP_SECONDS};
 use crate::domain::{TenantId, UserId};
 use crate::http::AppState;
 
@@ -66,8 +67,8 @@ pub struct EnrolmentBody {
     /// A QR code of the URI, as an SVG image in a `data:` URI.
     qr_code: String,
     algorithm: &'static str,
-    digits: u8,
-    period: u8,
+    digits: usize,
+    period: u64,
 }
 
 /// Start enrolling a TOTP authenticator (RFC 6238) for the signed-in user.
@@ -103,9 +104,9 @@ pub async fn enrol(
             secret: started.secret.expose_secret().to_owned(),
             otpauth_uri: started.otpauth_uri.expose_secret().to_owned(),
             qr_code: started.qr_code.expose_secret().to_owned(),
-            algorithm: "SHA1",
-            digits: 6,
-            period: 30,
+            algorithm: TOTP_ALGORITHM,
+            digits: TOTP_DIGITS,
+            period: TOTP_STEP_SECONDS,
         }),
     ))
 }
