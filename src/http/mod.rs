@@ -60,6 +60,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::map_response(retry_after_on_unavailable))
         .layer(axum::middleware::from_fn({
             let proxies = std::sync::Arc::new(limits.trusted_proxies);
             move |request, next| credentials::resolve_client_address(proxies.clone(), request, next)
@@ -111,6 +112,20 @@ where
         })
         .into_response(),
     }
+}
+
+/// Every face answers 503 when the database is unreachable; those whose error
+/// envelope carries no headers get the `Retry-After` here, so every 503 has one.
+async fn retry_after_on_unavailable(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(axum::http::header::RETRY_AFTER)
+            .or_insert(axum::http::HeaderValue::from(
+                crate::service::UNAVAILABLE_RETRY_AFTER_SECONDS,
+            ));
+    }
+    response
 }
 
 fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -64,6 +64,11 @@ impl From<ServiceError> for OAuthError {
                     description: "the server could not complete the request".into(),
                 }
             }
+            unavailable @ ServiceError::Unavailable { .. } => Self {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                error: "temporarily_unavailable",
+                description: unavailable.to_string(),
+            },
             timed_out @ ServiceError::TimedOut { .. } => Self {
                 status: StatusCode::REQUEST_TIMEOUT,
                 error: "temporarily_unavailable",

@@ -94,6 +94,9 @@ pub enum ServiceError {
     /// The object changed since the version the caller named (If-Match).
     #[error("the resource has changed since the version named in If-Match")]
     PreconditionFailed,
+    /// The database could not be reached in time: the caller may retry after a while.
+    #[error("the service is temporarily unavailable; try again shortly")]
+    Unavailable { retry_after_seconds: u64 },
     /// Anything the caller cannot fix: logged with its cause, answered opaquely.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -125,10 +128,19 @@ impl From<StoreError> for ServiceError {
                 field: "name",
                 message: "a group with this name already exists in the tenant".into(),
             },
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the database is unavailable");
+                ServiceError::Unavailable {
+                    retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+                }
+            }
             other => ServiceError::Internal(other.into()),
         }
     }
 }
+
+/// What a caller is told to wait before retrying while the database is unreachable.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 
 impl From<crate::auth::PasswordError> for ServiceError {
     fn from(error: crate::auth::PasswordError) -> Self {

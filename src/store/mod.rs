@@ -52,6 +52,9 @@ pub enum StoreError {
     InvalidUrl(String),
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database could not be reached, or gave no connection in time.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error(transparent)]
     Database(sqlx::Error),
 }
@@ -83,7 +86,12 @@ impl From<sqlx::Error> for StoreError {
         {
             return StoreError::MissingReference;
         }
-        StoreError::Database(error)
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(error)
+            }
+            other => StoreError::Database(other),
+        }
     }
 }
 

@@ -80,6 +80,9 @@ pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
         throttled @ ServiceError::TooManyAttempts { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, throttled.to_string())
         }
+        unavailable @ ServiceError::Unavailable { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, unavailable.to_string())
+        }
         ServiceError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error");
             (

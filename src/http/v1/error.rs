@@ -316,6 +316,18 @@ fn service_problem(error: ServiceError) -> (Problem, Vec<(HeaderName, HeaderValu
             ),
             vec![],
         ),
+        unavailable @ ServiceError::Unavailable {
+            retry_after_seconds,
+        } => (
+            problem(
+                "about:blank",
+                "Service Unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                unavailable.to_string(),
+                vec![],
+            ),
+            vec![(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))],
+        ),
         ServiceError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error");
             (
