@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 
 use crate::auth::PasswordHasher;
 use crate::config::ServeSettings;
-use crate::http::{AppState, HttpLimits, router};
+use crate::http::server::{ConnectionLimits, serve};
+use crate::http::{AppState, router};
 use crate::service::Directory;
 use crate::store::Store;
 
@@ -17,14 +18,17 @@ use crate::store::Store;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    connections: ConnectionLimits,
     store: Store,
     /// The operator secret made on this start, when none existed: shown once.
     pub generated_operator_token: Option<String>,
 }
 
 impl Application {
-    /// Opens and migrates the database, makes sure an operator credential exists
-    /// (`bootstrap_token` becomes it when given), and binds the listener.
+    /// Opens and migrates the database, binds the listener, and then makes sure an
+    /// operator credential exists (`bootstrap_token` becomes it when given). The
+    /// credential comes last so that a start that fails (the address is taken, say)
+    /// never leaves behind a generated token nobody was shown.
     pub async fn build(
         settings: &ServeSettings,
         bootstrap_token: Option<&str>,
@@ -39,21 +43,17 @@ impl Application {
         let passwords = PasswordHasher::new(settings.password)?;
         let directory =
             Directory::new(store.clone(), passwords).with_sign_in_policy(settings.sign_in);
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let generated_operator_token = directory
             .ensure_operator_credential(bootstrap_token)
             .await
             .context("cannot set up the operator credential")?;
-        let listener = TcpListener::bind(&settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let limits = HttpLimits {
-            max_body_bytes: settings.max_body_bytes,
-            request_timeout: settings.request_timeout,
-            trusted_proxies: settings.trusted_proxies.clone(),
-        };
         Ok(Self {
             listener,
-            router: router(AppState { directory }, limits),
+            router: router(AppState { directory }, settings.http.clone()),
+            connections: settings.connections,
             store,
             generated_operator_token,
         })
@@ -69,19 +69,13 @@ impl Application {
         self.store.backend_name()
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight and
-    /// closes the database.
+    /// Serves until `shutdown` completes, then finishes the requests in flight
+    /// (within the shutdown grace) and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the server failed")?;
+        serve(self.listener, self.router, self.connections, shutdown).await;
         self.store.close().await;
         Ok(())
     }

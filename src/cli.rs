@@ -3,25 +3,23 @@
 //! the TOML file named with `--config`; a flag wins over the variable, the variable
 //! over the file, and the file over the default.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::app::Application;
 use crate::auth::{Caller, PasswordParams};
 use crate::config::{
-    DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_LOG_LEVEL, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REQUEST_TIMEOUT_SECS, DatabaseUrl, FileConfig, LogFormat, ServeSettings,
+    DatabaseUrl, GlobalConfig, LogFormat, ServeConfig, ServeSettings, check_file_keys, layered,
 };
 use crate::domain::{
     ApiKeyRole, Description, KeyName, NewApiKey, PageRequest, TenantId, TenantName, Timestamp,
 };
-use crate::http::credentials::TrustedProxies;
-use crate::service::{Directory, SignInPolicy};
+use crate::service::Directory;
 use crate::store::{Store, StoreOptions};
 
 #[derive(Debug, Parser)]
@@ -29,47 +27,26 @@ use crate::store::{Store, StoreOptions};
     name = "roster",
     version,
     about = "A self-hosted, multi-tenant directory of users and groups that also authenticates them",
-    after_help = "Every flag can also be set by the environment variable shown, or by a key of the \
-        same name (with underscores) in the TOML file given to --config. Precedence: flag, then \
-        environment, then file, then default."
+    after_help = "Every setting can also be given by the environment variable shown, or by a key \
+        of the same name (with underscores) in the TOML file given to --config. Precedence: \
+        flag, then environment, then file, then default."
 )]
 pub struct Cli {
-    #[command(flatten)]
-    global: GlobalArgs,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Args)]
-struct GlobalArgs {
-    /// TOML file with settings (keys as the long flags, with underscores).
+    /// TOML file with settings (keys as the long flags, with underscores)
     #[arg(long, global = true, env = "ROSTER_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Database: sqlite://PATH, sqlite::memory: or postgres://USER@HOST/DB
-    /// [default: sqlite://roster.db]
-    #[arg(
-        long,
-        global = true,
-        env = "ROSTER_DATABASE_URL",
-        value_name = "URL",
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
+    #[command(flatten)]
+    global: GlobalConfig,
 
-    /// Log format [default: human]
-    #[arg(long, global = true, env = "ROSTER_LOG_FORMAT", value_enum)]
-    log_format: Option<LogFormat>,
-
-    /// Log filter, in tracing's EnvFilter syntax [default: info]
-    #[arg(long, global = true, env = "ROSTER_LOG_LEVEL", value_name = "FILTER")]
-    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (migrates the database first).
-    Serve(ServeArgs),
+    Serve(ServeConfig),
     /// Bring the database schema up to date, then exit.
     Migrate,
     /// Manage tenants directly in the database.
@@ -78,66 +55,6 @@ enum Command {
     /// Manage tenant API keys directly in the database.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
-}
-
-#[derive(Debug, Args)]
-struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080]
-    #[arg(long, env = "ROSTER_LISTEN", value_name = "ADDR")]
-    listen: Option<String>,
-
-    /// Largest request body accepted, in bytes [default: 1048576]
-    #[arg(long, env = "ROSTER_MAX_BODY_BYTES", value_name = "BYTES")]
-    max_body_bytes: Option<usize>,
-
-    /// Longest a request may take, in seconds [default: 30]
-    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT_SECS", value_name = "SECONDS")]
-    request_timeout_secs: Option<u64>,
-
-    /// PostgreSQL pool size; SQLite read-connection pool size [default: 16]
-    #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS", value_name = "N")]
-    database_max_connections: Option<u32>,
-
-    /// Argon2id memory cost in KiB [default: 19456]
-    #[arg(long, env = "ROSTER_PASSWORD_MEMORY_KIB", value_name = "KIB")]
-    password_memory_kib: Option<u32>,
-
-    /// Argon2id iterations [default: 2]
-    #[arg(long, env = "ROSTER_PASSWORD_ITERATIONS", value_name = "N")]
-    password_iterations: Option<u32>,
-
-    /// Argon2id parallelism [default: 1]
-    #[arg(long, env = "ROSTER_PASSWORD_PARALLELISM", value_name = "N")]
-    password_parallelism: Option<u32>,
-
-    /// Password hashing threads: hashes computed at once [default: the number of CPUs]
-    #[arg(long, env = "ROSTER_PASSWORD_MAX_CONCURRENT", value_name = "N")]
-    password_max_concurrent: Option<usize>,
-
-    /// Lifetime of access tokens (sign-in, OAuth, Anodot), in seconds [default: 3600]
-    #[arg(long, env = "ROSTER_TOKEN_TTL_SECS", value_name = "SECONDS")]
-    token_ttl_secs: Option<i64>,
-
-    /// Failed sign-ins within the window that lock an account [default: 5]
-    #[arg(long, env = "ROSTER_LOCKOUT_MAX_FAILURES", value_name = "N")]
-    lockout_max_failures: Option<i64>,
-
-    /// The window failed sign-ins are counted in, in seconds [default: 900]
-    #[arg(long, env = "ROSTER_LOCKOUT_WINDOW_SECS", value_name = "SECONDS")]
-    lockout_window_secs: Option<i64>,
-
-    /// How long a locked account stays locked, in seconds [default: 900]
-    #[arg(long, env = "ROSTER_LOCKOUT_SECS", value_name = "SECONDS")]
-    lockout_secs: Option<i64>,
-
-    /// Sign-in attempts one client address may make per lockout window [default: 100]
-    #[arg(long, env = "ROSTER_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", value_name = "N")]
-    login_max_attempts_per_address: Option<i64>,
-
-    /// Proxies whose X-Forwarded-For names the client, comma-separated addresses or
-    /// networks (10.0.0.0/8,fd00::/8) [default: none; the TCP peer is the client]
-    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_name = "LIST", value_parser = TrustedProxies::parse)]
-    trusted_proxies: Option<TrustedProxies>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,21 +98,19 @@ enum RoleArg {
 
 /// Runs the command line and reports failure as the exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    let file = match cli
-        .global
-        .config
-        .as_deref()
-        .map(FileConfig::load)
-        .transpose()
-    {
-        Ok(file) => file.unwrap_or_default(),
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    let settings = match Settings::layer(&cli, &matches) {
+        Ok(settings) => settings,
         Err(error) => {
             eprintln!("roster: {error:#}");
             return ExitCode::from(2);
         }
     };
-    init_logging(&cli.global, &file);
+    init_logging(&settings.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -206,7 +121,7 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(execute(cli, file)) {
+    match runtime.block_on(execute(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("roster: {error:#}");
@@ -215,138 +130,82 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn init_logging(global: &GlobalArgs, file: &FileConfig) {
-    let format = global.log_format.or(file.log_format).unwrap_or_default();
-    let level = global
-        .log_level
-        .clone()
-        .or_else(|| file.log_level.clone())
-        .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_owned());
+/// The settings after layering the file under the environment and the flags.
+struct Settings {
+    global: GlobalConfig,
+    /// `roster serve`'s own, when that is the command.
+    serve: Option<ServeConfig>,
+}
+
+impl Settings {
+    fn layer(cli: &Cli, matches: &clap::ArgMatches) -> anyhow::Result<Self> {
+        let file = cli.config.as_deref();
+        if let Some(path) = file {
+            check_file_keys(path, &setting_keys())?;
+        }
+        let global = layered(&cli.global, matches, file)?;
+        let serve = match (&cli.command, matches.subcommand()) {
+            (Command::Serve(serve), Some((_, serve_matches))) => {
+                Some(layered(serve, serve_matches, file)?)
+            }
+            _ => None,
+        };
+        Ok(Self { global, serve })
+    }
+}
+
+/// The name of every setting a TOML file may hold: each long flag, with underscores.
+pub fn setting_keys() -> BTreeSet<String> {
+    let command = Cli::command();
+    let serve = command
+        .find_subcommand("serve")
+        .map(|serve| serve.get_arguments().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    command
+        .get_arguments()
+        .chain(serve.iter())
+        .map(|arg| arg.get_id().to_string())
+        .filter(|id| !matches!(id.as_str(), "config" | "help" | "version"))
+        .collect()
+}
+
+fn init_logging(global: &GlobalConfig) {
+    use std::io::IsTerminal;
     // sqlx logs every statement at info; its warnings (slow queries) are what matter.
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("sqlx=warn,{level}"))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_LEVEL));
+    let filter = tracing_subscriber::EnvFilter::try_new(format!("sqlx=warn,{}", global.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into a file or a collector.
+        .with_ansi(std::io::stderr().is_terminal());
+    match global.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 
-fn database_url(global: &GlobalArgs, file: &FileConfig) -> DatabaseUrl {
-    DatabaseUrl::new(
-        global
-            .database_url
-            .clone()
-            .or_else(|| file.database_url.clone())
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-    )
-}
-
-fn serve_settings(
-    global: &GlobalArgs,
-    args: &ServeArgs,
-    file: &FileConfig,
-) -> anyhow::Result<ServeSettings> {
-    let defaults = PasswordParams::default();
-    let store_defaults = StoreOptions::default();
-    let trusted_proxies = match (&args.trusted_proxies, &file.trusted_proxies) {
-        (Some(flag), _) => flag.clone(),
-        (None, Some(listed)) => TrustedProxies::parse(&listed.join(","))
-            .map_err(|e| anyhow::anyhow!("trusted_proxies in the config file: {e}"))?,
-        (None, None) => TrustedProxies::default(),
-    };
-    Ok(ServeSettings {
-        listen: args
-            .listen
-            .clone()
-            .or_else(|| file.listen.clone())
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
-        database_url: database_url(global, file),
-        max_body_bytes: args
-            .max_body_bytes
-            .or(file.max_body_bytes)
-            .unwrap_or(DEFAULT_MAX_BODY_BYTES),
-        request_timeout: Duration::from_secs(
-            args.request_timeout_secs
-                .or(file.request_timeout_secs)
-                .unwrap_or(DEFAULT_REQUEST_TIMEOUT_SECS),
-        ),
-        store: StoreOptions {
-            max_connections: args
-                .database_max_connections
-                .or(file.database_max_connections)
-                .unwrap_or(store_defaults.max_connections),
-            ..store_defaults
-        },
-        password: PasswordParams {
-            memory_kib: args
-                .password_memory_kib
-                .or(file.password_memory_kib)
-                .unwrap_or(defaults.memory_kib),
-            iterations: args
-                .password_iterations
-                .or(file.password_iterations)
-                .unwrap_or(defaults.iterations),
-            parallelism: args
-                .password_parallelism
-                .or(file.password_parallelism)
-                .unwrap_or(defaults.parallelism),
-            max_concurrent: args
-                .password_max_concurrent
-                .or(file.password_max_concurrent)
-                .unwrap_or(defaults.max_concurrent),
-        },
-        sign_in: {
-            let policy = SignInPolicy::default();
-            let window = args
-                .lockout_window_secs
-                .or(file.lockout_window_secs)
-                .unwrap_or(policy.failure_window_seconds);
-            SignInPolicy {
-                max_failures: args
-                    .lockout_max_failures
-                    .or(file.lockout_max_failures)
-                    .unwrap_or(policy.max_failures),
-                failure_window_seconds: window,
-                lockout_seconds: args
-                    .lockout_secs
-                    .or(file.lockout_secs)
-                    .unwrap_or(policy.lockout_seconds),
-                max_attempts_per_address: args
-                    .login_max_attempts_per_address
-                    .or(file.login_max_attempts_per_address)
-                    .unwrap_or(policy.max_attempts_per_address),
-                address_window_seconds: window,
-                token_ttl_seconds: args
-                    .token_ttl_secs
-                    .or(file.token_ttl_secs)
-                    .unwrap_or(policy.token_ttl_seconds),
-            }
-        },
-        trusted_proxies,
-    })
-}
-
-async fn execute(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Serve(args) => serve(serve_settings(&cli.global, &args, &file)?).await,
-        Command::Migrate => {
-            let url = database_url(&cli.global, &file);
-            let store = open_store(&url).await?;
+async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
+    let url = &settings.global.database_url;
+    match (command, settings.serve) {
+        (Command::Serve(_), Some(serve)) => {
+            serve_until_signal(ServeSettings::from_config(&settings.global, serve)).await
+        }
+        (Command::Serve(_), None) => anyhow::bail!("serve settings were not parsed"),
+        (Command::Migrate, _) => {
+            let store = open_store(url).await?;
             store.close().await;
             eprintln!("roster: {url} is up to date");
             Ok(())
         }
-        Command::Tenant(command) => {
-            let directory = cli_directory(&database_url(&cli.global, &file)).await?;
+        (Command::Tenant(command), _) => {
+            let directory = cli_directory(url).await?;
             let result = tenant(&directory, command).await;
             directory.store().close().await;
             result
         }
-        Command::ApiKey(command) => {
-            let directory = cli_directory(&database_url(&cli.global, &file)).await?;
+        (Command::ApiKey(command), _) => {
+            let directory = cli_directory(url).await?;
             let result = api_key(&directory, command).await;
             directory.store().close().await;
             result
@@ -354,7 +213,7 @@ async fn execute(cli: Cli, file: FileConfig) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+async fn serve_until_signal(settings: ServeSettings) -> anyhow::Result<()> {
     let bootstrap = std::env::var("ROSTER_BOOTSTRAP_TOKEN")
         .ok()
         .filter(|token| !token.is_empty());
@@ -473,4 +332,120 @@ async fn api_key(directory: &Directory, command: ApiKeyCommand) -> anyhow::Resul
     );
     println!("{}", created.secret.expose_secret());
     Ok(())
+}
+
+/// The settings table of the README, written from the flags themselves so that the
+/// two cannot drift apart (a test holds the README to it).
+pub fn settings_table() -> String {
+    let command = Cli::command();
+    let serve = command
+        .find_subcommand("serve")
+        .map(|serve| serve.get_arguments().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut table = String::from(
+        "| flag | environment | TOML key | default | what it sets |\n|---|---|---|---|---|\n",
+    );
+    let mut seen = BTreeSet::new();
+    for arg in command.get_arguments().chain(serve.iter()) {
+        let id = arg.get_id().to_string();
+        let Some(long) = arg.get_long() else { continue };
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let value = arg
+            .get_value_names()
+            .and_then(|names| names.first())
+            .map(|name| format!(" {name}"))
+            .unwrap_or_default();
+        let env = arg
+            .get_env()
+            .map(|env| format!("`{}`", env.to_string_lossy()))
+            .unwrap_or_default();
+        let key = if id == "config" {
+            String::new()
+        } else {
+            format!("`{id}`")
+        };
+        let default = match arg.get_default_values() {
+            [] => String::new(),
+            [value] if value.is_empty() => String::new(),
+            values => values
+                .iter()
+                .map(|v| format!("`{}`", v.to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let help = arg
+            .get_help()
+            .map(|help| help.to_string().replace('|', "\\|"))
+            .unwrap_or_default();
+        table.push_str(&format!(
+            "| `--{long}{value}` | {env} | {key} | {default} | {help} |\n"
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> (Cli, clap::ArgMatches) {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .expect("the arguments parse");
+        let cli = Cli::from_arg_matches(&matches).expect("the arguments parse");
+        (cli, matches)
+    }
+
+    #[test]
+    fn the_readme_lists_every_setting_as_the_flags_declare_it() {
+        let readme = include_str!("../README.md");
+        let table = settings_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's settings table is not what the flags declare; it should read:\n\n{table}"
+        );
+    }
+
+    #[test]
+    fn a_file_setting_beats_the_default_and_a_flag_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "max_body_bytes = 4096\nidle_timeout_secs = 9\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let (cli, matches) = parse(&["roster", "serve", "--config", file, "--idle-timeout-secs", "7"]);
+        let settings = Settings::layer(&cli, &matches).unwrap();
+        let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap());
+        assert_eq!(serve.http.max_body_bytes, 4096);
+        assert_eq!(serve.connections.idle_timeout.as_secs(), 7);
+        assert_eq!(
+            serve.http.trusted_proxies,
+            crate::http::credentials::TrustedProxies::parse("10.0.0.0/8").unwrap()
+        );
+        assert_eq!(serve.listen, crate::config::DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn the_defaults_of_the_flags_are_the_defaults_of_the_settings() {
+        let (cli, matches) = parse(&["roster", "serve"]);
+        let settings = Settings::layer(&cli, &matches).unwrap();
+        let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap());
+        let defaults = ServeSettings::default();
+        assert_eq!(format!("{serve:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn a_file_key_no_setting_has_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "max_body_byte = 4096\n").unwrap();
+        let (cli, matches) = parse(&["roster", "serve", "--config", file.to_str().unwrap()]);
+        let error = Settings::layer(&cli, &matches).err().unwrap();
+        assert!(format!("{error:#}").contains("max_body_byte"));
+    }
 }

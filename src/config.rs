@@ -1,25 +1,33 @@
-//! Settings, read once at start from flags, environment variables and an optional
-//! TOML file, in that order of precedence, over built-in defaults.
+//! Settings, read once at start. Each setting is one field below, with its doc
+//! comment (the `--help` text) and its default (taken from the part of Roster that
+//! uses it); that one field is at once a flag, an environment variable and a key of
+//! the optional TOML file. Layers, later winning: the default, the file, the
+//! environment variable, the flag.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
+use anyhow::Context;
+use clap::parser::ValueSource;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::PasswordParams;
+use crate::http::HttpLimits;
 use crate::http::credentials::TrustedProxies;
+use crate::http::server::ConnectionLimits;
 use crate::service::SignInPolicy;
 use crate::store::StoreOptions;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://roster.db";
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
-pub const DEFAULT_LOG_LEVEL: &str = "info";
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// One readable line per event.
@@ -30,7 +38,8 @@ pub enum LogFormat {
 }
 
 /// A database URL; `Debug` and `Display` hide its password.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct DatabaseUrl(String);
 
 impl DatabaseUrl {
@@ -64,6 +73,14 @@ impl DatabaseUrl {
     }
 }
 
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(url))
+    }
+}
+
 impl fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "DatabaseUrl({})", self.redacted())
@@ -76,51 +93,153 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// The optional TOML file (`--config`): every key is optional and named as the long
-/// flag with underscores (`database_url`, `max_body_bytes` …).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub listen: Option<String>,
-    pub database_url: Option<String>,
-    pub max_body_bytes: Option<usize>,
-    pub request_timeout_secs: Option<u64>,
-    pub database_max_connections: Option<u32>,
-    pub log_format: Option<LogFormat>,
-    pub log_level: Option<String>,
-    pub password_memory_kib: Option<u32>,
-    pub password_iterations: Option<u32>,
-    pub password_parallelism: Option<u32>,
+/// The settings every command takes.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct GlobalConfig {
+    /// Database: sqlite://PATH, sqlite::memory: or postgres://USER@HOST/DB
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        default_value = DEFAULT_DATABASE_URL
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Log format: human (one readable line per event) or json (one object per line)
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_LOG_FORMAT",
+        value_name = "FORMAT",
+        hide_possible_values = true,
+        value_enum,
+        default_value = "human"
+    )]
+    pub log_format: LogFormat,
+
+    /// Log filter, in tracing's EnvFilter syntax
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_LOG_LEVEL",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+/// What `roster serve` takes besides the global settings.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct ServeConfig {
+    /// Address to listen on
+    #[arg(long, env = "ROSTER_LISTEN", value_name = "ADDR", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+
+    /// Largest request body accepted, in bytes (larger: 413)
+    #[arg(long, env = "ROSTER_MAX_BODY_BYTES", value_name = "BYTES",
+        default_value_t = HttpLimits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+
+    /// Longest a request may take, body included, in seconds (then 408)
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT_SECS", value_name = "SECONDS",
+        default_value_t = HttpLimits::default().request_timeout.as_secs())]
+    pub request_timeout_secs: u64,
+
+    /// Time a client has to send a request's whole header, counted from the
+    /// connection's opening or its previous response (cuts slow-header clients)
+    #[arg(long, env = "ROSTER_HEADER_TIMEOUT_SECS", value_name = "SECONDS",
+        default_value_t = ConnectionLimits::default().header_timeout.as_secs())]
+    pub header_timeout_secs: u64,
+
+    /// Time a keep-alive connection may stay silent between requests before it is closed
+    #[arg(long, env = "ROSTER_IDLE_TIMEOUT_SECS", value_name = "SECONDS",
+        default_value_t = ConnectionLimits::default().idle_timeout.as_secs())]
+    pub idle_timeout_secs: u64,
+
+    /// Open connections served at once; more wait in the listen queue
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", value_name = "N",
+        default_value_t = ConnectionLimits::default().max_connections)]
+    pub max_connections: usize,
+
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish, in seconds
+    #[arg(long, env = "ROSTER_SHUTDOWN_GRACE_SECS", value_name = "SECONDS",
+        default_value_t = ConnectionLimits::default().shutdown_grace.as_secs())]
+    pub shutdown_grace_secs: u64,
+
+    /// PostgreSQL pool size; SQLite read-connection pool size
+    #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS", value_name = "N",
+        default_value_t = StoreOptions::default().max_connections)]
+    pub database_max_connections: u32,
+
+    /// How long a request waits for a database connection (or SQLite's write lock)
+    /// before it is answered 503, in seconds
+    #[arg(long, env = "ROSTER_DATABASE_ACQUIRE_TIMEOUT_SECS", value_name = "SECONDS",
+        default_value_t = StoreOptions::default().acquire_timeout.as_secs())]
+    pub database_acquire_timeout_secs: u64,
+
+    /// Argon2id memory cost in KiB
+    #[arg(long, env = "ROSTER_PASSWORD_MEMORY_KIB", value_name = "KIB",
+        default_value_t = PasswordParams::default().memory_kib)]
+    pub password_memory_kib: u32,
+
+    /// Argon2id iterations
+    #[arg(long, env = "ROSTER_PASSWORD_ITERATIONS", value_name = "N",
+        default_value_t = PasswordParams::default().iterations)]
+    pub password_iterations: u32,
+
+    /// Argon2id parallelism
+    #[arg(long, env = "ROSTER_PASSWORD_PARALLELISM", value_name = "N",
+        default_value_t = PasswordParams::default().parallelism)]
+    pub password_parallelism: u32,
+
+    /// Password hashing threads, each keeping 19 MiB once used [default: the number of CPUs]
+    #[arg(long, env = "ROSTER_PASSWORD_MAX_CONCURRENT", value_name = "N")]
     pub password_max_concurrent: Option<usize>,
-    pub token_ttl_secs: Option<i64>,
-    pub lockout_max_failures: Option<i64>,
-    pub lockout_window_secs: Option<i64>,
-    pub lockout_secs: Option<i64>,
-    pub login_max_attempts_per_address: Option<i64>,
-    /// Proxies whose `X-Forwarded-For` names the client: addresses or networks.
-    pub trusted_proxies: Option<Vec<String>>,
+
+    /// Lifetime of access tokens (sign-in, OAuth, Anodot), in seconds
+    #[arg(long, env = "ROSTER_TOKEN_TTL_SECS", value_name = "SECONDS",
+        default_value_t = SignInPolicy::default().token_ttl_seconds)]
+    pub token_ttl_secs: i64,
+
+    /// Failed sign-ins within the window that lock an account
+    #[arg(long, env = "ROSTER_LOCKOUT_MAX_FAILURES", value_name = "N",
+        default_value_t = SignInPolicy::default().max_failures)]
+    pub lockout_max_failures: i64,
+
+    /// The window failed sign-ins are counted in, in seconds
+    #[arg(long, env = "ROSTER_LOCKOUT_WINDOW_SECS", value_name = "SECONDS",
+        default_value_t = SignInPolicy::default().failure_window_seconds)]
+    pub lockout_window_secs: i64,
+
+    /// How long a locked account stays locked, in seconds
+    #[arg(long, env = "ROSTER_LOCKOUT_SECS", value_name = "SECONDS",
+        default_value_t = SignInPolicy::default().lockout_seconds)]
+    pub lockout_secs: i64,
+
+    /// Sign-in attempts one client address may make per lockout window
+    #[arg(long, env = "ROSTER_LOGIN_MAX_ATTEMPTS_PER_ADDRESS", value_name = "N",
+        default_value_t = SignInPolicy::default().max_attempts_per_address)]
+    pub login_max_attempts_per_address: i64,
+
+    /// Proxies whose X-Forwarded-For names the client: comma-separated addresses or
+    /// networks (10.0.0.0/8,fd00::/8); none by default, so the TCP peer is the client
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_name = "LIST", default_value = "",
+        hide_default_value = true, value_parser = TrustedProxies::parse)]
+    pub trusted_proxies: TrustedProxies,
 }
 
-impl FileConfig {
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))
-    }
-}
-
-/// Everything `roster serve` runs with.
+/// Everything `roster serve` runs with, grouped by the part of Roster that uses it.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub listen: String,
     pub database_url: DatabaseUrl,
-    pub max_body_bytes: usize,
-    pub request_timeout: Duration,
+    pub http: HttpLimits,
+    pub connections: ConnectionLimits,
     pub store: StoreOptions,
     pub password: PasswordParams,
     pub sign_in: SignInPolicy,
-    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ServeSettings {
@@ -128,14 +247,107 @@ impl Default for ServeSettings {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
             database_url: DatabaseUrl::new(DEFAULT_DATABASE_URL),
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            http: HttpLimits::default(),
+            connections: ConnectionLimits::default(),
             store: StoreOptions::default(),
             password: PasswordParams::default(),
             sign_in: SignInPolicy::default(),
-            trusted_proxies: TrustedProxies::default(),
         }
     }
+}
+
+impl ServeSettings {
+
+    /// Groups the layered settings for the parts of Roster that use them.
+    pub fn from_config(global: &GlobalConfig, serve: ServeConfig) -> Self {
+        let window = serve.lockout_window_secs;
+        let password_defaults = PasswordParams::default();
+        Self {
+            listen: serve.listen,
+            database_url: global.database_url.clone(),
+            http: HttpLimits {
+                max_body_bytes: serve.max_body_bytes,
+                request_timeout: Duration::from_secs(serve.request_timeout_secs),
+                trusted_proxies: serve.trusted_proxies,
+            },
+            connections: ConnectionLimits {
+                header_timeout: Duration::from_secs(serve.header_timeout_secs),
+                idle_timeout: Duration::from_secs(serve.idle_timeout_secs),
+                max_connections: serve.max_connections,
+                shutdown_grace: Duration::from_secs(serve.shutdown_grace_secs),
+            },
+            store: StoreOptions {
+                max_connections: serve.database_max_connections,
+                acquire_timeout: Duration::from_secs(serve.database_acquire_timeout_secs),
+            },
+            password: PasswordParams {
+                memory_kib: serve.password_memory_kib,
+                iterations: serve.password_iterations,
+                parallelism: serve.password_parallelism,
+                max_concurrent: serve
+                    .password_max_concurrent
+                    .unwrap_or(password_defaults.max_concurrent),
+            },
+            sign_in: SignInPolicy {
+                max_failures: serve.lockout_max_failures,
+                failure_window_seconds: window,
+                lockout_seconds: serve.lockout_secs,
+                max_attempts_per_address: serve.login_max_attempts_per_address,
+                address_window_seconds: window,
+                token_ttl_seconds: serve.token_ttl_secs,
+            },
+        }
+    }
+}
+
+/// Layers one group of parsed arguments: clap's defaults, under the TOML file, under
+/// what the environment or the command line set. `matches` are the matches the group
+/// was parsed from: they tell an explicit value from a default.
+pub fn layered<T>(parsed: &T, matches: &clap::ArgMatches, file: Option<&Path>) -> anyhow::Result<T>
+where
+    T: Serialize + DeserializeOwned,
+{
+    let explicit: figment::value::Dict = match figment::value::Value::serialize(parsed)? {
+        figment::value::Value::Dict(_, values) => values
+            .into_iter()
+            .filter(|(key, _)| {
+                matches!(
+                    matches.value_source(key),
+                    Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+                )
+            })
+            .collect(),
+        _ => anyhow::bail!("settings must serialize as a map"),
+    };
+    let mut figment = Figment::from(Serialized::defaults(parsed));
+    if let Some(path) = file {
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment
+        .merge(Serialized::defaults(explicit))
+        .extract()
+        .map_err(|error| match file {
+            Some(path) => anyhow::anyhow!("invalid config file {}: {error}", path.display()),
+            None => anyhow::anyhow!("invalid settings: {error}"),
+        })
+}
+
+/// Refuses a TOML file that names a key no setting has, or cannot be read.
+pub fn check_file_keys(path: &Path, known: &BTreeSet<String>) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("invalid config file {}: {e}", path.display()))?;
+    let unknown: Vec<&String> = table.keys().filter(|key| !known.contains(*key)).collect();
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "invalid config file {}: unknown key(s) {:?}; the keys are the long flags with \
+             underscores",
+            path.display(),
+            unknown
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -158,11 +370,5 @@ mod tests {
             DatabaseUrl::new("postgres://postgres@127.0.0.1/test").redacted(),
             "postgres://postgres@127.0.0.1/test"
         );
-    }
-
-    #[test]
-    fn config_files_refuse_unknown_keys() {
-        assert!(toml::from_str::<FileConfig>("listen = \"0.0.0.0:80\"").is_ok());
-        assert!(toml::from_str::<FileConfig>("lisen = \"0.0.0.0:80\"").is_err());
     }
 }

@@ -83,6 +83,31 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
+/// Written as the comma-separated list it is parsed from.
+impl serde::Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let list: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        serializer.serialize_str(&list.join(","))
+    }
+}
+
+/// Read from a comma-separated list (flag, environment) or an array (TOML file).
+impl<'de> serde::Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Listed {
+            Text(String),
+            Array(Vec<String>),
+        }
+        let text = match Listed::deserialize(deserializer)? {
+            Listed::Text(text) => text,
+            Listed::Array(entries) => entries.join(","),
+        };
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The address a request came from, as [`TrustedProxies`] decided it.
 #[derive(Debug, Clone, Copy)]
 struct ClientAddress(IpAddr);

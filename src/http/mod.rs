@@ -6,6 +6,7 @@ pub mod compat;
 pub mod credentials;
 pub mod oauth;
 pub mod scim;
+pub mod server;
 pub mod v1;
 
 use std::time::Duration;
@@ -32,9 +33,21 @@ pub struct AppState {
 /// Limits every request is held to, and whom to believe about its origin.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
+    /// The largest request body read (413 beyond it).
     pub max_body_bytes: usize,
+    /// The longest a request may take, reading its body included (408 beyond it).
     pub request_timeout: Duration,
     pub trusted_proxies: credentials::TrustedProxies,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            trusted_proxies: credentials::TrustedProxies::default(),
+        }
+    }
 }
 
 /// The whole application: every face, the API documents, health, and middleware.

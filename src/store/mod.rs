@@ -86,12 +86,35 @@ impl From<sqlx::Error> for StoreError {
         {
             return StoreError::MissingReference;
         }
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                StoreError::Unavailable(error)
-            }
-            other => StoreError::Database(other),
+        if is_unavailable(&error) {
+            return StoreError::Unavailable(error);
         }
+        StoreError::Database(error)
+    }
+}
+
+/// Whether `error` says the database cannot be reached or cannot take the work now
+/// (rather than that the work was wrong): no connection within the acquire timeout,
+/// a connection that broke, SQLite's write lock held past the busy timeout, or a
+/// PostgreSQL server that is shutting down, starting, or refusing connections.
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            if let Some(postgres) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // SQLSTATE classes 08 (connection exception) and 57P (operator intervention).
+                let code = postgres.code();
+                code.starts_with("08") || code.starts_with("57P")
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Extended result codes: the primary code is the low byte.
+                db.code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, 5 | 6)) // BUSY, LOCKED
+            } else {
+                false
+            }
+        }
+        _ => false,
     }
 }
 
@@ -118,7 +141,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             max_connections: 16,
-            acquire_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(3),
         }
     }
 }

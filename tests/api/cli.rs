@@ -148,3 +148,36 @@ fn flags_win_over_the_environment_which_wins_over_the_config_file() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("databse_url"));
 }
+
+#[tokio::test]
+async fn a_first_start_that_cannot_listen_leaves_no_unprinted_operator_token() {
+    let database = TestDatabase::create().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let failed = roster(
+        &["serve", "--listen", &address, "--database-url", &database.url()],
+        &[],
+    );
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("cannot listen"));
+    assert!(!String::from_utf8_lossy(&failed.stdout).contains("operator"));
+
+    // The next start finds no operator credential, so it makes one and shows it.
+    let server = ServerProcess::start(&database.url(), &[]);
+    assert!(
+        server.stdout.contains("No operator credential existed"),
+        "{}",
+        server.stdout
+    );
+}
+
+#[tokio::test]
+async fn logs_written_to_a_file_carry_no_colour_codes() {
+    let database = TestDatabase::create().await;
+    let server = ServerProcess::start(&database.url(), &[]);
+    let healthz = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(healthz.status(), 200);
+    let stderr = server.stderr();
+    assert!(stderr.contains("serving"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -553,7 +553,7 @@ async fn users_are_listed_found_grouped_and_deleted_by_email() {
 
 #[tokio::test]
 async fn bad_user_input_is_a_4xx_and_writes_nothing() {
-    let app = TestApp::spawn_with(|s| s.max_body_bytes = 4096).await;
+    let app = TestApp::spawn_with(|s| s.http.max_body_bytes = 4096).await;
     let t = app.tenant().await;
     app.user(&t, "jane@acme.com").await;
     let users = account(&t, "/users");

@@ -132,6 +132,22 @@ impl TestApp {
         Self::start(url, Some(database), configure).await
     }
 
+    /// Starts the server over a fresh database reached through the URL `route` makes
+    /// of the database's own (a proxy's, say).
+    pub async fn spawn_routed(
+        route: impl FnOnce(&str) -> String,
+        configure: impl FnOnce(&mut ServeSettings),
+    ) -> TestApp {
+        let database = TestDatabase::create().await;
+        let url = route(&database.url());
+        Self::start(url, Some(database), configure).await
+    }
+
+    /// The URL the server reaches its database by.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     /// Starts a second instance over this one's database, as several instances
     /// behind a load balancer share one.
     pub async fn spawn_sharing(&self, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {

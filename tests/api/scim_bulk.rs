@@ -220,7 +220,7 @@ async fn unresolved_and_circular_bulk_ids_are_refused() {
 async fn bulk_limits_are_declared_and_enforced() {
     // A server whose other bodies are small still takes bulk requests up to the
     // maxPayloadSize it declares.
-    let app = TestApp::spawn_with(|s| s.max_body_bytes = 4096).await;
+    let app = TestApp::spawn_with(|s| s.http.max_body_bytes = 4096).await;
     let t = app.tenant().await;
     let config = expect_scim(
         scim(&app, Method::GET, "/ServiceProviderConfig", &t.admin, None).await,

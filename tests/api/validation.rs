@@ -256,7 +256,7 @@ async fn emails_that_differ_only_in_case_are_duplicates() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused_with_413() {
-    let app = TestApp::spawn_with(|s| s.max_body_bytes = 4096).await;
+    let app = TestApp::spawn_with(|s| s.http.max_body_bytes = 4096).await;
     let t = app.tenant().await;
     let users = format!("/v1/tenants/{}/users", t.id);
     let body =
@@ -393,7 +393,7 @@ const JSON: &str = "application/json";
 #[tokio::test]
 async fn a_request_that_takes_too_long_is_answered_in_its_faces_format() {
     let app =
-        TestApp::spawn_with(|s| s.request_timeout = std::time::Duration::from_millis(300)).await;
+        TestApp::spawn_with(|s| s.http.request_timeout = std::time::Duration::from_millis(300)).await;
     let t = app.tenant().await;
     let bearer = format!("Bearer {}", t.admin);
 
