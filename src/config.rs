@@ -279,6 +279,7 @@ impl ServeSettings {
             store: StoreOptions {
                 max_connections: serve.database_max_connections,
                 acquire_timeout: Duration::from_secs(serve.database_acquire_timeout_secs),
+                write_queue_timeout: Duration::from_secs(serve.request_timeout_secs),
             },
             password: PasswordParams {
                 memory_kib: serve.password_memory_kib,

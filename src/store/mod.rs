@@ -133,8 +133,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct StoreOptions {
     /// PostgreSQL pool size; SQLite's read-only pool size.
     pub max_connections: u32,
-    /// How long to wait for a connection, or for SQLite's write lock.
+    /// How long to wait for a connection, or for SQLite's write lock held by
+    /// another process: past it the database counts as unavailable.
     pub acquire_timeout: Duration,
+    /// SQLite only: how long a write may queue for the one writer connection behind
+    /// this server's other writes. That is load, not an outage, so it is bounded by
+    /// the request timeout rather than the acquire timeout.
+    pub write_queue_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -142,6 +147,7 @@ impl Default for StoreOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(3),
+            write_queue_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -234,7 +240,7 @@ impl Store {
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .acquire_timeout(options.acquire_timeout)
+                .acquire_timeout(options.write_queue_timeout)
                 .connect_with(connect)
                 .await?;
             return Ok(Self {
@@ -250,7 +256,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Full);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(options.acquire_timeout)
+            .acquire_timeout(options.write_queue_timeout)
             .connect_with(connect.clone())
             .await?;
         let reader = SqlitePoolOptions::new()
