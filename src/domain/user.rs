@@ -195,7 +195,9 @@ pub struct ImportedHash(String);
 impl ImportedHash {
     pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
         let s: String = s.into();
-        let bcrypt = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p))
+        // Byte offsets below are char boundaries only in ASCII text.
+        let bcrypt = s.is_ascii()
+            && ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p))
             && s.len() == 60
             && s[4..6].chars().all(|c| c.is_ascii_digit())
             && &s[6..7] == "$"
@@ -363,7 +365,10 @@ mod tests {
         assert!(ImportedHash::parse(bcrypt).is_ok());
         assert!(ImportedHash::parse(bcrypt.replace("$2a$", "$2y$")).is_ok());
         assert!(ImportedHash::parse("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA").is_ok());
-        for bad in ["plain", "$2a$10$short", "$1$md5$crypt", "$argon2id$"] {
+        // 60 bytes, with a three-byte character across the cost's offsets.
+        let multibyte = format!("$2a$€{}", "a".repeat(53));
+        assert_eq!(multibyte.len(), 60);
+        for bad in ["plain", "$2a$10$short", "$1$md5$crypt", "$argon2id$", &multibyte] {
             assert!(ImportedHash::parse(bad).is_err(), "{bad}");
         }
         assert!(!format!("{:?}", ImportedHash::parse(bcrypt).unwrap()).contains("mRV"));
