@@ -112,7 +112,26 @@ fn render_present(sql: &mut Sql, column: Column) {
 /// Renders one attribute's condition: a comparison, or presence when `None`.
 type Leaf<A> = dyn Fn(&mut Sql, A, Option<(CompareOp, &FilterValue)>);
 
-/// Renders the tree, calling `leaf` for each attribute condition.
+/// The operands of a chain of one operator (`a AND b AND c`), however the tree
+/// groups them, left to right; gathered without recursion.
+fn chain<'a, A>(filter: &'a Filter<A>, and: bool) -> Vec<&'a Filter<A>> {
+    let mut operands = Vec::new();
+    let mut pending = vec![filter];
+    while let Some(next) = pending.pop() {
+        match (next, and) {
+            (Filter::And(left, right), true) | (Filter::Or(left, right), false) => {
+                pending.push(right);
+                pending.push(left);
+            }
+            (operand, _) => operands.push(operand),
+        }
+    }
+    operands
+}
+
+/// Renders the tree, calling `leaf` for each attribute condition. A chain of one
+/// operator is one flat list (`(a AND b AND c)`), so the SQL nests only where the
+/// filter does: the text's depth follows the filter's nesting, not its length.
 fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<A>) {
     match filter {
         Filter::Constant(true) => {
@@ -121,16 +140,16 @@ fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<A>) {
         Filter::Constant(false) => {
             sql.push("1 = 0");
         }
-        Filter::And(left, right) | Filter::Or(left, right) => {
-            let joint = if matches!(filter, Filter::And(..)) {
-                " AND "
-            } else {
-                " OR "
-            };
+        Filter::And(..) | Filter::Or(..) => {
+            let and = matches!(filter, Filter::And(..));
+            let joint = if and { " AND " } else { " OR " };
             sql.push("(");
-            render(sql, left, leaf);
-            sql.push(joint);
-            render(sql, right, leaf);
+            for (i, operand) in chain(filter, and).into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(joint);
+                }
+                render(sql, operand, leaf);
+            }
             sql.push(")");
         }
         Filter::Not(inner) => {
