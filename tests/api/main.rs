@@ -19,6 +19,7 @@ mod oauth;
 mod paging;
 mod scim;
 mod scim_bulk;
+mod scim_hardening;
 mod secrets;
 mod sign_in;
 mod tenants;
