@@ -625,6 +625,30 @@ mod tests {
         assert_eq!(sql.values.len(), 4);
     }
 
+    #[test]
+    fn a_chain_of_one_operator_renders_as_one_flat_list_with_a_parameter_each() {
+        let tenant = TenantId::generate();
+        let term = |i: usize| {
+            Filter::Compare(
+                UserAttr::LastName,
+                CompareOp::Eq,
+                FilterValue::Text(format!("n{i}")),
+            )
+        };
+        // Grouped left-deep and right-deep, as a parser builds either.
+        let left = (1..200).fold(term(0), |chain, i| Filter::or(chain, term(i)));
+        let right = (0..199)
+            .rev()
+            .fold(term(199), |chain, i| Filter::or(term(i), chain));
+        for filter in [left, right] {
+            let sql = user_query(tenant, &filter, None, None);
+            let condition = sql.text.split_once(" AND ").unwrap().1;
+            assert_eq!(condition.matches('(').count(), 1 + 200, "{condition}");
+            assert_eq!(condition.matches(" OR ").count(), 199);
+            assert_eq!(sql.values.len(), 1 + 200);
+        }
+    }
+
     #[tokio::test]
     async fn filtered_lists_search_the_tenants_indexes() {
         let store = Store::connect("sqlite::memory:", &Default::default())

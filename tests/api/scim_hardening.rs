@@ -48,10 +48,30 @@ async fn expect_serving(app: &TestApp) {
 
 /// Every way to filter users: the list, its search and the root search.
 async fn expect_every_filter_refused(app: &TestApp, token: &str, filter: &str, limit: usize) {
-    expect_refused(list_filtered(app, "/Users", token, filter).await, "invalidFilter", limit).await;
-    expect_refused(list_filtered(app, "/Groups", token, filter).await, "invalidFilter", limit).await;
-    expect_refused(search(app, "/Users/.search", token, filter).await, "invalidFilter", limit).await;
-    expect_refused(search(app, "/.search", token, filter).await, "invalidFilter", limit).await;
+    expect_refused(
+        list_filtered(app, "/Users", token, filter).await,
+        "invalidFilter",
+        limit,
+    )
+    .await;
+    expect_refused(
+        list_filtered(app, "/Groups", token, filter).await,
+        "invalidFilter",
+        limit,
+    )
+    .await;
+    expect_refused(
+        search(app, "/Users/.search", token, filter).await,
+        "invalidFilter",
+        limit,
+    )
+    .await;
+    expect_refused(
+        search(app, "/.search", token, filter).await,
+        "invalidFilter",
+        limit,
+    )
+    .await;
     expect_serving(app).await;
 }
 
@@ -109,12 +129,18 @@ async fn the_deepest_and_widest_accepted_scim_filters_answer_200() {
     let per_level = MAX_FILTER_TERMS / MAX_FILTER_DEPTH;
     let mut stacked = leaf.to_owned();
     for _ in 0..MAX_FILTER_DEPTH {
-        stacked = format!("({stacked} and {})", vec![leaf; per_level - 1].join(" and "));
+        stacked = format!(
+            "({stacked} and {})",
+            vec![leaf; per_level - 1].join(" and ")
+        );
     }
     let user_filters = [
         nested(MAX_FILTER_DEPTH, r#"name.familyName ew "user""#),
         nested(MAX_FILTER_DEPTH, &format!("groups eq \"{group_id}\"")),
-        nested(MAX_FILTER_DEPTH - 1, r#"emails[type eq "work" and value co "@"]"#),
+        nested(
+            MAX_FILTER_DEPTH - 1,
+            r#"emails[type eq "work" and value co "@"]"#,
+        ),
         stacked,
     ];
     for filter in &user_filters {
@@ -126,8 +152,13 @@ async fn the_deepest_and_widest_accepted_scim_filters_answer_200() {
     }
     // An even nesting of not (…) keeps the condition: the user is found.
     let found = expect_scim(
-        list_filtered(&app, "/Users", &reader, &nested(MAX_FILTER_DEPTH, r#"name.familyName ew "user""#))
-            .await,
+        list_filtered(
+            &app,
+            "/Users",
+            &reader,
+            &nested(MAX_FILTER_DEPTH, r#"name.familyName ew "user""#),
+        )
+        .await,
         200,
     )
     .await;
@@ -162,7 +193,11 @@ async fn create_user(app: &TestApp, t: &TestTenant) -> Value {
 
 /// A user resource as stored, without the parts a read adds (nothing here).
 async fn stored(app: &TestApp, t: &TestTenant, id: &str) -> Value {
-    expect_scim(scim(app, Method::GET, &format!("/Users/{id}"), &t.admin, None).await, 200).await
+    expect_scim(
+        scim(app, Method::GET, &format!("/Users/{id}"), &t.admin, None).await,
+        200,
+    )
+    .await
 }
 
 /// Wrong-typed attributes, each with the attribute and JSON type the error names.
@@ -170,23 +205,68 @@ fn wrong_typed() -> Vec<(&'static str, Value, &'static str, &'static str)> {
     vec![
         ("name", json!(42), "name", "an object"),
         ("name", json!("Grace Hopper"), "name", "an object"),
-        ("name", json!({ "givenName": 5 }), "name.givenName", "a string"),
-        ("name", json!({ "familyName": ["x"] }), "name.familyName", "a string"),
+        (
+            "name",
+            json!({ "givenName": 5 }),
+            "name.givenName",
+            "a string",
+        ),
+        (
+            "name",
+            json!({ "familyName": ["x"] }),
+            "name.familyName",
+            "a string",
+        ),
         ("emails", json!("x"), "emails", "an array"),
         ("emails", json!([5]), "emails", "an array of objects"),
-        ("emails", json!([{ "value": 5 }]), "emails.value", "a string"),
-        ("emails", json!([{ "value": "g@example.com", "primary": "yes" }]), "emails.primary", "a boolean"),
+        (
+            "emails",
+            json!([{ "value": 5 }]),
+            "emails.value",
+            "a string",
+        ),
+        (
+            "emails",
+            json!([{ "value": "g@example.com", "primary": "yes" }]),
+            "emails.primary",
+            "a boolean",
+        ),
         ("active", json!("yes"), "active", "a boolean"),
         ("active", json!(1), "active", "a boolean"),
         ("userName", json!(7), "userName", "a string"),
-        ("phoneNumbers", json!({ "value": "+1" }), "phoneNumbers", "an array"),
-        ("phoneNumbers", json!([{ "value": 1 }]), "phoneNumbers.value", "a string"),
-        ("addresses", json!([{ "country": true }]), "addresses.country", "a string"),
-        ("roles", json!([5]), "roles", "an array of objects or strings"),
+        (
+            "phoneNumbers",
+            json!({ "value": "+1" }),
+            "phoneNumbers",
+            "an array",
+        ),
+        (
+            "phoneNumbers",
+            json!([{ "value": 1 }]),
+            "phoneNumbers.value",
+            "a string",
+        ),
+        (
+            "addresses",
+            json!([{ "country": true }]),
+            "addresses.country",
+            "a string",
+        ),
+        (
+            "roles",
+            json!([5]),
+            "roles",
+            "an array of objects or strings",
+        ),
         ("roles", json!({ "value": "admin" }), "roles", "an array"),
         ("externalId", json!(5), "externalId", "a string"),
         (ENTERPRISE, json!(5), ENTERPRISE, "an object"),
-        (ENTERPRISE, json!({ "organization": 5 }), "organization", "a string"),
+        (
+            ENTERPRISE,
+            json!({ "organization": 5 }),
+            "organization",
+            "a string",
+        ),
         ("schemas", json!(USER), "schemas", "an array of strings"),
         ("meta", json!(5), "meta", "an object"),
     ]
@@ -196,7 +276,10 @@ fn assert_names(error: &Value, field: &str, expected: &str) {
     let detail = error["detail"].as_str().unwrap();
     assert!(detail.starts_with(&format!("{field}: ")), "{error}");
     assert!(detail.contains(expected), "{error}");
-    assert!(!detail.contains("::") && !detail.contains("serde"), "{error}");
+    assert!(
+        !detail.contains("::") && !detail.contains("serde"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -210,7 +293,14 @@ async fn a_scim_put_with_wrong_typed_attributes_is_invalid_value_and_changes_not
         let mut body = before.clone();
         body[attribute] = value;
         let error = expect_error(
-            scim(&app, Method::PUT, &format!("/Users/{id}"), &t.admin, Some(body)).await,
+            scim(
+                &app,
+                Method::PUT,
+                &format!("/Users/{id}"),
+                &t.admin,
+                Some(body),
+            )
+            .await,
             400,
             Some("invalidValue"),
         )
@@ -246,14 +336,29 @@ async fn a_scim_post_with_wrong_typed_attributes_is_invalid_value_and_writes_not
         Some("invalidSyntax"),
     )
     .await;
-    assert!(error["detail"].as_str().unwrap().contains("an array"), "{error}");
+    assert!(
+        error["detail"].as_str().unwrap().contains("an array"),
+        "{error}"
+    );
     let listed = expect_scim(scim(&app, Method::GET, "/Users", &t.admin, None).await, 200).await;
     assert_eq!(listed["totalResults"], 0, "{listed}");
 }
 
-async fn patch_user(app: &TestApp, t: &TestTenant, id: &str, operations: Value) -> reqwest::Response {
+async fn patch_user(
+    app: &TestApp,
+    t: &TestTenant,
+    id: &str,
+    operations: Value,
+) -> reqwest::Response {
     let body = json!({ "schemas": [PATCH], "Operations": operations });
-    scim(app, Method::PATCH, &format!("/Users/{id}"), &t.admin, Some(body)).await
+    scim(
+        app,
+        Method::PATCH,
+        &format!("/Users/{id}"),
+        &t.admin,
+        Some(body),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -280,12 +385,27 @@ async fn a_scim_patch_on_an_unknown_path_is_invalid_path_and_changes_nothing() {
             { "op": "replace", "path": "name.givenName", "value": "Amazing" },
             { "op": "add", "path": path, "value": "x" },
         ]);
-        expect_error(patch_user(&app, &t, id, operations).await, 400, Some("invalidPath")).await;
+        expect_error(
+            patch_user(&app, &t, id, operations).await,
+            400,
+            Some("invalidPath"),
+        )
+        .await;
     }
     let no_path = json!([{ "op": "replace", "value": { "active": false, "nickName": "x" } }]);
-    expect_error(patch_user(&app, &t, id, no_path).await, 400, Some("invalidPath")).await;
+    expect_error(
+        patch_user(&app, &t, id, no_path).await,
+        400,
+        Some("invalidPath"),
+    )
+    .await;
     let read_only = json!([{ "op": "replace", "path": "displayName", "value": "x" }]);
-    expect_error(patch_user(&app, &t, id, read_only).await, 400, Some("mutability")).await;
+    expect_error(
+        patch_user(&app, &t, id, read_only).await,
+        400,
+        Some("mutability"),
+    )
+    .await;
     assert_eq!(stored(&app, &t, id).await, before);
 }
 
@@ -302,7 +422,12 @@ async fn a_scim_patch_whose_value_filter_matches_nothing_is_no_target() {
         json!({ "op": "remove", "path": r#"phoneNumbers[value eq "+1 555 0199"]"# }),
         json!({ "op": "remove", "path": r#"emails[type eq "home"].value"# }),
     ] {
-        expect_error(patch_user(&app, &t, id, json!([operation])).await, 400, Some("noTarget")).await;
+        expect_error(
+            patch_user(&app, &t, id, json!([operation])).await,
+            400,
+            Some("noTarget"),
+        )
+        .await;
     }
     assert_eq!(stored(&app, &t, id).await, before);
     // A filter that matches changes what it matches.
@@ -326,7 +451,9 @@ async fn a_scim_patch_whose_value_filter_matches_nothing_is_no_target() {
             Method::POST,
             "/Groups",
             &t.admin,
-            Some(json!({ "schemas": [GROUP], "displayName": "Navy", "members": [{ "value": id }] })),
+            Some(
+                json!({ "schemas": [GROUP], "displayName": "Navy", "members": [{ "value": id }] }),
+            ),
         )
         .await,
         201,
@@ -342,7 +469,11 @@ async fn a_scim_patch_whose_value_filter_matches_nothing_is_no_target() {
     let body = remove(stranger["id"].as_str().unwrap());
     let response = scim(&app, Method::PATCH, &group_path, &t.admin, Some(body)).await;
     expect_error(response, 400, Some("noTarget")).await;
-    let unchanged = expect_scim(scim(&app, Method::GET, &group_path, &t.admin, None).await, 200).await;
+    let unchanged = expect_scim(
+        scim(&app, Method::GET, &group_path, &t.admin, None).await,
+        200,
+    )
+    .await;
     assert_eq!(unchanged, group);
     // Added earlier in the same request, the member is there to remove.
     let stranger_id = stranger["id"].as_str().unwrap();
@@ -367,27 +498,96 @@ async fn a_scim_patch_beyond_its_limits_is_refused_and_changes_nothing() {
     let id = user["id"].as_str().unwrap();
     let before = stored(&app, &t, id).await;
 
-    let long = format!(r#"emails[value eq "{}"].value"#, "x".repeat(MAX_PATH_LENGTH));
+    let long = format!(
+        r#"emails[value eq "{}"].value"#,
+        "x".repeat(MAX_PATH_LENGTH)
+    );
     let operations = json!([{ "op": "replace", "path": long, "value": "y" }]);
-    expect_refused(patch_user(&app, &t, id, operations).await, "invalidPath", MAX_PATH_LENGTH).await;
+    expect_refused(
+        patch_user(&app, &t, id, operations).await,
+        "invalidPath",
+        MAX_PATH_LENGTH,
+    )
+    .await;
     let deep = format!(
         "emails[{}value pr{}].value",
         "(".repeat(1500),
         ")".repeat(1500)
     );
     let operations = json!([{ "op": "replace", "path": deep, "value": "y" }]);
-    expect_refused(patch_user(&app, &t, id, operations).await, "invalidPath", MAX_FILTER_DEPTH).await;
+    expect_refused(
+        patch_user(&app, &t, id, operations).await,
+        "invalidPath",
+        MAX_FILTER_DEPTH,
+    )
+    .await;
     let wide = format!("emails[{}]", vec!["value pr"; 5000].join(" or "));
     let operations = json!([{ "op": "remove", "path": wide }]);
-    expect_refused(patch_user(&app, &t, id, operations).await, "invalidPath", MAX_PATH_LENGTH).await;
+    expect_refused(
+        patch_user(&app, &t, id, operations).await,
+        "invalidPath",
+        MAX_PATH_LENGTH,
+    )
+    .await;
 
     let one = json!({ "op": "replace", "path": "name.givenName", "value": "Amazing" });
     let operations = json!(vec![one.clone(); MAX_PATCH_OPERATIONS + 1]);
-    expect_refused(patch_user(&app, &t, id, operations).await, "invalidValue", MAX_PATCH_OPERATIONS).await;
+    expect_refused(
+        patch_user(&app, &t, id, operations).await,
+        "invalidValue",
+        MAX_PATCH_OPERATIONS,
+    )
+    .await;
     assert_eq!(stored(&app, &t, id).await, before);
     expect_serving(&app).await;
 
     let operations = json!(vec![one; MAX_PATCH_OPERATIONS]);
     let patched = expect_json(patch_user(&app, &t, id, operations).await, 200).await;
     assert_eq!(patched["name"]["givenName"], "Amazing");
+}
+
+#[tokio::test]
+async fn scim_bodies_nested_too_deep_and_bulk_patches_beyond_the_limits_are_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    for path in ["/Users", "/Bulk", "/.search"] {
+        let response = app
+            .request(Method::POST, &format!("/scim/v2{path}"), &t.admin)
+            .header("content-type", "application/scim+json")
+            .body(deep.clone())
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, 400, Some("invalidSyntax")).await;
+    }
+    expect_serving(&app).await;
+
+    let user = create_user(&app, &t).await;
+    let id = user["id"].as_str().unwrap();
+    let before = stored(&app, &t, id).await;
+    let deep_path = format!(
+        "emails[{}value pr{}].value",
+        "(".repeat(1500),
+        ")".repeat(1500)
+    );
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            { "method": "PATCH", "path": format!("/Users/{id}"), "data": {
+                "schemas": [PATCH], "Operations": [{ "op": "replace", "path": deep_path, "value": "x" }] } },
+            { "method": "PATCH", "path": format!("/Users/{id}"), "data": {
+                "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "nickName", "value": "x" }] } },
+        ],
+    });
+    let reply = expect_scim(
+        scim(&app, Method::POST, "/Bulk", &t.admin, Some(body)).await,
+        200,
+    )
+    .await;
+    for outcome in reply["Operations"].as_array().unwrap() {
+        assert_eq!(outcome["status"], "400", "{reply}");
+        assert_eq!(outcome["response"]["scimType"], "invalidPath", "{reply}");
+    }
+    assert_eq!(stored(&app, &t, id).await, before);
 }

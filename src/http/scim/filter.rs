@@ -943,7 +943,10 @@ mod tests {
         assert!(error.0.contains(&MAX_FILTER_DEPTH.to_string()), "{error:?}");
         let wide = vec!["userName pr"; 5000].join(" and ");
         let error = parse(&wide).unwrap_err();
-        assert!(error.0.contains(&MAX_FILTER_LENGTH.to_string()), "{error:?}");
+        assert!(
+            error.0.contains(&MAX_FILTER_LENGTH.to_string()),
+            "{error:?}"
+        );
         let error = parse(&vec!["id pr"; MAX_FILTER_TERMS + 1].join(" or ")).unwrap_err();
         assert!(error.0.contains(&MAX_FILTER_TERMS.to_string()), "{error:?}");
         let error = parse(&nested(MAX_FILTER_DEPTH + 1, 1, "id pr")).unwrap_err();
@@ -983,8 +986,10 @@ mod tests {
         /// Conditions on users: every kind of attribute and value, and some that
         /// are refused (an unknown attribute, a mistyped value).
         fn user_condition() -> impl Strategy<Value = String> {
-            let text = "[a-zA-Z0-9@. é\"\\\\]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap());
-            let op = prop::sample::select(vec!["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
+            let text =
+                "[a-zA-Z0-9@. é\"\\\\]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap());
+            let op =
+                prop::sample::select(vec!["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
             let attr = prop::sample::select(vec![
                 "userName",
                 "emails",
@@ -1034,9 +1039,30 @@ mod tests {
         /// Text made of the grammar's own pieces, mostly malformed.
         fn filter_like_text() -> impl Strategy<Value = String> {
             let piece = prop::sample::select(vec![
-                "(", ")", "[", "]", "\"", "\\", " ", "and", "or", "not", "pr", "eq", "co",
-                "userName", "emails", ".", ":", "value", "\"a\"", "true", "null", "1e9",
-                "urn:ietf:params:scim:schemas:core:2.0:User:", "é",
+                "(",
+                ")",
+                "[",
+                "]",
+                "\"",
+                "\\",
+                " ",
+                "and",
+                "or",
+                "not",
+                "pr",
+                "eq",
+                "co",
+                "userName",
+                "emails",
+                ".",
+                ":",
+                "value",
+                "\"a\"",
+                "true",
+                "null",
+                "1e9",
+                "urn:ietf:params:scim:schemas:core:2.0:User:",
+                "é",
             ]);
             prop::collection::vec(piece, 0..400).prop_map(|pieces| pieces.concat())
         }

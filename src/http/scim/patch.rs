@@ -341,7 +341,11 @@ fn container<'a>(
 
 /// Applies one operation to `resource` (its SCIM representation), after checking
 /// its paths against `schema`.
-pub fn apply(resource: &mut Value, operation: &Operation, schema: &Schema) -> Result<(), ScimError> {
+pub fn apply(
+    resource: &mut Value,
+    operation: &Operation,
+    schema: &Schema,
+) -> Result<(), ScimError> {
     let Some(path) = &operation.path else {
         // No path: the value is an object of attributes (or paths) to add or replace.
         let Some(Value::Object(values)) = &operation.value else {
@@ -671,7 +675,8 @@ mod tests {
     #[test]
     fn a_patch_holds_a_bounded_number_of_operations() {
         let op = json!({ "op": "replace", "path": "active", "value": true });
-        let at_limit = json!({ "schemas": [PATCH_OP], "Operations": vec![op.clone(); MAX_OPERATIONS] });
+        let at_limit =
+            json!({ "schemas": [PATCH_OP], "Operations": vec![op.clone(); MAX_OPERATIONS] });
         assert_eq!(operations(&at_limit).unwrap().len(), MAX_OPERATIONS);
         let over = json!({ "schemas": [PATCH_OP], "Operations": vec![op; MAX_OPERATIONS + 1] });
         let Err(ScimError::BadRequest { detail, .. }) = operations(&over) else {

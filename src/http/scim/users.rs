@@ -108,7 +108,13 @@ pub(super) const USER_SCHEMA: Schema = Schema {
         Attribute::multi("groups", &["value", "display", "$ref"]).read_only(),
         Attribute::complex(
             "meta",
-            &["resourceType", "created", "lastModified", "location", "version"],
+            &[
+                "resourceType",
+                "created",
+                "lastModified",
+                "location",
+                "version",
+            ],
         )
         .read_only(),
     ],
@@ -207,7 +213,10 @@ fn boolean(value: &Value, name: &str) -> Result<Option<bool>, ScimError> {
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         other => Err(invalid(
             name,
-            format!("must be a boolean (true or false), not {}", json_type(other)),
+            format!(
+                "must be a boolean (true or false), not {}",
+                json_type(other)
+            ),
         )),
     }
 }
@@ -248,8 +257,8 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
         ));
     }
     read_only_shapes(body)?;
-    let user_name = text(body, "userName", "userName")?
-        .ok_or_else(|| invalid("userName", "is required"))?;
+    let user_name =
+        text(body, "userName", "userName")?.ok_or_else(|| invalid("userName", "is required"))?;
     let emails = values(body, "emails", &["value", "type"], false)?;
     let email = match primary(emails) {
         Some(item) => {
