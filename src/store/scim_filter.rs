@@ -114,7 +114,7 @@ type Leaf<A> = dyn Fn(&mut Sql, A, Option<(CompareOp, &FilterValue)>);
 
 /// The operands of a chain of one operator (`a AND b AND c`), however the tree
 /// groups them, left to right; gathered without recursion.
-fn chain<'a, A>(filter: &'a Filter<A>, and: bool) -> Vec<&'a Filter<A>> {
+fn chain<A>(filter: &Filter<A>, and: bool) -> Vec<&Filter<A>> {
     let mut operands = Vec::new();
     let mut pending = vec![filter];
     while let Some(next) = pending.pop() {
