@@ -443,6 +443,35 @@ async fn a_scim_patch_whose_value_filter_matches_nothing_is_no_target() {
     )
     .await;
     assert_eq!(patched["phoneNumbers"][0]["value"], "+1 555 0101");
+    // The one value of each attribute is the primary one, as filters read it.
+    let patched = expect_scim(
+        patch_user(
+            &app,
+            &t,
+            id,
+            json!([{ "op": "replace", "path": r#"roles[primary eq "True"].value"#, "value": "admin" }]),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(patched["roles"], json!([{ "value": "admin" }]));
+    // A value added as primary replaces the one there was.
+    let patched = expect_scim(
+        patch_user(
+            &app,
+            &t,
+            id,
+            json!([{ "op": "add", "path": "emails", "value": [{ "value": "amazing@example.com", "primary": true }] }]),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        patched["emails"],
+        json!([{ "value": "amazing@example.com", "type": "work" }])
+    );
 
     // Removing a member the group does not have.
     let group = expect_scim(

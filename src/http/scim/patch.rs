@@ -284,6 +284,17 @@ fn matches(element: &Value, filter: &Expr) -> bool {
                     CompareOp::Ne => a != v,
                     _ => false,
                 },
+                // Entra ID writes booleans as strings: `primary eq "True"`.
+                (Value::Bool(a), Literal::Text(v))
+                    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") =>
+                {
+                    let v = v.eq_ignore_ascii_case("true");
+                    match op {
+                        CompareOp::Eq => *a == v,
+                        CompareOp::Ne => *a != v,
+                        _ => false,
+                    }
+                }
                 (Value::Null, Literal::Null) => *op == CompareOp::Eq,
                 _ => *op == CompareOp::Ne,
             }

@@ -189,17 +189,17 @@ fn values<'a>(
     Ok(items)
 }
 
-/// The primary (or else the first) of a multi-valued attribute's values.
+/// The primary (or else the first) of a multi-valued attribute's values. When several
+/// are marked primary, the last wins: a PATCH appends the value it makes primary, and
+/// RFC 7644 §3.5.2 has that unmark the others.
 fn primary(items: &[Value]) -> Option<&Value> {
     items
         .iter()
-        .find(|i| matches!(attribute(i, "primary"), Value::Bool(true)))
-        .or_else(|| {
-            items.iter().find(|i| {
-                attribute(i, "primary")
-                    .as_str()
-                    .is_some_and(|p| p.eq_ignore_ascii_case("true"))
-            })
+        .rev()
+        .find(|i| match attribute(i, "primary") {
+            Value::Bool(primary) => *primary,
+            Value::String(primary) => primary.eq_ignore_ascii_case("true"),
+            _ => false,
         })
         .or_else(|| items.first())
 }
@@ -475,7 +475,7 @@ pub(super) async fn change(
         return Err(ServiceError::PreconditionFailed.into());
     }
     let before = render(&current, &scim.base);
-    let mut after = before.clone();
+    let mut after = with_primaries(before.clone());
     for operation in &operations {
         apply(&mut after, operation, &USER_SCHEMA)?;
     }
@@ -508,6 +508,20 @@ pub(super) async fn change(
         Precondition::Versions(vec![current.user.version]),
     )
     .await
+}
+
+/// The resource a PATCH works on: each multi-valued attribute's one value marked
+/// `primary`, as filters read it (`emails.primary eq true` matches every user), so
+/// that a value filter on `primary` (`roles[primary eq "True"].value`) finds it.
+fn with_primaries(mut resource: Value) -> Value {
+    for name in ["emails", "phoneNumbers", "addresses", "roles"] {
+        if let Some(values) = resource.get_mut(name).and_then(Value::as_array_mut) {
+            for value in values.iter_mut().filter_map(Value::as_object_mut) {
+                value.insert("primary".to_owned(), Value::Bool(true));
+            }
+        }
+    }
+    resource
 }
 
 async fn updated(
