@@ -620,3 +620,46 @@ async fn scim_bodies_nested_too_deep_and_bulk_patches_beyond_the_limits_are_refu
     }
     assert_eq!(stored(&app, &t, id).await, before);
 }
+
+#[tokio::test]
+async fn scim_group_writes_with_wrong_typed_attributes_are_invalid_value_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let group = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Groups",
+            &t.admin,
+            Some(json!({ "schemas": [GROUP], "displayName": "Crew" })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    for (attribute, value, field) in [
+        ("displayName", json!(5), "displayName"),
+        ("externalId", json!(["x"]), "externalId"),
+        ("members", json!("x"), "members"),
+        ("members", json!([{ "value": 5 }]), "members.value"),
+        ("members", json!([5]), "members.value"),
+    ] {
+        let mut body = json!({ "schemas": [GROUP], "displayName": "Other" });
+        body[attribute] = value;
+        for (method, at) in [(Method::POST, "/Groups"), (Method::PUT, path.as_str())] {
+            let response = scim(&app, method, at, &t.admin, Some(body.clone())).await;
+            let error = expect_error(response, 400, Some("invalidValue")).await;
+            let detail = error["detail"].as_str().unwrap();
+            assert!(detail.starts_with(&format!("{field}: ")), "{error}");
+        }
+    }
+    let unchanged = expect_scim(scim(&app, Method::GET, &path, &t.admin, None).await, 200).await;
+    assert_eq!(unchanged, group);
+    let listed = expect_scim(
+        scim(&app, Method::GET, "/Groups", &t.admin, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["totalResults"], 1, "{listed}");
+}

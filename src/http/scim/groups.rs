@@ -67,7 +67,7 @@ fn members(value: &Value) -> Result<Vec<UserId>, ScimError> {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items.as_slice(),
         single @ Value::Object(_) => std::slice::from_ref(single),
-        _ => return Err(invalid("members", "must be an array")),
+        _ => return Err(invalid("members", "must be an array of objects")),
     };
     items
         .iter()
@@ -78,7 +78,10 @@ fn members(value: &Value) -> Result<Vec<UserId>, ScimError> {
                     format!("no user with id {id} exists in the tenant"),
                 )
             }),
-            _ => Err(invalid("members", "each member has a value: the user's id")),
+            _ => Err(invalid(
+                "members.value",
+                "must be a string, the user's id, in each member",
+            )),
         })
         .collect()
 }
