@@ -112,7 +112,26 @@ fn render_present(sql: &mut Sql, column: Column) {
 /// Renders one attribute's condition: a comparison, or presence when `None`.
 type Leaf<A> = dyn Fn(&mut Sql, A, Option<(CompareOp, &FilterValue)>);
 
-/// Renders the tree, calling `leaf` for each attribute condition.
+/// The operands of a chain of one operator (`a AND b AND c`), however the tree
+/// groups them, left to right; gathered without recursion.
+fn chain<A>(filter: &Filter<A>, and: bool) -> Vec<&Filter<A>> {
+    let mut operands = Vec::new();
+    let mut pending = vec![filter];
+    while let Some(next) = pending.pop() {
+        match (next, and) {
+            (Filter::And(left, right), true) | (Filter::Or(left, right), false) => {
+                pending.push(right);
+                pending.push(left);
+            }
+            (operand, _) => operands.push(operand),
+        }
+    }
+    operands
+}
+
+/// Renders the tree, calling `leaf` for each attribute condition. A chain of one
+/// operator is one flat list (`(a AND b AND c)`), so the SQL nests only where the
+/// filter does: the text's depth follows the filter's nesting, not its length.
 fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<A>) {
     match filter {
         Filter::Constant(true) => {
@@ -121,16 +140,16 @@ fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<A>) {
         Filter::Constant(false) => {
             sql.push("1 = 0");
         }
-        Filter::And(left, right) | Filter::Or(left, right) => {
-            let joint = if matches!(filter, Filter::And(..)) {
-                " AND "
-            } else {
-                " OR "
-            };
+        Filter::And(..) | Filter::Or(..) => {
+            let and = matches!(filter, Filter::And(..));
+            let joint = if and { " AND " } else { " OR " };
             sql.push("(");
-            render(sql, left, leaf);
-            sql.push(joint);
-            render(sql, right, leaf);
+            for (i, operand) in chain(filter, and).into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(joint);
+                }
+                render(sql, operand, leaf);
+            }
             sql.push(")");
         }
         Filter::Not(inner) => {
@@ -604,6 +623,30 @@ mod tests {
         );
         assert!(sql.text.ends_with("LIMIT $3 OFFSET $4"), "{}", sql.text);
         assert_eq!(sql.values.len(), 4);
+    }
+
+    #[test]
+    fn a_chain_of_one_operator_renders_as_one_flat_list_with_a_parameter_each() {
+        let tenant = TenantId::generate();
+        let term = |i: usize| {
+            Filter::Compare(
+                UserAttr::LastName,
+                CompareOp::Eq,
+                FilterValue::Text(format!("n{i}")),
+            )
+        };
+        // Grouped left-deep and right-deep, as a parser builds either.
+        let left = (1..200).fold(term(0), |chain, i| Filter::or(chain, term(i)));
+        let right = (0..199)
+            .rev()
+            .fold(term(199), |chain, i| Filter::or(term(i), chain));
+        for filter in [left, right] {
+            let sql = user_query(tenant, &filter, None, None);
+            let condition = sql.text.split_once(" AND ").unwrap().1;
+            assert_eq!(condition.matches('(').count(), 1 + 200, "{condition}");
+            assert_eq!(condition.matches(" OR ").count(), 199);
+            assert_eq!(sql.values.len(), 1 + 200);
+        }
     }
 
     #[tokio::test]

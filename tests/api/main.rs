@@ -21,6 +21,7 @@ mod outage;
 mod paging;
 mod scim;
 mod scim_bulk;
+mod scim_hardening;
 mod secrets;
 mod sign_in;
 mod tenants;

@@ -847,7 +847,7 @@ async fn user_patches_accept_what_identity_providers_send() {
         scim(&app, Method::PATCH, &path, &t.admin, Some(json!({ "schemas": [PATCH], "Operations": [
             { "op": "Replace", "path": "active", "value": "False" },
             { "op": "Add", "path": "name.givenName", "value": "Augusta" },
-            { "op": "replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+44 20 7946 0000" },
+            { "op": "add", "path": "phoneNumbers[type eq \"work\"].value", "value": "+44 20 7946 0000" },
             { "op": "add", "path": format!("{ENTERPRISE}:organization"), "value": "Analytical Engines" },
             { "op": "replace", "value": { "externalId": "entra-1", "addresses": [{ "type": "work", "country": "GB" }] } },
         ] }))).await,

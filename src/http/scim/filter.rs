@@ -8,6 +8,27 @@ use crate::domain::{CompareOp, Filter, FilterValue, GroupAttr, Timestamp, UserAt
 
 use super::schemas::{ENTERPRISE_USER, GROUP, USER};
 
+/// The longest filter read, in bytes; a longer one is refused before it is parsed.
+/// Identity providers send filters of one to a few conditions; this leaves room
+/// for a [`MAX_FILTER_TERMS`]-condition filter of member ids (about 50 bytes each).
+pub const MAX_FILTER_LENGTH: usize = 16 * 1024;
+
+/// The deepest nesting of parentheses, `not (…)` and value paths (`emails[…]`) in
+/// a filter. The parser recurses once per level, so this bounds its stack, and the
+/// SQL rendered from the filter nests no deeper than a small multiple of it.
+pub const MAX_FILTER_DEPTH: usize = 32;
+
+/// The most conditions (comparisons and `pr`) one filter holds. Each becomes at most
+/// one bound parameter and one operand of a flat `AND`/`OR` list in SQL, so a
+/// filter within this and [`MAX_FILTER_DEPTH`] renders far inside SQLite's
+/// expression depth (1000) and both backends' bound-parameter limits (SQLite 32766,
+/// PostgreSQL 65535).
+pub const MAX_FILTER_TERMS: usize = 200;
+
+/// The longest PATCH `path` read, in bytes: an attribute path and a value filter,
+/// which is itself held to the filter limits above.
+pub const MAX_PATH_LENGTH: usize = MAX_FILTER_LENGTH + 1024;
+
 /// Why a filter or path could not be read; answered 400 `invalidFilter` or `invalidPath`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError(pub String);
@@ -163,6 +184,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// How many parentheses, `not (` and `[` enclose the current token.
+    depth: usize,
+    /// How many conditions have been read so far.
+    terms: usize,
 }
 
 impl Parser {
@@ -188,6 +213,38 @@ impl Parser {
         }
     }
 
+    /// Steps into a nested expression, refusing one deeper than [`MAX_FILTER_DEPTH`].
+    fn enter(&mut self) -> Result<(), FilterError> {
+        self.depth += 1;
+        if self.depth > MAX_FILTER_DEPTH {
+            return fail(format!(
+                "the filter nests parentheses, not (…) and value paths more than \
+                 {MAX_FILTER_DEPTH} levels deep (the limit)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts one condition, refusing more than [`MAX_FILTER_TERMS`].
+    fn term(&mut self) -> Result<(), FilterError> {
+        self.terms += 1;
+        if self.terms > MAX_FILTER_TERMS {
+            return fail(format!(
+                "the filter has more than {MAX_FILTER_TERMS} conditions (the limit)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// `inner` read between an opening token already consumed and `close`.
+    fn nested(&mut self, close: Token, what: &str) -> Result<Expr, FilterError> {
+        self.enter()?;
+        let inner = self.or()?;
+        self.expect(close, what)?;
+        self.depth -= 1;
+        Ok(inner)
+    }
+
     fn or(&mut self) -> Result<Expr, FilterError> {
         let mut left = self.and()?;
         while self.keyword("or") {
@@ -211,15 +268,12 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr, FilterError> {
         if self.keyword("not") && self.tokens.get(self.at + 1) == Some(&Token::Open) {
             self.at += 2;
-            let inner = self.or()?;
-            self.expect(Token::Close, "\")\"")?;
+            let inner = self.nested(Token::Close, "\")\"")?;
             return Ok(Expr::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Token::Open) {
             self.at += 1;
-            let inner = self.or()?;
-            self.expect(Token::Close, "\")\"")?;
-            return Ok(inner);
+            return self.nested(Token::Close, "\")\"");
         }
         let Some(Token::Word(path)) = self.next() else {
             return fail("expected an attribute path");
@@ -227,10 +281,10 @@ impl Parser {
         let path = AttrPath::parse(&path)?;
         if self.peek() == Some(&Token::OpenBracket) {
             self.at += 1;
-            let inner = self.or()?;
-            self.expect(Token::CloseBracket, "\"]\"")?;
+            let inner = self.nested(Token::CloseBracket, "\"]\"")?;
             return Ok(Expr::ValuePath(path, Box::new(inner)));
         }
+        self.term()?;
         let Some(Token::Word(op)) = self.next() else {
             return fail(format!("expected an operator after \"{}\"", path.attr));
         };
@@ -262,11 +316,19 @@ impl Parser {
     }
 }
 
-/// Parses a filter's text.
+/// Parses a filter's text, within [`MAX_FILTER_LENGTH`], [`MAX_FILTER_DEPTH`] and
+/// [`MAX_FILTER_TERMS`].
 pub fn parse(text: &str) -> Result<Expr, FilterError> {
+    if text.len() > MAX_FILTER_LENGTH {
+        return fail(format!(
+            "the filter is longer than {MAX_FILTER_LENGTH} bytes (the limit)"
+        ));
+    }
     let mut parser = Parser {
         tokens: tokenize(text)?,
         at: 0,
+        depth: 0,
+        terms: 0,
     };
     if parser.tokens.is_empty() {
         return fail("the filter is empty");
@@ -288,7 +350,14 @@ pub struct PatchPath {
 }
 
 impl PatchPath {
+    /// Reads a path within [`MAX_PATH_LENGTH`]; its value filter is read as
+    /// [`parse`] reads a filter.
     pub fn parse(text: &str) -> Result<Self, FilterError> {
+        if text.len() > MAX_PATH_LENGTH {
+            return fail(format!(
+                "the path is longer than {MAX_PATH_LENGTH} bytes (the limit)"
+            ));
+        }
         let text = text.trim();
         let Some(open) = text.find('[') else {
             return Ok(PatchPath {
@@ -859,5 +928,258 @@ mod tests {
         assert_eq!(member_ids(p.filter.as_ref().unwrap()).unwrap(), vec![id]);
         assert!(PatchPath::parse("members[value eq \"x\"").is_err());
         assert!(PatchPath::parse("members[value eq \"x\"]value").is_err());
+    }
+
+    /// `levels` nested `not (…)` around an or-chain of `width` conditions.
+    fn nested(levels: usize, width: usize, leaf: &str) -> String {
+        let chain = vec![leaf; width].join(" or ");
+        format!("{}{chain}{}", "not (".repeat(levels), ")".repeat(levels))
+    }
+
+    #[test]
+    fn filters_beyond_the_declared_limits_are_refused_naming_the_limit() {
+        let deep = format!("{}userName pr{}", "(".repeat(1500), ")".repeat(1500));
+        let error = parse(&deep).unwrap_err();
+        assert!(error.0.contains(&MAX_FILTER_DEPTH.to_string()), "{error:?}");
+        let wide = vec!["userName pr"; 5000].join(" and ");
+        let error = parse(&wide).unwrap_err();
+        assert!(
+            error.0.contains(&MAX_FILTER_LENGTH.to_string()),
+            "{error:?}"
+        );
+        let error = parse(&vec!["id pr"; MAX_FILTER_TERMS + 1].join(" or ")).unwrap_err();
+        assert!(error.0.contains(&MAX_FILTER_TERMS.to_string()), "{error:?}");
+        let error = parse(&nested(MAX_FILTER_DEPTH + 1, 1, "id pr")).unwrap_err();
+        assert!(error.0.contains(&MAX_FILTER_DEPTH.to_string()), "{error:?}");
+        let brackets = format!("emails{}", "[".repeat(1500));
+        assert!(parse(&brackets).is_err());
+        let long_path = format!("members[value eq \"{}\"]", "x".repeat(MAX_PATH_LENGTH));
+        let error = PatchPath::parse(&long_path).unwrap_err();
+        assert!(error.0.contains(&MAX_PATH_LENGTH.to_string()), "{error:?}");
+        let deep_path = format!(
+            "emails[{}value pr{}]",
+            "(".repeat(MAX_FILTER_DEPTH + 1),
+            ")".repeat(MAX_FILTER_DEPTH + 1)
+        );
+        assert!(PatchPath::parse(&deep_path).is_err());
+    }
+
+    #[test]
+    fn filters_at_the_declared_limits_are_read() {
+        assert!(user_filter(&nested(MAX_FILTER_DEPTH, MAX_FILTER_TERMS, "id pr")).is_ok());
+        let paths = format!(
+            "emails[{}value pr{}]",
+            "(".repeat(MAX_FILTER_DEPTH),
+            ")".repeat(MAX_FILTER_DEPTH)
+        );
+        assert!(PatchPath::parse(&paths).is_ok());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use super::nested;
+        use crate::domain::TenantId;
+        use crate::store::Store;
+
+        /// Conditions on users: every kind of attribute and value, and some that
+        /// are refused (an unknown attribute, a mistyped value).
+        fn user_condition() -> impl Strategy<Value = String> {
+            let text =
+                "[a-zA-Z0-9@. é\"\\\\]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap());
+            let op =
+                prop::sample::select(vec!["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
+            let attr = prop::sample::select(vec![
+                "userName",
+                "emails",
+                "emails.value",
+                "emails.type",
+                "name.givenName",
+                "name.familyName",
+                "externalId",
+                "phoneNumbers.value",
+                "addresses.country",
+                "roles",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:organization",
+                "meta.resourceType",
+                "title",
+            ]);
+            let compared = (attr, op, text).prop_map(|(a, o, v)| format!("{a} {o} {v}"));
+            let fixed = prop::sample::select(vec![
+                "active eq true".to_owned(),
+                "active ne false".to_owned(),
+                "active eq \"maybe\"".to_owned(),
+                "externalId eq null".to_owned(),
+                "phoneNumbers pr".to_owned(),
+                "meta.created gt \"2026-01-01T00:00:00Z\"".to_owned(),
+                "meta.lastModified le \"2026-01-01T00:00:00.123Z\"".to_owned(),
+                format!("id eq \"{}\"", uuid::Uuid::nil()),
+                format!("groups eq \"{}\"", uuid::Uuid::nil()),
+                format!("groups.value ne \"{}\"", uuid::Uuid::nil()),
+                "emails[type eq \"work\" and value ew \"@x.co\"]".to_owned(),
+                "addresses[country eq \"de\" or not (type eq \"home\")]".to_owned(),
+                "userName eq 5".to_owned(),
+            ]);
+            prop_oneof![compared, fixed]
+        }
+
+        /// Filters built from conditions with and, or, not and parentheses.
+        fn user_filter_text() -> impl Strategy<Value = String> {
+            user_condition().prop_recursive(6, 48, 4, |inner| {
+                prop_oneof![
+                    (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} and {r}")),
+                    (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("{l} OR {r}")),
+                    inner.clone().prop_map(|f| format!("not ({f})")),
+                    inner.prop_map(|f| format!("({f})")),
+                ]
+            })
+        }
+
+        /// Text made of the grammar's own pieces, mostly malformed.
+        fn filter_like_text() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "(",
+                ")",
+                "[",
+                "]",
+                "\"",
+                "\\",
+                " ",
+                "and",
+                "or",
+                "not",
+                "pr",
+                "eq",
+                "co",
+                "userName",
+                "emails",
+                ".",
+                ":",
+                "value",
+                "\"a\"",
+                "true",
+                "null",
+                "1e9",
+                "urn:ietf:params:scim:schemas:core:2.0:User:",
+                "é",
+            ]);
+            prop::collection::vec(piece, 0..400).prop_map(|pieces| pieces.concat())
+        }
+
+        /// An in-memory SQLite store with the schema, one per test thread.
+        fn with_store(check: impl FnOnce(&tokio::runtime::Runtime, &Store)) {
+            thread_local! {
+                static STORE: (tokio::runtime::Runtime, Store) = {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    let store = runtime.block_on(async {
+                        let store = Store::connect("sqlite::memory:", &Default::default())
+                            .await
+                            .unwrap();
+                        store.migrate().await.unwrap();
+                        store
+                    });
+                    (runtime, store)
+                };
+            }
+            STORE.with(|(runtime, store)| check(runtime, store));
+        }
+
+        /// Every reading of `text` answers Ok or a FilterError, never a panic, and
+        /// every filter read runs on SQLite through the store's own statements.
+        fn read_and_run(runtime: &tokio::runtime::Runtime, store: &Store, text: &str) {
+            let tenant = TenantId::generate();
+            let _ = PatchPath::parse(text);
+            let _ = PatchPath::parse(&format!("emails[{text}].value"));
+            if let Ok(filter) = user_filter(text) {
+                runtime.block_on(async {
+                    store.count_users_matching(tenant, &filter).await.unwrap();
+                    store
+                        .users_matching(tenant, &filter, None, 0, 10)
+                        .await
+                        .unwrap();
+                });
+            }
+            if let Ok(filter) = group_filter(text) {
+                runtime
+                    .block_on(store.count_groups_matching(tenant, &filter))
+                    .unwrap();
+            }
+            if let Ok((users, groups)) = resource_filters(text) {
+                runtime.block_on(async {
+                    store.count_users_matching(tenant, &users).await.unwrap();
+                    store.count_groups_matching(tenant, &groups).await.unwrap();
+                });
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_text_reads_as_a_filter_or_an_error(text in any::<String>()) {
+                let _ = parse(&text);
+                let _ = user_filter(&text);
+                let _ = PatchPath::parse(&text);
+            }
+
+            #[test]
+            fn grammar_like_text_never_panics_and_what_is_read_runs(text in filter_like_text()) {
+                with_store(|runtime, store| read_and_run(runtime, store, &text));
+            }
+
+            #[test]
+            fn generated_filters_run_on_sqlite(text in user_filter_text()) {
+                with_store(|runtime, store| read_and_run(runtime, store, &text));
+            }
+
+            #[test]
+            fn nesting_and_width_are_accepted_exactly_within_the_limits(
+                levels in 0..(MAX_FILTER_DEPTH + 8),
+                width in 1..(MAX_FILTER_TERMS + 40),
+                leaf in user_condition().prop_filter("one condition", |l| !l.contains('[')),
+            ) {
+                let text = nested(levels, width, &leaf);
+                let read = parse(&text);
+                let within = levels <= MAX_FILTER_DEPTH
+                    && width <= MAX_FILTER_TERMS
+                    && text.len() <= MAX_FILTER_LENGTH;
+                prop_assert_eq!(read.is_ok(), within, "{}", text);
+                with_store(|runtime, store| read_and_run(runtime, store, &text));
+            }
+        }
+
+        /// The filter whose SQL nests deepest: every level's chain holds the next
+        /// level as its first operand, so SQLite's left-deep operator trees stack.
+        #[test]
+        fn the_deepest_and_widest_accepted_filters_run_on_sqlite() {
+            with_store(deepest_and_widest);
+        }
+
+        fn deepest_and_widest(runtime: &tokio::runtime::Runtime, store: &Store) {
+            let per_level = MAX_FILTER_TERMS / MAX_FILTER_DEPTH;
+            let leaf = "name.familyName ew \"x\"";
+            let mut text = leaf.to_owned();
+            for _ in 0..MAX_FILTER_DEPTH {
+                let rest = vec![leaf; per_level - 1].join(" and ");
+                text = format!("not ({text} and {rest})");
+            }
+            assert!(user_filter(&text).is_ok(), "{text}");
+            read_and_run(runtime, store, &text);
+            let group = format!("groups eq \"{}\"", uuid::Uuid::nil());
+            // A value path is a level of its own.
+            for (levels, leaf) in [
+                (MAX_FILTER_DEPTH, leaf),
+                (MAX_FILTER_DEPTH, group.as_str()),
+                (MAX_FILTER_DEPTH - 1, "emails[value co \"a\"]"),
+            ] {
+                let widest = nested(levels, MAX_FILTER_TERMS, leaf);
+                assert!(user_filter(&widest).is_ok(), "{widest}");
+                read_and_run(runtime, store, &widest);
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use crate::service::{MemberChange, Precondition, ProvisionedGroup, Resource};
 
 use super::error::ScimError;
 use super::filter::{group_filter, group_sort, member_ids};
-use super::patch::{Op, operations};
+use super::patch::{Op, Operation, operations};
 use super::resources::Change;
 use super::schemas::GROUP;
 use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
@@ -67,7 +67,7 @@ fn members(value: &Value) -> Result<Vec<UserId>, ScimError> {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items.as_slice(),
         single @ Value::Object(_) => std::slice::from_ref(single),
-        _ => return Err(invalid("members", "must be an array")),
+        _ => return Err(invalid("members", "must be an array of objects")),
     };
     items
         .iter()
@@ -78,7 +78,10 @@ fn members(value: &Value) -> Result<Vec<UserId>, ScimError> {
                     format!("no user with id {id} exists in the tenant"),
                 )
             }),
-            _ => Err(invalid("members", "each member has a value: the user's id")),
+            _ => Err(invalid(
+                "members.value",
+                "must be a string, the user's id, in each member",
+            )),
         })
         .collect()
 }
@@ -112,6 +115,15 @@ impl Members {
         self.remove.clear();
     }
 
+    /// Whether `id` is a member once the changes so far are made to `current`.
+    fn holds(&self, id: &UserId, current: &HashSet<UserId>) -> bool {
+        let before = match &self.replace {
+            Some(replaced) => replaced.contains(id),
+            None => current.contains(id),
+        };
+        (before || self.add.contains(id)) && !self.remove.contains(id)
+    }
+
     fn into_change(self) -> MemberChange {
         MemberChange {
             replace: self.replace.map(|r| r.into_iter().collect()),
@@ -121,11 +133,21 @@ impl Members {
     }
 }
 
-/// Reads a PatchOp request into a change of the group's fields and members.
-fn read_patch(body: &Value) -> Result<(GroupPatch, MemberChange), ScimError> {
+/// Whether an operation removes members by a value filter: the one kind whose
+/// outcome depends on the members the group has (`noTarget` when none match).
+fn removes_by_filter(operation: &Operation) -> bool {
+    operation.op == Op::Remove && operation.path.as_ref().is_some_and(|p| p.filter.is_some())
+}
+
+/// Reads a PatchOp request's operations into a change of the group's fields and
+/// members; `current` holds the group's members when an operation removes by filter.
+fn read_patch(
+    operations: Vec<Operation>,
+    current: &HashSet<UserId>,
+) -> Result<(GroupPatch, MemberChange), ScimError> {
     let mut patch = GroupPatch::default();
     let mut change = Members::default();
-    for operation in operations(body)? {
+    for operation in operations {
         let value = operation.value.clone().unwrap_or(Value::Null);
         let Some(path) = &operation.path else {
             // Without a path the value's attributes are added or replaced.
@@ -175,13 +197,21 @@ fn read_patch(body: &Value) -> Result<(GroupPatch, MemberChange), ScimError> {
             // Entra ID removes members with a value array and no filter.
             ("members", Op::Remove, None) if !value.is_null() => change.remove(members(&value)?),
             ("members", Op::Remove, None) => change.replace(Vec::new()),
-            ("members", Op::Remove, Some(filter)) => change.remove(
-                member_ids(filter)
+            ("members", Op::Remove, Some(filter)) => {
+                let named: Vec<UserId> = member_ids(filter)
                     .map_err(|e| ScimError::bad("invalidFilter", e.0))?
                     .into_iter()
                     .map(UserId::from_uuid)
-                    .collect(),
-            ),
+                    .collect();
+                // RFC 7644 §3.12: a path whose filter yields no match is noTarget.
+                if !named.iter().any(|id| change.holds(id, current)) {
+                    return Err(ScimError::bad(
+                        "noTarget",
+                        "the value filter of \"members\" matches no member of the group",
+                    ));
+                }
+                change.remove(named)
+            }
             (other, _, _) => {
                 return Err(ScimError::bad(
                     "invalidPath",
@@ -255,7 +285,19 @@ pub(super) async fn change(
 ) -> Result<Written, ScimError> {
     let id = group_id(id)?;
     let (patch, change) = match how {
-        Change::Patch => read_patch(body)?,
+        Change::Patch => {
+            let operations = operations(body)?;
+            let current: HashSet<UserId> = if operations.iter().any(removes_by_filter) {
+                let found = state
+                    .directory
+                    .provisioned_group(&scim.caller, scim.tenant, id)
+                    .await?;
+                found.members.into_iter().collect()
+            } else {
+                HashSet::new()
+            };
+            read_patch(operations, &current)?
+        }
         Change::Replace => (
             GroupPatch {
                 name: Some(name(attribute(body, "displayName"))?),

@@ -6,9 +6,176 @@
 use serde_json::{Map, Value};
 
 use super::error::ScimError;
-use super::filter::{AttrPath, Expr, Literal, PatchPath};
+use super::filter::{AttrPath, Expr, FilterError, Literal, PatchPath};
 use super::schemas::PATCH_OP;
 use crate::domain::CompareOp;
+
+/// The most operations one PATCH request holds (the same bound as a bulk request's
+/// `maxOperations`); more are refused whole, 400 `invalidValue`, before any runs.
+pub const MAX_OPERATIONS: usize = 1000;
+
+/// An attribute a PATCH path may name, as the resource's schema declares it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribute {
+    pub name: &'static str,
+    /// The sub-attributes a path (`name.givenName`) or a value filter may name.
+    pub subs: &'static [&'static str],
+    /// Multi-valued: the only attributes a value filter (`emails[…]`) selects in.
+    pub multi: bool,
+    /// Read-only: a path naming it is refused (`mutability`); the same attribute
+    /// in a path-less operation's value is ignored, as PUT ignores it.
+    pub read_only: bool,
+}
+
+/// The attributes of a resource type that PATCH paths are checked against: the core
+/// schema's (under the resource's URN or none), and an extension's under its URN.
+#[derive(Debug, Clone, Copy)]
+pub struct Schema {
+    pub urn: &'static str,
+    pub core: &'static [Attribute],
+    pub extension: Option<(&'static str, &'static [Attribute])>,
+}
+
+fn invalid_path(detail: impl Into<String>) -> ScimError {
+    ScimError::bad("invalidPath", detail)
+}
+
+fn path_error(error: FilterError) -> ScimError {
+    invalid_path(error.0)
+}
+
+impl Schema {
+    /// The attribute a path names (`None` for an extension's URN alone, its whole
+    /// object), or 400 `invalidPath` when the schema has none: RFC 7644 §3.5.2 paths
+    /// name attributes of the resource.
+    fn attribute(&self, path: &AttrPath) -> Result<Option<&'static Attribute>, ScimError> {
+        let attributes = match (path.schema.as_deref(), self.extension) {
+            (None, Some((urn, _))) if path.attr.eq_ignore_ascii_case(urn) => return Ok(None),
+            (None, _) => self.core,
+            (Some(urn), _) if urn == self.urn => self.core,
+            (Some(urn), Some((extension, attributes))) if urn == extension => attributes,
+            (Some(urn), _) => {
+                return Err(invalid_path(format!(
+                    "{urn} is not a schema of this resource"
+                )));
+            }
+        };
+        let Some(attribute) = attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(&path.attr))
+        else {
+            return Err(invalid_path(format!(
+                "\"{}\" is not an attribute of this resource's schema",
+                path.attr
+            )));
+        };
+        if let Some(sub) = &path.sub {
+            attribute.sub(sub)?;
+        }
+        Ok(Some(attribute))
+    }
+
+    /// Checks that a PATCH path names what the schema has: the attribute, its
+    /// sub-attribute, and in a value filter only sub-attributes of a multi-valued
+    /// attribute. Answers whether the attribute is read-only.
+    pub fn check(&self, path: &PatchPath) -> Result<bool, ScimError> {
+        let Some(attribute) = self.attribute(&path.attr)? else {
+            return Ok(false);
+        };
+        if let Some(filter) = &path.filter {
+            if !attribute.multi {
+                return Err(invalid_path(format!(
+                    "\"{}\" is not multi-valued: a value filter selects among the values \
+                     of a multi-valued attribute",
+                    attribute.name
+                )));
+            }
+            attribute.filter_names(filter)?;
+        }
+        if let Some(sub) = &path.sub {
+            attribute.sub(sub)?;
+        }
+        Ok(attribute.read_only)
+    }
+}
+
+impl Attribute {
+    /// A single-valued attribute without sub-attributes.
+    pub const fn single(name: &'static str) -> Self {
+        Attribute {
+            name,
+            subs: &[],
+            multi: false,
+            read_only: false,
+        }
+    }
+
+    /// A single-valued complex attribute (`name`).
+    pub const fn complex(name: &'static str, subs: &'static [&'static str]) -> Self {
+        Attribute {
+            name,
+            subs,
+            multi: false,
+            read_only: false,
+        }
+    }
+
+    /// A multi-valued attribute whose values have `subs` (`emails`).
+    pub const fn multi(name: &'static str, subs: &'static [&'static str]) -> Self {
+        Attribute {
+            name,
+            subs,
+            multi: true,
+            read_only: false,
+        }
+    }
+
+    /// The same attribute, read-only.
+    pub const fn read_only(self) -> Self {
+        Attribute {
+            read_only: true,
+            ..self
+        }
+    }
+
+    fn sub(&self, sub: &str) -> Result<(), ScimError> {
+        if self.subs.iter().any(|s| s.eq_ignore_ascii_case(sub)) {
+            Ok(())
+        } else {
+            Err(invalid_path(format!(
+                "\"{}\" has no sub-attribute \"{sub}\"",
+                self.name
+            )))
+        }
+    }
+
+    /// Checks that every attribute a value filter names is one of the sub-attributes.
+    fn filter_names(&self, filter: &Expr) -> Result<(), ScimError> {
+        let mut pending = vec![filter];
+        while let Some(expr) = pending.pop() {
+            match expr {
+                Expr::And(l, r) | Expr::Or(l, r) => {
+                    pending.push(l);
+                    pending.push(r);
+                }
+                Expr::Not(inner) => pending.push(inner),
+                Expr::ValuePath(..) => {
+                    return Err(invalid_path("value filters do not nest"));
+                }
+                Expr::Present(path) | Expr::Compare(path, ..) => {
+                    if path.schema.is_some() || path.sub.is_some() {
+                        return Err(invalid_path(format!(
+                            "a value filter of \"{}\" names its sub-attributes only",
+                            self.name
+                        )));
+                    }
+                    self.sub(&path.attr)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// What an operation does; the wire names are read in any letter case (Entra ID
 /// sends `Replace`, `Add`, `Remove`).
@@ -44,6 +211,12 @@ pub fn operations(body: &Value) -> Result<Vec<Operation>, ScimError> {
             "Operations must be an array",
         ));
     };
+    if list.len() > MAX_OPERATIONS {
+        return Err(ScimError::bad(
+            "invalidValue",
+            format!("Operations: more than {MAX_OPERATIONS} operations in one request (the limit)"),
+        ));
+    }
     list.iter()
         .map(|operation| {
             let op = match operation["op"]
@@ -63,9 +236,7 @@ pub fn operations(body: &Value) -> Result<Vec<Operation>, ScimError> {
             };
             let path = match &operation["path"] {
                 Value::Null => None,
-                Value::String(path) => {
-                    Some(PatchPath::parse(path).map_err(|e| ScimError::bad("invalidPath", e.0))?)
-                }
+                Value::String(path) => Some(PatchPath::parse(path).map_err(path_error)?),
                 _ => return Err(ScimError::bad("invalidPath", "path must be a string")),
             };
             let value = operation.get("value").filter(|v| !v.is_null()).cloned();
@@ -113,6 +284,17 @@ fn matches(element: &Value, filter: &Expr) -> bool {
                     CompareOp::Ne => a != v,
                     _ => false,
                 },
+                // Entra ID writes booleans as strings: `primary eq "True"`.
+                (Value::Bool(a), Literal::Text(v))
+                    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") =>
+                {
+                    let v = v.eq_ignore_ascii_case("true");
+                    match op {
+                        CompareOp::Eq => *a == v,
+                        CompareOp::Ne => *a != v,
+                        _ => false,
+                    }
+                }
                 (Value::Null, Literal::Null) => *op == CompareOp::Eq,
                 _ => *op == CompareOp::Ne,
             }
@@ -168,8 +350,13 @@ fn container<'a>(
         .ok_or_else(|| ScimError::bad("invalidValue", "the extension is not an object"))
 }
 
-/// Applies one operation to `resource` (its SCIM representation).
-pub fn apply(resource: &mut Value, operation: &Operation) -> Result<(), ScimError> {
+/// Applies one operation to `resource` (its SCIM representation), after checking
+/// its paths against `schema`.
+pub fn apply(
+    resource: &mut Value,
+    operation: &Operation,
+    schema: &Schema,
+) -> Result<(), ScimError> {
     let Some(path) = &operation.path else {
         // No path: the value is an object of attributes (or paths) to add or replace.
         let Some(Value::Object(values)) = &operation.value else {
@@ -183,17 +370,27 @@ pub fn apply(resource: &mut Value, operation: &Operation) -> Result<(), ScimErro
                 && AttrPath::parse(&format!("{name}:x")).is_ok_and(|p| p.schema.is_some());
             if is_extension {
                 for (attr, value) in value.as_object().into_iter().flatten() {
-                    let path = PatchPath::parse(&format!("{name}:{attr}"))
-                        .map_err(|e| ScimError::bad("invalidPath", e.0))?;
-                    apply_at(resource, operation.op, &path, Some(value))?;
+                    let path = PatchPath::parse(&format!("{name}:{attr}")).map_err(path_error)?;
+                    if !schema.check(&path)? {
+                        apply_at(resource, operation.op, &path, Some(value))?;
+                    }
                 }
                 continue;
             }
-            let path = PatchPath::parse(name).map_err(|e| ScimError::bad("invalidPath", e.0))?;
-            apply_at(resource, operation.op, &path, Some(value))?;
+            let path = PatchPath::parse(name).map_err(path_error)?;
+            // A read-only attribute sent back with the others (id, meta) is ignored.
+            if !schema.check(&path)? {
+                apply_at(resource, operation.op, &path, Some(value))?;
+            }
         }
         return Ok(());
     };
+    if schema.check(path)? {
+        return Err(ScimError::bad(
+            "mutability",
+            format!("\"{}\" is read-only", path.attr.attr),
+        ));
+    }
     apply_at(resource, operation.op, path, operation.value.as_ref())
 }
 
@@ -262,6 +459,18 @@ fn apply_at(
             let hits: Vec<usize> = (0..list.len())
                 .filter(|&i| matches(&list[i], filter))
                 .collect();
+            // RFC 7644 §3.5.2.3: a replace whose value filter matches no value fails
+            // with noTarget; §3.12 gives a remove's filter that matches nothing the same
+            // error. An add creates the value the filter describes (below).
+            if hits.is_empty() && op != Op::Add {
+                return Err(ScimError::bad(
+                    "noTarget",
+                    format!(
+                        "the value filter of \"{}\" matches no value",
+                        path.attr.attr
+                    ),
+                ));
+            }
             match (op, &path.sub) {
                 (Op::Remove, None) => {
                     for i in hits.into_iter().rev() {
@@ -341,13 +550,26 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn patch(resource: Value, ops: Value) -> Value {
+    use super::super::users::USER_SCHEMA;
+
+    fn try_patch(resource: Value, ops: Value) -> Result<Value, ScimError> {
         let mut resource = resource;
         let body = json!({ "schemas": [PATCH_OP], "Operations": ops });
-        for operation in operations(&body).unwrap() {
-            apply(&mut resource, &operation).unwrap();
+        for operation in operations(&body)? {
+            apply(&mut resource, &operation, &USER_SCHEMA)?;
         }
-        resource
+        Ok(resource)
+    }
+
+    fn patch(resource: Value, ops: Value) -> Value {
+        try_patch(resource, ops).unwrap()
+    }
+
+    fn scim_type(result: Result<Value, ScimError>) -> &'static str {
+        match result {
+            Err(ScimError::BadRequest { scim_type, .. }) => scim_type,
+            other => panic!("not a 400: {other:?}"),
+        }
     }
 
     #[test]
@@ -375,7 +597,7 @@ mod tests {
             user,
             json!([
                 { "op": "replace", "path": "emails[type eq \"work\"].value", "value": "b@x.co" },
-                { "op": "replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+1 555" },
+                { "op": "add", "path": "phoneNumbers[type eq \"work\"].value", "value": "+1 555" },
             ]),
         );
         assert_eq!(patched["emails"][0]["value"], "b@x.co");
@@ -418,5 +640,59 @@ mod tests {
         ] {
             assert!(operations(&body).is_err(), "{body}");
         }
+    }
+
+    #[test]
+    fn paths_that_name_nothing_in_the_schema_are_invalid_paths() {
+        let user = || json!({ "emails": [{ "value": "a@x.co", "type": "work" }], "name": {} });
+        for path in [
+            "nickName",
+            "name.middleName",
+            "name[givenName eq \"A\"]",
+            "emails.display",
+            "emails[display eq \"x\"]",
+            "emails[type eq \"work\"].display",
+            "emails[value[type eq \"x\"]]",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "urn:ietf:params:scim:schemas:core:2.0:Group:displayName",
+            "a[",
+        ] {
+            let ops = json!([{ "op": "add", "path": path, "value": "x" }]);
+            assert_eq!(scim_type(try_patch(user(), ops)), "invalidPath", "{path}");
+        }
+        let ops = json!([{ "op": "replace", "value": { "nickName": "x" } }]);
+        assert_eq!(scim_type(try_patch(user(), ops)), "invalidPath");
+        let ops = json!([{ "op": "replace", "path": "displayName", "value": "x" }]);
+        assert_eq!(scim_type(try_patch(user(), ops)), "mutability");
+        // Read-only attributes sent back beside the others are ignored.
+        let ops = json!([{ "op": "replace", "value": { "id": "1", "meta": {}, "active": false } }]);
+        assert_eq!(patch(user(), ops)["active"], false);
+    }
+
+    #[test]
+    fn a_replace_or_remove_whose_value_filter_matches_nothing_is_no_target() {
+        let user = || json!({ "emails": [{ "value": "a@x.co", "type": "work" }] });
+        for (op, path) in [
+            ("replace", "emails[type eq \"home\"].value"),
+            ("replace", "phoneNumbers[type eq \"work\"]"),
+            ("remove", "emails[value eq \"b@x.co\"]"),
+            ("remove", "addresses[type eq \"work\"].country"),
+        ] {
+            let ops = json!([{ "op": op, "path": path, "value": "x" }]);
+            assert_eq!(scim_type(try_patch(user(), ops)), "noTarget", "{op} {path}");
+        }
+    }
+
+    #[test]
+    fn a_patch_holds_a_bounded_number_of_operations() {
+        let op = json!({ "op": "replace", "path": "active", "value": true });
+        let at_limit =
+            json!({ "schemas": [PATCH_OP], "Operations": vec![op.clone(); MAX_OPERATIONS] });
+        assert_eq!(operations(&at_limit).unwrap().len(), MAX_OPERATIONS);
+        let over = json!({ "schemas": [PATCH_OP], "Operations": vec![op; MAX_OPERATIONS + 1] });
+        let Err(ScimError::BadRequest { detail, .. }) = operations(&over) else {
+            panic!("more than the limit was read");
+        };
+        assert!(detail.contains(&MAX_OPERATIONS.to_string()), "{detail}");
     }
 }

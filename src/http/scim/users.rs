@@ -11,7 +11,7 @@ use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
 
 use super::error::ScimError;
 use super::filter::{user_filter, user_sort};
-use super::patch::{apply, operations};
+use super::patch::{Attribute, Schema, apply, operations};
 use super::resources::Change;
 use super::schemas::{ENTERPRISE_USER, USER};
 use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
@@ -87,24 +87,121 @@ struct UserInput {
     password: Option<NewPassword>,
 }
 
-fn text<'a>(object: &'a Value, name: &str) -> Result<Option<&'a str>, ScimError> {
-    match attribute(object, name) {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s)),
-        _ => Err(invalid(name, "must be a string")),
+/// The attributes PATCH paths may name on a User: the schemas' declarations
+/// (docs/scim.md), with `primary` on the multi-valued ones, which is read to choose
+/// among values sent.
+pub(super) const USER_SCHEMA: Schema = Schema {
+    urn: USER,
+    core: &[
+        Attribute::single("schemas").read_only(),
+        Attribute::single("id").read_only(),
+        Attribute::single("externalId"),
+        Attribute::single("userName"),
+        Attribute::complex("name", &["givenName", "familyName"]),
+        Attribute::single("displayName").read_only(),
+        Attribute::multi("emails", &["value", "type", "primary"]),
+        Attribute::multi("phoneNumbers", &["value", "type", "primary"]),
+        Attribute::multi("addresses", &["country", "type", "primary"]),
+        Attribute::multi("roles", &["value", "primary"]),
+        Attribute::single("active"),
+        Attribute::single("password"),
+        Attribute::multi("groups", &["value", "display", "$ref"]).read_only(),
+        Attribute::complex(
+            "meta",
+            &[
+                "resourceType",
+                "created",
+                "lastModified",
+                "location",
+                "version",
+            ],
+        )
+        .read_only(),
+    ],
+    extension: Some((ENTERPRISE_USER, &[Attribute::single("organization")])),
+};
+
+/// A JSON value's type, as an error message names it.
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 
-/// The primary (or else the first) element of a multi-valued attribute.
-fn primary<'a>(object: &'a Value, name: &str) -> Result<Option<&'a Value>, ScimError> {
+/// 400 `invalidValue`: `field` must be of the JSON type `expected`.
+fn wrong_type(field: &str, expected: &str, value: &Value) -> ScimError {
+    invalid(
+        field,
+        format!("must be {expected}, not {}", json_type(value)),
+    )
+}
+
+/// A string attribute of `object`, named `field` in errors.
+fn text<'a>(object: &'a Value, name: &str, field: &str) -> Result<Option<&'a str>, ScimError> {
     match attribute(object, name) {
         Value::Null => Ok(None),
-        Value::Array(items) => Ok(items
-            .iter()
-            .find(|i| attribute(i, "primary") == &Value::Bool(true))
-            .or_else(|| items.first())),
-        _ => Err(invalid(name, "must be an array")),
+        Value::String(s) => Ok(Some(s)),
+        other => Err(wrong_type(field, "a string", other)),
     }
+}
+
+/// A complex attribute: an object, or null when absent.
+fn complex<'a>(object: &'a Value, name: &str) -> Result<&'a Value, ScimError> {
+    match attribute(object, name) {
+        value @ (Value::Null | Value::Object(_)) => Ok(value),
+        other => Err(wrong_type(name, "an object", other)),
+    }
+}
+
+/// The values of a multi-valued attribute, each an object whose `subs` are strings
+/// and whose `primary` is a boolean; `strings` also takes plain strings as values.
+fn values<'a>(
+    object: &'a Value,
+    name: &str,
+    subs: &[&str],
+    strings: bool,
+) -> Result<&'a [Value], ScimError> {
+    let items = match attribute(object, name) {
+        Value::Null => return Ok(&[]),
+        Value::Array(items) => items.as_slice(),
+        other => return Err(wrong_type(name, "an array", other)),
+    };
+    for item in items {
+        match item {
+            Value::Object(_) => {
+                for sub in subs {
+                    text(item, sub, &format!("{name}.{sub}"))?;
+                }
+                boolean(attribute(item, "primary"), &format!("{name}.primary"))?;
+            }
+            Value::String(_) if strings => {}
+            other if strings => {
+                return Err(wrong_type(name, "an array of objects or strings", other));
+            }
+            other => return Err(wrong_type(name, "an array of objects", other)),
+        }
+    }
+    Ok(items)
+}
+
+/// The primary (or else the first) of a multi-valued attribute's values. When several
+/// are marked primary, the last wins: a PATCH appends the value it makes primary, and
+/// RFC 7644 §3.5.2 has that unmark the others.
+fn primary(items: &[Value]) -> Option<&Value> {
+    items
+        .iter()
+        .rev()
+        .find(|i| match attribute(i, "primary") {
+            Value::Bool(primary) => *primary,
+            Value::String(primary) => primary.eq_ignore_ascii_case("true"),
+            _ => false,
+        })
+        .or_else(|| items.first())
 }
 
 /// A boolean, also when sent as the string "True" or "False" (as Entra ID does).
@@ -114,8 +211,29 @@ fn boolean(value: &Value, name: &str) -> Result<Option<bool>, ScimError> {
         Value::Bool(b) => Ok(Some(*b)),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        _ => Err(invalid(name, "must be true or false")),
+        other => Err(invalid(
+            name,
+            format!(
+                "must be a boolean (true or false), not {}",
+                json_type(other)
+            ),
+        )),
     }
+}
+
+/// Refuses read-only attributes of the wrong JSON type: PUT ignores their values,
+/// but a body that sends `"meta": 5` is malformed all the same.
+fn read_only_shapes(body: &Value) -> Result<(), ScimError> {
+    match attribute(body, "schemas") {
+        Value::Null => {}
+        Value::Array(items) if items.iter().all(Value::is_string) => {}
+        other => return Err(wrong_type("schemas", "an array of strings", other)),
+    }
+    text(body, "id", "id")?;
+    text(body, "displayName", "displayName")?;
+    complex(body, "meta")?;
+    values(body, "groups", &["value", "display", "$ref"], false)?;
+    Ok(())
 }
 
 fn parsed<T, E: std::fmt::Display>(
@@ -128,17 +246,23 @@ fn parsed<T, E: std::fmt::Display>(
         .transpose()
 }
 
+/// Reads a User resource (a POST or PUT body, or a patched representation). Every
+/// attribute the directory keeps is checked for its JSON type before anything is
+/// read, so a wrong-typed one is 400 `invalidValue` naming it, never a cleared value.
 fn read_user(body: &Value) -> Result<UserInput, ScimError> {
     if !body.is_object() {
         return Err(ScimError::bad(
             "invalidSyntax",
-            "the body must be a JSON object",
+            format!("the body must be a JSON object, not {}", json_type(body)),
         ));
     }
-    let user_name = text(body, "userName")?.ok_or_else(|| invalid("userName", "is required"))?;
-    let email = match primary(body, "emails")? {
+    read_only_shapes(body)?;
+    let user_name =
+        text(body, "userName", "userName")?.ok_or_else(|| invalid("userName", "is required"))?;
+    let emails = values(body, "emails", &["value", "type"], false)?;
+    let email = match primary(emails) {
         Some(item) => {
-            let value = text(item, "value")?
+            let value = text(item, "value", "emails.value")?
                 .ok_or_else(|| invalid("emails.value", "is required in each email"))?;
             Email::parse(value).map_err(|e| invalid("emails.value", e))?
         }
@@ -153,41 +277,49 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
         })?,
     };
     let user_name = UserName::parse(user_name).map_err(|e| invalid("userName", e))?;
-    let name = attribute(body, "name");
+    let name = complex(body, "name")?;
     let first_name = parsed(
         "name.givenName",
-        text(name, "givenName")?,
+        text(name, "givenName", "name.givenName")?,
         PersonName::parse,
     )?
     .unwrap_or_else(PersonName::empty);
     let last_name = parsed(
         "name.familyName",
-        text(name, "familyName")?,
+        text(name, "familyName", "name.familyName")?,
         PersonName::parse,
     )?
     .unwrap_or_else(PersonName::empty);
-    let phone = match primary(body, "phoneNumbers")? {
-        Some(item) => parsed("phoneNumbers.value", text(item, "value")?, Phone::parse)?,
+    let phones = values(body, "phoneNumbers", &["value", "type"], false)?;
+    let phone = match primary(phones) {
+        Some(item) => parsed(
+            "phoneNumbers.value",
+            text(item, "value", "phoneNumbers.value")?,
+            Phone::parse,
+        )?,
         None => None,
     };
-    let country_code = match primary(body, "addresses")? {
+    let addresses = values(body, "addresses", &["country", "type"], false)?;
+    let country_code = match primary(addresses) {
         Some(item) => parsed(
             "addresses.country",
-            text(item, "country")?,
+            text(item, "country", "addresses.country")?,
             CountryCode::parse,
         )?,
         None => None,
     };
+    let enterprise = complex(body, ENTERPRISE_USER)?;
     let company = parsed(
         "organization",
-        text(attribute(body, ENTERPRISE_USER), "organization")?,
+        text(enterprise, "organization", "organization")?,
         Company::parse,
     )?;
-    let role = match primary(body, "roles")? {
+    let roles = values(body, "roles", &["value"], true)?;
+    let role = match primary(roles) {
         Some(item) => {
             let value = match item {
                 Value::String(s) => Some(s.as_str()),
-                item => text(item, "value")?,
+                item => text(item, "value", "roles.value")?,
             };
             parsed("roles.value", value, |v| {
                 v.to_ascii_lowercase().parse::<Role>()
@@ -205,8 +337,16 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
         country_code,
         role,
         active: boolean(attribute(body, "active"), "active")?,
-        external_id: parsed("externalId", text(body, "externalId")?, ExternalId::parse)?,
-        password: parsed("password", text(body, "password")?, NewPassword::parse)?,
+        external_id: parsed(
+            "externalId",
+            text(body, "externalId", "externalId")?,
+            ExternalId::parse,
+        )?,
+        password: parsed(
+            "password",
+            text(body, "password", "password")?,
+            NewPassword::parse,
+        )?,
     })
 }
 
@@ -335,9 +475,9 @@ pub(super) async fn change(
         return Err(ServiceError::PreconditionFailed.into());
     }
     let before = render(&current, &scim.base);
-    let mut after = before.clone();
+    let mut after = with_primaries(before.clone());
     for operation in &operations {
-        apply(&mut after, operation)?;
+        apply(&mut after, operation, &USER_SCHEMA)?;
     }
     for required in ["roles", "active"] {
         let value = attribute(&after, required);
@@ -368,6 +508,20 @@ pub(super) async fn change(
         Precondition::Versions(vec![current.user.version]),
     )
     .await
+}
+
+/// The resource a PATCH works on: each multi-valued attribute's one value marked
+/// `primary`, as filters read it (`emails.primary eq true` matches every user), so
+/// that a value filter on `primary` (`roles[primary eq "True"].value`) finds it.
+fn with_primaries(mut resource: Value) -> Value {
+    for name in ["emails", "phoneNumbers", "addresses", "roles"] {
+        if let Some(values) = resource.get_mut(name).and_then(Value::as_array_mut) {
+            for value in values.iter_mut().filter_map(Value::as_object_mut) {
+                value.insert("primary".to_owned(), Value::Bool(true));
+            }
+        }
+    }
+    resource
 }
 
 async fn updated(
