@@ -50,6 +50,7 @@ impl Application {
             max_body_bytes: settings.max_body_bytes,
             request_timeout: settings.request_timeout,
             trusted_proxies: settings.trusted_proxies.clone(),
+            ..HttpLimits::default()
         };
         Ok(Self {
             listener,

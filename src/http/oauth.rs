@@ -97,6 +97,23 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// A refusal of the HTTP layer as an RFC 6749 error.
+pub fn refuse(refusal: crate::http::face::Refusal) -> Response {
+    let status = refusal.status();
+    let error = if status.is_server_error() {
+        tracing::error!("an OAuth handler panicked");
+        "server_error"
+    } else {
+        "invalid_request"
+    };
+    OAuthError {
+        status,
+        error,
+        description: refusal.message(),
+    }
+    .into_response()
+}
+
 fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

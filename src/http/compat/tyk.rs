@@ -26,7 +26,9 @@ use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::authenticate;
 use crate::service::{Precondition, Resource, ServiceError, UserWithGroupIds};
 
-use super::{body_failure, service_failure, streamed_json_list, tenant_of};
+use crate::http::face::Refusal;
+
+use super::{body_failure, refusal_failure, service_failure, streamed_json_list, tenant_of};
 
 /// Users per page when a list is asked for by page number (`?p=N`).
 const PAGE_SIZE: u32 = 10;
@@ -136,6 +138,23 @@ enum TykError {
     Service(ServiceError),
     Body(BodyError),
     BadRequest(String),
+    Refused(Refusal),
+}
+
+/// Every request body this face reads, for the property test over bodies.
+#[cfg(test)]
+pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
+    use crate::http::body::check;
+    vec![
+        ("tyk user", check::<UserBody>),
+        ("tyk reset", check::<ResetBody>),
+        ("tyk group", check::<GroupBody>),
+    ]
+}
+
+/// A refusal of the HTTP layer in Tyk's error shape.
+pub fn refuse(refusal: Refusal) -> Response {
+    TykError::Refused(refusal).into_response()
 }
 
 impl From<ServiceError> for TykError {
@@ -155,6 +174,10 @@ impl IntoResponse for TykError {
         let (status, message) = match self {
             TykError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             TykError::Body(error) => body_failure(error),
+            TykError::Refused(Refusal::NoSuchPath) => {
+                (StatusCode::NOT_FOUND, "Not found".to_owned())
+            }
+            TykError::Refused(refusal) => refusal_failure(refusal),
             TykError::Service(ServiceError::NotFound(Resource::Group)) => {
                 (StatusCode::NOT_FOUND, "User group not found".to_owned())
             }

@@ -37,6 +37,23 @@ use render::{
     parse_group_ids, parse_group_update, parse_new_groups,
 };
 
+/// Every request body this face reads, for the property test over bodies.
+#[cfg(test)]
+pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
+    use crate::http::body::check;
+    vec![
+        ("dynatrace user", check::<PostUserDto>),
+        ("dynatrace group", check::<PutGroupDto>),
+        ("dynatrace groups", check::<Vec<PutGroupDto>>),
+        ("dynatrace group ids", check::<Vec<String>>),
+    ]
+}
+
+/// A refusal of the HTTP layer in Dynatrace's error shape.
+pub fn refuse(refusal: crate::http::face::Refusal) -> Response {
+    DynatraceError::Refused(refusal).into_response()
+}
+
 const PREFIX: &str = "/iam/v1/accounts/{account}";
 
 /// Users per page of `GET …/users/groups` unless `pageSize` says otherwise.
