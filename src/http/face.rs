@@ -187,6 +187,27 @@ fn refusal(limits: &HttpLimits, request: &Request) -> Option<Refusal> {
     None
 }
 
+/// The refusal for a query string or form that serde_urlencoded could not read into
+/// a face's parameters. Every parameter is read as text, so the failure is almost
+/// always a repeated parameter, which the faces that read with this refuse.
+pub fn unreadable_parameters(error: &serde_urlencoded::de::Error) -> Refusal {
+    let text = error.to_string();
+    match text.split('`').nth(1) {
+        Some(name) if text.starts_with("duplicate field") => Refusal::BadQuery {
+            parameter: Some(name.to_owned()),
+            reason: "is given more than once".to_owned(),
+        },
+        _ if !super::body::names_rust_type(&text) => Refusal::BadQuery {
+            parameter: None,
+            reason: text,
+        },
+        _ => Refusal::BadQuery {
+            parameter: None,
+            reason: "the query string could not be read".to_owned(),
+        },
+    }
+}
+
 /// `text` percent-decoded, or `None` when a `%` is not followed by two hex digits or
 /// the bytes are not UTF-8.
 pub fn decode(text: &str) -> Option<String> {

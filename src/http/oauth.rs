@@ -141,9 +141,10 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
+        return Err(OAuthError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ..OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+        });
     }
     let basic = request
         .headers()
@@ -163,11 +164,20 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
                 .ok_or_else(|| OAuthError::invalid_request("malformed Basic credentials"))
         })
         .transpose()?;
-    let bytes = Bytes::from_request(request, &())
-        .await
-        .map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
-    let form: TokenForm = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|e| OAuthError::invalid_request(format!("malformed form: {e}")))?;
+    let bytes = Bytes::from_request(request, &()).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            OAuthError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                ..OAuthError::invalid_request("the request body is too large")
+            }
+        } else {
+            OAuthError::invalid_request("the request body could not be read")
+        }
+    })?;
+    // RFC 6749 section 3.2: a parameter must not be sent more than once.
+    let form: TokenForm = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        OAuthError::invalid_request(crate::http::face::unreadable_parameters(&e).message())
+    })?;
     let (id, secret) = match (basic, form.client_id.clone(), form.client_secret.clone()) {
         (Some(_), _, Some(_)) => {
             return Err(OAuthError::invalid_request(

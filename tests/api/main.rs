@@ -12,6 +12,7 @@ mod compat_sixeye;
 mod compat_tyk;
 mod concurrency;
 mod durability;
+mod faces;
 mod groups;
 mod helpers;
 mod isolation;

@@ -3,7 +3,7 @@
 //! or a tenant API key itself. See docs/compat.md.
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -214,9 +214,12 @@ struct AccessTokenParams {
 /// `?responseformat=JSON`.
 async fn access_token(
     State(state): State<AppState>,
-    Query(params): Query<AccessTokenParams>,
+    RawQuery(query): RawQuery,
     request: Request,
 ) -> Result<Response, AnodotError> {
+    // A repeated parameter is refused, as every other malformed query.
+    let params: AccessTokenParams = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| AnodotError::Refused(crate::http::face::unreadable_parameters(&e)))?;
     let (parts, body) = request.into_parts();
     let client = client_info(&parts);
     let body: RefreshTokenBody = read_json(Request::from_parts(parts, body)).await?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -229,9 +229,14 @@ fn group_id(id: &str) -> Result<GroupId, TykError> {
     GroupId::parse(id).map_err(|_| TykError::Service(ServiceError::NotFound(Resource::Group)))
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ListParams {
-    p: Option<String>,
+/// The `p` parameter of a list; when it is repeated the first counts, as in the
+/// Dashboard (Go's `url.Values.Get`).
+fn page_param(query: Option<&str>) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
+        .ok()?
+        .into_iter()
+        .find(|(name, _)| name == "p")
+        .map(|(_, value)| value)
 }
 
 /// `GET /api/users`: with no `p`, or `p=-1`, every user (streamed) and `"pages": 0`;
@@ -239,10 +244,10 @@ struct ListParams {
 async fn list_users(
     State(state): State<AppState>,
     TykCaller(caller): TykCaller,
-    Query(params): Query<ListParams>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, TykError> {
     let tenant = tenant_of(&caller)?;
-    let page = match params.p.as_deref().map(str::parse::<i64>) {
+    let page = match page_param(query.as_deref()).as_deref().map(str::parse::<i64>) {
         None | Some(Ok(-1)) => None,
         Some(Ok(p)) if (0..=i64::from(u32::MAX)).contains(&p) => Some(p.max(1) as u32),
         Some(_) => {
