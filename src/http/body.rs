@@ -80,13 +80,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
         )));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(strict::Strict(&mut deserializer)).map_err(
-        |error| {
+    let value =
+        serde_path_to_error::deserialize(strict::Strict(&mut deserializer)).map_err(|error| {
             let path = error.path().to_string();
             let inner = error.into_inner();
             describe(&path, &inner)
-        },
-    )?;
+        })?;
     deserializer
         .end()
         .map_err(|_| BodyError::Malformed("unexpected content after the JSON value".into()))?;
@@ -230,8 +229,8 @@ fn strip_position(message: &str) -> String {
 pub fn names_rust_type(message: &str) -> bool {
     const WORDS: &[&str] = &[
         "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
-        "f32", "f64", "struct", "enum", "variant", "tuple", "newtype", "sequence", "map",
-        "option", "unit", "String", "Vec", "Option", "BTreeMap", "HashMap", "Box", "char",
+        "f32", "f64", "struct", "enum", "variant", "tuple", "newtype", "sequence", "map", "option",
+        "unit", "String", "Vec", "Option", "BTreeMap", "HashMap", "Box", "char",
     ];
     message
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -399,7 +398,11 @@ mod strict {
 
     impl<V> Wrap<V> {
         /// An out-of-range integer, restated with the range the field takes.
-        fn restate<T, E: de::Error>(want: Want, result: Result<T, E>, found: Unexpected) -> Result<T, E> {
+        fn restate<T, E: de::Error>(
+            want: Want,
+            result: Result<T, E>,
+            found: Unexpected,
+        ) -> Result<T, E> {
             match (want, result) {
                 (Want::Integer(_), Err(_)) => Err(E::invalid_value(found, &want)),
                 (_, result) => result,
@@ -484,10 +487,7 @@ mod strict {
             self.inner.visit_unit()
         }
 
-        fn visit_newtype_struct<D: Deserializer<'de>>(
-            self,
-            d: D,
-        ) -> Result<Self::Value, D::Error> {
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             self.inner.visit_newtype_struct(Strict(d))
         }
 
@@ -590,7 +590,11 @@ mod strict {
             self.0.newtype_variant_seed(Seed(seed))
         }
 
-        fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
+        fn tuple_variant<V: Visitor<'de>>(
+            self,
+            len: usize,
+            visitor: V,
+        ) -> Result<V::Value, A::Error> {
             self.0
                 .tuple_variant(len, wrap(visitor, Want::Text("an array")))
         }
@@ -685,30 +689,71 @@ mod tests {
     fn an_array_is_never_read_as_an_object() {
         assert_eq!(
             reason_for::<Body>(r#"["a", null]"#),
-            (String::new(), "expected a JSON object, found an array".into())
+            (
+                String::new(),
+                "expected a JSON object, found an array".into()
+            )
         );
         assert_eq!(
             reason_for::<Body>(r#"{"name": "a", "inner": [7]}"#),
-            ("inner".into(), "expected a JSON object, found an array".into())
+            (
+                "inner".into(),
+                "expected a JSON object, found an array".into()
+            )
         );
         assert_eq!(
             reason_for::<Typed>(r#"{"inner": [{"count": 1}, [2]]}"#),
-            ("inner[1]".into(), "expected a JSON object, found an array".into())
+            (
+                "inner[1]".into(),
+                "expected a JSON object, found an array".into()
+            )
         );
     }
 
     #[test]
     fn errors_name_json_types_never_rust_types() {
         for (body, field, reason) in [
-            (r#"{"kind": "root"}"#, "kind", "must be one of: admin, reader"),
-            (r#"{"small": 300}"#, "small", "expected an integer from 0 to 255, found the number 300"),
-            (r#"{"small": -1}"#, "small", "expected an integer from 0 to 255, found the number -1"),
-            (r#"{"small": "1"}"#, "small", "expected an integer from 0 to 255, found a string"),
-            (r#"{"tags": {"a": 1}}"#, "tags", "expected an array, found an object"),
-            (r#"{"tags": [true]}"#, "tags[0]", "expected a string, found true"),
-            (r#"{"inner": [{"count": 1.5}]}"#, "inner[0].count", "expected an integer from 0 to 4294967295, found the number 1.5"),
+            (
+                r#"{"kind": "root"}"#,
+                "kind",
+                "must be one of: admin, reader",
+            ),
+            (
+                r#"{"small": 300}"#,
+                "small",
+                "expected an integer from 0 to 255, found the number 300",
+            ),
+            (
+                r#"{"small": -1}"#,
+                "small",
+                "expected an integer from 0 to 255, found the number -1",
+            ),
+            (
+                r#"{"small": "1"}"#,
+                "small",
+                "expected an integer from 0 to 255, found a string",
+            ),
+            (
+                r#"{"tags": {"a": 1}}"#,
+                "tags",
+                "expected an array, found an object",
+            ),
+            (
+                r#"{"tags": [true]}"#,
+                "tags[0]",
+                "expected a string, found true",
+            ),
+            (
+                r#"{"inner": [{"count": 1.5}]}"#,
+                "inner[0].count",
+                "expected an integer from 0 to 4294967295, found the number 1.5",
+            ),
         ] {
-            assert_eq!(reason_for::<Typed>(body), (field.into(), reason.into()), "{body}");
+            assert_eq!(
+                reason_for::<Typed>(body),
+                (field.into(), reason.into()),
+                "{body}"
+            );
             assert!(!names_rust_type(reason), "{reason}");
         }
         assert_eq!(
@@ -744,7 +789,11 @@ mod tests {
             parse_json::<Body>(deep_objects.as_bytes()),
             Err(BodyError::Malformed(_))
         ));
-        let at_limit = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        let at_limit = format!(
+            "{}{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
         assert!(parse_json::<serde_json::Value>(at_limit.as_bytes()).is_ok());
         // Brackets inside strings do not count.
         let quoted = format!(r#"{{"name": "{}"}}"#, "[{".repeat(100));
@@ -786,12 +835,38 @@ mod tests {
         /// Field names the faces' request types use, so that generated objects reach
         /// their fields, mixed with names none uses.
         const NAMES: &[&str] = &[
-            "email", "firstName", "lastName", "name", "role", "status", "password",
-            "description", "emails", "groups", "defaultGroup", "refreshToken",
-            "first_name", "last_name", "email_address", "active", "user_permissions",
-            "newPassword", "currentPassword", "code", "token", "federatedAttributeValues",
-            "userName", "phone", "company", "countryCode", "defaultGroupId", "expiresAt",
-            "schemas", "Operations", "x", "",
+            "email",
+            "firstName",
+            "lastName",
+            "name",
+            "role",
+            "status",
+            "password",
+            "description",
+            "emails",
+            "groups",
+            "defaultGroup",
+            "refreshToken",
+            "first_name",
+            "last_name",
+            "email_address",
+            "active",
+            "user_permissions",
+            "newPassword",
+            "currentPassword",
+            "code",
+            "token",
+            "federatedAttributeValues",
+            "userName",
+            "phone",
+            "company",
+            "countryCode",
+            "defaultGroupId",
+            "expiresAt",
+            "schemas",
+            "Operations",
+            "x",
+            "",
         ];
 
         fn json() -> impl Strategy<Value = Value> {
@@ -821,7 +896,12 @@ mod tests {
         }
 
         fn assert_clean(name: &str, body: &[u8]) {
-            match (every_request_body().iter().find(|(n, _)| *n == name).unwrap().1)(body) {
+            match (every_request_body()
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1)(body)
+            {
                 Ok(()) | Err(BodyError::Malformed(_)) => {}
                 Err(BodyError::Field { field, reason }) => {
                     assert!(!names_rust_type(&reason), "{name}: {field}: {reason}");

@@ -169,7 +169,11 @@ fn refusal(limits: &HttpLimits, request: &Request) -> Option<Refusal> {
             max_bytes: limits.max_header_bytes,
         });
     }
-    if uri.path().split('/').any(|segment| decode(segment).is_none()) {
+    if uri
+        .path()
+        .split('/')
+        .any(|segment| decode(segment).is_none())
+    {
         return Some(Refusal::NoSuchPath);
     }
     if let Some(query) = uri.query() {

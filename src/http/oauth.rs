@@ -101,7 +101,6 @@ impl IntoResponse for OAuthError {
 pub fn refuse(refusal: crate::http::face::Refusal) -> Response {
     let status = refusal.status();
     let error = if status.is_server_error() {
-        tracing::error!("an OAuth handler panicked");
         "server_error"
     } else {
         "invalid_request"
@@ -164,16 +163,18 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
                 .ok_or_else(|| OAuthError::invalid_request("malformed Basic credentials"))
         })
         .transpose()?;
-    let bytes = Bytes::from_request(request, &()).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            OAuthError {
-                status: StatusCode::PAYLOAD_TOO_LARGE,
-                ..OAuthError::invalid_request("the request body is too large")
+    let bytes = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                OAuthError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    ..OAuthError::invalid_request("the request body is too large")
+                }
+            } else {
+                OAuthError::invalid_request("the request body could not be read")
             }
-        } else {
-            OAuthError::invalid_request("the request body could not be read")
-        }
-    })?;
+        })?;
     // RFC 6749 section 3.2: a parameter must not be sent more than once.
     let form: TokenForm = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
         OAuthError::invalid_request(crate::http::face::unreadable_parameters(&e).message())

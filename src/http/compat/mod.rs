@@ -115,11 +115,9 @@ pub fn body_failure(error: BodyError) -> (StatusCode, String) {
     }
 }
 
-/// The status and a plain message for a refusal of the HTTP layer.
+/// The status and a plain message for a refusal of the HTTP layer (a panic is
+/// logged where it is caught).
 pub fn refusal_failure(refusal: Refusal) -> (StatusCode, String) {
-    if refusal == Refusal::Panicked {
-        tracing::error!("a vendor face's handler panicked");
-    }
     (refusal.status(), refusal.message())
 }
 

@@ -247,7 +247,10 @@ async fn list_users(
     RawQuery(query): RawQuery,
 ) -> Result<Response, TykError> {
     let tenant = tenant_of(&caller)?;
-    let page = match page_param(query.as_deref()).as_deref().map(str::parse::<i64>) {
+    let page = match page_param(query.as_deref())
+        .as_deref()
+        .map(str::parse::<i64>)
+    {
         None | Some(Ok(-1)) => None,
         Some(Ok(p)) if (0..=i64::from(u32::MAX)).contains(&p) => Some(p.max(1) as u32),
         Some(_) => {

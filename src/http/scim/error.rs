@@ -99,12 +99,7 @@ impl ScimError {
             ScimError::Refused(refusal @ Refusal::BadQuery { .. }) => {
                 (refusal.status(), Some("invalidValue"), refusal.message())
             }
-            ScimError::Refused(refusal) => {
-                if refusal == Refusal::Panicked {
-                    tracing::error!("a SCIM handler panicked");
-                }
-                (refusal.status(), None, refusal.message())
-            }
+            ScimError::Refused(refusal) => (refusal.status(), None, refusal.message()),
         };
         let mut body = json!({
             "schemas": [ERROR],

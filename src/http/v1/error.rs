@@ -92,9 +92,6 @@ impl From<Refusal> for ApiError {
                 field: parameter.unwrap_or_else(|| "query".to_owned()),
                 reason,
             }]),
-            Refusal::Panicked => ApiError::Service(ServiceError::Internal(anyhow::anyhow!(
-                "a request handler panicked"
-            ))),
             other => ApiError::Refused(other),
         }
     }
