@@ -177,7 +177,14 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
         })?;
     // RFC 6749 section 3.2: a parameter must not be sent more than once.
     let form: TokenForm = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-        OAuthError::invalid_request(crate::http::face::unreadable_parameters(&e).message())
+        use crate::http::face::{Refusal, unreadable_parameters};
+        OAuthError::invalid_request(match unreadable_parameters(&e) {
+            Refusal::BadQuery {
+                parameter: Some(name),
+                reason,
+            } => format!("{name} {reason}"),
+            other => other.message(),
+        })
     })?;
     let (id, secret) = match (basic, form.client_id.clone(), form.client_secret.clone()) {
         (Some(_), _, Some(_)) => {

@@ -417,6 +417,21 @@ async fn every_face_answers_every_refusal_in_its_own_format() {
         .await;
     }
 
+    // OAuth names the repeated form parameter.
+    let repeated = app
+        .client
+        .post(app.url("/oauth2/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&client_id=a&client_secret=b&scope=x&scope=y")
+        .send()
+        .await
+        .unwrap();
+    let body = expect_json(repeated, 400).await;
+    assert_eq!(
+        body["error_description"], "scope is given more than once",
+        "{body}"
+    );
+
     // Dynatrace's repeated pageSize: the last one counts.
     let page = expect_json(
         app.get(
