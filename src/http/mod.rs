@@ -87,18 +87,17 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .with_state(state);
     #[cfg(feature = "panic-probe")]
     let router = router.layer(axum::middleware::from_fn(face::panic_probe));
-    let max_body_bytes = limits.max_body_bytes;
-    let proxies = std::sync::Arc::new(limits.trusted_proxies.clone());
     router
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn(face::catch_panics))
         .layer(axum::middleware::from_fn_with_state(
-            std::sync::Arc::new(limits),
+            std::sync::Arc::new(limits.clone()),
             face::check_request,
         ))
         .layer(axum::middleware::map_response(retry_after_on_unavailable))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            credentials::resolve_client_address(proxies.clone(), request, next)
+        .layer(axum::middleware::from_fn({
+            let proxies = std::sync::Arc::new(limits.trusted_proxies);
+            move |request, next| credentials::resolve_client_address(proxies.clone(), request, next)
         }))
         // One log line per request: method, path (never the query), status, latency.
         .layer(
