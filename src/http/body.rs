@@ -383,12 +383,14 @@ mod strict {
 
         fn deserialize_enum<V: Visitor<'de>>(
             self,
-            name: &'static str,
+            _name: &'static str,
             variants: &'static [&'static str],
             visitor: V,
         ) -> Result<V::Value, D::Error> {
+            // serde_json calls a value that is neither a string nor an object a
+            // syntax error ("expected value"); read as any value, its type is named.
             self.0
-                .deserialize_enum(name, variants, wrap(visitor, Want::OneOf(variants)))
+                .deserialize_any(EnumProbe(wrap(visitor, Want::OneOf(variants))))
         }
 
         fn is_human_readable(&self) -> bool {
@@ -504,6 +506,38 @@ mod strict {
 
         fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
             self.inner.visit_enum(Enum(data))
+        }
+    }
+
+    /// An enum read from any JSON value: a string names a unit variant, an object
+    /// `{"variant": value}` any other; every other value is refused naming the
+    /// variants.
+    struct EnumProbe<V>(Wrap<V>);
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for EnumProbe<V> {
+        type Value = V::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            fmt::Display::fmt(&self.0.want, f)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
+            self.0.visit_enum(de::value::StrDeserializer::<E>::new(v))
+        }
+
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
+            self.0
+                .visit_enum(de::value::BorrowedStrDeserializer::<E>::new(v))
+        }
+
+        fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
+            self.0
+                .visit_enum(de::value::StringDeserializer::<E>::new(v))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+            self.0
+                .visit_enum(de::value::MapAccessDeserializer::new(map))
         }
     }
 
@@ -719,6 +753,16 @@ mod tests {
                 "must be one of: admin, reader",
             ),
             (
+                r#"{"kind": 3}"#,
+                "kind",
+                "expected one of: admin, reader, found the number 3",
+            ),
+            (
+                r#"{"kind": ["admin"]}"#,
+                "kind",
+                "expected one of: admin, reader, found an array",
+            ),
+            (
                 r#"{"small": 300}"#,
                 "small",
                 "expected an integer from 0 to 255, found the number 300",
@@ -760,6 +804,15 @@ mod tests {
             reason_for::<Body>(r#"{"name": "a", "name": "b"}"#),
             ("name".into(), "is given more than once".into())
         );
+    }
+
+    #[test]
+    fn enums_read_their_variants_as_before() {
+        let typed = parse_json::<Typed>(br#"{"kind": "reader"}"#).unwrap();
+        assert!(matches!(typed.kind, Some(Kind::Reader)));
+        let typed = parse_json::<Typed>(br#"{"kind": {"admin": null}}"#).unwrap();
+        assert!(matches!(typed.kind, Some(Kind::Admin)));
+        assert!(parse_json::<Typed>(br#"{"kind": {"admin": null, "reader": null}}"#).is_err());
     }
 
     #[test]
