@@ -127,7 +127,9 @@ impl FromRequestParts<AppState> for Named {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, DynatraceError> {
-        let unreadable = || ServiceError::invalid("path", "the path could not be read");
+        // A segment that cannot be read names nothing (the HTTP layer already
+        // answers one that is not percent-encoded UTF-8).
+        let unreadable = || DynatraceError::Refused(crate::http::face::Refusal::NoSuchPath);
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| unreadable())?;
