@@ -418,7 +418,14 @@ mod tests {
         )
         .unwrap();
         let file = file.to_str().unwrap();
-        let (cli, matches) = parse(&["roster", "serve", "--config", file, "--idle-timeout-secs", "7"]);
+        let (cli, matches) = parse(&[
+            "roster",
+            "serve",
+            "--config",
+            file,
+            "--idle-timeout-secs",
+            "7",
+        ]);
         let settings = Settings::layer(&cli, &matches).unwrap();
         let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap());
         assert_eq!(serve.http.max_body_bytes, 4096);

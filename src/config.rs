@@ -147,6 +147,16 @@ pub struct ServeConfig {
         default_value_t = HttpLimits::default().request_timeout.as_secs())]
     pub request_timeout_secs: u64,
 
+    /// Longest request target (path and query) answered, in bytes (longer: 414)
+    #[arg(long, env = "ROSTER_MAX_URI_BYTES", value_name = "BYTES",
+        default_value_t = HttpLimits::default().max_uri_bytes)]
+    pub max_uri_bytes: usize,
+
+    /// Most bytes of request header fields answered (more: 431)
+    #[arg(long, env = "ROSTER_MAX_HEADER_BYTES", value_name = "BYTES",
+        default_value_t = HttpLimits::default().max_header_bytes)]
+    pub max_header_bytes: usize,
+
     /// Time a client has to send a request's whole header, counted from the
     /// connection's opening or its previous response (cuts slow-header clients)
     #[arg(long, env = "ROSTER_HEADER_TIMEOUT_SECS", value_name = "SECONDS",
@@ -257,7 +267,6 @@ impl Default for ServeSettings {
 }
 
 impl ServeSettings {
-
     /// Groups the layered settings for the parts of Roster that use them.
     pub fn from_config(global: &GlobalConfig, serve: ServeConfig) -> Self {
         let window = serve.lockout_window_secs;
@@ -269,6 +278,8 @@ impl ServeSettings {
                 max_body_bytes: serve.max_body_bytes,
                 request_timeout: Duration::from_secs(serve.request_timeout_secs),
                 trusted_proxies: serve.trusted_proxies,
+                max_uri_bytes: serve.max_uri_bytes,
+                max_header_bytes: serve.max_header_bytes,
             },
             connections: ConnectionLimits {
                 header_timeout: Duration::from_secs(serve.header_timeout_secs),

@@ -368,7 +368,13 @@ mod tests {
         // 60 bytes, with a three-byte character across the cost's offsets.
         let multibyte = format!("$2a$€{}", "a".repeat(53));
         assert_eq!(multibyte.len(), 60);
-        for bad in ["plain", "$2a$10$short", "$1$md5$crypt", "$argon2id$", &multibyte] {
+        for bad in [
+            "plain",
+            "$2a$10$short",
+            "$1$md5$crypt",
+            "$argon2id$",
+            &multibyte,
+        ] {
             assert!(ImportedHash::parse(bad).is_err(), "{bad}");
         }
         assert!(!format!("{:?}", ImportedHash::parse(bcrypt).unwrap()).contains("mRV"));

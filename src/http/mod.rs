@@ -4,6 +4,7 @@
 pub mod body;
 pub mod compat;
 pub mod credentials;
+pub mod face;
 pub mod oauth;
 pub mod scim;
 pub mod server;
@@ -16,7 +17,6 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -38,7 +38,21 @@ pub struct HttpLimits {
     /// The longest a request may take, reading its body included (408 beyond it).
     pub request_timeout: Duration,
     pub trusted_proxies: credentials::TrustedProxies,
+    /// The longest request target (path and query) answered; longer is 414 in the
+    /// face's format. Default [`DEFAULT_MAX_URI_BYTES`].
+    pub max_uri_bytes: usize,
+    /// The most bytes of header fields (`name: value` lines) answered; more is 431 in
+    /// the face's format. Default [`DEFAULT_MAX_HEADER_BYTES`]. Beyond hyper's own
+    /// hard limits (100 fields, or a request head over about 400 KiB) hyper answers
+    /// 431 itself, with an empty body, before any face sees the request.
+    pub max_header_bytes: usize,
 }
+
+/// 8 KiB: what common proxies and servers accept as a request line.
+pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
+
+/// 16 KiB: room for a large cookie or token, far below hyper's own limit.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
 
 impl Default for HttpLimits {
     fn default() -> Self {
@@ -46,22 +60,24 @@ impl Default for HttpLimits {
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             trusted_proxies: credentials::TrustedProxies::default(),
+            max_uri_bytes: DEFAULT_MAX_URI_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         }
     }
 }
 
 /// The whole application: every face, the API documents, health, and middleware.
+/// Unknown paths, methods the path does not take, over-long URIs and header fields,
+/// malformed paths and query strings, and panics are answered by the face the path
+/// belongs to ([`face::Face::of`]).
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let (v1, openapi) = v1::router().split_for_parts();
     let limit = limits.request_timeout;
-    let v1 = v1
-        .fallback(v1::no_such_path)
-        .method_not_allowed_fallback(v1::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            limit,
-            within_limit::<v1::ApiError>,
-        ));
-    Router::new()
+    let v1 = v1.layer(axum::middleware::from_fn_with_state(
+        limit,
+        within_limit::<v1::ApiError>,
+    ));
+    let router = Router::new()
         .merge(v1)
         .merge(compat::router(limit))
         .merge(oauth::router(limit))
@@ -69,10 +85,18 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .fallback(v1::no_such_path)
-        .with_state(state)
+        .fallback(face::no_such_path)
+        .method_not_allowed_fallback(face::method_not_allowed)
+        .with_state(state);
+    #[cfg(feature = "panic-probe")]
+    let router = router.layer(axum::middleware::from_fn(face::panic_probe));
+    router
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn(face::catch_panics))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(limits.clone()),
+            face::check_request,
+        ))
         .layer(axum::middleware::map_response(retry_after_on_unavailable))
         .layer(axum::middleware::from_fn({
             let proxies = std::sync::Arc::new(limits.trusted_proxies);
@@ -139,14 +163,6 @@ async fn retry_after_on_unavailable(mut response: Response) -> Response {
             ));
     }
     response
-}
-
-fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("a request handler panicked");
-    v1::ApiError::Service(crate::service::ServiceError::Internal(anyhow::anyhow!(
-        "handler panicked"
-    )))
-    .into_response()
 }
 
 /// 200 while the process serves.

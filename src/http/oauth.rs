@@ -97,6 +97,22 @@ impl IntoResponse for OAuthError {
     }
 }
 
+/// A refusal of the HTTP layer as an RFC 6749 error.
+pub fn refuse(refusal: crate::http::face::Refusal) -> Response {
+    let status = refusal.status();
+    let error = if status.is_server_error() {
+        "server_error"
+    } else {
+        "invalid_request"
+    };
+    OAuthError {
+        status,
+        error,
+        description: refusal.message(),
+    }
+    .into_response()
+}
+
 fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -124,9 +140,10 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        ));
+        return Err(OAuthError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ..OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+        });
     }
     let basic = request
         .headers()
@@ -148,9 +165,27 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
         .transpose()?;
     let bytes = Bytes::from_request(request, &())
         .await
-        .map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
-    let form: TokenForm = serde_urlencoded::from_bytes(&bytes)
-        .map_err(|e| OAuthError::invalid_request(format!("malformed form: {e}")))?;
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                OAuthError {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    ..OAuthError::invalid_request("the request body is too large")
+                }
+            } else {
+                OAuthError::invalid_request("the request body could not be read")
+            }
+        })?;
+    // RFC 6749 section 3.2: a parameter must not be sent more than once.
+    let form: TokenForm = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+        use crate::http::face::{Refusal, unreadable_parameters};
+        OAuthError::invalid_request(match unreadable_parameters(&e) {
+            Refusal::BadQuery {
+                parameter: Some(name),
+                reason,
+            } => format!("{name} {reason}"),
+            other => other.message(),
+        })
+    })?;
     let (id, secret) = match (basic, form.client_id.clone(), form.client_secret.clone()) {
         (Some(_), _, Some(_)) => {
             return Err(OAuthError::invalid_request(

@@ -155,7 +155,13 @@ async fn a_first_start_that_cannot_listen_leaves_no_unprinted_operator_token() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
     let failed = roster(
-        &["serve", "--listen", &address, "--database-url", &database.url()],
+        &[
+            "serve",
+            "--listen",
+            &address,
+            "--database-url",
+            &database.url(),
+        ],
         &[],
     );
     assert!(!failed.status.success());

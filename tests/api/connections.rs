@@ -55,7 +55,10 @@ async fn a_client_sending_its_header_a_byte_at_a_time_is_cut_at_the_header_timeo
     };
     // The header timer runs from the connection's opening: 1 s, with slack for a
     // busy machine, and well before the 7 s the slow header would have taken.
-    assert!(cut_after < Duration::from_secs(4), "cut after {cut_after:?}");
+    assert!(
+        cut_after < Duration::from_secs(4),
+        "cut after {cut_after:?}"
+    );
 
     let healthz = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(healthz.status(), 200);
@@ -69,7 +72,10 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout_also_between_reque
     .await;
     let mut silent = TcpStream::connect(app.addr).await.unwrap();
     let closed = closed_within(&mut silent, Duration::from_secs(5)).await;
-    assert!(closed.is_some(), "a connection that never spoke was left open");
+    assert!(
+        closed.is_some(),
+        "a connection that never spoke was left open"
+    );
 
     let mut kept_alive = TcpStream::connect(app.addr).await.unwrap();
     kept_alive
@@ -80,7 +86,10 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout_also_between_reque
     let n = kept_alive.read(&mut response).await.unwrap();
     assert!(String::from_utf8_lossy(&response[..n]).starts_with("HTTP/1.1 200"));
     let closed = closed_within(&mut kept_alive, Duration::from_secs(5)).await;
-    assert!(closed.is_some(), "an idle keep-alive connection was left open");
+    assert!(
+        closed.is_some(),
+        "an idle keep-alive connection was left open"
+    );
 }
 
 #[tokio::test]
@@ -151,10 +160,13 @@ async fn sigterm_lets_the_request_in_flight_finish_and_then_exits() {
     assert!(signalled.success());
     in_flight.write_all(&body[10..]).await.unwrap();
     let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), in_flight.read_to_end(&mut response))
-        .await
-        .expect("the request in flight is answered")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        in_flight.read_to_end(&mut response),
+    )
+    .await
+    .expect("the request in flight is answered")
+    .unwrap();
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
     assert!(response.contains("Finished after SIGTERM"));

@@ -13,6 +13,7 @@ mod compat_tyk;
 mod concurrency;
 mod connections;
 mod durability;
+mod faces;
 mod groups;
 mod helpers;
 mod isolation;

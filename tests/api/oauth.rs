@@ -152,7 +152,12 @@ async fn bad_clients_and_requests_get_oauth_errors() {
         .send()
         .await
         .unwrap();
-    assert_eq!(json_body.status(), 400);
+    // Not a form: 415, still in RFC 6749's error shape.
+    assert_eq!(json_body.status(), 415);
+    assert_eq!(
+        json_body.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
 }
 
 #[tokio::test]

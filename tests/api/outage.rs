@@ -26,7 +26,10 @@ async fn expect_unavailable(response: Response, content_type: &str) -> Value {
         .parse()
         .unwrap();
     assert!(retry_after > 0);
-    let declared = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let declared = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(declared.starts_with(content_type), "{declared}");
     response.json().await.unwrap()
 }
@@ -93,7 +96,11 @@ async fn sqlite_held_by_another_writer_answers_503_then_recovers() {
     sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
     app.user(&tenant, "back@example.com").await;
     let users = app.all_users(&tenant).await;
-    assert_eq!(users.len(), 1, "nothing was written while the database was held");
+    assert_eq!(
+        users.len(),
+        1,
+        "nothing was written while the database was held"
+    );
 }
 
 /// A TCP proxy to PostgreSQL that can be cut (open connections dropped, new ones

@@ -352,7 +352,8 @@ async fn audited_addresses(app: &TestApp, t: &TestTenant) -> Vec<String> {
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own() {
     let app = TestApp::spawn_with(|s| {
-        s.http.trusted_proxies = roster::http::credentials::TrustedProxies::parse("127.0.0.1").unwrap();
+        s.http.trusted_proxies =
+            roster::http::credentials::TrustedProxies::parse("127.0.0.1").unwrap();
         s.sign_in.max_attempts_per_address = 2;
     })
     .await;

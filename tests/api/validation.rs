@@ -393,7 +393,8 @@ const JSON: &str = "application/json";
 #[tokio::test]
 async fn a_request_that_takes_too_long_is_answered_in_its_faces_format() {
     let app =
-        TestApp::spawn_with(|s| s.http.request_timeout = std::time::Duration::from_millis(300)).await;
+        TestApp::spawn_with(|s| s.http.request_timeout = std::time::Duration::from_millis(300))
+            .await;
     let t = app.tenant().await;
     let bearer = format!("Bearer {}", t.admin);
 
@@ -429,4 +430,69 @@ async fn a_request_that_takes_too_long_is_answered_in_its_faces_format() {
     .await;
     assert_eq!(status, 408);
     assert_eq!(body["error"], "temporarily_unavailable");
+}
+
+#[tokio::test]
+async fn error_messages_name_the_field_and_its_json_type_never_a_rust_type() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    for (body, field, detail) in [
+        (
+            json!({"email": 5, "firstName": "a", "lastName": "b"}),
+            "email",
+            "expected a string, found the number 5",
+        ),
+        (
+            json!({"email": "a@b.co", "firstName": {"x": 1}, "lastName": "b"}),
+            "firstName",
+            "expected a string, found an object",
+        ),
+        (
+            json!(["a@b.co", "a", "b"]),
+            "",
+            "expected a JSON object, found an array",
+        ),
+    ] {
+        let problem = expect_problem(app.post(&users, &t.admin, &body).await, 400).await;
+        assert_eq!(problem["errors"][0]["detail"], detail, "{problem}");
+        if !field.is_empty() {
+            assert_eq!(problem_fields(&problem), [field], "{problem}");
+        }
+    }
+    // A vendor face says the same in its own envelope.
+    let dynatrace = expect_json(
+        app.post(
+            &format!("/iam/v1/accounts/{}/groups", t.id),
+            &t.admin,
+            &json!([{"name": ["x"]}]),
+        )
+        .await,
+        400,
+    )
+    .await;
+    let violation = &dynatrace["error"]["constraintViolations"][0];
+    assert_eq!(violation["path"], "[0].name", "{dynatrace}");
+    assert_eq!(
+        violation["message"], "expected a string, found an array",
+        "{dynatrace}"
+    );
+    assert_eq!(user_count(&app, &t).await, 0);
+}
+
+#[tokio::test]
+async fn a_repeated_query_parameter_is_named_on_the_native_face() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let problem = expect_problem(
+        app.get(
+            &format!("/v1/tenants/{}/users?limit=1&limit=2", t.id),
+            &t.admin,
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(problem_fields(&problem), ["limit"], "{problem}");
+    assert_eq!(problem["errors"][0]["detail"], "is given more than once");
 }

@@ -3,7 +3,7 @@
 //! or a tenant API key itself. See docs/compat.md.
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,11 @@ use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::{authenticate, bearer_token, client_info};
 use crate::service::{Invitation, ServiceError, UserWithGroupIds};
 
-use super::{body_failure, service_failure, streamed_json_list, tenant_of, with_challenge};
+use crate::http::face::Refusal;
+
+use super::{
+    body_failure, refusal_failure, service_failure, streamed_json_list, tenant_of, with_challenge,
+};
 
 pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
@@ -113,6 +117,23 @@ enum AnodotError {
     Service(ServiceError),
     Body(BodyError),
     InvalidEmails(Vec<(String, String)>),
+    Refused(Refusal),
+}
+
+/// Every request body this face reads, for the property test over bodies.
+#[cfg(test)]
+pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
+    use crate::http::body::check;
+    vec![
+        ("anodot access token", check::<RefreshTokenBody>),
+        ("anodot invitation", check::<InviteBody>),
+        ("anodot group", check::<GroupBody>),
+    ]
+}
+
+/// A refusal of the HTTP layer in Anodot's error shape.
+pub fn refuse(refusal: Refusal) -> Response {
+    AnodotError::Refused(refusal).into_response()
 }
 
 impl From<ServiceError> for AnodotError {
@@ -135,6 +156,7 @@ impl IntoResponse for AnodotError {
                 return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
             }
             AnodotError::Body(error) => body_failure(error),
+            AnodotError::Refused(refusal) => refusal_failure(refusal),
             AnodotError::Service(ServiceError::Unauthorized) => (
                 StatusCode::UNAUTHORIZED,
                 "a valid access token is required".to_owned(),
@@ -192,9 +214,12 @@ struct AccessTokenParams {
 /// `?responseformat=JSON`.
 async fn access_token(
     State(state): State<AppState>,
-    Query(params): Query<AccessTokenParams>,
+    RawQuery(query): RawQuery,
     request: Request,
 ) -> Result<Response, AnodotError> {
+    // A repeated parameter is refused, as every other malformed query.
+    let params: AccessTokenParams = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| AnodotError::Refused(crate::http::face::unreadable_parameters(&e)))?;
     let (parts, body) = request.into_parts();
     let client = client_info(&parts);
     let body: RefreshTokenBody = read_json(Request::from_parts(parts, body)).await?;

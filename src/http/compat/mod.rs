@@ -21,6 +21,7 @@ use axum::http::StatusCode;
 use crate::auth::Caller;
 use crate::domain::TenantId;
 use crate::http::body::BodyError;
+use crate::http::face::Refusal;
 use crate::service::{ServiceError, ServiceResult};
 
 use super::AppState;
@@ -105,10 +106,19 @@ pub fn body_failure(error: BodyError) -> (StatusCode, String) {
             "the request body must be JSON (Content-Type: application/json)".to_owned(),
         ),
         BodyError::Malformed(detail) => (StatusCode::BAD_REQUEST, detail),
+        BodyError::Field { field, reason } if field.is_empty() => {
+            (StatusCode::BAD_REQUEST, format!("the body: {reason}"))
+        }
         BodyError::Field { field, reason } => {
             (StatusCode::BAD_REQUEST, format!("{field}: {reason}"))
         }
     }
+}
+
+/// The status and a plain message for a refusal of the HTTP layer (a panic is
+/// logged where it is caught).
+pub fn refusal_failure(refusal: Refusal) -> (StatusCode, String) {
+    (refusal.status(), refusal.message())
 }
 
 /// Adds the bearer challenge a 401 answer carries.

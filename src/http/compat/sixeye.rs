@@ -16,7 +16,9 @@ use crate::http::AppState;
 use crate::http::credentials::{authenticate, bearer_token};
 use crate::service::{ServiceError, UserWithGroupIds};
 
-use super::{service_failure, streamed_json_list, tenant_of, with_challenge};
+use crate::http::face::Refusal;
+
+use super::{refusal_failure, service_failure, streamed_json_list, tenant_of, with_challenge};
 
 const JSON_API: &str = "application/vnd.api+json";
 
@@ -81,22 +83,31 @@ impl From<User> for UserResource {
 }
 
 /// A SixEye failure: a JSON:API error document.
-struct SixEyeError(ServiceError);
+enum SixEyeError {
+    Service(ServiceError),
+    Refused(Refusal),
+}
 
 impl From<ServiceError> for SixEyeError {
     fn from(error: ServiceError) -> Self {
-        Self(error)
+        Self::Service(error)
     }
+}
+
+/// A refusal of the HTTP layer as a JSON:API error document.
+pub fn refuse(refusal: Refusal) -> Response {
+    SixEyeError::Refused(refusal).into_response()
 }
 
 impl IntoResponse for SixEyeError {
     fn into_response(self) -> Response {
-        let (status, detail) = match self.0 {
-            ServiceError::Unauthorized => (
+        let (status, detail) = match self {
+            SixEyeError::Service(ServiceError::Unauthorized) => (
                 StatusCode::UNAUTHORIZED,
                 "a valid API key is required as the bearer token".to_owned(),
             ),
-            error => service_failure(error),
+            SixEyeError::Service(error) => service_failure(error),
+            SixEyeError::Refused(refusal) => refusal_failure(refusal),
         };
         let body = json!({
             "errors": [{

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequestParts, RawQuery, Request, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,9 @@ use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::authenticate;
 use crate::service::{Precondition, Resource, ServiceError, UserWithGroupIds};
 
-use super::{body_failure, service_failure, streamed_json_list, tenant_of};
+use crate::http::face::Refusal;
+
+use super::{body_failure, refusal_failure, service_failure, streamed_json_list, tenant_of};
 
 /// Users per page when a list is asked for by page number (`?p=N`).
 const PAGE_SIZE: u32 = 10;
@@ -136,6 +138,23 @@ enum TykError {
     Service(ServiceError),
     Body(BodyError),
     BadRequest(String),
+    Refused(Refusal),
+}
+
+/// Every request body this face reads, for the property test over bodies.
+#[cfg(test)]
+pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
+    use crate::http::body::check;
+    vec![
+        ("tyk user", check::<UserBody>),
+        ("tyk reset", check::<ResetBody>),
+        ("tyk group", check::<GroupBody>),
+    ]
+}
+
+/// A refusal of the HTTP layer in Tyk's error shape.
+pub fn refuse(refusal: Refusal) -> Response {
+    TykError::Refused(refusal).into_response()
 }
 
 impl From<ServiceError> for TykError {
@@ -155,6 +174,10 @@ impl IntoResponse for TykError {
         let (status, message) = match self {
             TykError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             TykError::Body(error) => body_failure(error),
+            TykError::Refused(Refusal::NoSuchPath) => {
+                (StatusCode::NOT_FOUND, "Not found".to_owned())
+            }
+            TykError::Refused(refusal) => refusal_failure(refusal),
             TykError::Service(ServiceError::NotFound(Resource::Group)) => {
                 (StatusCode::NOT_FOUND, "User group not found".to_owned())
             }
@@ -206,9 +229,14 @@ fn group_id(id: &str) -> Result<GroupId, TykError> {
     GroupId::parse(id).map_err(|_| TykError::Service(ServiceError::NotFound(Resource::Group)))
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct ListParams {
-    p: Option<String>,
+/// The `p` parameter of a list; when it is repeated the first counts, as in the
+/// Dashboard (Go's `url.Values.Get`).
+fn page_param(query: Option<&str>) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or(""))
+        .ok()?
+        .into_iter()
+        .find(|(name, _)| name == "p")
+        .map(|(_, value)| value)
 }
 
 /// `GET /api/users`: with no `p`, or `p=-1`, every user (streamed) and `"pages": 0`;
@@ -216,10 +244,13 @@ struct ListParams {
 async fn list_users(
     State(state): State<AppState>,
     TykCaller(caller): TykCaller,
-    Query(params): Query<ListParams>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, TykError> {
     let tenant = tenant_of(&caller)?;
-    let page = match params.p.as_deref().map(str::parse::<i64>) {
+    let page = match page_param(query.as_deref())
+        .as_deref()
+        .map(str::parse::<i64>)
+    {
         None | Some(Ok(-1)) => None,
         Some(Ok(p)) if (0..=i64::from(u32::MAX)).contains(&p) => Some(p.max(1) as u32),
         Some(_) => {

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::http::body::BodyError;
 use crate::http::compat::{body_failure, service_failure, with_challenge};
+use crate::http::face::Refusal;
 use crate::service::ServiceError;
 
 use super::filter::FilterError;
@@ -25,12 +26,12 @@ pub enum ScimError {
     },
     /// 404: no such path under /scim/v2, or no such resource.
     NotFound(String),
-    /// 405: the path does not take this method.
-    MethodNotAllowed,
     /// 413: a bulk request over its limits (RFC 7644 §3.7.4).
     TooLarge(String),
     /// 409 without a `scimType`: bulk operations whose references are circular.
     Conflict(String),
+    /// Refused by the HTTP layer before a handler ran.
+    Refused(Refusal),
 }
 
 impl ScimError {
@@ -88,13 +89,17 @@ impl ScimError {
                 (StatusCode::BAD_REQUEST, Some(scim_type), detail)
             }
             ScimError::NotFound(detail) => (StatusCode::NOT_FOUND, None, detail),
-            ScimError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                None,
-                "this path does not support the request's method".to_owned(),
-            ),
             ScimError::TooLarge(detail) => (StatusCode::PAYLOAD_TOO_LARGE, None, detail),
             ScimError::Conflict(detail) => (StatusCode::CONFLICT, None, detail),
+            ScimError::Refused(Refusal::NoSuchPath) => (
+                StatusCode::NOT_FOUND,
+                None,
+                "no such SCIM endpoint or resource".to_owned(),
+            ),
+            ScimError::Refused(refusal @ Refusal::BadQuery { .. }) => {
+                (refusal.status(), Some("invalidValue"), refusal.message())
+            }
+            ScimError::Refused(refusal) => (refusal.status(), None, refusal.message()),
         };
         let mut body = json!({
             "schemas": [ERROR],
@@ -113,14 +118,4 @@ impl IntoResponse for ScimError {
         let (status, body) = self.into_parts();
         with_challenge(scim_json(status, &body))
     }
-}
-
-/// Answers a path under /scim/v2 that names nothing.
-pub async fn no_such_path() -> ScimError {
-    ScimError::NotFound("no such SCIM endpoint".to_owned())
-}
-
-/// Answers a method the path does not take.
-pub async fn method_not_allowed() -> ScimError {
-    ScimError::MethodNotAllowed
 }

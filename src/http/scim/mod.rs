@@ -18,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, Query};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -33,7 +33,8 @@ use resources::{Groups, Users, create, delete, list, patch, read, replace, searc
 
 const BASE: &str = "/scim/v2";
 
-/// Every SCIM route; unknown paths and methods under /scim/v2 answer SCIM errors.
+/// Every SCIM route. Unknown paths and methods under /scim/v2 reach the
+/// application's fallbacks, which answer them through [`refuse`].
 pub fn router(limit: std::time::Duration) -> Router<AppState> {
     Router::new()
         .route(
@@ -70,13 +71,15 @@ pub fn router(limit: std::time::Duration) -> Router<AppState> {
                 .patch(patch::<Groups>)
                 .delete(delete::<Groups>),
         )
-        .route("/scim/v2", any(error::no_such_path))
-        .route("/scim/v2/{*rest}", any(error::no_such_path))
-        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             limit,
             crate::http::within_limit::<ScimError>,
         ))
+}
+
+/// A refusal of the HTTP layer as a SCIM error.
+pub fn refuse(refusal: crate::http::face::Refusal) -> Response {
+    ScimError::Refused(refusal).into_response()
 }
 
 /// A JSON reply as `application/scim+json`.
@@ -324,9 +327,17 @@ type ListQuery = Query<ListParams>;
 fn list_params(
     query: Result<ListQuery, axum::extract::rejection::QueryRejection>,
 ) -> Result<ListParams, ScimError> {
-    query
-        .map(|Query(params)| params)
-        .map_err(|e| ScimError::bad("invalidValue", e.body_text()))
+    // Every parameter is read as text, so the one failure left is a repeated one.
+    query.map(|Query(params)| params).map_err(|rejection| {
+        let text = rejection.body_text();
+        let detail = match text.split('`').nth(1) {
+            Some(name) if text.contains("duplicate field") => {
+                format!("the query parameter {name} is given more than once")
+            }
+            _ => "the query string could not be read".to_owned(),
+        };
+        ScimError::bad("invalidValue", detail)
+    })
 }
 
 /// A request's JSON body (`application/scim+json` or `application/json`).

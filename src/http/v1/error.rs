@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domain::FieldViolation;
 use crate::http::body::BodyError;
+use crate::http::face::Refusal;
 use crate::service::ServiceError;
 
 /// An RFC 9457 problem document.
@@ -77,6 +78,23 @@ pub enum ApiError {
     NoSuchPath,
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Refused by the HTTP layer before a handler ran.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NoSuchPath => ApiError::NoSuchPath,
+            Refusal::MethodNotAllowed => ApiError::MethodNotAllowed,
+            Refusal::BadQuery { parameter, reason } => ApiError::Query(vec![FieldViolation {
+                field: parameter.unwrap_or_else(|| "query".to_owned()),
+                reason,
+            }]),
+            other => ApiError::Refused(other),
+        }
+    }
 }
 
 impl From<BodyError> for ApiError {
@@ -155,6 +173,16 @@ impl ApiError {
                 "this resource does not support the request method".to_owned(),
                 vec![],
             ),
+            ApiError::Refused(refusal) => {
+                let status = refusal.status();
+                (
+                    "about:blank",
+                    status.canonical_reason().unwrap_or("Error"),
+                    status,
+                    refusal.message(),
+                    vec![],
+                )
+            }
         };
         (
             Problem {

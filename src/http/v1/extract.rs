@@ -65,7 +65,8 @@ where
     }
 }
 
-/// Query parameters, read as text and validated by the handler's domain parsing.
+/// Query parameters, read as text and validated by the handler's domain parsing. A
+/// parameter given twice is refused (400 naming it); unknown ones are ignored.
 pub struct Query<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for Query<T>
@@ -77,12 +78,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
-            ApiError::Query(vec![crate::domain::FieldViolation {
-                field: "query".into(),
-                reason: e.to_string(),
-            }])
-        })
+        serde_urlencoded::from_str(query)
+            .map(Query)
+            .map_err(|e| crate::http::face::unreadable_parameters(&e).into())
     }
 }
 

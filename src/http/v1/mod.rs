@@ -86,14 +86,30 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
 }
 
-/// Answers a request for a /v1 path that does not exist.
-pub async fn no_such_path() -> ApiError {
-    ApiError::NoSuchPath
+/// Every request body this face reads, for the property test over bodies.
+#[cfg(test)]
+pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
+    use crate::http::body::check;
+    vec![
+        ("v1 api key", check::<api_keys::CreateApiKeyBody>),
+        ("v1 login", check::<auth::LoginBody>),
+        ("v1 password change", check::<auth::PasswordChangeBody>),
+        ("v1 password", check::<auth::PasswordBody>),
+        ("v1 invitation", check::<auth::AcceptInvitationBody>),
+        ("v1 group", check::<groups::CreateGroupBody>),
+        ("v1 group update", check::<groups::UpdateGroupBody>),
+        ("v1 tenant", check::<tenants::TenantNameBody>),
+        ("v1 two-factor enrol", check::<two_factor::EnrolBody>),
+        ("v1 two-factor code", check::<two_factor::CodeBody>),
+        ("v1 user", check::<users::CreateUserBody>),
+        ("v1 user update", check::<users::UpdateUserBody>),
+    ]
 }
 
-/// Answers a request whose method the path does not support.
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+/// A refusal of the HTTP layer as a problem document.
+pub fn refuse(refusal: crate::http::face::Refusal) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::from(refusal).into_response()
 }
 
 /// Keyset paging parameters shared by every list.

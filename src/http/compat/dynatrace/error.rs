@@ -10,7 +10,9 @@ use crate::domain::FieldViolation;
 use crate::http::body::BodyError;
 use crate::service::{Resource, ServiceError};
 
-use super::super::{body_failure, service_failure, with_challenge};
+use crate::http::face::Refusal;
+
+use super::super::{body_failure, refusal_failure, service_failure, with_challenge};
 
 /// Where a refused value was sent.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -27,6 +29,8 @@ pub enum DynatraceError {
     Body(BodyError),
     /// Query parameters that could not be read, each named.
     Query(Vec<FieldViolation>),
+    /// Refused by the HTTP layer before a handler ran.
+    Refused(Refusal),
 }
 
 impl From<ServiceError> for DynatraceError {
@@ -125,6 +129,21 @@ impl IntoResponse for DynatraceError {
                 "Invalid query parameters".into(),
                 violations(fields, Location::Query),
             ),
+            DynatraceError::Refused(Refusal::BadQuery { parameter, reason }) => (
+                StatusCode::BAD_REQUEST,
+                "Invalid query parameters".into(),
+                violations(
+                    vec![FieldViolation {
+                        field: parameter.unwrap_or_default(),
+                        reason,
+                    }],
+                    Location::Query,
+                ),
+            ),
+            DynatraceError::Refused(refusal) => {
+                let (status, message) = refusal_failure(refusal);
+                (status, message, vec![])
+            }
         };
         let body = Envelope {
             error: ErrorBody {

@@ -37,6 +37,23 @@ use render::{
     parse_group_ids, parse_group_update, parse_new_groups,
 };
 
+/// Every request body this face reads, for the property test over bodies.
+#[cfg(test)]
+pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
+    use crate::http::body::check;
+    vec![
+        ("dynatrace user", check::<PostUserDto>),
+        ("dynatrace group", check::<PutGroupDto>),
+        ("dynatrace groups", check::<Vec<PutGroupDto>>),
+        ("dynatrace group ids", check::<Vec<String>>),
+    ]
+}
+
+/// A refusal of the HTTP layer in Dynatrace's error shape.
+pub fn refuse(refusal: crate::http::face::Refusal) -> Response {
+    DynatraceError::Refused(refusal).into_response()
+}
+
 const PREFIX: &str = "/iam/v1/accounts/{account}";
 
 /// Users per page of `GET …/users/groups` unless `pageSize` says otherwise.
@@ -110,7 +127,9 @@ impl FromRequestParts<AppState> for Named {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, DynatraceError> {
-        let unreadable = || ServiceError::invalid("path", "the path could not be read");
+        // A segment that cannot be read names nothing (the HTTP layer already
+        // answers one that is not percent-encoded UTF-8).
+        let unreadable = || DynatraceError::Refused(crate::http::face::Refusal::NoSuchPath);
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(|_| unreadable())?;
