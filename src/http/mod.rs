@@ -39,7 +39,7 @@ pub struct HttpLimits {
 
 /// The whole application: every face, the API documents, health, and middleware.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
-    let (v1, openapi) = v1::router().split_for_parts();
+    let (v1, openapi) = v1::router();
     let limit = limits.request_timeout;
     let v1 = v1
         .fallback(v1::no_such_path)

@@ -95,7 +95,7 @@ pub struct AuditParams {
 
 /// List the tenant's audit log, oldest first (operator and admins).
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/audit-events", tag = "audit",
+    get, path = "/v1/tenants/{tenantId}/audit-events", tag = "audit", operation_id = "listAuditEvents",
     params(("tenantId" = TenantId, Path), AuditParams),
     responses(
         (status = 200, body = ListBody<AuditEventBody>),
