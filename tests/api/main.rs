@@ -16,6 +16,7 @@ mod groups;
 mod helpers;
 mod isolation;
 mod oauth;
+mod openapi;
 mod paging;
 mod scim;
 mod scim_bulk;
