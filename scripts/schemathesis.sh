@@ -81,20 +81,32 @@ key=$(curl -sSf -X POST "http://$address/v1/tenants/$tenant/api-keys" \
 curl -sSf "http://$address/openapi.json" -o "$work/openapi.json"
 "$venv/bin/openapi-spec-validator" "$work/openapi.json"
 
-# The tenant's admin key on every operation: the operator-only ones (tenants) are
+run() {
+  local config=$1 tenant=$2 token=$3
+  shift 3
+  ROSTER_TENANT_ID="$tenant" SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py \
+    "$venv/bin/schemathesis" --config-file "$config" run \
+    "http://$address/openapi.json" \
+    --header "Authorization: Bearer $token" \
+    --checks all \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
+    --seed "${SCHEMATHESIS_SEED:-1}" \
+    --workers 1 \
+    --request-timeout 10 \
+    --report junit --report-dir "$target_dir/schemathesis-report" "$@"
+}
+
+# The tenant's admin key on every operation; the operator-only ones (tenants) are
 # then checked for their 403. Every path's tenantId is this tenant
 # (scripts/schemathesis.toml).
 status=0
-ROSTER_TENANT_ID="$tenant" SCHEMATHESIS_HOOKS=scripts/schemathesis_hooks.py \
-  "$venv/bin/schemathesis" --config-file scripts/schemathesis.toml run \
-  "http://$address/openapi.json" \
-  --header "Authorization: Bearer $key" \
-  --checks all \
-  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
-  --seed "${SCHEMATHESIS_SEED:-1}" \
-  --workers 1 \
-  --request-timeout 10 \
-  --report junit --report-dir "$target_dir/schemathesis-report" || status=$?
+run scripts/schemathesis.toml "$tenant" "$key" || status=$?
+
+# The operator credential on the tenant operations, with tenant ids left to
+# schemathesis: the stateful phase follows each created tenant to its GET, PATCH and
+# DELETE (the tenant above is not among them, so it survives).
+grep -v '^"path.tenantId"' scripts/schemathesis.toml >"$work/operator.toml"
+run "$work/operator.toml" "" "$operator" --include-tag tenants || status=$?
 
 # A server error or a crash shows in the log even when a check missed it.
 if ! kill -0 "$server" 2>/dev/null; then
