@@ -151,7 +151,10 @@ async fn the_request_schemas_carry_the_domains_rules() {
     assert_eq!(email["maxLength"], 254);
     assert!(email["pattern"].is_string());
     let name = &schemas["TenantNameBody"]["properties"]["name"];
-    assert_eq!((&name["minLength"], &name["maxLength"]), (&json!(1), &json!(200)));
+    assert_eq!(
+        (&name["minLength"], &name["maxLength"]),
+        (&json!(1), &json!(200))
+    );
     assert!(name["pattern"].is_string());
     let password = &schemas["PasswordBody"]["properties"]["password"];
     assert_eq!(

@@ -83,7 +83,11 @@ fn text_rules() -> Vec<(&'static str, &'static str, TextRule)> {
     let description = || rule(trimmed_or_empty(), 0, Description::MAX_CHARS);
     let password = || rule(r"\S", NewPassword::MIN_CHARS, NewPassword::MAX_CHARS);
     vec![
-        ("TenantNameBody", "name", rule(trimmed(), 1, TenantName::MAX_CHARS)),
+        (
+            "TenantNameBody",
+            "name",
+            rule(trimmed(), 1, TenantName::MAX_CHARS),
+        ),
         ("CreateUserBody", "email", email()),
         ("CreateUserBody", "userName", user_name()),
         ("CreateUserBody", "firstName", person()),
@@ -93,7 +97,11 @@ fn text_rules() -> Vec<(&'static str, &'static str, TextRule)> {
         ("CreateUserBody", "countryCode", country()),
         ("CreateUserBody", "externalId", external_id()),
         ("CreateUserBody", "password", password()),
-        ("CreateUserBody", "passwordHash", rule(IMPORTED_HASH_PATTERN, 11, 512)),
+        (
+            "CreateUserBody",
+            "passwordHash",
+            rule(IMPORTED_HASH_PATTERN, 11, 512),
+        ),
         ("UpdateUserBody", "email", email()),
         ("UpdateUserBody", "userName", user_name()),
         ("UpdateUserBody", "firstName", person()),
@@ -105,12 +113,24 @@ fn text_rules() -> Vec<(&'static str, &'static str, TextRule)> {
         ("CreateGroupBody", "name", group_name()),
         ("CreateGroupBody", "description", description()),
         ("CreateGroupBody", "externalId", external_id()),
-        ("CreateGroupBody", "federatedAttributeValues", rule(PRINTABLE, 1, 255)),
+        (
+            "CreateGroupBody",
+            "federatedAttributeValues",
+            rule(PRINTABLE, 1, 255),
+        ),
         ("UpdateGroupBody", "name", group_name()),
         ("UpdateGroupBody", "description", description()),
         ("UpdateGroupBody", "externalId", external_id()),
-        ("UpdateGroupBody", "federatedAttributeValues", rule(PRINTABLE, 1, 255)),
-        ("CreateApiKeyBody", "name", rule(trimmed(), 1, KeyName::MAX_CHARS)),
+        (
+            "UpdateGroupBody",
+            "federatedAttributeValues",
+            rule(PRINTABLE, 1, 255),
+        ),
+        (
+            "CreateApiKeyBody",
+            "name",
+            rule(trimmed(), 1, KeyName::MAX_CHARS),
+        ),
         ("CreateApiKeyBody", "description", description()),
         ("PasswordChangeBody", "newPassword", password()),
         ("PasswordBody", "password", password()),
@@ -166,7 +186,10 @@ const PROBLEM: &str = "application/problem+json";
 /// path that names nothing, 400/413/415 for a bad body, 400 for bad query
 /// parameters, 408 when the request outlives the time limit, 503 when the database
 /// cannot be reached.
-fn common_statuses(method: &HttpMethod, operation: &Operation) -> Vec<(&'static str, &'static str)> {
+fn common_statuses(
+    method: &HttpMethod,
+    operation: &Operation,
+) -> Vec<(&'static str, &'static str)> {
     let secured = operation
         .security
         .as_ref()
@@ -174,9 +197,15 @@ fn common_statuses(method: &HttpMethod, operation: &Operation) -> Vec<(&'static 
     let parameters = operation.parameters.as_deref().unwrap_or_default();
     let mut statuses = vec![];
     if secured {
-        statuses.push(("401", "No credential, or an unknown, revoked or expired one"));
+        statuses.push((
+            "401",
+            "No credential, or an unknown, revoked or expired one",
+        ));
         if !matches!(method, HttpMethod::Get) {
-            statuses.push(("403", "The credential may not do this (a reader key writing)"));
+            statuses.push((
+                "403",
+                "The credential may not do this (a reader key writing)",
+            ));
         }
     }
     if parameters
@@ -196,8 +225,14 @@ fn common_statuses(method: &HttpMethod, operation: &Operation) -> Vec<(&'static 
     {
         statuses.push(("400", "A query parameter breaks a rule"));
     }
-    statuses.push(("408", "The request took longer than the server's time limit"));
-    statuses.push(("503", "The database cannot be reached; retry after Retry-After seconds"));
+    statuses.push((
+        "408",
+        "The request took longer than the server's time limit",
+    ));
+    statuses.push((
+        "503",
+        "The database cannot be reached; retry after Retry-After seconds",
+    ));
     statuses
 }
 
@@ -232,25 +267,35 @@ impl Modify for Conventions {
             action.enum_values = Some(audit_actions());
         }
         // Either a password or the hash of one, not both.
-        if let Some(RefOr::T(Schema::Object(object))) =
-            components.schemas.get_mut("CreateUserBody")
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut("CreateUserBody")
         {
-            object.extensions.get_or_insert_with(Default::default).insert(
-                "not".to_owned(),
-                serde_json::json!({ "required": ["password", "passwordHash"] }),
-            );
+            object
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "not".to_owned(),
+                    serde_json::json!({ "required": ["password", "passwordHash"] }),
+                );
         }
 
         let parameter_rules = parameter_rules();
         // Dynatrace's clients ask for tokens at their product's path.
-        let dynatrace_token = openapi.paths.paths.get("/oauth2/token").cloned().map(|mut item| {
-            if let Some(operation) = item.post.as_mut() {
-                operation.operation_id = Some("issueTokenAtDynatracePath".to_owned());
-            }
-            item
-        });
+        let dynatrace_token = openapi
+            .paths
+            .paths
+            .get("/oauth2/token")
+            .cloned()
+            .map(|mut item| {
+                if let Some(operation) = item.post.as_mut() {
+                    operation.operation_id = Some("issueTokenAtDynatracePath".to_owned());
+                }
+                item
+            });
         if let Some(item) = dynatrace_token {
-            openapi.paths.paths.insert("/sso/oauth2/token".to_owned(), item);
+            openapi
+                .paths
+                .paths
+                .insert("/sso/oauth2/token".to_owned(), item);
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
             let native = path.starts_with("/v1/");
@@ -294,14 +339,18 @@ impl Modify for Conventions {
 }
 
 fn problem_response(status: &str, description: &str) -> RefOr<utoipa::openapi::Response> {
-    let mut response = ResponseBuilder::new()
-        .description(description)
-        .content(PROBLEM, Content::new(Some(Ref::from_schema_name("Problem"))));
+    let mut response = ResponseBuilder::new().description(description).content(
+        PROBLEM,
+        Content::new(Some(Ref::from_schema_name("Problem"))),
+    );
     if status == "503" {
         response = response.header(
             "Retry-After",
             utoipa::openapi::HeaderBuilder::new()
-                .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::Integer))
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::Integer),
+                )
                 .description(Some("Seconds to wait before retrying"))
                 .build(),
         );
@@ -310,7 +359,10 @@ fn problem_response(status: &str, description: &str) -> RefOr<utoipa::openapi::R
         response = response.header(
             "WWW-Authenticate",
             utoipa::openapi::HeaderBuilder::new()
-                .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String))
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::String),
+                )
                 .build(),
         );
     }
