@@ -10,8 +10,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 
 use crate::domain::{
-    Action, Company, Description, Email, ExternalId, GroupName, KeyName, NewPassword, PersonName,
-    TenantName, UserName,
+    Action, Company, Description, Email, ExternalId, GroupName, KeyName, MAX_SUBJECT_CHARS,
+    NewPassword, PersonName, TenantName, UserName,
 };
 
 /// One character that may start or end a name: not a control character and not
@@ -143,6 +143,8 @@ fn parameter_rules() -> Vec<(&'static str, TextRule)> {
     vec![
         ("cursor", rule(CURSOR_PATTERN, 22, 22)),
         ("email", rule(EMAIL_PATTERN, 3, Email::MAX_CHARS)),
+        ("actor", rule(PRINTABLE, 1, MAX_SUBJECT_CHARS)),
+        ("target", rule(PRINTABLE, 1, MAX_SUBJECT_CHARS)),
         (
             "q",
             TextRule {
