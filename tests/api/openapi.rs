@@ -229,3 +229,69 @@ async fn what_the_server_answers_without_a_credential_or_with_a_reader_key_is_do
     }
     assert!(tried >= 70, "only {tried} requests");
 }
+
+// What schemathesis found, kept as tests so that `cargo test` on both backends
+// catches them again.
+
+#[tokio::test]
+async fn a_sign_in_with_a_nul_byte_in_the_email_is_401_not_500() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/tenants/{}/auth/login", tenant.id)))
+        .json(&json!({"email": "a\u{0}b@example.com", "password": "whatever-it-is"}))
+        .send()
+        .await
+        .expect("request sent");
+    crate::helpers::expect_problem(response, 401).await;
+}
+
+#[tokio::test]
+async fn an_audit_filter_with_a_control_character_is_400_naming_it() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    for parameter in ["actor", "target"] {
+        let response = app
+            .get(
+                &format!("/v1/tenants/{}/audit-events?{parameter}=a%00b", tenant.id),
+                &tenant.admin,
+            )
+            .await;
+        let problem = crate::helpers::expect_problem(response, 400).await;
+        assert_eq!(problem["errors"][0]["parameter"], parameter);
+    }
+}
+
+#[tokio::test]
+async fn an_imported_hash_with_a_multi_byte_character_is_400_not_500() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let hash = format!("$2a$1\u{e9}{}", "a".repeat(53));
+    let response = app
+        .post(
+            &format!("/v1/tenants/{}/users", tenant.id),
+            &tenant.admin,
+            &json!({"email": "a@example.com", "firstName": "A", "lastName": "B", "passwordHash": hash}),
+        )
+        .await;
+    let problem = crate::helpers::expect_problem(response, 400).await;
+    assert_eq!(problem["errors"][0]["field"], "passwordHash");
+}
+
+#[tokio::test]
+async fn an_email_with_a_leading_trailing_or_doubled_dot_is_refused() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    for email in [".a@example.com", "a.@example.com", "a..b@example.com"] {
+        let response = app
+            .post(
+                &format!("/v1/tenants/{}/users", tenant.id),
+                &tenant.admin,
+                &json!({"email": email, "firstName": "A", "lastName": "B"}),
+            )
+            .await;
+        let problem = crate::helpers::expect_problem(response, 400).await;
+        assert_eq!(problem["errors"][0]["field"], "email", "{email}");
+    }
+}
