@@ -1,5 +1,5 @@
 use super::user::text_enum;
-use super::{ApiKeyId, AuditEventId, TenantId, Timestamp, UserId};
+use super::{ApiKeyId, AuditEventId, Invalid, TenantId, Timestamp, UserId};
 
 /// Who did something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,4 +123,33 @@ pub struct AuditEvent {
     pub client: ClientInfo,
     /// What changed, by field name; values only where they are not secret.
     pub details: serde_json::Value,
+}
+
+/// The longest actor or target id a filter of the audit log may name.
+pub const MAX_SUBJECT_CHARS: usize = 320;
+
+/// An actor's or target's id as a filter of the audit log names it (an id, or the
+/// email a failed sign-in named): 1 to [`MAX_SUBJECT_CHARS`] characters, none of them
+/// a control character, so that no filter can hold what the store cannot compare.
+pub fn parse_subject_filter(s: String) -> Result<String, Invalid> {
+    let len = s.chars().count();
+    if len == 0 || len > MAX_SUBJECT_CHARS || s.chars().any(char::is_control) {
+        return Err(Invalid::new(format!(
+            "must be 1 to {MAX_SUBJECT_CHARS} characters, none of them a control character"
+        )));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audit_filter_subject_is_printable_and_bounded() {
+        assert!(parse_subject_filter("user@example.com".into()).is_ok());
+        for bad in [String::new(), "a\u{0}b".into(), "x".repeat(321)] {
+            assert!(parse_subject_filter(bad).is_err());
+        }
+    }
 }

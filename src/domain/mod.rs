@@ -16,7 +16,9 @@ mod time;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
-pub use audit::{Action, Actor, AuditEvent, ClientInfo, TargetKind};
+pub use audit::{
+    Action, Actor, AuditEvent, ClientInfo, MAX_SUBJECT_CHARS, TargetKind, parse_subject_filter,
+};
 pub use filter::{CompareOp, Filter, FilterValue, GroupAttr, Sort, UserAttr};
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};

@@ -161,8 +161,10 @@ impl Email {
         }
         let invalid = || Invalid::new("must be a valid email address");
         let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
+        // A dot-atom: no empty, leading, trailing or doubled dots.
         let local_ok = !local.is_empty()
             && local.len() <= 64
+            && local.split('.').all(|atom| !atom.is_empty())
             && local
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c));
@@ -302,6 +304,9 @@ mod tests {
             "a b@acme.com",
             "a@-acme.com",
             "a@acme..com",
+            ".a@acme.com",
+            "a.@acme.com",
+            "a..b@acme.com",
             "ä@acme.com",
             "a@acme.com ",
         ] {

@@ -195,15 +195,15 @@ pub struct ImportedHash(String);
 impl ImportedHash {
     pub fn parse(s: impl Into<String>) -> Result<Self, Invalid> {
         let s: String = s.into();
-        // Byte offsets below are char boundaries only in ASCII text.
-        let bcrypt = s.is_ascii()
-            && ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p))
-            && s.len() == 60
-            && s[4..6].chars().all(|c| c.is_ascii_digit())
-            && &s[6..7] == "$"
-            && s[7..]
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/');
+        // Bytes, not string slices: a multi-byte character must not end a slice.
+        let bytes = s.as_bytes();
+        let bcrypt = ["$2a$", "$2b$", "$2y$"].iter().any(|p| s.starts_with(p))
+            && bytes.len() == 60
+            && bytes[4..6].iter().all(u8::is_ascii_digit)
+            && bytes[6] == b'$'
+            && bytes[7..]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/');
         let argon2 = ["$argon2id$", "$argon2i$", "$argon2d$"]
             .iter()
             .any(|p| s.starts_with(p))
@@ -378,6 +378,16 @@ mod tests {
             assert!(ImportedHash::parse(bad).is_err(), "{bad}");
         }
         assert!(!format!("{:?}", ImportedHash::parse(bcrypt).unwrap()).contains("mRV"));
+    }
+
+    #[test]
+    fn an_imported_hash_with_a_multi_byte_character_is_refused_not_a_panic() {
+        // 60 bytes, with `é` across the bytes where the cost ends and the salt begins.
+        let hash = format!("$2a$1\u{e9}{}", "a".repeat(53));
+        assert_eq!(hash.len(), 60);
+        assert!(ImportedHash::parse(hash).is_err());
+        let hash = format!("$2a$10\u{e9}{}", "a".repeat(52));
+        assert!(ImportedHash::parse(hash).is_err());
     }
 
     #[test]

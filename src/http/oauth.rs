@@ -206,6 +206,21 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
 }
 
 /// `POST /oauth2/token`: `grant_type=client_credentials`.
+#[utoipa::path(
+    post, path = "/oauth2/token", tag = "oauth", operation_id = "issueToken",
+    security(("clientBasic" = []), ()),
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "An access token that acts as the client's key", body = TokenResponse,
+            headers(("Cache-Control" = String), ("Pragma" = String))),
+        (status = 400, description = "A malformed request or an unsupported grant type", body = OAuthErrorBody),
+        (status = 401, description = "Unknown client or wrong secret", body = OAuthErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 408, description = "The request took longer than the server's time limit", body = OAuthErrorBody),
+        (status = 503, description = "The database cannot be reached", body = OAuthErrorBody,
+            headers(("Retry-After" = i64))),
+    )
+)]
 async fn token(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
     let (parts, body) = request.into_parts();
     let client = client_info(&parts);
@@ -238,6 +253,20 @@ async fn token(State(state): State<AppState>, request: Request) -> Result<Respon
 
 /// `POST /oauth2/revoke`: `token=…`, with the client's credentials. Answers 200
 /// whether or not the token was the client's (RFC 7009 section 2.2).
+#[utoipa::path(
+    post, path = "/oauth2/revoke", tag = "oauth", operation_id = "revokeToken",
+    security(("clientBasic" = []), ()),
+    request_body(content = RevocationRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token is no longer valid (or never was the client's)"),
+        (status = 400, description = "A malformed request", body = OAuthErrorBody),
+        (status = 401, description = "Unknown client or wrong secret", body = OAuthErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 408, description = "The request took longer than the server's time limit", body = OAuthErrorBody),
+        (status = 503, description = "The database cannot be reached", body = OAuthErrorBody,
+            headers(("Retry-After" = i64))),
+    )
+)]
 async fn revoke(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
     let (parts, body) = request.into_parts();
     let client = client_info(&parts);
@@ -252,4 +281,83 @@ async fn revoke(State(state): State<AppState>, request: Request) -> Result<Respo
     let mut response = StatusCode::OK.into_response();
     no_store(response.headers_mut());
     Ok(response)
+}
+
+/// The token request's form, as the OpenAPI document describes it. The client's
+/// credentials come in the form or with HTTP Basic, not both.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenRequest {
+    #[schema(inline, value_type = GrantType)]
+    grant_type: String,
+    /// The API key's id; required unless HTTP Basic carries it.
+    client_id: Option<String>,
+    /// The API key's secret; required unless HTTP Basic carries it.
+    #[schema(format = Password)]
+    client_secret: Option<String>,
+    /// Space-separated scopes.
+    scope: Option<String>,
+}
+
+/// The only grant this server issues tokens for.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum GrantType {
+    ClientCredentials,
+}
+
+/// The revocation request's form (RFC 7009).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RevocationRequest {
+    /// The access token to revoke.
+    token: String,
+    /// The API key's id; required unless HTTP Basic carries it.
+    client_id: Option<String>,
+    /// The API key's secret; required unless HTTP Basic carries it.
+    #[schema(format = Password)]
+    client_secret: Option<String>,
+}
+
+/// A successful token response (RFC 6749 section 5.1).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TokenResponse {
+    access_token: String,
+    #[schema(inline, value_type = TokenType)]
+    token_type: String,
+    /// Seconds until the token expires.
+    expires_in: i64,
+    scope: String,
+}
+
+/// Tokens are bearer tokens.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum TokenType {
+    Bearer,
+}
+
+/// An RFC 6749 section 5.2 error.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct OAuthErrorBody {
+    #[schema(inline, value_type = OAuthErrorCode)]
+    error: String,
+    error_description: String,
+}
+
+/// The RFC 6749 error codes this server answers with.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnsupportedGrantType,
+    TemporarilyUnavailable,
+    ServerError,
 }

@@ -111,6 +111,12 @@ impl Directory {
             self.passwords.verify(password, None).await?;
             return Err(ServiceError::Unauthorized);
         }
+        // What cannot be an email names no account (and a NUL byte, which PostgreSQL
+        // refuses in text, must not reach the store): the same work, the same answer.
+        if crate::domain::Email::parse(email.trim()).is_err() {
+            self.passwords.verify(password, None).await?;
+            return Err(ServiceError::Unauthorized);
+        }
         let email_key = fold_case(email.trim());
         let account = account_subject(&email_key);
         let address = client.address.as_deref().map(address_subject);

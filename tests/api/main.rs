@@ -18,6 +18,7 @@ mod groups;
 mod helpers;
 mod isolation;
 mod oauth;
+mod openapi;
 mod outage;
 mod paging;
 mod scim;

@@ -101,7 +101,7 @@ const PROBLEM: &str = "application/problem+json";
 
 /// List a tenant's API keys, revoked ones included; never their secrets.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/api-keys", tag = "api-keys",
+    get, path = "/v1/tenants/{tenantId}/api-keys", tag = "api-keys", operation_id = "listApiKeys",
     params(("tenantId" = TenantId, Path), PageParams),
     responses(
         (status = 200, body = ListBody<ApiKeyBody>),
@@ -123,7 +123,7 @@ pub async fn list(
 
 /// Create an API key (operator or tenant admin). The reply holds its secret, once.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/api-keys", tag = "api-keys",
+    post, path = "/v1/tenants/{tenantId}/api-keys", tag = "api-keys", operation_id = "createApiKey",
     params(("tenantId" = TenantId, Path)),
     request_body = CreateApiKeyBody,
     responses(
@@ -159,7 +159,7 @@ pub async fn create(
 
 /// Read an API key (never its secret).
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/api-keys/{keyId}", tag = "api-keys",
+    get, path = "/v1/tenants/{tenantId}/api-keys/{keyId}", tag = "api-keys", operation_id = "getApiKey",
     params(("tenantId" = TenantId, Path), ("keyId" = ApiKeyId, Path)),
     responses(
         (status = 200, body = ApiKeyBody),
@@ -177,7 +177,7 @@ pub async fn get(
 
 /// Revoke an API key: it authenticates nothing from now on.
 #[utoipa::path(
-    delete, path = "/v1/tenants/{tenantId}/api-keys/{keyId}", tag = "api-keys",
+    delete, path = "/v1/tenants/{tenantId}/api-keys/{keyId}", tag = "api-keys", operation_id = "revokeApiKey",
     params(("tenantId" = TenantId, Path), ("keyId" = ApiKeyId, Path)),
     responses(
         (status = 204, description = "Revoked"),

@@ -2,7 +2,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::{AuditEvent, AuditEventId, TenantId, Timestamp, Violations};
+use crate::domain::{
+    AuditEvent, AuditEventId, TenantId, Timestamp, Violations, parse_subject_filter,
+};
 use crate::http::AppState;
 use crate::store::AuditFilter;
 
@@ -95,7 +97,7 @@ pub struct AuditParams {
 
 /// List the tenant's audit log, oldest first (operator and admins).
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/audit-events", tag = "audit",
+    get, path = "/v1/tenants/{tenantId}/audit-events", tag = "audit", operation_id = "listAuditEvents",
     params(("tenantId" = TenantId, Path), AuditParams),
     responses(
         (status = 200, body = ListBody<AuditEventBody>),
@@ -120,9 +122,9 @@ pub async fn list(
         }),
     );
     let filter = AuditFilter {
-        actor_id: params.actor,
+        actor_id: v.check_opt("actor", params.actor.map(parse_subject_filter)),
         action,
-        target_id: params.target,
+        target_id: v.check_opt("target", params.target.map(parse_subject_filter)),
         since: v.check_opt(
             "since",
             params.since.as_deref().map(Timestamp::parse_rfc3339),

@@ -53,7 +53,7 @@ pub struct TokenBody {
 /// `urn:roster:problem:two-factor-required`; a wrong code is 401 of type
 /// `urn:roster:problem:two-factor-rejected` and counts as a failed sign-in.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/login", tag = "auth", security(()),
+    post, path = "/v1/tenants/{tenantId}/auth/login", tag = "auth", operation_id = "signIn", security(()),
     params(("tenantId" = TenantId, Path)),
     request_body = LoginBody,
     responses(
@@ -95,7 +95,7 @@ pub async fn login(
 
 /// Sign out: the signed-in user's token presented stops working.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/logout", tag = "auth",
+    post, path = "/v1/tenants/{tenantId}/auth/logout", tag = "auth", operation_id = "signOut",
     params(("tenantId" = TenantId, Path)),
     responses(
         (status = 204, description = "Signed out"),
@@ -125,7 +125,7 @@ pub struct PasswordChangeBody {
 
 /// Change the signed-in user's own password (its token, and the current password).
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/password", tag = "auth",
+    post, path = "/v1/tenants/{tenantId}/auth/password", tag = "auth", operation_id = "changeOwnPassword",
     params(("tenantId" = TenantId, Path)),
     request_body = PasswordChangeBody,
     responses(
@@ -162,7 +162,7 @@ pub struct PasswordBody {
 
 /// Set a user's password (an administrator's reset). A pending user becomes active.
 #[utoipa::path(
-    put, path = "/v1/tenants/{tenantId}/users/{userId}/password", tag = "users",
+    put, path = "/v1/tenants/{tenantId}/users/{userId}/password", tag = "users", operation_id = "setUserPassword",
     params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
     request_body = PasswordBody,
     responses(
@@ -191,7 +191,7 @@ pub async fn set_password(
 
 /// Lift the lock repeated failed sign-ins put on a user's account.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/users/{userId}/unlock", tag = "users",
+    post, path = "/v1/tenants/{tenantId}/users/{userId}/unlock", tag = "users", operation_id = "unlockUser",
     params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
     responses(
         (status = 204, description = "Unlocked"),
@@ -219,7 +219,7 @@ pub struct InvitationBody {
 
 /// Make a one-time invitation token for a pending user (replacing an earlier one).
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/users/{userId}/invitation", tag = "users",
+    post, path = "/v1/tenants/{tenantId}/users/{userId}/invitation", tag = "users", operation_id = "inviteUser",
     params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
     responses(
         (status = 201, body = InvitationBody),
@@ -255,7 +255,7 @@ pub struct AcceptInvitationBody {
 
 /// Set a pending user's first password with its invitation; the user becomes active.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/accept-invitation", tag = "auth", security(()),
+    post, path = "/v1/tenants/{tenantId}/auth/accept-invitation", tag = "auth", operation_id = "acceptInvitation", security(()),
     params(("tenantId" = TenantId, Path)),
     request_body = AcceptInvitationBody,
     responses(

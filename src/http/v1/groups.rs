@@ -61,6 +61,7 @@ pub struct CreateGroupBody {
     description: Option<String>,
     #[schema(value_type = Option<GroupOwner>)]
     owner: Option<String>,
+    #[schema(max_items = 100)]
     federated_attribute_values: Option<Vec<String>>,
     external_id: Option<String>,
 }
@@ -97,13 +98,15 @@ impl CreateGroupBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateGroupBody {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    /// `null` empties it.
     #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>)]
+    /// `null` empties them.
+    #[schema(value_type = Option<Vec<String>>, max_items = 100)]
     federated_attribute_values: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable)]
@@ -138,7 +141,7 @@ const PROBLEM: &str = "application/problem+json";
 
 /// List a tenant's groups, in creation order.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/groups", tag = "groups",
+    get, path = "/v1/tenants/{tenantId}/groups", tag = "groups", operation_id = "listGroups",
     params(("tenantId" = TenantId, Path), PageParams),
     responses(
         (status = 200, body = ListBody<GroupBody>),
@@ -161,7 +164,7 @@ pub async fn list(
 
 /// Create a group.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/groups", tag = "groups",
+    post, path = "/v1/tenants/{tenantId}/groups", tag = "groups", operation_id = "createGroup",
     params(("tenantId" = TenantId, Path)),
     request_body = CreateGroupBody,
     responses(
@@ -186,7 +189,7 @@ pub async fn create(
 
 /// Read a group.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups",
+    get, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups", operation_id = "getGroup",
     params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path)),
     responses(
         (status = 200, body = GroupBody, headers(("ETag" = String))),
@@ -204,7 +207,7 @@ pub async fn get(
 
 /// Change the fields the body names (JSON merge patch).
 #[utoipa::path(
-    patch, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups",
+    patch, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups", operation_id = "updateGroup",
     params(
         ("tenantId" = TenantId, Path), ("groupId" = GroupId, Path),
         ("If-Match" = Option<String>, Header, description = "Apply only if the group's ETag is this"),
@@ -234,7 +237,7 @@ pub async fn update(
 
 /// Delete a group and its memberships (its members stay).
 #[utoipa::path(
-    delete, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups",
+    delete, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups", operation_id = "deleteGroup",
     params(
         ("tenantId" = TenantId, Path), ("groupId" = GroupId, Path),
         ("If-Match" = Option<String>, Header, description = "Delete only if the group's ETag is this"),
@@ -260,7 +263,7 @@ pub async fn delete(
 
 /// List a group's members, in creation order.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/groups/{groupId}/members", tag = "groups",
+    get, path = "/v1/tenants/{tenantId}/groups/{groupId}/members", tag = "groups", operation_id = "listGroupMembers",
     params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), PageParams),
     responses(
         (status = 200, body = ListBody<UserBody>),
@@ -282,7 +285,7 @@ pub async fn members(
 
 /// Make a user a member of the group; adding a member again changes nothing.
 #[utoipa::path(
-    put, path = "/v1/tenants/{tenantId}/groups/{groupId}/members/{userId}", tag = "groups",
+    put, path = "/v1/tenants/{tenantId}/groups/{groupId}/members/{userId}", tag = "groups", operation_id = "addGroupMember",
     params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), ("userId" = UserId, Path)),
     responses(
         (status = 204, description = "The user is a member"),
@@ -303,7 +306,7 @@ pub async fn add_member(
 
 /// End a user's membership of the group.
 #[utoipa::path(
-    delete, path = "/v1/tenants/{tenantId}/groups/{groupId}/members/{userId}", tag = "groups",
+    delete, path = "/v1/tenants/{tenantId}/groups/{groupId}/members/{userId}", tag = "groups", operation_id = "removeGroupMember",
     params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), ("userId" = UserId, Path)),
     responses(
         (status = 204, description = "The user is no longer a member"),

@@ -6,13 +6,13 @@ mod auth;
 mod error;
 mod extract;
 mod groups;
+mod openapi;
 mod tenants;
 mod two_factor;
 mod users;
 
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,6 +21,7 @@ use crate::domain::{PageCursor, PageLimit, PageRequest, Violations};
 use super::AppState;
 
 pub use error::{ApiError, Problem};
+use openapi::Conventions;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +31,7 @@ pub use error::{ApiError, Problem};
             Every request carries `Authorization: Bearer <secret>`: the operator credential, or \
             a tenant API key. Errors are RFC 9457 problem documents.",
     ),
-    modifiers(&BearerAuth),
+    paths(crate::http::oauth::token, crate::http::oauth::revoke),
     security(("bearer" = [])),
     tags(
         (name = "tenants", description = "Customer accounts (operator only)"),
@@ -39,25 +40,23 @@ pub use error::{ApiError, Problem};
         (name = "api-keys", description = "Tenant credentials for programs"),
         (name = "auth", description = "Users signing in and out, and their own passwords"),
         (name = "audit", description = "Who did what, when, and from where"),
+        (name = "oauth", description = "Access tokens for API keys (OAuth 2.0 client credentials, RFC 7009 revocation)"),
     ),
     components(schemas(Problem))
 )]
 struct ApiDoc;
 
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
+/// The /v1 routes, and the OpenAPI document that describes them and the OAuth
+/// token endpoints.
+pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut document) = routes().split_for_parts();
+    // After the routes have added their paths and schemas: the conventions apply
+    // to all of them.
+    utoipa::Modify::modify(&Conventions, &mut document);
+    (router, document)
 }
 
-/// The /v1 routes and the OpenAPI document that describes them.
-pub fn router() -> OpenApiRouter<AppState> {
+fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(tenants::list, tenants::create))
         .routes(routes!(tenants::get, tenants::rename, tenants::delete))

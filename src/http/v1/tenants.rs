@@ -56,7 +56,7 @@ const PROBLEM: &str = "application/problem+json";
 
 /// List tenants (operator only).
 #[utoipa::path(
-    get, path = "/v1/tenants", tag = "tenants",
+    get, path = "/v1/tenants", tag = "tenants", operation_id = "listTenants",
     params(PageParams),
     responses(
         (status = 200, body = ListBody<TenantBody>),
@@ -77,7 +77,7 @@ pub async fn list(
 
 /// Create a tenant (operator only).
 #[utoipa::path(
-    post, path = "/v1/tenants", tag = "tenants",
+    post, path = "/v1/tenants", tag = "tenants", operation_id = "createTenant",
     request_body = TenantNameBody,
     responses(
         (status = 201, body = TenantBody, headers(("ETag" = String), ("Location" = String))),
@@ -100,7 +100,7 @@ pub async fn create(
 
 /// Read a tenant: the operator reads any, a tenant's keys read their own.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}", tag = "tenants",
+    get, path = "/v1/tenants/{tenantId}", tag = "tenants", operation_id = "getTenant",
     params(("tenantId" = TenantId, Path)),
     responses(
         (status = 200, body = TenantBody, headers(("ETag" = String))),
@@ -118,7 +118,7 @@ pub async fn get(
 
 /// Rename a tenant (operator only).
 #[utoipa::path(
-    patch, path = "/v1/tenants/{tenantId}", tag = "tenants",
+    patch, path = "/v1/tenants/{tenantId}", tag = "tenants", operation_id = "renameTenant",
     params(
         ("tenantId" = TenantId, Path),
         ("If-Match" = Option<String>, Header, description = "Apply only if the tenant's ETag is this"),
@@ -147,7 +147,7 @@ pub async fn rename(
 
 /// Delete a tenant with everything in it (operator only).
 #[utoipa::path(
-    delete, path = "/v1/tenants/{tenantId}", tag = "tenants",
+    delete, path = "/v1/tenants/{tenantId}", tag = "tenants", operation_id = "deleteTenant",
     params(
         ("tenantId" = TenantId, Path),
         ("If-Match" = Option<String>, Header, description = "Delete only if the tenant's ETag is this"),

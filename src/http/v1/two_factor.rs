@@ -27,7 +27,7 @@ pub struct TwoFactorStatusBody {
 
 /// Where the signed-in user's two-factor sign-in stands.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/auth/two-factor", tag = "auth",
+    get, path = "/v1/tenants/{tenantId}/auth/two-factor", tag = "auth", operation_id = "getOwnTwoFactor",
     params(("tenantId" = TenantId, Path)),
     responses(
         (status = 200, body = TwoFactorStatusBody),
@@ -76,7 +76,7 @@ pub struct EnrolmentBody {
 /// Needs the user's password. Two-factor sign-in is not on until a first code
 /// confirms the enrolment; starting again replaces a pending enrolment.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/two-factor/totp", tag = "auth",
+    post, path = "/v1/tenants/{tenantId}/auth/two-factor/totp", tag = "auth", operation_id = "enrolOwnTotp",
     params(("tenantId" = TenantId, Path)),
     request_body = EnrolBody,
     responses(
@@ -136,7 +136,7 @@ fn recovery_codes(codes: Vec<String>) -> impl IntoResponse {
 
 /// Confirm the pending enrolment with a first code: two-factor sign-in is on.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/two-factor/totp/confirm", tag = "auth",
+    post, path = "/v1/tenants/{tenantId}/auth/two-factor/totp/confirm", tag = "auth", operation_id = "confirmOwnTotp",
     params(("tenantId" = TenantId, Path)),
     request_body = CodeBody,
     responses(
@@ -158,7 +158,7 @@ pub async fn confirm(
 
 /// Replace the signed-in user's recovery codes (a current code is needed).
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/two-factor/recovery-codes", tag = "auth",
+    post, path = "/v1/tenants/{tenantId}/auth/two-factor/recovery-codes", tag = "auth", operation_id = "regenerateOwnRecoveryCodes",
     params(("tenantId" = TenantId, Path)),
     request_body = CodeBody,
     responses(
@@ -183,7 +183,7 @@ pub async fn regenerate_recovery_codes(
 
 /// Turn the signed-in user's two-factor sign-in off (a current code is needed).
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/auth/two-factor/disable", tag = "auth",
+    post, path = "/v1/tenants/{tenantId}/auth/two-factor/disable", tag = "auth", operation_id = "disableOwnTwoFactor",
     params(("tenantId" = TenantId, Path)),
     request_body = CodeBody,
     responses(
@@ -209,7 +209,7 @@ pub async fn disable_own(
 /// Turn a user's two-factor sign-in off (an administrator's reset, for a user who
 /// lost its authenticator and recovery codes).
 #[utoipa::path(
-    delete, path = "/v1/tenants/{tenantId}/users/{userId}/two-factor", tag = "users",
+    delete, path = "/v1/tenants/{tenantId}/users/{userId}/two-factor", tag = "users", operation_id = "disableUserTwoFactor",
     params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
     responses(
         (status = 204, description = "Two-factor sign-in is off"),

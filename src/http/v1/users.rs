@@ -183,17 +183,17 @@ impl CreateUserBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateUserBody {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = Email)]
+    #[schema(value_type = String, required = false, format = Email)]
     email: Option<Option<String>>,
     /// `null` makes the userName the email again.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable, max_length = 255)]
     user_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false)]
     last_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable)]
@@ -205,10 +205,10 @@ pub struct UpdateUserBody {
     #[schema(value_type = Option<String>, nullable)]
     country_code: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Role, required = false)]
     role: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Status>)]
+    #[schema(value_type = Status, required = false)]
     status: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, nullable)]
@@ -291,7 +291,7 @@ impl ListUsersParams {
 
 /// List a tenant's users, in creation order, filtered and paged.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/users", tag = "users",
+    get, path = "/v1/tenants/{tenantId}/users", tag = "users", operation_id = "listUsers",
     params(("tenantId" = TenantId, Path), ListUsersParams),
     responses(
         (status = 200, body = ListBody<UserBody>),
@@ -316,7 +316,7 @@ pub async fn list(
 
 /// Create a user.
 #[utoipa::path(
-    post, path = "/v1/tenants/{tenantId}/users", tag = "users",
+    post, path = "/v1/tenants/{tenantId}/users", tag = "users", operation_id = "createUser",
     params(("tenantId" = TenantId, Path)),
     request_body = CreateUserBody,
     responses(
@@ -343,7 +343,7 @@ pub async fn create(
 
 /// Read a user.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users",
+    get, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users", operation_id = "getUser",
     params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
     responses(
         (status = 200, body = UserBody, headers(("ETag" = String))),
@@ -361,7 +361,7 @@ pub async fn get(
 
 /// Change the fields the body names (JSON merge patch).
 #[utoipa::path(
-    patch, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users",
+    patch, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users", operation_id = "updateUser",
     params(
         ("tenantId" = TenantId, Path), ("userId" = UserId, Path),
         ("If-Match" = Option<String>, Header, description = "Apply only if the user's ETag is this"),
@@ -391,7 +391,7 @@ pub async fn update(
 
 /// Delete a user and its memberships.
 #[utoipa::path(
-    delete, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users",
+    delete, path = "/v1/tenants/{tenantId}/users/{userId}", tag = "users", operation_id = "deleteUser",
     params(
         ("tenantId" = TenantId, Path), ("userId" = UserId, Path),
         ("If-Match" = Option<String>, Header, description = "Delete only if the user's ETag is this"),
@@ -417,7 +417,7 @@ pub async fn delete(
 
 /// List the groups a user belongs to.
 #[utoipa::path(
-    get, path = "/v1/tenants/{tenantId}/users/{userId}/groups", tag = "users",
+    get, path = "/v1/tenants/{tenantId}/users/{userId}/groups", tag = "users", operation_id = "listUserGroups",
     params(("tenantId" = TenantId, Path), ("userId" = UserId, Path), PageParams),
     responses(
         (status = 200, body = ListBody<GroupBody>),
