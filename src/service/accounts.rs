@@ -221,13 +221,25 @@ impl Directory {
         let user = self.find_user_by_email(tenant, email).await?;
         let wanted = distinct(named);
         let mut tx = self.store.begin().await?;
+        // The groups first, in id order, then the user: the order every membership
+        // change takes its locks in, whichever face starts it.
+        let mut touched: BTreeSet<GroupId> = wanted.iter().copied().collect();
+        if change != GroupChange::Add {
+            touched.extend(tx.group_ids_of_user(tenant, user.id).await?);
+        }
+        let touched: Vec<GroupId> = touched.into_iter().collect();
+        let locked: BTreeSet<GroupId> = tx
+            .lock_groups(tenant, &touched)
+            .await?
+            .into_iter()
+            .collect();
         tx.lock_user(tenant, user.id)
             .await?
             .ok_or(ServiceError::NotFound(Resource::User))?;
-        let existing: BTreeSet<GroupId> = tx
-            .existing_group_ids(tenant, &wanted)
-            .await?
-            .into_iter()
+        let existing: BTreeSet<GroupId> = wanted
+            .iter()
+            .filter(|id| locked.contains(id))
+            .copied()
             .collect();
         let missing: BTreeSet<GroupId> = wanted
             .iter()

@@ -198,6 +198,10 @@ impl Directory {
         self.find_group(tenant, group).await?;
         self.find_user(tenant, user).await?;
         let mut tx = self.store.begin().await?;
+        // The group's lock first, as every membership change takes it.
+        tx.lock_group(tenant, group)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Group))?;
         let added = tx
             .add_member(tenant, group, user, Timestamp::now())
             .await
@@ -234,6 +238,9 @@ impl Directory {
         self.find_group(tenant, group).await?;
         self.find_user(tenant, user).await?;
         let mut tx = self.store.begin().await?;
+        tx.lock_group(tenant, group)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Group))?;
         if !tx.remove_member(tenant, group, user).await? {
             return Err(ServiceError::NotFound(Resource::Membership));
         }

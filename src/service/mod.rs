@@ -134,10 +134,22 @@ impl From<StoreError> for ServiceError {
                     retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
                 }
             }
+            StoreError::Contention(cause) => {
+                // Memberships and other multi-row writes lock in one order, so this
+                // is rare; the caller may simply try again.
+                tracing::warn!(error = %cause, "a transaction lost a race with concurrent ones");
+                ServiceError::Unavailable {
+                    retry_after_seconds: CONTENTION_RETRY_AFTER_SECONDS,
+                }
+            }
             other => ServiceError::Internal(other.into()),
         }
     }
 }
+
+/// What a caller is told to wait before retrying a write the database gave up
+/// because of concurrent ones.
+pub const CONTENTION_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// What a caller is told to wait before retrying while the database is unreachable.
 pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
