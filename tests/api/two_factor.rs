@@ -246,7 +246,8 @@ async fn a_user_enrols_an_authenticator_and_then_signs_in_with_its_codes() {
         401,
     )
     .await;
-    assert_eq!(bad_password["type"], "about:blank");
+    assert_eq!(bad_password["type"], "urn:roster:problem:invalid-credentials");
+    assert_eq!(bad_password["detail"], "invalid email or password");
 
     // Enrolling again while on is refused.
     expect_problem(
