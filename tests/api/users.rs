@@ -341,3 +341,77 @@ async fn a_user_name_is_the_email_unless_one_is_given() {
     .await;
     assert_eq!(reset["userName"], "rr@acme.com");
 }
+
+/// Addresses that break the one email rule in each of its clauses.
+const BAD_EMAILS: &[&str] = &[
+    ".lead@acme.com",
+    "trail.@acme.com",
+    "dou..ble@acme.com",
+    "a@-acme.com",
+    "a@acme-.com",
+    "a@acme..com",
+    "a@localhost",
+    "a@acme_corp.com",
+];
+
+#[tokio::test]
+async fn the_same_bad_emails_are_refused_on_every_face() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for bad in BAD_EMAILS {
+        let native = app
+            .post(
+                &format!("/v1/tenants/{}/users", t.id),
+                &t.admin,
+                &json!({"email": bad, "firstName": "A", "lastName": "B"}),
+            )
+            .await;
+        assert_eq!(
+            problem_fields(&expect_problem(native, 400).await),
+            ["email"],
+            "native {bad}"
+        );
+        let scim = app
+            .post(
+                "/scim/v2/Users",
+                &t.admin,
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": format!("user-{}", bad.len()),
+                        "emails": [{"value": bad, "primary": true}]}),
+            )
+            .await;
+        let scim = expect_json(scim, 400).await;
+        assert_eq!(scim["scimType"], "invalidValue", "SCIM {bad}: {scim}");
+        let anodot = app
+            .post("/api/v2/users", &t.admin, &json!({"emails": [bad]}))
+            .await;
+        assert_eq!(anodot.status(), 400, "Anodot {bad}");
+        let dynatrace = app
+            .post(
+                &format!("/iam/v1/accounts/{}/users", t.id),
+                &t.admin,
+                &json!({"email": bad}),
+            )
+            .await;
+        assert_eq!(dynatrace.status(), 400, "Dynatrace {bad}");
+        let tyk = app
+            .client
+            .post(app.url("/api/users"))
+            .header("authorization", &t.admin)
+            .json(&json!({"first_name": "A", "last_name": "B", "email_address": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tyk.status(), 400, "Tyk {bad}");
+    }
+    assert!(app.all_users(&t).await.is_empty());
+    // And the rule's good side holds on every face too.
+    let created = app
+        .post(
+            &format!("/v1/tenants/{}/users", t.id),
+            &t.admin,
+            &json!({"email": "first.last+tag@sub-1.acme.com", "firstName": "A", "lastName": "B"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+}
