@@ -592,6 +592,8 @@ impl Directory {
         let hash = self.passwords.hash(new).await?;
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(tenant_id, user_id, &hash, now).await?;
+        // A change of the user: its version and updatedAt move.
+        tx.touch_user(tenant_id, user_id, now).await?;
         audit(
             &mut tx,
             caller,

@@ -166,9 +166,12 @@ impl Directory {
             .await?;
         let codes = generate_recovery_codes();
         let hashes: Vec<Vec<u8>> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+        let now = Timestamp::now();
         let mut tx = self.store.begin().await?;
-        tx.replace_recovery_codes(tenant, user_id, &hashes, Timestamp::now())
+        tx.replace_recovery_codes(tenant, user_id, &hashes, now)
             .await?;
+        // New credentials are a change of the user: its version and updatedAt move.
+        tx.touch_user(tenant, user_id, now).await?;
         audit(
             &mut tx,
             caller,

@@ -202,10 +202,17 @@ impl Directory {
                 tx.set_default_group(tenant, user.id, user.default_group_id, now)
                     .await?;
             }
+            // The reply is what is stored (groups once each, in the order every read
+            // lists them), read back in the transaction that wrote it.
+            let stored = tx
+                .lock_user(tenant, user.id)
+                .await?
+                .ok_or(ServiceError::NotFound(Resource::User))?;
+            let group_ids = tx.group_ids_of_user(tenant, user.id).await?;
             tx.commit().await?;
             outcome.invited.push(UserWithGroupIds {
-                user,
-                group_ids: groups.clone(),
+                user: stored,
+                group_ids,
             });
         }
         Ok(outcome)

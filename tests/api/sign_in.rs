@@ -816,3 +816,45 @@ async fn a_failed_sign_in_says_invalid_email_or_password() {
         assert!(!problem.to_string().to_lowercase().contains("bearer"));
     }
 }
+
+#[tokio::test]
+async fn accepting_an_invitation_moves_updated_at_and_the_version() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let body =
+        json!({"email": "inv@acme.com", "firstName": "I", "lastName": "V", "status": "pending"});
+    let user = expect_json(
+        app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &body)
+            .await,
+        201,
+    )
+    .await;
+    let id = user["id"].as_str().unwrap();
+    let invitation = expect_json(
+        app.request(
+            reqwest::Method::POST,
+            &format!("/v1/tenants/{}/users/{id}/invitation", t.id),
+            &t.admin,
+        )
+        .send()
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let (etag, _, _) = crate::users::version_and_updated_at(&app, &t.id, &t.admin, id).await;
+    let before = crate::users::now_as_written();
+    let accepted = app
+        .client
+        .post(app.url(&format!("/v1/tenants/{}/auth/accept-invitation", t.id)))
+        .json(&json!({"token": invitation["token"], "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 204);
+    let (next, updated_at, user) =
+        crate::users::version_and_updated_at(&app, &t.id, &t.admin, id).await;
+    assert_ne!(next, etag);
+    assert!(updated_at >= before, "{updated_at} < {before}");
+    assert_eq!(user["login"]["passwordChangedAt"], updated_at.as_str());
+}
