@@ -153,6 +153,10 @@ impl Directory {
                 ));
             }
         }
+        // Added in id order, after locking them in that order, as every membership
+        // change does.
+        groups.sort_by_key(|g| g.as_uuid());
+        groups.dedup();
         let mut outcome = InvitationOutcome::default();
         for email in invitation.emails {
             let new = NewUser {
@@ -173,6 +177,10 @@ impl Directory {
             let mut user = user_record(tenant, new, false, now);
             user.default_group_id = invitation.default_group;
             let mut tx = self.store.begin().await?;
+            if tx.lock_groups(tenant, &groups).await?.len() != groups.len() {
+                // Deleted since the check above.
+                return Err(ServiceError::NotFound(Resource::Group));
+            }
             match insert_user(&mut tx, caller, &user, None).await {
                 Ok(()) => {}
                 Err(conflict @ ServiceError::Conflict { .. }) => {
@@ -300,6 +308,11 @@ impl Directory {
             return Err(unknown_group());
         }
         let mut tx = self.store.begin().await?;
+        if let Patch::Set(group) = patch.default_group_id {
+            // A new default group is a membership change: its group's lock comes
+            // before the user's, as in every membership change.
+            tx.lock_groups(tenant, &[group]).await?;
+        }
         let current = tx
             .lock_user(tenant, id)
             .await?
