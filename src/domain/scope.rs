@@ -128,7 +128,13 @@ mod tests {
         for bad in ["admin", "read admin", "READ", "openid"] {
             assert!(ScopeRequest::parse(Some(bad)).is_err(), "{bad}");
         }
-        for good in [None, Some(""), Some("  "), Some("read"), Some("account-idm-write read")] {
+        for good in [
+            None,
+            Some(""),
+            Some("  "),
+            Some("read"),
+            Some("account-idm-write read"),
+        ] {
             assert!(ScopeRequest::parse(good).is_ok(), "{good:?}");
         }
     }
@@ -139,7 +145,10 @@ mod tests {
         assert_eq!(granted(None, Admin).as_deref(), Some("read write"));
         assert_eq!(granted(None, Reader).as_deref(), Some("read"));
         assert_eq!(granted(Some("read"), Admin).as_deref(), Some("read"));
-        assert_eq!(granted(Some("write read write"), Admin).as_deref(), Some("write read"));
+        assert_eq!(
+            granted(Some("write read write"), Admin).as_deref(),
+            Some("write read")
+        );
         assert_eq!(granted(Some("read write"), Reader).as_deref(), Some("read"));
         assert_eq!(granted(Some("write"), Reader), None);
         assert_eq!(granted(Some("account-idm-write"), Reader), None);

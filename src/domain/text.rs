@@ -343,7 +343,10 @@ mod tests {
             assert!(Email::parse(*good).is_ok(), "{good} should be valid");
         }
         for (bad, why) in INVALID_EMAILS {
-            assert!(Email::parse(*bad).is_err(), "{bad} should be invalid: {why}");
+            assert!(
+                Email::parse(*bad).is_err(),
+                "{bad} should be invalid: {why}"
+            );
         }
     }
 

@@ -51,7 +51,8 @@ impl SignInPolicy {
     /// (50 by default), high enough that a stranger cannot reach it by accident and
     /// low enough that a guesser spread over many addresses is stopped.
     pub fn max_account_failures(&self) -> i64 {
-        self.max_failures.saturating_mul(ACCOUNT_WIDE_FAILURE_FACTOR)
+        self.max_failures
+            .saturating_mul(ACCOUNT_WIDE_FAILURE_FACTOR)
     }
 }
 
@@ -435,8 +436,7 @@ impl Directory {
     ) -> ServiceResult<()> {
         let email_key = fold_case(email);
         let account = account_subject(&email_key);
-        let account_from_address =
-            account_address_subject(&email_key, client.address.as_deref());
+        let account_from_address = account_address_subject(&email_key, client.address.as_deref());
         let now = Timestamp::now();
         match self
             .store
@@ -552,11 +552,8 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let account = account_subject(&fold_case(&found.email));
         tx.clear_failures(tenant, &account).await?;
-        tx.clear_failures_with_prefix(
-            tenant,
-            &format!("{account}{ACCOUNT_ADDRESS_SEPARATOR}"),
-        )
-        .await?;
+        tx.clear_failures_with_prefix(tenant, &format!("{account}{ACCOUNT_ADDRESS_SEPARATOR}"))
+            .await?;
         audit(
             &mut tx,
             caller,

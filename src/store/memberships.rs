@@ -95,7 +95,8 @@ impl Tx {
             return Ok(Vec::new());
         }
         let mut sql = Sql::new("SELECT g.id FROM groups g WHERE g.tenant_id = ");
-        sql.bind(Value::Uuid(tenant.as_uuid())).push(" AND g.id IN (");
+        sql.bind(Value::Uuid(tenant.as_uuid()))
+            .push(" AND g.id IN (");
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");

@@ -912,7 +912,9 @@ async fn login_metadata_is_never_updated_before_the_logins_it_carries() {
         "lastFailedLogin",
         "lastSuccessfulBasicAuthentication",
     ] {
-        let at = login[field].as_str().unwrap_or_else(|| panic!("{field}: {login}"));
+        let at = login[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {login}"));
         assert!(at >= before.as_str(), "{field}");
         assert!(updated >= at, "updatedAt {updated} is before {field} {at}");
     }

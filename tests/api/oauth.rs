@@ -272,7 +272,11 @@ async fn an_unknown_scope_is_invalid_scope() {
     let admin = client_of_role(&app, &t.id, &t.admin, "admin").await;
     for scope in ["admin", "read bogus", "READ", "openid profile"] {
         let (status, body) = token_with_scope(&app, &admin, Some(scope)).await;
-        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{scope}: {body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_scope")),
+            "{scope}: {body}"
+        );
         assert!(body["access_token"].is_null());
     }
 }
@@ -287,10 +291,18 @@ async fn the_token_reply_names_only_the_scopes_granted() {
         (&admin, None, "read write"),
         (&admin, Some(""), "read write"),
         (&admin, Some("read"), "read"),
-        (&admin, Some("account-idm-read account-idm-write"), "account-idm-read account-idm-write"),
+        (
+            &admin,
+            Some("account-idm-read account-idm-write"),
+            "account-idm-read account-idm-write",
+        ),
         (&reader, None, "read"),
         (&reader, Some("read write"), "read"),
-        (&reader, Some("account-idm-read account-idm-write"), "account-idm-read"),
+        (
+            &reader,
+            Some("account-idm-read account-idm-write"),
+            "account-idm-read",
+        ),
     ];
     for (client, scope, granted) in cases {
         let (status, body) = token_with_scope(&app, client, scope).await;
@@ -300,7 +312,11 @@ async fn the_token_reply_names_only_the_scopes_granted() {
     // A reader key is never granted a write scope, even alone.
     for scope in ["write", "account-idm-write"] {
         let (status, body) = token_with_scope(&app, &reader, Some(scope)).await;
-        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_scope")),
+            "{body}"
+        );
     }
     // And its read-scoped token cannot write.
     let (_, body) = token_with_scope(&app, &reader, Some("read write")).await;
@@ -331,7 +347,13 @@ async fn a_read_scoped_token_of_an_admin_key_cannot_write_on_any_face() {
     let scim_user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                            "userName": "scim@acme.com"});
     // Reads work on every face.
-    for path in [native.as_str(), "/scim/v2/Users", "/api/v2/users", dynatrace.as_str(), "/users"] {
+    for path in [
+        native.as_str(),
+        "/scim/v2/Users",
+        "/api/v2/users",
+        dynatrace.as_str(),
+        "/users",
+    ] {
         assert_eq!(app.get(path, &read_only).await.status(), 200, "{path}");
     }
     let tyk_list = app
@@ -344,13 +366,20 @@ async fn a_read_scoped_token_of_an_admin_key_cannot_write_on_any_face() {
     assert_eq!(tyk_list.status(), 200, "Tyk read");
     // Writes are refused on every face.
     let writes = [
-        (native.as_str(), json!({"email": "n@acme.com", "firstName": "N", "lastName": "N"})),
+        (
+            native.as_str(),
+            json!({"email": "n@acme.com", "firstName": "N", "lastName": "N"}),
+        ),
         ("/scim/v2/Users", scim_user.clone()),
         ("/api/v2/users", json!({"emails": ["a@acme.com"]})),
         (dynatrace.as_str(), json!({"email": "d@acme.com"})),
     ];
     for (path, body) in &writes {
-        assert_eq!(app.post(path, &read_only, body).await.status(), 403, "{path}");
+        assert_eq!(
+            app.post(path, &read_only, body).await.status(),
+            403,
+            "{path}"
+        );
     }
     let tyk_write = app
         .client

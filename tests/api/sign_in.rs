@@ -787,7 +787,14 @@ async fn the_account_wide_ceiling_locks_the_account_for_every_address() {
     // Below the ceiling, a fresh address still signs in.
     let fresh = sign_in_from(&app, &t.id, "198.51.100.1", "victim@acme.com", PASSWORD).await;
     expect_json(fresh, 200).await;
-    let last = sign_in_from(&app, &t.id, "203.0.113.19", "victim@acme.com", "guess guess").await;
+    let last = sign_in_from(
+        &app,
+        &t.id,
+        "203.0.113.19",
+        "victim@acme.com",
+        "guess guess",
+    )
+    .await;
     expect_problem(last, 401).await;
     for from in ["198.51.100.1", "198.51.100.2"] {
         let locked = sign_in_from(&app, &t.id, from, "victim@acme.com", PASSWORD).await;

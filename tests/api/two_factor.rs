@@ -246,7 +246,10 @@ async fn a_user_enrols_an_authenticator_and_then_signs_in_with_its_codes() {
         401,
     )
     .await;
-    assert_eq!(bad_password["type"], "urn:roster:problem:invalid-credentials");
+    assert_eq!(
+        bad_password["type"],
+        "urn:roster:problem:invalid-credentials"
+    );
     assert_eq!(bad_password["detail"], "invalid email or password");
 
     // Enrolling again while on is refused.
@@ -472,9 +475,17 @@ async fn two_factor_changes_move_updated_at_and_the_version() {
     for action in ["recovery-codes", "disable"] {
         let before = crate::users::now_as_written();
         let response = app
-            .post(&format!("{base}/{action}"), &user.token, &json!({"code": code}))
+            .post(
+                &format!("{base}/{action}"),
+                &user.token,
+                &json!({"code": code}),
+            )
             .await;
-        assert!(response.status().is_success(), "{action}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{action}: {}",
+            response.status()
+        );
         if action == "recovery-codes" {
             // Turned off next with one of the new recovery codes.
             let codes = expect_json(response, 200).await;

@@ -425,7 +425,12 @@ pub fn now_as_written() -> String {
 }
 
 /// The user's ETag and updatedAt as /v1 reads them.
-pub async fn version_and_updated_at(app: &TestApp, tenant: &str, admin: &str, id: &str) -> (String, String, serde_json::Value) {
+pub async fn version_and_updated_at(
+    app: &TestApp,
+    tenant: &str,
+    admin: &str,
+    id: &str,
+) -> (String, String, serde_json::Value) {
     let response = app
         .get(&format!("/v1/tenants/{tenant}/users/{id}"), admin)
         .await;
@@ -497,7 +502,11 @@ async fn setting_or_resetting_a_password_moves_updated_at_and_the_version() {
             version_and_updated_at(&app, &t.id, &t.admin, &id).await;
         assert_ne!(next_etag, etag, "{what} moves the version");
         assert!(updated_at >= before, "{what}: {updated_at} < {before}");
-        assert_eq!(user["login"]["passwordChangedAt"], updated_at.as_str(), "{what}");
+        assert_eq!(
+            user["login"]["passwordChangedAt"],
+            updated_at.as_str(),
+            "{what}"
+        );
         etag = next_etag;
     }
 }
