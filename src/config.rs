@@ -213,10 +213,17 @@ pub struct ServeConfig {
         default_value_t = SignInPolicy::default().token_ttl_seconds)]
     pub token_ttl_secs: i64,
 
-    /// Failed sign-ins within the window that lock an account
+    /// Failed sign-ins of one account from one client address, within the window, that
+    /// lock it for that address
     #[arg(long, env = "ROSTER_LOCKOUT_MAX_FAILURES", value_name = "N",
         default_value_t = SignInPolicy::default().max_failures)]
     pub lockout_max_failures: i64,
+
+    /// Failed sign-ins of one account from all addresses together, within the window,
+    /// that lock it for every address
+    #[arg(long, env = "ROSTER_LOCKOUT_MAX_ACCOUNT_FAILURES", value_name = "N",
+        default_value_t = SignInPolicy::default().max_account_failures)]
+    pub lockout_max_account_failures: i64,
 
     /// The window failed sign-ins are counted in, in seconds
     #[arg(long, env = "ROSTER_LOCKOUT_WINDOW_SECS", value_name = "SECONDS",
@@ -302,6 +309,7 @@ impl ServeSettings {
             },
             sign_in: SignInPolicy {
                 max_failures: serve.lockout_max_failures,
+                max_account_failures: serve.lockout_max_account_failures,
                 failure_window_seconds: window,
                 lockout_seconds: serve.lockout_secs,
                 max_attempts_per_address: serve.login_max_attempts_per_address,

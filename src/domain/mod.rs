@@ -10,6 +10,7 @@ mod filter;
 mod group;
 mod ids;
 mod page;
+mod scope;
 mod tenant;
 mod text;
 mod time;
@@ -23,6 +24,7 @@ pub use filter::{CompareOp, Filter, FilterValue, GroupAttr, Sort, UserAttr};
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
+pub use scope::{GrantedScopes, Scope, ScopeRequest};
 pub use tenant::Tenant;
 pub use text::{
     Company, CountryCode, Description, Email, ExternalId, GroupName, KeyName, PersonName, Phone,

@@ -16,6 +16,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::domain::ScopeRequest;
 use crate::http::AppState;
 use crate::http::credentials::client_info;
 use crate::service::ServiceError;
@@ -43,6 +44,15 @@ impl OAuthError {
         Self {
             status: StatusCode::BAD_REQUEST,
             error: "invalid_request",
+            description: description.into(),
+        }
+    }
+
+    /// RFC 6749 section 5.2: the scope is unknown, or more than the client may have.
+    fn invalid_scope(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_scope",
             description: description.into(),
         }
     }
@@ -205,7 +215,10 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
     Ok((form, id, secret))
 }
 
-/// `POST /oauth2/token`: `grant_type=client_credentials`.
+/// `POST /oauth2/token`: `grant_type=client_credentials`, with an optional `scope`
+/// (`read`, `write`, or Dynatrace's `account-idm-read`, `account-idm-write`). The
+/// reply's `scope` names the scopes granted: those asked for that the key's role
+/// allows, or all it allows when none are asked for.
 #[utoipa::path(
     post, path = "/oauth2/token", tag = "oauth", operation_id = "issueToken",
     security(("clientBasic" = []), ()),
@@ -236,15 +249,21 @@ async fn token(State(state): State<AppState>, request: Request) -> Result<Respon
         }
         None => return Err(OAuthError::invalid_request("grant_type is required")),
     }
+    let requested = ScopeRequest::parse(form.scope.as_deref())
+        .map_err(|e| OAuthError::invalid_scope(e.reason))?;
     let issued = state
         .directory
-        .exchange_client_credentials(&id, &secret, client)
-        .await?;
+        .exchange_client_credentials(&id, &secret, &requested, client)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Forbidden(reason) => OAuthError::invalid_scope(reason),
+            other => other.into(),
+        })?;
     let mut response = axum::Json(json!({
         "access_token": issued.token.expose_secret(),
         "token_type": "Bearer",
         "expires_in": issued.expires_in_seconds,
-        "scope": form.scope.unwrap_or_default(),
+        "scope": issued.scopes.to_scope_string(),
     }))
     .into_response();
     no_store(response.headers_mut());

@@ -11,13 +11,15 @@ use serde_json::json;
 use crate::auth::Caller;
 use crate::domain::{
     Action, Email, Group, GroupId, NewGroup, NumberedPage, Page, PageLimit, PageRequest,
-    TargetKind, Tenant, TenantId, Timestamp, User, UserFilter,
+    TargetKind, Tenant, TenantId, Timestamp, User, UserFilter, UserId,
 };
 use crate::store::StoreError;
 
 use super::groups::{group_record, insert_group};
 use super::stream::attach_to_users;
-use super::{Access, Directory, Resource, ServiceError, ServiceResult, audit};
+use super::{
+    Access, Attempt, Directory, Resource, ServiceError, ServiceResult, audit, retry_contended,
+};
 
 /// A user with its groups, in group id order.
 #[derive(Debug, Clone)]
@@ -220,14 +222,44 @@ impl Directory {
         }
         let user = self.find_user_by_email(tenant, email).await?;
         let wanted = distinct(named);
+        let wanted = wanted.as_slice();
+        retry_contended(move || {
+            self.try_change_user_groups(caller, tenant, user.id, named, wanted, change)
+        })
+        .await
+    }
+
+    /// One try of [`Self::change_user_groups`]'s transaction, for the user `user`
+    /// and the distinct groups `wanted` of those `named`.
+    async fn try_change_user_groups(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        user: UserId,
+        named: &[GroupId],
+        wanted: &[GroupId],
+        change: GroupChange,
+    ) -> Result<(), Attempt> {
         let mut tx = self.store.begin().await?;
-        tx.lock_user(tenant, user.id)
-            .await?
-            .ok_or(ServiceError::NotFound(Resource::User))?;
-        let existing: BTreeSet<GroupId> = tx
-            .existing_group_ids(tenant, &wanted)
+        // The groups first, in id order, then the user: the order every membership
+        // change takes its locks in, whichever face starts it.
+        let mut touched: BTreeSet<GroupId> = wanted.iter().copied().collect();
+        if change != GroupChange::Add {
+            touched.extend(tx.group_ids_of_user(tenant, user).await?);
+        }
+        let touched: Vec<GroupId> = touched.into_iter().collect();
+        let locked: BTreeSet<GroupId> = tx
+            .lock_groups(tenant, &touched)
             .await?
             .into_iter()
+            .collect();
+        tx.lock_user(tenant, user)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::User))?;
+        let existing: BTreeSet<GroupId> = wanted
+            .iter()
+            .filter(|id| locked.contains(id))
+            .copied()
             .collect();
         let missing: BTreeSet<GroupId> = wanted
             .iter()
@@ -235,10 +267,10 @@ impl Directory {
             .copied()
             .collect();
         if !missing.is_empty() {
-            return Err(unknown_groups(named, &missing));
+            return Err(unknown_groups(named, &missing).into());
         }
         let current: BTreeSet<GroupId> = tx
-            .group_ids_of_user(tenant, user.id)
+            .group_ids_of_user(tenant, user)
             .await?
             .into_iter()
             .collect();
@@ -252,32 +284,33 @@ impl Directory {
         };
         let now = Timestamp::now();
         for group in add {
-            tx.add_member(tenant, group, user.id, now)
-                .await
-                .map_err(|e| match e {
-                    // Deleted since the check above.
-                    StoreError::MissingReference => unknown_groups(named, &BTreeSet::from([group])),
-                    other => other.into(),
-                })?;
+            match tx.add_member(tenant, group, user, now).await {
+                Ok(_) => {}
+                // Deleted since the check above.
+                Err(StoreError::MissingReference) => {
+                    return Err(unknown_groups(named, &BTreeSet::from([group])).into());
+                }
+                Err(other) => return Err(other.into()),
+            }
             audit(
                 &mut tx,
                 caller,
                 tenant,
                 Action::MemberAdd,
                 (TargetKind::Group, group.to_string()),
-                json!({ "userId": user.id }),
+                json!({ "userId": user }),
             )
             .await?;
         }
         for group in remove {
-            tx.remove_member(tenant, group, user.id).await?;
+            tx.remove_member(tenant, group, user).await?;
             audit(
                 &mut tx,
                 caller,
                 tenant,
                 Action::MemberRemove,
                 (TargetKind::Group, group.to_string()),
-                json!({ "userId": user.id }),
+                json!({ "userId": user }),
             )
             .await?;
         }

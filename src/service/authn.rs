@@ -4,7 +4,9 @@ use serde_json::json;
 use crate::auth::{
     Caller, PresentedToken, Principal, generate_access_token, generate_operator_secret, sha256,
 };
-use crate::domain::{Action, ApiKeyId, ClientInfo, TargetKind, TenantId, Timestamp};
+use crate::domain::{
+    Action, ApiKeyId, ClientInfo, GrantedScopes, ScopeRequest, TargetKind, TenantId, Timestamp,
+};
 use crate::store::OperatorCredentialSource;
 
 use super::{Directory, ServiceError, ServiceResult, audit};
@@ -25,6 +27,8 @@ pub struct IssuedAccessToken {
     pub token: SecretString,
     pub expires_in_seconds: i64,
     pub expires_at: Timestamp,
+    /// What the token may do, under the names the client asked for.
+    pub scopes: GrantedScopes,
 }
 
 impl Directory {
@@ -141,10 +145,13 @@ impl Directory {
             return Err(ServiceError::Unauthorized);
         };
         let principal = self.authenticate_api_key(tenant, &hash).await?;
-        let Principal::ApiKey { key_id, .. } = principal else {
+        let Principal::ApiKey { key_id, role, .. } = principal else {
             return Err(ServiceError::Unauthorized);
         };
-        self.issue_access_token(&Caller { principal, client }, tenant, key_id)
+        let scopes = ScopeRequest::default()
+            .grant(role)
+            .ok_or(ServiceError::Unauthorized)?;
+        self.issue_access_token(&Caller { principal, client }, tenant, key_id, scopes)
             .await
     }
 
@@ -169,16 +176,26 @@ impl Directory {
 
     /// OAuth 2.0 client credentials (RFC 6749 section 4.4): the client id is a tenant
     /// API key's id and the secret is the key's secret. Any mismatch is
-    /// [`ServiceError::Unauthorized`].
+    /// [`ServiceError::Unauthorized`]. The token is granted the scopes asked for that
+    /// the key's role allows (all of those when none are asked for); when none of
+    /// those asked for is allowed (a reader key asking only to write), it is
+    /// [`ServiceError::Forbidden`], which the OAuth face answers `invalid_scope`.
     pub async fn exchange_client_credentials(
         &self,
         client_id: &str,
         client_secret: &str,
+        requested: &ScopeRequest,
         client: ClientInfo,
     ) -> ServiceResult<IssuedAccessToken> {
         let (tenant, key_id, principal) =
             self.authenticate_client(client_id, client_secret).await?;
-        self.issue_access_token(&Caller { principal, client }, tenant, key_id)
+        let Principal::ApiKey { role, .. } = principal else {
+            return Err(ServiceError::Unauthorized);
+        };
+        let scopes = requested.grant(role).ok_or(ServiceError::Forbidden(
+            "the client's key may not be granted the requested scope",
+        ))?;
+        self.issue_access_token(&Caller { principal, client }, tenant, key_id, scopes)
             .await
     }
 
@@ -228,21 +245,29 @@ impl Directory {
         caller: &Caller,
         tenant: TenantId,
         key: ApiKeyId,
+        scopes: GrantedScopes,
     ) -> ServiceResult<IssuedAccessToken> {
         let now = Timestamp::now();
         let ttl = self.sign_in.token_ttl_seconds;
         let expires_at = now.plus_seconds(ttl);
         let token = generate_access_token(tenant);
         let mut tx = self.store.begin().await?;
-        tx.insert_access_token(tenant, key, &sha256(&token), expires_at, now)
-            .await?;
+        tx.insert_access_token(
+            tenant,
+            key,
+            &sha256(&token),
+            !scopes.can_write(),
+            expires_at,
+            now,
+        )
+        .await?;
         audit(
             &mut tx,
             caller,
             tenant,
             Action::AccessTokenIssue,
             (TargetKind::ApiKey, key.to_string()),
-            json!({ "expiresAt": expires_at }),
+            json!({ "expiresAt": expires_at, "scope": scopes.to_scope_string() }),
         )
         .await?;
         tx.commit().await?;
@@ -250,6 +275,7 @@ impl Directory {
             token: SecretString::from(token),
             expires_in_seconds: ttl,
             expires_at,
+            scopes,
         })
     }
 

@@ -95,15 +95,17 @@ impl Directory {
             .await?
             .ok_or(ServiceError::NotFound(Resource::User))?;
         applied(tx.set_password_hash(tenant, user, &hash, now).await?)?;
+        // A new password is a change of the user (hasPassword, passwordChangedAt):
+        // its version and updatedAt move, so every face's ETag and times follow.
         let mut next = current.clone();
         next.has_password = true;
         next.login.password_changed_at = Some(now);
         if current.status == Status::Pending {
             next.status = Status::Active;
-            next.version = current.version + 1;
-            next.updated_at = now;
-            applied(tx.update_user(&next, current.version).await?)?;
         }
+        next.version = current.version + 1;
+        next.updated_at = now;
+        applied(tx.update_user(&next, current.version).await?)?;
         audit(
             &mut tx,
             caller,

@@ -8,7 +8,8 @@ use crate::domain::{
 use crate::store::{StoreError, Tx};
 
 use super::{
-    Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
+    Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
+    audit, retry_contended,
 };
 
 /// The names of the fields that differ between two versions of a group.
@@ -197,15 +198,30 @@ impl Directory {
         self.authorize(caller, tenant, Access::Write).await?;
         self.find_group(tenant, group).await?;
         self.find_user(tenant, user).await?;
+        retry_contended(move || self.try_add_member(caller, tenant, group, user)).await
+    }
+
+    /// One try of [`Self::add_member`]'s transaction.
+    async fn try_add_member(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<(), Attempt> {
         let mut tx = self.store.begin().await?;
-        let added = tx
-            .add_member(tenant, group, user, Timestamp::now())
-            .await
-            .map_err(|e| match e {
-                // Deleted between the lookups above and the insert.
-                StoreError::MissingReference => ServiceError::NotFound(Resource::User),
-                other => other.into(),
-            })?;
+        // The group's lock first, as every membership change takes it.
+        tx.lock_group(tenant, group)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Group))?;
+        let added = match tx.add_member(tenant, group, user, Timestamp::now()).await {
+            Ok(added) => added,
+            // Deleted between the lookups above and the insert.
+            Err(StoreError::MissingReference) => {
+                return Err(ServiceError::NotFound(Resource::User).into());
+            }
+            Err(other) => return Err(other.into()),
+        };
         if added {
             audit(
                 &mut tx,
@@ -234,6 +250,9 @@ impl Directory {
         self.find_group(tenant, group).await?;
         self.find_user(tenant, user).await?;
         let mut tx = self.store.begin().await?;
+        tx.lock_group(tenant, group)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Group))?;
         if !tx.remove_member(tenant, group, user).await? {
             return Err(ServiceError::NotFound(Resource::Membership));
         }

@@ -134,7 +134,72 @@ impl From<StoreError> for ServiceError {
                     retry_after_seconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
                 }
             }
+            StoreError::Contention(cause) => {
+                // Memberships and other multi-row writes lock in one order, so this
+                // is rare; the caller may simply try again.
+                tracing::warn!(error = %cause, "a transaction lost a race with concurrent ones");
+                ServiceError::Unavailable {
+                    retry_after_seconds: CONTENTION_RETRY_AFTER_SECONDS,
+                }
+            }
             other => ServiceError::Internal(other.into()),
+        }
+    }
+}
+
+/// What a caller is told to wait before retrying a write the database gave up
+/// because of concurrent ones.
+pub const CONTENTION_RETRY_AFTER_SECONDS: u64 = 1;
+
+/// How many times in all a write is tried while the database gives it up because of
+/// concurrent transactions.
+pub const CONTENTION_ATTEMPTS: u32 = 3;
+
+/// How one try of a write ended when it did not succeed: for good, or given up by
+/// the database because of concurrent transactions (worth another try).
+#[derive(Debug)]
+enum Attempt {
+    Contended(StoreError),
+    Failed(ServiceError),
+}
+
+impl From<StoreError> for Attempt {
+    fn from(error: StoreError) -> Self {
+        match error {
+            contended @ StoreError::Contention(_) => Attempt::Contended(contended),
+            other => Attempt::Failed(other.into()),
+        }
+    }
+}
+
+impl From<ServiceError> for Attempt {
+    fn from(error: ServiceError) -> Self {
+        Attempt::Failed(error)
+    }
+}
+
+/// Runs a write transaction again, [`CONTENTION_ATTEMPTS`] times in all, while the
+/// database gives it up because of concurrent ones (a deadlock, a serialization
+/// failure, SQLite busy); the last such failure is answered as
+/// [`ServiceError::Unavailable`]. Each try starts a transaction of its own, so a
+/// given-up try has written nothing.
+async fn retry_contended<T, F, Fut>(mut attempt: F) -> ServiceResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Attempt>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(Attempt::Failed(error)) => return Err(error),
+            Err(Attempt::Contended(error)) if tries >= CONTENTION_ATTEMPTS => {
+                return Err(error.into());
+            }
+            Err(Attempt::Contended(error)) => {
+                tracing::debug!(%error, tries, "trying a contended write again");
+            }
         }
     }
 }
@@ -335,4 +400,58 @@ async fn audit_as(
     };
     tx.insert_audit_event(&event).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contended() -> Attempt {
+        Attempt::Contended(StoreError::Contention(sqlx::Error::PoolTimedOut))
+    }
+
+    #[tokio::test]
+    async fn a_contended_write_is_tried_again_a_bounded_number_of_times() {
+        let mut tries = 0;
+        let result = retry_contended(|| {
+            tries += 1;
+            let outcome = if tries < CONTENTION_ATTEMPTS {
+                Err(contended())
+            } else {
+                Ok(tries)
+            };
+            async move { outcome }
+        })
+        .await;
+        assert_eq!(result.unwrap(), CONTENTION_ATTEMPTS);
+
+        let mut tries = 0;
+        let result: ServiceResult<()> = retry_contended(|| {
+            tries += 1;
+            async { Err(contended()) }
+        })
+        .await;
+        assert_eq!(tries, CONTENTION_ATTEMPTS);
+        assert!(matches!(
+            result,
+            Err(ServiceError::Unavailable {
+                retry_after_seconds: CONTENTION_RETRY_AFTER_SECONDS
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn other_failures_are_not_tried_again() {
+        let mut tries = 0;
+        let result: ServiceResult<()> = retry_contended(|| {
+            tries += 1;
+            async { Err(Attempt::Failed(ServiceError::NotFound(Resource::User))) }
+        })
+        .await;
+        assert_eq!(tries, 1);
+        assert!(matches!(
+            result,
+            Err(ServiceError::NotFound(Resource::User))
+        ));
+    }
 }

@@ -15,7 +15,8 @@ use crate::store::Tx;
 
 use super::groups::{group_record, insert_group};
 use super::{
-    Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
+    Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
+    audit, retry_contended,
 };
 
 /// A user with the (id, name) of each group it belongs to.
@@ -264,6 +265,23 @@ impl Directory {
         precondition: Precondition,
     ) -> ServiceResult<()> {
         self.authorize(caller, tenant, Access::Write).await?;
+        let (patch, change, precondition) = (&patch, &change, &precondition);
+        retry_contended(move || {
+            self.try_change_provisioned_group(caller, tenant, group, patch, change, precondition)
+        })
+        .await
+    }
+
+    /// One try of [`Self::change_provisioned_group`]'s transaction.
+    async fn try_change_provisioned_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        patch: &GroupPatch,
+        change: &MemberChange,
+        precondition: &Precondition,
+    ) -> Result<(), Attempt> {
         let mut tx = self.store.begin().await?;
         let locked = tx
             .lock_group(tenant, group)
@@ -271,7 +289,7 @@ impl Directory {
             .ok_or(ServiceError::NotFound(Resource::Group))?;
         precondition.check(locked.version)?;
         let mut next = locked.clone();
-        patch.apply_to(&mut next);
+        patch.clone().apply_to(&mut next);
         let fields_changed = next != locked;
         let current: HashSet<UserId> = tx.member_ids(tenant, group).await?.into_iter().collect();
         let mut wanted = change

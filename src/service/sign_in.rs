@@ -1,6 +1,13 @@
-//! Signing in with an email and a password: throttled per account and per client
-//! address in the database, timed alike for unknown addresses and wrong passwords,
+//! Signing in with an email and a password: throttled in the database per account
+//! and client address, per account across all addresses (a much higher ceiling) and
+//! per client address; timed alike for unknown addresses and wrong passwords;
 //! recorded in the login metadata and the audit log.
+//!
+//! Failures lock an account only for the address they come from, so that a stranger
+//! guessing passwords cannot lock its owner out from elsewhere (Keycloak's and
+//! Okta's detectors do the same). A guesser that spreads over many addresses still
+//! meets the account-wide ceiling, [`SignInPolicy::max_account_failures`] (ten
+//! times the per-address threshold by default).
 
 use secrecy::SecretString;
 use serde_json::json;
@@ -11,7 +18,7 @@ use crate::domain::{
     Action, Actor, ClientInfo, NewPassword, Status, TargetKind, TenantId, Timestamp, User, UserId,
     fold_case,
 };
-use crate::store::ThrottleRule;
+use crate::store::{ThrottleRule, ThrottleState};
 
 use super::two_factor::SecondFactor;
 use super::{Directory, ServiceError, ServiceResult, audit, audit_as};
@@ -19,8 +26,14 @@ use super::{Directory, ServiceError, ServiceResult, audit, audit_as};
 /// The rules of signing in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignInPolicy {
-    /// Failed sign-ins of one account within `failure_window_seconds` that lock it.
+    /// Failed sign-ins of one account from one client address within
+    /// `failure_window_seconds` that lock the account for that address (default 5).
     pub max_failures: i64,
+    /// Failed sign-ins of one account from all client addresses together within
+    /// `failure_window_seconds` that lock it for everyone (default 50, ten times
+    /// `max_failures`): high enough that a stranger cannot reach it by accident, low
+    /// enough that a guesser spread over many addresses is stopped.
+    pub max_account_failures: i64,
     pub failure_window_seconds: i64,
     /// How long a locked account stays locked.
     pub lockout_seconds: i64,
@@ -36,6 +49,7 @@ impl Default for SignInPolicy {
     fn default() -> Self {
         Self {
             max_failures: 5,
+            max_account_failures: 50,
             failure_window_seconds: 15 * 60,
             lockout_seconds: 15 * 60,
             max_attempts_per_address: 100,
@@ -54,9 +68,24 @@ pub struct SignedIn {
     pub expires_at: Timestamp,
 }
 
+/// The counter of an account's failures from every address.
 fn account_subject(email_key: &str) -> String {
     format!("email:{email_key}")
 }
+
+/// The counter of an account's failures from one client address (`None`: the
+/// address is unknown, and all such attempts count as one address). A stored email
+/// has no space, so every pair of an account starts with the account's subject and
+/// [`ACCOUNT_ADDRESS_SEPARATOR`].
+fn account_address_subject(email_key: &str, address: Option<&str>) -> String {
+    format!(
+        "{}{ACCOUNT_ADDRESS_SEPARATOR}{}",
+        account_subject(email_key),
+        address.unwrap_or("unknown")
+    )
+}
+
+const ACCOUNT_ADDRESS_SEPARATOR: &str = " from:";
 
 fn address_subject(address: &str) -> String {
     format!("address:{address}")
@@ -82,6 +111,8 @@ pub(super) fn own_account(
 /// A sign-in that failed, as it is recorded.
 struct FailedSignIn<'a> {
     account: &'a str,
+    /// The account's counter for the client address the attempt came from.
+    account_from_address: &'a str,
     address: Option<&'a str>,
     user: Option<UserId>,
     /// The audit target: the user's id, or the folded email given.
@@ -119,18 +150,19 @@ impl Directory {
         }
         let email_key = fold_case(email.trim());
         let account = account_subject(&email_key);
+        let account_from_address = account_address_subject(&email_key, client.address.as_deref());
         let address = client.address.as_deref().map(address_subject);
-        let mut subjects = vec![account.as_str()];
+        let mut subjects = vec![account.as_str(), account_from_address.as_str()];
         subjects.extend(address.as_deref());
         let locked = self.store.locked_subjects(tenant, &subjects, now).await?;
-        if let Some((subject, until)) = locked.into_iter().next() {
+        if let Some((subject, until)) = locked.into_iter().max_by_key(|(_, until)| *until) {
             let retry_after_seconds = retry_after(until, now);
-            return Err(if subject == account {
-                ServiceError::Locked {
+            return Err(if Some(&subject) == address.as_ref() {
+                ServiceError::TooManyAttempts {
                     retry_after_seconds,
                 }
             } else {
-                ServiceError::TooManyAttempts {
+                ServiceError::Locked {
                     retry_after_seconds,
                 }
             });
@@ -144,6 +176,7 @@ impl Directory {
             let target = user_id.map_or_else(|| email_key.clone(), |id| id.to_string());
             let failure = FailedSignIn {
                 account: &account,
+                account_from_address: &account_from_address,
                 address: address.as_deref(),
                 user: user_id,
                 target,
@@ -197,6 +230,7 @@ impl Directory {
                 None => {
                     let failure = FailedSignIn {
                         account: &account,
+                        account_from_address: &account_from_address,
                         address: address.as_deref(),
                         user: Some(user.id),
                         target: user.id.to_string(),
@@ -220,7 +254,9 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         self.count_attempt(&mut tx, tenant, address.as_deref(), now)
             .await?;
-        tx.clear_failures(tenant, &account).await?;
+        // Only this address's failures are forgotten: the account-wide count runs out
+        // with its window, so that its owner signing in gives a guesser no fresh tries.
+        tx.clear_failures(tenant, &account_from_address).await?;
         tx.record_successful_login(tenant, user.id, now).await?;
         if let Some(hash) = &rehash {
             tx.replace_password_hash(tenant, user.id, hash).await?;
@@ -251,8 +287,9 @@ impl Directory {
     }
 
     /// Records a failed sign-in in one transaction: the attempt from the client
-    /// address, one more failure of the account (which may lock it), the user's
-    /// login metadata and the audit event. The same statements run whether or not
+    /// address, one more failure of the account from that address and one more of
+    /// the account from anywhere (either may lock it), the user's login metadata and
+    /// the audit event. The same statements run whether or not
     /// the user exists (a nil id matches nothing), so both paths take the same time.
     async fn record_failed_sign_in(
         &self,
@@ -264,8 +301,14 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         self.count_attempt(&mut tx, tenant, failure.address, now)
             .await?;
-        let state = tx
-            .count_failure(tenant, failure.account, self.account_rule(), now)
+        let state = self
+            .count_account_failures(
+                &mut tx,
+                tenant,
+                failure.account,
+                failure.account_from_address,
+                now,
+            )
             .await?;
         let user = failure.user.unwrap_or(UserId::from_uuid(Uuid::nil()));
         tx.record_failed_login(tenant, user, now).await?;
@@ -315,28 +358,62 @@ impl Directory {
         Ok(())
     }
 
-    fn account_rule(&self) -> ThrottleRule {
-        ThrottleRule {
-            max_failures: self.sign_in.max_failures,
+    /// Counts one failure of the account from its client address and one from
+    /// anywhere; answers the state that locks first (or the per-address one).
+    async fn count_account_failures(
+        &self,
+        tx: &mut crate::store::Tx,
+        tenant: TenantId,
+        account: &str,
+        account_from_address: &str,
+        now: Timestamp,
+    ) -> ServiceResult<ThrottleState> {
+        let rule = |max_failures| ThrottleRule {
+            max_failures,
             window_seconds: self.sign_in.failure_window_seconds,
             lock_seconds: self.sign_in.lockout_seconds,
-        }
+        };
+        let from_address = tx
+            .count_failure(
+                tenant,
+                account_from_address,
+                rule(self.sign_in.max_failures),
+                now,
+            )
+            .await?;
+        let everywhere = tx
+            .count_failure(
+                tenant,
+                account,
+                rule(self.sign_in.max_account_failures),
+                now,
+            )
+            .await?;
+        Ok(if everywhere.locked_until.is_some() {
+            everywhere
+        } else {
+            from_address
+        })
     }
 
     /// Counts a failure of a signed-in user's own account (a wrong current password
-    /// or two-factor code given to change its credentials).
+    /// or two-factor code given to change its credentials), from the caller's
+    /// address and account-wide, as a failed sign-in is.
     pub(super) async fn count_account_failure(
         &self,
         tenant: TenantId,
         user: UserId,
         email: &str,
+        client: &ClientInfo,
     ) -> ServiceResult<()> {
         let now = Timestamp::now();
+        let email_key = fold_case(email);
         let mut tx = self.store.begin().await?;
-        tx.count_failure(
+        self.count_account_failures(
+            &mut tx,
             tenant,
-            &account_subject(&fold_case(email)),
-            self.account_rule(),
+            &account_subject(&email_key),
+            &account_address_subject(&email_key, client.address.as_deref()),
             now,
         )
         .await?;
@@ -345,20 +422,28 @@ impl Directory {
         Ok(())
     }
 
-    /// Refuses with [`ServiceError::Locked`] while the account of `email` is locked.
+    /// Refuses with [`ServiceError::Locked`] while the account of `email` is locked
+    /// for the client's address or for everyone.
     pub(super) async fn refuse_if_locked(
         &self,
         tenant: TenantId,
         email: &str,
+        client: &ClientInfo,
     ) -> ServiceResult<()> {
-        let account = account_subject(&fold_case(email));
+        let email_key = fold_case(email);
+        let account = account_subject(&email_key);
+        let account_from_address = account_address_subject(&email_key, client.address.as_deref());
         let now = Timestamp::now();
         match self
             .store
-            .locked_subjects(tenant, &[account.as_str()], now)
+            .locked_subjects(
+                tenant,
+                &[account.as_str(), account_from_address.as_str()],
+                now,
+            )
             .await?
             .into_iter()
-            .next()
+            .max_by_key(|(_, until)| *until)
         {
             Some((_, until)) => Err(ServiceError::Locked {
                 retry_after_seconds: retry_after(until, now),
@@ -375,20 +460,21 @@ impl Directory {
         user_id: UserId,
         field: &str,
         password: &str,
+        client: &ClientInfo,
     ) -> ServiceResult<User> {
         let (user, stored) = self
             .store
             .find_user_with_password(tenant, user_id)
             .await?
             .ok_or(ServiceError::NotFound(super::Resource::User))?;
-        self.refuse_if_locked(tenant, &user.email).await?;
+        self.refuse_if_locked(tenant, &user.email, client).await?;
         if !self
             .passwords
             .verify(password, stored.as_deref())
             .await?
             .matches
         {
-            self.count_account_failure(tenant, user_id, &user.email)
+            self.count_account_failure(tenant, user_id, &user.email, client)
                 .await?;
             return Err(ServiceError::invalid(
                 field,
@@ -460,7 +546,9 @@ impl Directory {
         self.authorize(caller, tenant, super::Access::Write).await?;
         let found = self.find_user(tenant, user).await?;
         let mut tx = self.store.begin().await?;
-        tx.clear_failures(tenant, &account_subject(&fold_case(&found.email)))
+        let account = account_subject(&fold_case(&found.email));
+        tx.clear_failures(tenant, &account).await?;
+        tx.clear_failures_with_prefix(tenant, &format!("{account}{ACCOUNT_ADDRESS_SEPARATOR}"))
             .await?;
         audit(
             &mut tx,
@@ -485,12 +573,20 @@ impl Directory {
     ) -> ServiceResult<()> {
         let (tenant_id, user_id) =
             own_account(caller, "only a signed-in user changes its own password")?;
-        self.verify_own_password(tenant_id, user_id, "currentPassword", current)
-            .await?;
+        self.verify_own_password(
+            tenant_id,
+            user_id,
+            "currentPassword",
+            current,
+            &caller.client,
+        )
+        .await?;
         let now = Timestamp::now();
         let hash = self.passwords.hash(new).await?;
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(tenant_id, user_id, &hash, now).await?;
+        // A change of the user: its version and updatedAt move.
+        tx.touch_user(tenant_id, user_id, now).await?;
         audit(
             &mut tx,
             caller,

@@ -64,7 +64,7 @@ impl Directory {
     ) -> ServiceResult<TotpEnrolmentStarted> {
         let (tenant, user_id) = own_account(caller, "only a signed-in user enrols two-factor")?;
         let user = self
-            .verify_own_password(tenant, user_id, "password", password)
+            .verify_own_password(tenant, user_id, "password", password, &caller.client)
             .await?;
         if user.two_factor_enabled {
             return Err(ServiceError::Conflict {
@@ -161,12 +161,17 @@ impl Directory {
         code: &str,
     ) -> ServiceResult<Vec<String>> {
         let (tenant, user_id) = own_account(caller, "only a signed-in user has recovery codes")?;
-        let factor = self.verify_own_second_factor(tenant, user_id, code).await?;
+        let factor = self
+            .verify_own_second_factor(tenant, user_id, code, &caller.client)
+            .await?;
         let codes = generate_recovery_codes();
         let hashes: Vec<Vec<u8>> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+        let now = Timestamp::now();
         let mut tx = self.store.begin().await?;
-        tx.replace_recovery_codes(tenant, user_id, &hashes, Timestamp::now())
+        tx.replace_recovery_codes(tenant, user_id, &hashes, now)
             .await?;
+        // New credentials are a change of the user: its version and updatedAt move.
+        tx.touch_user(tenant, user_id, now).await?;
         audit(
             &mut tx,
             caller,
@@ -185,7 +190,9 @@ impl Directory {
     pub async fn disable_own_two_factor(&self, caller: &Caller, code: &str) -> ServiceResult<()> {
         let (tenant, user_id) =
             own_account(caller, "only a signed-in user turns its own two-factor off")?;
-        let factor = self.verify_own_second_factor(tenant, user_id, code).await?;
+        let factor = self
+            .verify_own_second_factor(tenant, user_id, code, &caller.client)
+            .await?;
         self.remove_two_factor(
             caller,
             tenant,
@@ -259,6 +266,7 @@ impl Directory {
         tenant: TenantId,
         user: UserId,
         code: &str,
+        client: &crate::domain::ClientInfo,
     ) -> ServiceResult<SecondFactor> {
         let found = self.find_user(tenant, user).await?;
         if !found.two_factor_enabled {
@@ -267,11 +275,11 @@ impl Directory {
                 "two-factor sign-in is not on",
             ));
         }
-        self.refuse_if_locked(tenant, &found.email).await?;
+        self.refuse_if_locked(tenant, &found.email, client).await?;
         match self.accept_second_factor(tenant, user, code).await? {
             Some(factor) => Ok(factor),
             None => {
-                self.count_account_failure(tenant, user, &found.email)
+                self.count_account_failure(tenant, user, &found.email, client)
                     .await?;
                 Err(wrong_code("code"))
             }

@@ -153,6 +153,10 @@ impl Directory {
                 ));
             }
         }
+        // Added in id order, after locking them in that order, as every membership
+        // change does.
+        groups.sort_by_key(|g| g.as_uuid());
+        groups.dedup();
         let mut outcome = InvitationOutcome::default();
         for email in invitation.emails {
             let new = NewUser {
@@ -173,6 +177,10 @@ impl Directory {
             let mut user = user_record(tenant, new, false, now);
             user.default_group_id = invitation.default_group;
             let mut tx = self.store.begin().await?;
+            if tx.lock_groups(tenant, &groups).await?.len() != groups.len() {
+                // Deleted since the check above.
+                return Err(ServiceError::NotFound(Resource::Group));
+            }
             match insert_user(&mut tx, caller, &user, None).await {
                 Ok(()) => {}
                 Err(conflict @ ServiceError::Conflict { .. }) => {
@@ -202,10 +210,17 @@ impl Directory {
                 tx.set_default_group(tenant, user.id, user.default_group_id, now)
                     .await?;
             }
+            // The reply is what is stored (groups once each, in the order every read
+            // lists them), read back in the transaction that wrote it.
+            let stored = tx
+                .lock_user(tenant, user.id)
+                .await?
+                .ok_or(ServiceError::NotFound(Resource::User))?;
+            let group_ids = tx.group_ids_of_user(tenant, user.id).await?;
             tx.commit().await?;
             outcome.invited.push(UserWithGroupIds {
-                user,
-                group_ids: groups.clone(),
+                user: stored,
+                group_ids,
             });
         }
         Ok(outcome)
@@ -293,6 +308,11 @@ impl Directory {
             return Err(unknown_group());
         }
         let mut tx = self.store.begin().await?;
+        if let Patch::Set(group) = patch.default_group_id {
+            // A new default group is a membership change: its group's lock comes
+            // before the user's, as in every membership change.
+            tx.lock_groups(tenant, &[group]).await?;
+        }
         let current = tx
             .lock_user(tenant, id)
             .await?

@@ -10,6 +10,8 @@ use super::{Store, StoreResult, Tx, read, write};
 #[derive(Debug, Clone)]
 pub struct AccessTokenGrant {
     pub api_key_id: ApiKeyId,
+    /// The key's role, or [`ApiKeyRole::Reader`] for a token granted only read
+    /// scopes.
     pub role: ApiKeyRole,
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
@@ -29,6 +31,7 @@ impl AccessTokenGrant {
 type GrantRow = (
     Uuid,
     String,
+    bool,
     Timestamp,
     Option<Timestamp>,
     Option<Timestamp>,
@@ -44,7 +47,7 @@ impl Store {
     ) -> StoreResult<Option<AccessTokenGrant>> {
         let row: Option<GrantRow> = read!(self, |pool| {
             sqlx::query_as(
-                "SELECT k.id, k.role, t.expires_at, t.revoked_at, k.expires_at, k.revoked_at \
+                "SELECT k.id, k.role, t.read_only, t.expires_at, t.revoked_at, k.expires_at, k.revoked_at \
                  FROM access_tokens t \
                  JOIN api_keys k ON k.tenant_id = t.tenant_id AND k.id = t.api_key_id \
                  WHERE t.tenant_id = $1 AND t.secret_hash = $2",
@@ -55,10 +58,15 @@ impl Store {
             .await?
         });
         row.map(
-            |(key, role, expires_at, revoked_at, key_expires_at, key_revoked_at)| {
+            |(key, role, read_only, expires_at, revoked_at, key_expires_at, key_revoked_at)| {
+                let key_role: ApiKeyRole = parse_enum("api_keys.role", &role)?;
                 Ok(AccessTokenGrant {
                     api_key_id: ApiKeyId::from_uuid(key),
-                    role: parse_enum("api_keys.role", &role)?,
+                    role: if read_only {
+                        ApiKeyRole::Reader
+                    } else {
+                        key_role
+                    },
                     expires_at,
                     revoked_at,
                     key_expires_at,
@@ -138,11 +146,13 @@ impl Tx {
     }
 
     /// Stores a new token for `key`, and drops the tenant's tokens that have expired.
+    /// A `read_only` token reads and never writes, whatever its key's role.
     pub async fn insert_access_token(
         &mut self,
         tenant: TenantId,
         key: ApiKeyId,
         secret_hash: &[u8],
+        read_only: bool,
         expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreResult<()> {
@@ -153,7 +163,20 @@ impl Tx {
             expires_at,
             now,
         };
-        self.insert_token(TokenTable::Access, token).await
+        self.insert_token(TokenTable::Access, token).await?;
+        if read_only {
+            write!(self, |conn| {
+                sqlx::query(
+                    "UPDATE access_tokens SET read_only = TRUE \
+                     WHERE tenant_id = $1 AND secret_hash = $2",
+                )
+                .bind(tenant.as_uuid())
+                .bind(secret_hash)
+                .execute(conn)
+                .await?;
+            });
+        }
+        Ok(())
     }
 
     /// Revokes the key's token whose secret hashes to `secret_hash`; `false` when the

@@ -80,9 +80,13 @@ impl Tx {
         Ok(ids.into_iter().map(GroupId::from_uuid).collect())
     }
 
-    /// Which of `ids` name groups of the tenant: one primary-key lookup per id, in
-    /// one statement.
-    pub async fn existing_group_ids(
+    /// Which of `ids` name groups of the tenant, each locked against other writers
+    /// until the transaction ends: one primary-key lookup per id, in one statement.
+    ///
+    /// Every change of memberships locks the groups it touches before anything else,
+    /// and always in id order (the sort runs below the lock), so two changes that
+    /// start from different faces queue behind each other instead of deadlocking.
+    pub async fn lock_groups(
         &mut self,
         tenant: TenantId,
         ids: &[GroupId],
@@ -90,15 +94,17 @@ impl Tx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = Sql::new("SELECT id FROM groups WHERE tenant_id = ");
-        sql.bind(Value::Uuid(tenant.as_uuid())).push(" AND id IN (");
+        let mut sql = Sql::new("SELECT g.id FROM groups g WHERE g.tenant_id = ");
+        sql.bind(Value::Uuid(tenant.as_uuid()))
+            .push(" AND g.id IN (");
         for (i, id) in ids.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
             sql.bind(Value::Uuid(id.as_uuid()));
         }
-        sql.push(")");
+        sql.push(") ORDER BY g.id");
+        sql.push(&self.row_lock("g"));
         let Sql { text, values } = sql;
         let found: Vec<Uuid> = write!(self, |conn| {
             bind_values!(sqlx::query_scalar(&text), values)

@@ -55,6 +55,10 @@ pub enum StoreError {
     /// The database could not be reached, or gave no connection in time.
     #[error("the database is unavailable: {0}")]
     Unavailable(sqlx::Error),
+    /// The database gave the transaction up because of concurrent ones (a deadlock,
+    /// a serialization failure, SQLite busy): trying again may succeed.
+    #[error("the transaction lost a race with concurrent ones: {0}")]
+    Contention(sqlx::Error),
     #[error(transparent)]
     Database(sqlx::Error),
 }
@@ -81,10 +85,13 @@ impl std::fmt::Display for Unique {
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &error
-            && db.is_foreign_key_violation()
-        {
-            return StoreError::MissingReference;
+        if let sqlx::Error::Database(db) = &error {
+            if db.is_foreign_key_violation() {
+                return StoreError::MissingReference;
+            }
+            if is_contention(db.as_ref()) {
+                return StoreError::Contention(error);
+            }
         }
         if is_unavailable(&error) {
             return StoreError::Unavailable(error);
@@ -116,6 +123,19 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether the database refused a statement only because of concurrent transactions:
+/// PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001), SQLite's
+/// BUSY and LOCKED (in any of their extended forms).
+fn is_contention(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| matches!(code & 0xff, 5 | 6));
+    }
+    matches!(db.code().as_deref(), Some("40P01" | "40001"))
 }
 
 /// Maps a unique violation to the rule it broke; other errors pass through.

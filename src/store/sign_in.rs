@@ -208,6 +208,28 @@ impl Tx {
         Ok(())
     }
 
+    /// Forgets the failures and locks of every subject that starts with `prefix`
+    /// (an account's counters per client address). Runs within the tenant's rows.
+    pub async fn clear_failures_with_prefix(
+        &mut self,
+        tenant: TenantId,
+        prefix: &str,
+    ) -> StoreResult<()> {
+        let length = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+        write!(self, |conn| {
+            sqlx::query(
+                "DELETE FROM login_throttle \
+                 WHERE tenant_id = $1 AND substr(subject, 1, $2) = $3",
+            )
+            .bind(tenant.as_uuid())
+            .bind(length)
+            .bind(prefix)
+            .execute(conn)
+            .await?;
+        });
+        Ok(())
+    }
+
     /// Records a failed sign-in of an existing user.
     pub async fn record_failed_login(
         &mut self,

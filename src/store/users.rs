@@ -404,6 +404,29 @@ impl Tx {
         Ok(result == 1)
     }
 
+    /// Records a change of the user made beside its own columns (its password, its
+    /// two-factor credentials): its version rises and `updated_at` becomes `at`.
+    pub async fn touch_user(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(
+                "UPDATE users SET version = version + 1, updated_at = $3 \
+                 WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.as_uuid())
+            .bind(at)
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
     /// Replaces the password hash with a re-hash of the same password (new
     /// parameters), leaving when the password changed as it was.
     pub async fn replace_password_hash(

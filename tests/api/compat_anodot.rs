@@ -334,3 +334,38 @@ async fn anodot_lists_hold_only_the_callers_tenant() {
     );
     assert_eq!(app.get("/api/v2/users", OPERATOR_TOKEN).await.status(), 403);
 }
+
+#[tokio::test]
+async fn the_invite_reply_equals_what_is_then_listed() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let mut ids: Vec<String> = Vec::new();
+    for name in ["one", "two", "three"] {
+        ids.push(app.group(&t, name).await["id"].as_str().unwrap().to_owned());
+    }
+    // Groups named out of id order, one twice, and a default group not among them.
+    let reply = expect_json(
+        invite(
+            &app,
+            &t.admin,
+            json!({"emails": ["Mixed.Case@Acme.com", "second@acme.com"],
+                   "groups": [ids[2], ids[0], ids[2]],
+                   "defaultGroup": ids[1],
+                   "role": "customer-admin"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let invited = reply["users"].as_array().unwrap();
+    assert_eq!(invited.len(), 2, "{reply}");
+    let listed = expect_json(app.get("/api/v2/users", &t.admin).await, 200).await;
+    let listed = listed.as_array().unwrap();
+    for user in invited {
+        let stored = listed
+            .iter()
+            .find(|l| l["_id"] == user["_id"])
+            .unwrap_or_else(|| panic!("{user} is listed"));
+        assert_eq!(user, stored);
+    }
+}

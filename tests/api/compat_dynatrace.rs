@@ -889,3 +889,35 @@ async fn bad_group_updates_are_4xx() {
     .await;
     assert_eq!(native["name"], "F");
 }
+
+#[tokio::test]
+async fn login_metadata_is_never_updated_before_the_logins_it_carries() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    crate::sign_in::user_with_password(&app, &t, "meta@acme.com", "member").await;
+    let before = crate::users::now_as_written();
+    expect_json(
+        crate::sign_in::login(&app, &t.id, "meta@acme.com", crate::sign_in::PASSWORD).await,
+        200,
+    )
+    .await;
+    let failed = crate::sign_in::login(&app, &t.id, "meta@acme.com", "not the password").await;
+    assert_eq!(failed.status(), 401);
+    let (status, body) = get(&app, &account(&t, "/users/groups"), &t.admin).await;
+    assert_eq!(status, 200);
+    let login = &body[0]["userLoginMetadata"];
+    let updated = login["updatedAt"].as_str().unwrap();
+    for field in [
+        "lastSuccessfulLogin",
+        "lastFailedLogin",
+        "lastSuccessfulBasicAuthentication",
+    ] {
+        let at = login[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field}: {login}"));
+        assert!(at >= before.as_str(), "{field}");
+        assert!(updated >= at, "updatedAt {updated} is before {field} {at}");
+    }
+    // The user's own record did not change by signing in.
+    assert!(body[0]["updatedAt"].as_str().unwrap() <= before.as_str());
+}

@@ -64,3 +64,135 @@ async fn concurrent_changes_to_one_user_all_apply() {
     let version: i64 = etag.trim_matches('"').parse().unwrap();
     assert!(version > 1 && version <= 11, "{etag}");
 }
+
+/// One burst: 20 adds of one user to one group, spread over the native PUT, a SCIM
+/// PATCH and Dynatrace's POST, all at once.
+async fn mixed_adds_of_one_member(app: &TestApp, t: &crate::helpers::TestTenant, round: usize) {
+    let user = app.user(t, &format!("member{round}@acme.com")).await;
+    let group = app.group(t, &format!("group{round}")).await;
+    let (user_id, group_id) = (
+        user["id"].as_str().unwrap().to_owned(),
+        group["id"].as_str().unwrap().to_owned(),
+    );
+    let native = format!("/v1/tenants/{}/groups/{group_id}/members/{user_id}", t.id);
+    let scim = format!("/scim/v2/Groups/{group_id}");
+    let dynatrace = format!(
+        "/iam/v1/accounts/{}/users/member{round}@acme.com/groups",
+        t.id
+    );
+    let attempts = (0..20).map(|i| {
+        let (native, scim, dynatrace) = (native.clone(), scim.clone(), dynatrace.clone());
+        let (user_id, group_id, admin) = (user_id.clone(), group_id.clone(), t.admin.clone());
+        async move {
+            let response = match i % 3 {
+                0 => app.put(&native, &admin).await,
+                1 => {
+                    app.patch(
+                        &scim,
+                        &admin,
+                        &json!({
+                            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "add", "path": "members", "value": [{"value": user_id}]}]
+                        }),
+                    )
+                    .await
+                }
+                _ => app.post(&dynatrace, &admin, &json!([group_id])).await,
+            };
+            let status = response.status().as_u16();
+            (i % 3, status, response.text().await.unwrap_or_default())
+        }
+    });
+    let outcomes = futures_util::future::join_all(attempts).await;
+    let failed: Vec<_> = outcomes.iter().filter(|(_, s, _)| *s >= 300).collect();
+    assert!(failed.is_empty(), "round {round}: {failed:?}");
+    let members = expect_json(
+        app.get(
+            &format!("/v1/tenants/{}/groups/{group_id}/members", t.id),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let ids: Vec<&str> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![user_id.as_str()], "round {round}");
+}
+
+#[tokio::test]
+async fn twenty_concurrent_adds_of_one_member_across_faces_make_one_membership() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for round in 0..4 {
+        mixed_adds_of_one_member(&app, &t, round).await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_membership_changes_of_two_groups_across_faces_never_fail() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = app.user(&t, "both@acme.com").await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let groups: Vec<String> = [app.group(&t, "g1").await, app.group(&t, "g2").await]
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
+    let user_path = format!("/v1/tenants/{}/users/{user_id}", t.id);
+    let dynatrace = format!("/iam/v1/accounts/{}/users/both@acme.com/groups", t.id);
+    for round in 0..3 {
+        let attempts = (0..20).map(|i| {
+            let group = groups[i % 2].clone();
+            let (user_id, admin) = (user_id.clone(), t.admin.clone());
+            let (user_path, dynatrace, groups) = (user_path.clone(), dynatrace.clone(), groups.clone());
+            let (app, tenant) = (&app, t.id.clone());
+            async move {
+                let response = match i % 4 {
+                    0 => {
+                        app.put(
+                            &format!("/v1/tenants/{tenant}/groups/{group}/members/{user_id}"),
+                            &admin,
+                        )
+                        .await
+                    }
+                    1 => {
+                        app.patch(
+                            &format!("/scim/v2/Groups/{group}"),
+                            &admin,
+                            &json!({
+                                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                "Operations": [{"op": "add", "path": "members", "value": [{"value": user_id}]}]
+                            }),
+                        )
+                        .await
+                    }
+                    // Named in reverse id order on purpose.
+                    2 => app.post(&dynatrace, &admin, &json!([groups[1], groups[0]])).await,
+                    _ => app.patch(&user_path, &admin, &json!({"defaultGroupId": group})).await,
+                };
+                let status = response.status().as_u16();
+                (i % 4, status, response.text().await.unwrap_or_default())
+            }
+        });
+        let outcomes = futures_util::future::join_all(attempts).await;
+        let failed: Vec<_> = outcomes.iter().filter(|(_, s, _)| *s >= 300).collect();
+        assert!(failed.is_empty(), "round {round}: {failed:?}");
+    }
+    for group in &groups {
+        let members = expect_json(
+            app.get(
+                &format!("/v1/tenants/{}/groups/{group}/members", t.id),
+                &t.admin,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(members["items"].as_array().unwrap().len(), 1, "{members}");
+    }
+}

@@ -233,3 +233,172 @@ async fn a_revoked_token_is_refused() {
     assert_eq!(status, 200);
     assert_eq!(app.get(&users, token).await.status(), 401);
 }
+
+/// Creates a key of `role` and answers (id, secret).
+async fn client_of_role(app: &TestApp, tenant: &str, admin: &str, role: &str) -> (String, String) {
+    let key = expect_json(
+        app.post(
+            &format!("/v1/tenants/{tenant}/api-keys"),
+            admin,
+            &json!({"name": format!("oauth {role}"), "role": role}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    (
+        key["id"].as_str().unwrap().to_owned(),
+        key["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Asks for a token with `scope` (absent when `None`): (status, body).
+async fn token_with_scope(
+    app: &TestApp,
+    (id, secret): &(String, String),
+    scope: Option<&str>,
+) -> (u16, Value) {
+    let mut fields = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    if let Some(scope) = scope {
+        fields.push(("scope", scope));
+    }
+    let (status, _, body) = form(app, "/oauth2/token", &fields, None).await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn an_unknown_scope_is_invalid_scope() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let admin = client_of_role(&app, &t.id, &t.admin, "admin").await;
+    for scope in ["admin", "read bogus", "READ", "openid profile"] {
+        let (status, body) = token_with_scope(&app, &admin, Some(scope)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_scope")),
+            "{scope}: {body}"
+        );
+        assert!(body["access_token"].is_null());
+    }
+}
+
+#[tokio::test]
+async fn the_token_reply_names_only_the_scopes_granted() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let admin = client_of_role(&app, &t.id, &t.admin, "admin").await;
+    let reader = client_of_role(&app, &t.id, &t.admin, "reader").await;
+    let cases = [
+        (&admin, None, "read write"),
+        (&admin, Some(""), "read write"),
+        (&admin, Some("read"), "read"),
+        (
+            &admin,
+            Some("account-idm-read account-idm-write"),
+            "account-idm-read account-idm-write",
+        ),
+        (&reader, None, "read"),
+        (&reader, Some("read write"), "read"),
+        (
+            &reader,
+            Some("account-idm-read account-idm-write"),
+            "account-idm-read",
+        ),
+    ];
+    for (client, scope, granted) in cases {
+        let (status, body) = token_with_scope(&app, client, scope).await;
+        assert_eq!(status, 200, "{scope:?}: {body}");
+        assert_eq!(body["scope"], granted, "{scope:?}");
+    }
+    // A reader key is never granted a write scope, even alone.
+    for scope in ["write", "account-idm-write"] {
+        let (status, body) = token_with_scope(&app, &reader, Some(scope)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_scope")),
+            "{body}"
+        );
+    }
+    // And its read-scoped token cannot write.
+    let (_, body) = token_with_scope(&app, &reader, Some("read write")).await;
+    let token = body["access_token"].as_str().unwrap();
+    let created = app
+        .post(
+            &format!("/v1/tenants/{}/groups", t.id),
+            token,
+            &json!({"name": "nope"}),
+        )
+        .await;
+    assert_eq!(created.status(), 403);
+}
+
+#[tokio::test]
+async fn a_read_scoped_token_of_an_admin_key_cannot_write_on_any_face() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let admin = client_of_role(&app, &t.id, &t.admin, "admin").await;
+    let (status, body) = token_with_scope(&app, &admin, Some("account-idm-read")).await;
+    assert_eq!(status, 200, "{body}");
+    let read_only = body["access_token"].as_str().unwrap().to_owned();
+    let (_, body) = token_with_scope(&app, &admin, Some("write")).await;
+    let writer = body["access_token"].as_str().unwrap().to_owned();
+
+    let native = format!("/v1/tenants/{}/users", t.id);
+    let dynatrace = format!("/iam/v1/accounts/{}/users", t.id);
+    let scim_user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                           "userName": "scim@acme.com"});
+    // Reads work on every face.
+    for path in [
+        native.as_str(),
+        "/scim/v2/Users",
+        "/api/v2/users",
+        dynatrace.as_str(),
+        "/users",
+    ] {
+        assert_eq!(app.get(path, &read_only).await.status(), 200, "{path}");
+    }
+    let tyk_list = app
+        .client
+        .get(app.url("/api/users"))
+        .header("authorization", &read_only)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tyk_list.status(), 200, "Tyk read");
+    // Writes are refused on every face.
+    let writes = [
+        (
+            native.as_str(),
+            json!({"email": "n@acme.com", "firstName": "N", "lastName": "N"}),
+        ),
+        ("/scim/v2/Users", scim_user.clone()),
+        ("/api/v2/users", json!({"emails": ["a@acme.com"]})),
+        (dynatrace.as_str(), json!({"email": "d@acme.com"})),
+    ];
+    for (path, body) in &writes {
+        assert_eq!(
+            app.post(path, &read_only, body).await.status(),
+            403,
+            "{path}"
+        );
+    }
+    let tyk_write = app
+        .client
+        .post(app.url("/api/users"))
+        .header("authorization", &read_only)
+        .json(&json!({"first_name": "T", "last_name": "Y", "email_address": "t@acme.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tyk_write.status(), 403, "Tyk write");
+    assert!(app.all_users(&t).await.is_empty());
+    // The same key's write-scoped token writes.
+    for (path, body) in &writes {
+        let status = app.post(path, &writer, body).await.status().as_u16();
+        assert!((200..300).contains(&status), "{path}: {status}");
+    }
+}

@@ -725,3 +725,144 @@ async fn a_pending_user_sets_its_first_password_with_a_one_time_invitation() {
     )
     .await;
 }
+
+/// A sign-in of `email` with `password` from the client `forwarded_for` (the server
+/// trusts 127.0.0.1 as its proxy).
+async fn sign_in_from(
+    app: &TestApp,
+    tenant: &str,
+    forwarded_for: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/v1/tenants/{tenant}/auth/login")))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn behind_a_trusted_proxy(s: &mut roster::config::ServeSettings) {
+    s.http.trusted_proxies = roster::http::credentials::TrustedProxies::parse("127.0.0.1").unwrap();
+}
+
+#[tokio::test]
+async fn failures_from_one_address_lock_the_account_only_for_that_address() {
+    let app = TestApp::spawn_with(behind_a_trusted_proxy).await;
+    let t = app.tenant().await;
+    user_with_password(&app, &t, "victim@acme.com", "member").await;
+    let attacker = "203.0.113.66";
+    for _ in 0..5 {
+        let failed = sign_in_from(&app, &t.id, attacker, "victim@acme.com", "guess guess").await;
+        expect_problem(failed, 401).await;
+    }
+    // The guesser is stopped, even with the right password...
+    let stopped = sign_in_from(&app, &t.id, attacker, "victim@acme.com", PASSWORD).await;
+    assert!(stopped.headers().contains_key("retry-after"));
+    expect_problem(stopped, 423).await;
+    // ...and the owner, elsewhere, is not.
+    let owner = sign_in_from(&app, &t.id, "198.51.100.10", "Victim@Acme.com", PASSWORD).await;
+    expect_json(owner, 200).await;
+    // The owner's success does not unlock the guesser's address.
+    let still = sign_in_from(&app, &t.id, attacker, "victim@acme.com", PASSWORD).await;
+    expect_problem(still, 423).await;
+}
+
+#[tokio::test]
+async fn the_account_wide_ceiling_locks_the_account_for_every_address() {
+    // Ceiling: ten times the per-address threshold of 2, so 20 failures in all.
+    let app = TestApp::spawn_with(|s| {
+        behind_a_trusted_proxy(s);
+        s.sign_in.max_failures = 2;
+    })
+    .await;
+    let t = app.tenant().await;
+    user_with_password(&app, &t, "victim@acme.com", "member").await;
+    for i in 0..19 {
+        let from = format!("203.0.113.{i}");
+        let failed = sign_in_from(&app, &t.id, &from, "victim@acme.com", "guess guess").await;
+        expect_problem(failed, 401).await;
+    }
+    // Below the ceiling, a fresh address still signs in.
+    let fresh = sign_in_from(&app, &t.id, "198.51.100.1", "victim@acme.com", PASSWORD).await;
+    expect_json(fresh, 200).await;
+    let last = sign_in_from(
+        &app,
+        &t.id,
+        "203.0.113.19",
+        "victim@acme.com",
+        "guess guess",
+    )
+    .await;
+    expect_problem(last, 401).await;
+    for from in ["198.51.100.1", "198.51.100.2"] {
+        let locked = sign_in_from(&app, &t.id, from, "victim@acme.com", PASSWORD).await;
+        assert!(locked.headers().contains_key("retry-after"));
+        expect_problem(locked, 423).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_says_invalid_email_or_password() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    user_with_password(&app, &t, "real@acme.com", "member").await;
+    for (email, password) in [
+        ("real@acme.com", "not the password"),
+        ("nobody@acme.com", PASSWORD),
+        ("not an email", PASSWORD),
+    ] {
+        let failed = login(&app, &t.id, email, password).await;
+        assert!(
+            !failed.headers().contains_key("www-authenticate"),
+            "no bearer challenge for a sign-in"
+        );
+        let problem = expect_problem(failed, 401).await;
+        assert_eq!(problem["detail"], "invalid email or password", "{email}");
+        assert!(!problem.to_string().to_lowercase().contains("bearer"));
+    }
+}
+
+#[tokio::test]
+async fn accepting_an_invitation_moves_updated_at_and_the_version() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let body =
+        json!({"email": "inv@acme.com", "firstName": "I", "lastName": "V", "status": "pending"});
+    let user = expect_json(
+        app.post(&format!("/v1/tenants/{}/users", t.id), &t.admin, &body)
+            .await,
+        201,
+    )
+    .await;
+    let id = user["id"].as_str().unwrap();
+    let invitation = expect_json(
+        app.request(
+            reqwest::Method::POST,
+            &format!("/v1/tenants/{}/users/{id}/invitation", t.id),
+            &t.admin,
+        )
+        .send()
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let (etag, _, _) = crate::users::version_and_updated_at(&app, &t.id, &t.admin, id).await;
+    let before = crate::users::now_as_written();
+    let accepted = app
+        .client
+        .post(app.url(&format!("/v1/tenants/{}/auth/accept-invitation", t.id)))
+        .json(&json!({"token": invitation["token"], "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 204);
+    let (next, updated_at, user) =
+        crate::users::version_and_updated_at(&app, &t.id, &t.admin, id).await;
+    assert_ne!(next, etag);
+    assert!(updated_at >= before, "{updated_at} < {before}");
+    assert_eq!(user["login"]["passwordChangedAt"], updated_at.as_str());
+}

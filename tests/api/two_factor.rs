@@ -246,7 +246,11 @@ async fn a_user_enrols_an_authenticator_and_then_signs_in_with_its_codes() {
         401,
     )
     .await;
-    assert_eq!(bad_password["type"], "about:blank");
+    assert_eq!(
+        bad_password["type"],
+        "urn:roster:problem:invalid-credentials"
+    );
+    assert_eq!(bad_password["detail"], "invalid email or password");
 
     // Enrolling again while on is refused.
     expect_problem(
@@ -454,4 +458,42 @@ async fn the_audit_log_records_two_factor_changes_without_their_secrets() {
             e["action"] == "auth.login" && e["details"]["secondFactor"] == "recovery_code"
         });
     assert!(recovery_login.is_some(), "{text}");
+}
+
+#[tokio::test]
+async fn two_factor_changes_move_updated_at_and_the_version() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let before_enrolment = crate::users::now_as_written();
+    let user = enrolled_user(&app, &t, "ts@acme.com").await;
+    let state = || crate::users::version_and_updated_at(&app, &t.id, &t.admin, &user.id);
+    let (mut etag, updated_at, _) = state().await;
+    assert!(updated_at >= before_enrolment, "confirming the enrolment");
+    assert_eq!(etag, "\"2\"", "created, then two-factor on");
+    let base = format!("/v1/tenants/{}/auth/two-factor", t.id);
+    let mut code = totp(&user.secret, user.confirmed_step + 1);
+    for action in ["recovery-codes", "disable"] {
+        let before = crate::users::now_as_written();
+        let response = app
+            .post(
+                &format!("{base}/{action}"),
+                &user.token,
+                &json!({"code": code}),
+            )
+            .await;
+        assert!(
+            response.status().is_success(),
+            "{action}: {}",
+            response.status()
+        );
+        if action == "recovery-codes" {
+            // Turned off next with one of the new recovery codes.
+            let codes = expect_json(response, 200).await;
+            code = codes["recoveryCodes"][0].as_str().unwrap().to_owned();
+        }
+        let (next, updated_at, _) = state().await;
+        assert_ne!(next, etag, "{action} moves the version");
+        assert!(updated_at >= before, "{action}: {updated_at} < {before}");
+        etag = next;
+    }
 }

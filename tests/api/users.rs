@@ -341,3 +341,172 @@ async fn a_user_name_is_the_email_unless_one_is_given() {
     .await;
     assert_eq!(reset["userName"], "rr@acme.com");
 }
+
+/// Addresses that break the one email rule in each of its clauses.
+const BAD_EMAILS: &[&str] = &[
+    ".lead@acme.com",
+    "trail.@acme.com",
+    "dou..ble@acme.com",
+    "a@-acme.com",
+    "a@acme-.com",
+    "a@acme..com",
+    "a@localhost",
+    "a@acme_corp.com",
+];
+
+#[tokio::test]
+async fn the_same_bad_emails_are_refused_on_every_face() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for bad in BAD_EMAILS {
+        let native = app
+            .post(
+                &format!("/v1/tenants/{}/users", t.id),
+                &t.admin,
+                &json!({"email": bad, "firstName": "A", "lastName": "B"}),
+            )
+            .await;
+        assert_eq!(
+            problem_fields(&expect_problem(native, 400).await),
+            ["email"],
+            "native {bad}"
+        );
+        let scim = app
+            .post(
+                "/scim/v2/Users",
+                &t.admin,
+                &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                        "userName": format!("user-{}", bad.len()),
+                        "emails": [{"value": bad, "primary": true}]}),
+            )
+            .await;
+        let scim = expect_json(scim, 400).await;
+        assert_eq!(scim["scimType"], "invalidValue", "SCIM {bad}: {scim}");
+        let anodot = app
+            .post("/api/v2/users", &t.admin, &json!({"emails": [bad]}))
+            .await;
+        assert_eq!(anodot.status(), 400, "Anodot {bad}");
+        let dynatrace = app
+            .post(
+                &format!("/iam/v1/accounts/{}/users", t.id),
+                &t.admin,
+                &json!({"email": bad}),
+            )
+            .await;
+        assert_eq!(dynatrace.status(), 400, "Dynatrace {bad}");
+        let tyk = app
+            .client
+            .post(app.url("/api/users"))
+            .header("authorization", &t.admin)
+            .json(&json!({"first_name": "A", "last_name": "B", "email_address": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tyk.status(), 400, "Tyk {bad}");
+    }
+    assert!(app.all_users(&t).await.is_empty());
+    // And the rule's good side holds on every face too.
+    let created = app
+        .post(
+            &format!("/v1/tenants/{}/users", t.id),
+            &t.admin,
+            &json!({"email": "first.last+tag@sub-1.acme.com", "firstName": "A", "lastName": "B"}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+}
+
+/// The time now as the server writes times (RFC 3339, UTC, milliseconds), which
+/// orders as text: a change made after this reads as no earlier.
+pub fn now_as_written() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// The user's ETag and updatedAt as /v1 reads them.
+pub async fn version_and_updated_at(
+    app: &TestApp,
+    tenant: &str,
+    admin: &str,
+    id: &str,
+) -> (String, String, serde_json::Value) {
+    let response = app
+        .get(&format!("/v1/tenants/{tenant}/users/{id}"), admin)
+        .await;
+    let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let user = expect_json(response, 200).await;
+    (etag, user["updatedAt"].as_str().unwrap().to_owned(), user)
+}
+
+#[tokio::test]
+async fn setting_or_resetting_a_password_moves_updated_at_and_the_version() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let password = "correct horse battery staple";
+    let user = expect_json(
+        app.post(
+            &format!("/v1/tenants/{}/users", t.id),
+            &t.admin,
+            &json!({"email": "pw@acme.com", "firstName": "P", "lastName": "W", "password": password}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let (mut etag, _, _) = version_and_updated_at(&app, &t.id, &t.admin, &id).await;
+    let sign_in_token = expect_json(
+        crate::sign_in::login(&app, &t.id, "pw@acme.com", password).await,
+        200,
+    )
+    .await["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // An administrator's reset (/v1), Tyk's reset action, the user's own change.
+    let changes: Vec<(&str, reqwest::RequestBuilder)> = vec![
+        (
+            "native reset",
+            app.request(
+                Method::PUT,
+                &format!("/v1/tenants/{}/users/{id}/password", t.id),
+                &t.admin,
+            )
+            .json(&json!({"password": "another long passphrase"})),
+        ),
+        (
+            "Tyk reset",
+            app.client
+                .post(app.url(&format!("/api/users/{id}/actions/reset")))
+                .header("authorization", &t.admin)
+                .json(&json!({"new_password": "a much longer passphrase"})),
+        ),
+        (
+            "own change",
+            app.request(
+                Method::POST,
+                &format!("/v1/tenants/{}/auth/password", t.id),
+                &sign_in_token,
+            )
+            .json(&json!({"currentPassword": "a much longer passphrase",
+                          "newPassword": "yet another passphrase here"})),
+        ),
+    ];
+    for (what, request) in changes {
+        let before = now_as_written();
+        let status = request.send().await.unwrap().status();
+        assert!(status.is_success(), "{what}: {status}");
+        let (next_etag, updated_at, user) =
+            version_and_updated_at(&app, &t.id, &t.admin, &id).await;
+        assert_ne!(next_etag, etag, "{what} moves the version");
+        assert!(updated_at >= before, "{what}: {updated_at} < {before}");
+        assert_eq!(
+            user["login"]["passwordChangedAt"],
+            updated_at.as_str(),
+            "{what}"
+        );
+        etag = next_etag;
+    }
+}

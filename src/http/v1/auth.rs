@@ -70,8 +70,8 @@ pub async fn login(
     Path(tenant): Path<TenantId>,
     Client(client): Client,
     Json(body): Json<LoginBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    let signed_in = state
+) -> Result<axum::response::Response, ApiError> {
+    let signed_in = match state
         .directory
         .login(
             tenant,
@@ -80,7 +80,12 @@ pub async fn login(
             body.two_factor_code.as_deref(),
             client,
         )
-        .await?;
+        .await
+    {
+        Ok(signed_in) => signed_in,
+        Err(ServiceError::Unauthorized) => return Ok(invalid_email_or_password()),
+        Err(other) => return Err(other.into()),
+    };
     Ok((
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         axum::Json(TokenBody {
@@ -90,7 +95,29 @@ pub async fn login(
             expires_at: signed_in.expires_at,
             user: signed_in.user.into(),
         }),
-    ))
+    )
+        .into_response())
+}
+
+/// A failed sign-in: the same words for an unknown email, a wrong password and a
+/// user without one, and no bearer challenge (the caller sent no bearer credential).
+fn invalid_email_or_password() -> axum::response::Response {
+    let problem = Problem {
+        kind: "urn:roster:problem:invalid-credentials",
+        title: "Unauthorized",
+        status: StatusCode::UNAUTHORIZED.as_u16(),
+        detail: "invalid email or password".to_owned(),
+        errors: vec![],
+    };
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (axum::http::header::CONTENT_TYPE, PROBLEM),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::Json(problem),
+    )
+        .into_response()
 }
 
 /// Sign out: the signed-in user's token presented stops working.

@@ -97,6 +97,7 @@ impl RestUserGroup {
 impl RestUserWithGroups {
     pub fn new(entry: UserWithGroups, account: &Tenant) -> Self {
         let UserWithGroups { user, groups } = entry;
+        let login_updated_at = user.login_updated_at();
         Self {
             uid: user.id,
             email: user.email,
@@ -119,7 +120,7 @@ impl RestUserWithGroups {
                 reset_password_token_sent_at: None,
                 last_successful_basic_authentication: user.login.last_successful_login_at,
                 created_at: user.created_at,
-                updated_at: user.updated_at,
+                updated_at: login_updated_at,
             },
             created_at: user.created_at,
             updated_at: user.updated_at,
