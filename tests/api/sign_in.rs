@@ -772,10 +772,11 @@ async fn failures_from_one_address_lock_the_account_only_for_that_address() {
 
 #[tokio::test]
 async fn the_account_wide_ceiling_locks_the_account_for_every_address() {
-    // Ceiling: ten times the per-address threshold of 2, so 20 failures in all.
+    // Two failures per address, 20 in all.
     let app = TestApp::spawn_with(|s| {
         behind_a_trusted_proxy(s);
         s.sign_in.max_failures = 2;
+        s.sign_in.max_account_failures = 20;
     })
     .await;
     let t = app.tenant().await;
