@@ -41,8 +41,9 @@ impl Application {
             .await
             .context("cannot migrate the database")?;
         let passwords = PasswordHasher::new(settings.password)?;
-        let directory =
-            Directory::new(store.clone(), passwords).with_sign_in_policy(settings.sign_in);
+        let directory = Directory::new(store.clone(), passwords)
+            .with_sign_in_policy(settings.sign_in)
+            .with_password_policy(settings.password_policy);
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -189,7 +189,7 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
     let url = &settings.global.database_url;
     match (command, settings.serve) {
         (Command::Serve(_), Some(serve)) => {
-            serve_until_signal(ServeSettings::from_config(&settings.global, serve)).await
+            serve_until_signal(ServeSettings::from_config(&settings.global, serve)?).await
         }
         (Command::Serve(_), None) => anyhow::bail!("serve settings were not parsed"),
         (Command::Migrate, _) => {
@@ -427,7 +427,7 @@ mod tests {
             "7",
         ]);
         let settings = Settings::layer(&cli, &matches).unwrap();
-        let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap());
+        let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap()).unwrap();
         assert_eq!(serve.http.max_body_bytes, 4096);
         assert_eq!(serve.connections.idle_timeout.as_secs(), 7);
         assert_eq!(
@@ -441,7 +441,7 @@ mod tests {
     fn the_defaults_of_the_flags_are_the_defaults_of_the_settings() {
         let (cli, matches) = parse(&["roster", "serve"]);
         let settings = Settings::layer(&cli, &matches).unwrap();
-        let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap());
+        let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap()).unwrap();
         let defaults = ServeSettings::default();
         assert_eq!(format!("{serve:?}"), format!("{defaults:?}"));
     }

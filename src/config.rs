@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::PasswordParams;
+use crate::domain::PasswordPolicy;
 use crate::http::HttpLimits;
 use crate::http::credentials::TrustedProxies;
 use crate::http::server::ConnectionLimits;
@@ -204,6 +205,16 @@ pub struct ServeConfig {
         default_value_t = PasswordParams::default().parallelism)]
     pub password_parallelism: u32,
 
+    /// Least length of a new password, in characters (1 to 256)
+    #[arg(long, env = "ROSTER_PASSWORD_MIN_CHARS", value_name = "N",
+        default_value_t = PasswordPolicy::default().min_chars())]
+    pub password_min_chars: usize,
+
+    /// Least zxcvbn strength score of a new password, 0 (any) to 4
+    #[arg(long, env = "ROSTER_PASSWORD_MIN_STRENGTH", value_name = "SCORE",
+        default_value_t = PasswordPolicy::default().min_strength())]
+    pub password_min_strength: u8,
+
     /// Password hashing threads, each keeping 19 MiB once used [default: the number of CPUs]
     #[arg(long, env = "ROSTER_PASSWORD_MAX_CONCURRENT", value_name = "N")]
     pub password_max_concurrent: Option<usize>,
@@ -256,6 +267,7 @@ pub struct ServeSettings {
     pub connections: ConnectionLimits,
     pub store: StoreOptions,
     pub password: PasswordParams,
+    pub password_policy: PasswordPolicy,
     pub sign_in: SignInPolicy,
 }
 
@@ -268,17 +280,22 @@ impl Default for ServeSettings {
             connections: ConnectionLimits::default(),
             store: StoreOptions::default(),
             password: PasswordParams::default(),
+            password_policy: PasswordPolicy::default(),
             sign_in: SignInPolicy::default(),
         }
     }
 }
 
 impl ServeSettings {
-    /// Groups the layered settings for the parts of Roster that use them.
-    pub fn from_config(global: &GlobalConfig, serve: ServeConfig) -> Self {
+    /// Groups the layered settings for the parts of Roster that use them, refusing
+    /// those out of their range.
+    pub fn from_config(global: &GlobalConfig, serve: ServeConfig) -> anyhow::Result<Self> {
         let window = serve.lockout_window_secs;
         let password_defaults = PasswordParams::default();
-        Self {
+        let password_policy =
+            PasswordPolicy::new(serve.password_min_chars, serve.password_min_strength)
+                .map_err(|reason| anyhow::anyhow!("password_min_chars/strength: {reason}"))?;
+        Ok(Self {
             listen: serve.listen,
             database_url: global.database_url.clone(),
             http: HttpLimits {
@@ -316,7 +333,8 @@ impl ServeSettings {
                 address_window_seconds: window,
                 token_ttl_seconds: serve.token_ttl_secs,
             },
-        }
+            password_policy,
+        })
     }
 }
 

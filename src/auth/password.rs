@@ -141,8 +141,7 @@ impl PasswordHasher {
             .get_or_try_init(|| async {
                 let mut bytes = [0u8; 32];
                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-                let unknowable = crate::domain::NewPassword::parse(format!("{bytes:02x?}"))
-                    .map_err(|e| PasswordError::Hash(e.reason))?;
+                let unknowable = crate::domain::NewPassword::verified(&format!("{bytes:02x?}"));
                 self.hash(&unknowable).await
             })
             .await
@@ -311,7 +310,7 @@ mod tests {
             max_concurrent: 1,
         })
         .unwrap();
-        let password = NewPassword::parse("correct horse battery").unwrap();
+        let password = NewPassword::verified("correct horse battery");
         let a = hasher.hash(&password).await.unwrap();
         let b = hasher.hash(&password).await.unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{a}");
@@ -322,7 +321,7 @@ mod tests {
     #[tokio::test]
     async fn reused_memory_hashes_as_the_reference_implementation_does() {
         let hasher = small();
-        let password = NewPassword::parse("correct horse battery").unwrap();
+        let password = NewPassword::verified("correct horse battery");
         // Ours, checked by the argon2 crate's own verifier.
         let ours = hasher.hash(&password).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
@@ -368,7 +367,7 @@ mod tests {
     #[tokio::test]
     async fn verification_accepts_argon2_and_bcrypt_and_flags_rehashes() {
         let hasher = small();
-        let password = NewPassword::parse("correct horse battery").unwrap();
+        let password = NewPassword::verified("correct horse battery");
         let current = hasher.hash(&password).await.unwrap();
         let ok = hasher
             .verify("correct horse battery", Some(&current))

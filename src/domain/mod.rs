@@ -32,8 +32,8 @@ pub use text::{
 };
 pub use time::Timestamp;
 pub use user::{
-    ImportedHash, LoginMetadata, NewPassword, NewUser, Patch, Role, Status, User, UserFilter,
-    UserPatch,
+    ImportedHash, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch, Role, Status, User,
+    UserFilter, UserPatch,
 };
 
 /// Why a single value was refused.

@@ -71,7 +71,7 @@ impl Default for HttpLimits {
 /// malformed paths and query strings, and panics are answered by the face the path
 /// belongs to ([`face::Face::of`]).
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
-    let (v1, openapi) = v1::router();
+    let (v1, openapi) = v1::router(*state.directory.password_policy());
     let limit = limits.request_timeout;
     let v1 = v1.layer(axum::middleware::from_fn_with_state(
         limit,

@@ -263,6 +263,7 @@ enum Access {
 pub struct Directory {
     store: Store,
     passwords: PasswordHasher,
+    password_policy: crate::domain::PasswordPolicy,
     pub(crate) sign_in: SignInPolicy,
 }
 
@@ -271,8 +272,22 @@ impl Directory {
         Self {
             store,
             passwords,
+            password_policy: crate::domain::PasswordPolicy::default(),
             sign_in: SignInPolicy::default(),
         }
+    }
+
+    /// The same directory holding new passwords to `policy`.
+    pub fn with_password_policy(self, policy: crate::domain::PasswordPolicy) -> Self {
+        Self {
+            password_policy: policy,
+            ..self
+        }
+    }
+
+    /// What a new password must be: every face parses new passwords with this.
+    pub fn password_policy(&self) -> &crate::domain::PasswordPolicy {
+        &self.password_policy
     }
 
     /// A page of the tenant's audit log, oldest first (operator and admins only).

@@ -496,3 +496,84 @@ async fn a_repeated_query_parameter_is_named_on_the_native_face() {
     assert_eq!(problem_fields(&problem), ["limit"], "{problem}");
     assert_eq!(problem["errors"][0]["detail"], "is given more than once");
 }
+
+/// What the native, SCIM and Tyk faces answer a creation (Tyk's Dashboard says 200).
+const CREATED: [u16; 3] = [201, 201, 200];
+
+/// Creates a user with `password` on the native, SCIM and Tyk faces; answers their
+/// statuses.
+async fn create_with_password(app: &TestApp, t: &TestTenant, password: &str) -> [u16; 3] {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let native = app
+        .post(
+            &format!("/v1/tenants/{}/users", t.id),
+            &t.admin,
+            &json!({"email": format!("n{tag}@acme.com"), "firstName": "N", "lastName": "P", "password": password}),
+        )
+        .await
+        .status()
+        .as_u16();
+    let scim = crate::scim::scim(
+        app,
+        reqwest::Method::POST,
+        "/Users",
+        &t.admin,
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": format!("s{tag}@acme.com"),
+            "name": {"givenName": "S", "familyName": "P"},
+            "emails": [{"value": format!("s{tag}@acme.com"), "primary": true}],
+            "password": password,
+        })),
+    )
+    .await
+    .status()
+    .as_u16();
+    let tyk = app
+        .client
+        .post(app.url("/api/users"))
+        .header("authorization", &t.admin)
+        .json(&json!({"first_name": "T", "last_name": "P", "email_address": format!("t{tag}@acme.com"), "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    [native, scim, tyk]
+}
+
+#[tokio::test]
+async fn the_password_policy_is_a_setting_every_face_holds_to() {
+    let strict = TestApp::spawn().await;
+    let t = strict.tenant().await;
+    assert_eq!(create_with_password(&strict, &t, "test").await, [400; 3]);
+    assert_eq!(
+        create_with_password(&strict, &t, "password1").await,
+        [400; 3]
+    );
+    assert_eq!(
+        create_with_password(&strict, &t, "correct horse battery staple").await,
+        CREATED
+    );
+
+    let relaxed = TestApp::spawn_with(|s| {
+        s.password_policy = roster::domain::PasswordPolicy::new(4, 0).unwrap();
+    })
+    .await;
+    let t = relaxed.tenant().await;
+    assert_eq!(create_with_password(&relaxed, &t, "test").await, CREATED);
+    assert_eq!(create_with_password(&relaxed, &t, "abc").await, [400; 3]);
+    let document: Value = relaxed
+        .client
+        .get(relaxed.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        document["components"]["schemas"]["PasswordBody"]["properties"]["password"]["minLength"], 4,
+        "the document states the policy in force"
+    );
+}

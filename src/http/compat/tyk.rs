@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::domain::{
-    Description, Email, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, NewPassword,
-    NewUser, PersonName, Role, Status, TenantId, User, UserId, UserPatch, Violations,
+    Description, Email, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, NewUser,
+    PasswordPolicy, PersonName, Role, Status, TenantId, User, UserId, UserPatch, Violations,
 };
 use crate::domain::{NumberedPage, PageLimit};
 use crate::http::AppState;
@@ -311,7 +311,7 @@ impl UserBody {
         })
     }
 
-    fn into_new_user(self) -> Result<NewUser, TykError> {
+    fn into_new_user(self, policy: &PasswordPolicy) -> Result<NewUser, TykError> {
         let mut v = Violations::new();
         let role = self.role();
         let status = self.status();
@@ -335,7 +335,7 @@ impl UserBody {
             )
             .unwrap_or_else(PersonName::empty);
         let password = match self.password.filter(|p| !p.is_empty()) {
-            Some(password) => v.check("password", NewPassword::parse(password)),
+            Some(password) => v.check("password", policy.parse(password)),
             None => None,
         };
         let Some(email) = email else {
@@ -386,7 +386,11 @@ async fn create_user(
     let body: UserBody = read_json(request).await?;
     let (user, key) = state
         .directory
-        .create_user_with_access_key(&caller, tenant, body.into_new_user()?)
+        .create_user_with_access_key(
+            &caller,
+            tenant,
+            body.into_new_user(state.directory.password_policy())?,
+        )
         .await?;
     let meta = serde_json::to_value(TykUser::new(user, Some(&key))).unwrap_or(Value::Null);
     Ok(ok("User created", meta))
@@ -451,7 +455,10 @@ async fn reset_password(
     let tenant = tenant_of(&caller)?;
     let id = user_id(&id)?;
     let body: ResetBody = read_json(request).await?;
-    let password = NewPassword::parse(body.new_password)
+    let password = state
+        .directory
+        .password_policy()
+        .parse(body.new_password)
         .map_err(|e| ServiceError::invalid("new_password", e.reason))?;
     state
         .directory

@@ -3,8 +3,8 @@
 use serde_json::{Value, json};
 
 use crate::domain::{
-    Company, CountryCode, Email, ExternalId, NewPassword, NewUser, Patch, PersonName, Phone, Role,
-    Status, UserId, UserName, UserPatch,
+    Company, CountryCode, Email, ExternalId, NewPassword, NewUser, PasswordPolicy, Patch,
+    PersonName, Phone, Role, Status, UserId, UserName, UserPatch,
 };
 use crate::http::AppState;
 use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
@@ -249,7 +249,7 @@ fn parsed<T, E: std::fmt::Display>(
 /// Reads a User resource (a POST or PUT body, or a patched representation). Every
 /// attribute the directory keeps is checked for its JSON type before anything is
 /// read, so a wrong-typed one is 400 `invalidValue` naming it, never a cleared value.
-fn read_user(body: &Value) -> Result<UserInput, ScimError> {
+fn read_user(body: &Value, policy: &PasswordPolicy) -> Result<UserInput, ScimError> {
     if !body.is_object() {
         return Err(ScimError::bad(
             "invalidSyntax",
@@ -345,7 +345,7 @@ fn read_user(body: &Value) -> Result<UserInput, ScimError> {
         password: parsed(
             "password",
             text(body, "password", "password")?,
-            NewPassword::parse,
+            |password| policy.parse(password),
         )?,
     })
 }
@@ -436,7 +436,7 @@ pub(super) async fn create(
     scim: &ScimCaller,
     body: &Value,
 ) -> Result<Written, ScimError> {
-    let new = read_user(body)?.into_new_user();
+    let new = read_user(body, state.directory.password_policy())?.into_new_user();
     let user = state
         .directory
         .create_user(&scim.caller, scim.tenant, new)
@@ -461,7 +461,7 @@ pub(super) async fn change(
 ) -> Result<Written, ScimError> {
     let id = user_id(id)?;
     if how == Change::Replace {
-        let patch = read_user(body)?.into_patch();
+        let patch = read_user(body, state.directory.password_policy())?.into_patch();
         return updated(state, scim, id, patch, precondition).await;
     }
     let operations = operations(body)?;
@@ -488,7 +488,7 @@ pub(super) async fn change(
             ));
         }
     }
-    let mut input = read_user(&after)?;
+    let mut input = read_user(&after, state.directory.password_policy())?;
     // A userName that is the email goes on following it unless the patch names one.
     if current.user.user_name.is_none() && after["userName"] == before["userName"] {
         input.user_name = None;

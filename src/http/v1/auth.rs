@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{NewPassword, TenantId, Timestamp, UserId, Violations};
+use crate::domain::{TenantId, Timestamp, UserId, Violations};
 use crate::http::AppState;
 use crate::http::credentials::bearer_token;
 use crate::service::ServiceError;
@@ -169,7 +169,10 @@ pub async fn change_password(
     Json(body): Json<PasswordChangeBody>,
 ) -> Result<StatusCode, ApiError> {
     let mut v = Violations::new();
-    let Some(new) = v.check("newPassword", NewPassword::parse(body.new_password)) else {
+    let Some(new) = v.check(
+        "newPassword",
+        state.directory.password_policy().parse(body.new_password),
+    ) else {
         return Err(invalid(v));
     };
     state
@@ -206,7 +209,10 @@ pub async fn set_password(
     Json(body): Json<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     let mut v = Violations::new();
-    let Some(password) = v.check("password", NewPassword::parse(body.password)) else {
+    let Some(password) = v.check(
+        "password",
+        state.directory.password_policy().parse(body.password),
+    ) else {
         return Err(invalid(v));
     };
     state
@@ -298,7 +304,10 @@ pub async fn accept_invitation(
     Json(body): Json<AcceptInvitationBody>,
 ) -> Result<StatusCode, ApiError> {
     let mut v = Violations::new();
-    let Some(password) = v.check("password", NewPassword::parse(body.password)) else {
+    let Some(password) = v.check(
+        "password",
+        state.directory.password_policy().parse(body.password),
+    ) else {
         return Err(invalid(v));
     };
     state

@@ -47,12 +47,14 @@ use openapi::Conventions;
 struct ApiDoc;
 
 /// The /v1 routes, and the OpenAPI document that describes them and the OAuth
-/// token endpoints.
-pub fn router() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+/// token endpoints, with `passwords` as the password rules it states.
+pub fn router(
+    passwords: crate::domain::PasswordPolicy,
+) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut document) = routes().split_for_parts();
     // After the routes have added their paths and schemas: the conventions apply
     // to all of them.
-    utoipa::Modify::modify(&Conventions, &mut document);
+    utoipa::Modify::modify(&Conventions { passwords }, &mut document);
     (router, document)
 }
 

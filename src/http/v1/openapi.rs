@@ -11,7 +11,7 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 
 use crate::domain::{
     Action, Company, Description, Email, ExternalId, GroupName, KeyName, MAX_SUBJECT_CHARS,
-    NewPassword, PersonName, TenantName, UserName,
+    NewPassword, PasswordPolicy, PersonName, TenantName, UserName,
 };
 
 /// One character that may start or end a name: not a control character and not
@@ -71,7 +71,7 @@ fn rule(pattern: impl Into<String>, min: usize, max: usize) -> TextRule {
 }
 
 /// Which rule each request field is held to, by schema and property name.
-fn text_rules() -> Vec<(&'static str, &'static str, TextRule)> {
+fn text_rules(passwords: &PasswordPolicy) -> Vec<(&'static str, &'static str, TextRule)> {
     let email = || rule(EMAIL_PATTERN, 3, Email::MAX_CHARS);
     let person = || rule(trimmed_or_empty(), 0, PersonName::MAX_CHARS);
     let user_name = || rule(trimmed(), 1, UserName::MAX_CHARS);
@@ -81,7 +81,7 @@ fn text_rules() -> Vec<(&'static str, &'static str, TextRule)> {
     let external_id = || rule(trimmed(), 1, ExternalId::MAX_CHARS);
     let group_name = || rule(trimmed(), 1, GroupName::MAX_CHARS);
     let description = || rule(trimmed_or_empty(), 0, Description::MAX_CHARS);
-    let password = || rule(r"\S", NewPassword::MIN_CHARS, NewPassword::MAX_CHARS);
+    let password = || rule(r"\S", passwords.min_chars(), NewPassword::MAX_CHARS);
     vec![
         (
             "TenantNameBody",
@@ -243,7 +243,10 @@ fn is_empty_requirement(requirement: &utoipa::openapi::security::SecurityRequire
 }
 
 /// Adds to the document what every operation shares; see the module's comment.
-pub struct Conventions;
+pub struct Conventions {
+    /// The server's password policy, whose least length the schemas state.
+    pub passwords: PasswordPolicy,
+}
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -256,7 +259,7 @@ impl Modify for Conventions {
             "clientBasic",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
-        for (schema, property, rule) in text_rules() {
+        for (schema, property, rule) in text_rules(&self.passwords) {
             if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema)
                 && let Some(property) = object.properties.get_mut(property)
             {

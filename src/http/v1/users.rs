@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
-    Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewPassword,
-    NewUser, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User, UserFilter,
-    UserId, UserName, UserPatch, Violations,
+    Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewUser,
+    PasswordPolicy, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User,
+    UserFilter, UserId, UserName, UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -134,7 +134,7 @@ pub struct CreateUserBody {
 }
 
 impl CreateUserBody {
-    fn parse(self) -> Result<NewUser, ApiError> {
+    fn parse(self, policy: &PasswordPolicy) -> Result<NewUser, ApiError> {
         let mut v = Violations::new();
         let email = v.check("email", Email::parse(self.email));
         let user_name = v.check_opt("userName", self.user_name.map(UserName::parse));
@@ -146,7 +146,7 @@ impl CreateUserBody {
         let role = v.check_opt("role", self.role.map(|r| r.parse()));
         let status = v.check_opt("status", self.status.map(|s| s.parse()));
         let external_id = v.check_opt("externalId", self.external_id.map(ExternalId::parse));
-        let password = v.check_opt("password", self.password.map(NewPassword::parse));
+        let password = v.check_opt("password", self.password.map(|p| policy.parse(p)));
         let password_hash =
             v.check_opt("passwordHash", self.password_hash.map(ImportedHash::parse));
         if password.is_some() && password_hash.is_some() {
@@ -335,7 +335,11 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let user = state
         .directory
-        .create_user(&caller, tenant, body.parse()?)
+        .create_user(
+            &caller,
+            tenant,
+            body.parse(state.directory.password_policy())?,
+        )
         .await?;
     let location = format!("/v1/tenants/{tenant}/users/{}", user.id);
     Ok(created(location, user.version, UserBody::from(user)))
