@@ -79,7 +79,7 @@ async fn every_native_operation_lists_the_statuses_its_kind_can_answer_as_proble
             continue;
         }
         let listed = statuses(&operation);
-        let mut expected = vec!["408", "503"];
+        let mut expected = vec!["400", "408", "414", "431", "503"];
         if secured(&operation) {
             expected.push("401");
             if method != "get" {

@@ -186,8 +186,9 @@ const PROBLEM: &str = "application/problem+json";
 /// The statuses an operation can answer because of its kind, each with the problem
 /// document: 401 without a valid credential, 403 for a write by a reader, 404 for a
 /// path that names nothing, 400/413/415 for a bad body, 400 for bad query
-/// parameters, 408 when the request outlives the time limit, 503 when the database
-/// cannot be reached.
+/// parameters or a query string that cannot be read, 408 when the request outlives
+/// the time limit, 414 and 431 for a request target or header fields over their
+/// limits, 503 when the database cannot be reached.
 fn common_statuses(
     method: &HttpMethod,
     operation: &Operation,
@@ -227,10 +228,13 @@ fn common_statuses(
     {
         statuses.push(("400", "A query parameter breaks a rule"));
     }
+    statuses.push(("400", "The query string cannot be read"));
     statuses.push((
         "408",
         "The request took longer than the server's time limit",
     ));
+    statuses.push(("414", "The request target is over the URI limit"));
+    statuses.push(("431", "The header fields are over their limit"));
     statuses.push((
         "503",
         "The database cannot be reached; retry after Retry-After seconds",
