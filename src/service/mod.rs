@@ -147,6 +147,9 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+/// What a caller is told to wait before retrying while the database is unreachable.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
+
 /// What a caller is told to wait before retrying a write the database gave up
 /// because of concurrent ones.
 pub const CONTENTION_RETRY_AFTER_SECONDS: u64 = 1;
@@ -179,8 +182,8 @@ impl From<ServiceError> for Attempt {
 }
 
 /// Runs a write transaction again, [`CONTENTION_ATTEMPTS`] times in all, while the
-/// database gives it up because of concurrent ones (a deadlock, a serialization
-/// failure, SQLite busy); the last such failure is answered as
+/// database gives it up because of concurrent ones (a deadlock or a serialization
+/// failure on PostgreSQL); the last such failure is answered as
 /// [`ServiceError::Unavailable`]. Each try starts a transaction of its own, so a
 /// given-up try has written nothing.
 async fn retry_contended<T, F, Fut>(mut attempt: F) -> ServiceResult<T>
@@ -203,9 +206,6 @@ where
         }
     }
 }
-
-/// What a caller is told to wait before retrying while the database is unreachable.
-pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 
 impl From<crate::auth::PasswordError> for ServiceError {
     fn from(error: crate::auth::PasswordError) -> Self {

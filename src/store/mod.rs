@@ -55,8 +55,8 @@ pub enum StoreError {
     /// The database could not be reached, or gave no connection in time.
     #[error("the database is unavailable: {0}")]
     Unavailable(sqlx::Error),
-    /// The database gave the transaction up because of concurrent ones (a deadlock,
-    /// a serialization failure, SQLite busy): trying again may succeed.
+    /// The database gave the transaction up because of concurrent ones (a deadlock or
+    /// a serialization failure): trying again may succeed.
     #[error("the transaction lost a race with concurrent ones: {0}")]
     Contention(sqlx::Error),
     #[error(transparent)]
@@ -126,16 +126,12 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
 }
 
 /// Whether the database refused a statement only because of concurrent transactions:
-/// PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001), SQLite's
-/// BUSY and LOCKED (in any of their extended forms).
+/// PostgreSQL's deadlock_detected (40P01) and serialization_failure (40001). SQLite
+/// has one writer connection, so its BUSY comes only from another process holding
+/// the file: that is [`is_unavailable`], not a race to retry.
 fn is_contention(db: &dyn sqlx::error::DatabaseError) -> bool {
-    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        return db
-            .code()
-            .and_then(|code| code.parse::<i32>().ok())
-            .is_some_and(|code| matches!(code & 0xff, 5 | 6));
-    }
-    matches!(db.code().as_deref(), Some("40P01" | "40001"))
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|postgres| matches!(postgres.code(), "40P01" | "40001"))
 }
 
 /// Maps a unique violation to the rule it broke; other errors pass through.
