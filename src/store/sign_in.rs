@@ -237,17 +237,14 @@ impl Tx {
         user: UserId,
         at: Timestamp,
     ) -> StoreResult<()> {
-        write!(self, |conn| {
-            sqlx::query(
-                "UPDATE users SET failed_logins = failed_logins + 1, last_failed_login_at = $3 \
-                 WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(tenant.as_uuid())
-            .bind(user.as_uuid())
-            .bind(at)
-            .execute(conn)
-            .await?;
-        });
+        self.update_user_at(
+            "UPDATE users SET failed_logins = failed_logins + 1, last_failed_login_at = $3 \
+             WHERE tenant_id = $1 AND id = $2",
+            tenant,
+            user,
+            at,
+        )
+        .await?;
         Ok(())
     }
 

@@ -404,6 +404,27 @@ impl Tx {
         Ok(result == 1)
     }
 
+    /// Runs `statement`, an UPDATE of one user whose `$1`, `$2` and `$3` are its
+    /// tenant, its id and a time, answering whether the user was there.
+    pub(super) async fn update_user_at(
+        &mut self,
+        statement: &'static str,
+        tenant: TenantId,
+        user: UserId,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = write!(self, |conn| {
+            sqlx::query(statement)
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .bind(at)
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
     /// Records a change of the user made beside its own columns (its password, its
     /// two-factor credentials): its version rises and `updated_at` becomes `at`.
     pub async fn touch_user(
@@ -412,19 +433,14 @@ impl Tx {
         user: UserId,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        let result = write!(self, |conn| {
-            sqlx::query(
-                "UPDATE users SET version = version + 1, updated_at = $3 \
-                 WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(tenant.as_uuid())
-            .bind(user.as_uuid())
-            .bind(at)
-            .execute(conn)
-            .await?
-            .rows_affected()
-        });
-        Ok(result == 1)
+        self.update_user_at(
+            "UPDATE users SET version = version + 1, updated_at = $3 \
+             WHERE tenant_id = $1 AND id = $2",
+            tenant,
+            user,
+            at,
+        )
+        .await
     }
 
     /// Replaces the password hash with a re-hash of the same password (new
@@ -453,20 +469,15 @@ impl Tx {
         user: UserId,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        let result = write!(self, |conn| {
-            sqlx::query(
-                "UPDATE users SET successful_logins = successful_logins + 1, \
-                 last_successful_login_at = $3, last_action_at = $3 \
-                 WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind(tenant.as_uuid())
-            .bind(user.as_uuid())
-            .bind(at)
-            .execute(conn)
-            .await?
-            .rows_affected()
-        });
-        Ok(result == 1)
+        self.update_user_at(
+            "UPDATE users SET successful_logins = successful_logins + 1, \
+             last_successful_login_at = $3, last_action_at = $3 \
+             WHERE tenant_id = $1 AND id = $2",
+            tenant,
+            user,
+            at,
+        )
+        .await
     }
 
     /// Makes `group` the user's default group (adding the membership when missing),
