@@ -82,7 +82,10 @@ async fn sqlite_schema(pool: &SqlitePool) -> Schema {
     let mut keyed: BTreeMap<String, BTreeMap<i64, String>> = BTreeMap::new();
     for (table, column, not_null, pk) in rows {
         if pk > 0 {
-            keyed.entry(table.clone()).or_default().insert(pk, column.clone());
+            keyed
+                .entry(table.clone())
+                .or_default()
+                .insert(pk, column.clone());
         }
         columns.insert((table, column), not_null == 0 && pk == 0);
     }
@@ -241,7 +244,6 @@ fn file_names(folder: &str) -> BTreeSet<String> {
                 .to_string_lossy()
                 .into_owned()
         })
-        .filter(|name| name != "README.md")
         .collect()
 }
 
@@ -252,6 +254,22 @@ async fn the_two_migration_folders_define_the_same_tables_and_columns() {
         file_names("src/store/migrations/sqlite"),
         file_names("src/store/migrations/postgres")
     );
+    // What `sqlx::migrate!` embedded at build time is what the folders hold now
+    // (build.rs rebuilds when they change).
+    for (folder, migrator) in [
+        ("src/store/migrations/sqlite", &SQLITE_MIGRATIONS),
+        ("src/store/migrations/postgres", &POSTGRES_MIGRATIONS),
+    ] {
+        let embedded: BTreeSet<String> = migrator
+            .iter()
+            .map(|m| format!("{}_{}.sql", m.version, m.description.replace(' ', "_")))
+            .collect();
+        assert_eq!(
+            embedded,
+            file_names(folder),
+            "{folder} as built and on disk"
+        );
+    }
     let sqlite_versions = versions(&SQLITE_MIGRATIONS);
     assert_eq!(sqlite_versions, versions(&POSTGRES_MIGRATIONS));
     assert!(
@@ -304,7 +322,10 @@ async fn the_two_migration_folders_define_the_same_tables_and_columns() {
         Vec::<String>::new(),
         "columns (table, column, nullable) differ between SQLite and PostgreSQL"
     );
-    assert_eq!(sqlite_schema.keys, postgres_schema.keys, "primary keys differ");
+    assert_eq!(
+        sqlite_schema.keys, postgres_schema.keys,
+        "primary keys differ"
+    );
     // SQLite names a key's own index sqlite_autoindex_*; both leave it out above.
     assert_eq!(
         sqlite_schema.indexes, postgres_schema.indexes,
@@ -638,7 +659,8 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
     let t = tenant.as_uuid().to_string();
     let at = |ts: Timestamp| serde_json::to_value(ts).expect("a timestamp");
 
-    let tenant_body = expect_json(app.get(&format!("/v1/tenants/{t}"), &key_secret).await, 200).await;
+    let tenant_body =
+        expect_json(app.get(&format!("/v1/tenants/{t}"), &key_secret).await, 200).await;
     assert_eq!(tenant_body["name"], "Before the upgrade");
 
     let expected: Vec<Value> = users
@@ -675,14 +697,22 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
         .collect();
     for (user, expected) in users.iter().zip(&expected) {
         let body = expect_json(
-            app.get(&format!("/v1/tenants/{t}/users/{}", user.id.as_uuid()), &key_secret)
-                .await,
+            app.get(
+                &format!("/v1/tenants/{t}/users/{}", user.id.as_uuid()),
+                &key_secret,
+            )
+            .await,
             200,
         )
         .await;
         assert_eq!(&body, expected, "{} after the upgrade", user.email);
     }
-    let list = expect_json(app.get(&format!("/v1/tenants/{t}/users"), &key_secret).await, 200).await;
+    let list = expect_json(
+        app.get(&format!("/v1/tenants/{t}/users"), &key_secret)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(list["items"], Value::Array(expected.clone()));
 
     let expected_group = json!({
@@ -697,8 +727,11 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
         "updatedAt": at(updated),
     });
     let body = expect_json(
-        app.get(&format!("/v1/tenants/{t}/groups/{}", group.as_uuid()), &key_secret)
-            .await,
+        app.get(
+            &format!("/v1/tenants/{t}/groups/{}", group.as_uuid()),
+            &key_secret,
+        )
+        .await,
         200,
     )
     .await;
@@ -744,11 +777,19 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
     )
     .await;
     assert_eq!(found["totalResults"], 1, "{found}");
-    assert_eq!(found["Resources"][0]["id"], users[0].id.as_uuid().to_string());
+    assert_eq!(
+        found["Resources"][0]["id"],
+        users[0].id.as_uuid().to_string()
+    );
 
     // The access token from before acts as its admin key, as it did: it reads and
     // it writes.
-    let body = expect_json(app.get(&format!("/v1/tenants/{t}/users"), &token_secret).await, 200).await;
+    let body = expect_json(
+        app.get(&format!("/v1/tenants/{t}/users"), &token_secret)
+            .await,
+        200,
+    )
+    .await;
     assert_eq!(body["items"], Value::Array(expected));
     expect_json(
         app.post(
