@@ -48,11 +48,38 @@ struct Index {
 /// The keys (primary key columns in order) of every table.
 type Keys = BTreeMap<String, Vec<String>>;
 
+/// A foreign key: its table and columns, the table and columns it references, and
+/// what deleting the referenced row does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ForeignKey {
+    table: String,
+    columns: Vec<String>,
+    references: String,
+    referenced: Vec<String>,
+    on_delete: String,
+}
+
 struct Schema {
     columns: Columns,
+    /// Each column's SQLite storage class (a PostgreSQL type is mapped to the class
+    /// the SQLite folder stores it as).
+    types: BTreeMap<(String, String), String>,
     keys: Keys,
     /// Every index but the primary key's.
     indexes: BTreeSet<Index>,
+    foreign_keys: BTreeSet<ForeignKey>,
+}
+
+/// The SQLite storage class that stores what a PostgreSQL column of `data_type`
+/// holds: ids and hashes as BLOB, times and flags as INTEGER, JSON as TEXT.
+fn sqlite_class(data_type: &str) -> String {
+    match data_type {
+        "uuid" | "bytea" => "BLOB",
+        "text" | "jsonb" => "TEXT",
+        "bigint" | "boolean" | "timestamp with time zone" => "INTEGER",
+        other => other,
+    }
+    .to_owned()
 }
 
 async fn sqlite_schema(pool: &SqlitePool) -> Schema {
@@ -69,8 +96,8 @@ async fn sqlite_schema(pool: &SqlitePool) -> Schema {
     .expect("read the table list");
     assert!(lax.is_empty(), "tables that are not STRICT: {lax:?}");
 
-    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "SELECT m.name, p.name, p.\"notnull\", p.pk \
+    let rows: Vec<(String, String, i64, i64, String)> = sqlx::query_as(
+        "SELECT m.name, p.name, p.\"notnull\", p.pk, p.type \
          FROM sqlite_master m, pragma_table_info(m.name) p \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> $1",
     )
@@ -79,8 +106,10 @@ async fn sqlite_schema(pool: &SqlitePool) -> Schema {
     .await
     .expect("read the columns");
     let mut columns = Columns::new();
+    let mut types = BTreeMap::new();
     let mut keyed: BTreeMap<String, BTreeMap<i64, String>> = BTreeMap::new();
-    for (table, column, not_null, pk) in rows {
+    for (table, column, not_null, pk, class) in rows {
+        types.insert((table.clone(), column.clone()), class);
         if pk > 0 {
             keyed
                 .entry(table.clone())
@@ -120,16 +149,43 @@ async fn sqlite_schema(pool: &SqlitePool) -> Schema {
             .columns
             .push(column);
     }
+    let rows: Vec<(String, i64, String, String, String, String)> = sqlx::query_as(
+        "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_delete \
+         FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+         WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> $1 \
+         ORDER BY m.name, f.id, f.seq",
+    )
+    .bind(SQLX_TABLE)
+    .fetch_all(pool)
+    .await
+    .expect("read the foreign keys");
+    let mut foreign_keys: BTreeMap<(String, i64), ForeignKey> = BTreeMap::new();
+    for (table, id, references, from, to, on_delete) in rows {
+        let key = foreign_keys
+            .entry((table.clone(), id))
+            .or_insert_with(|| ForeignKey {
+                table,
+                columns: Vec::new(),
+                references,
+                referenced: Vec::new(),
+                on_delete,
+            });
+        key.columns.push(from);
+        key.referenced.push(to);
+    }
     Schema {
         columns,
+        types,
         keys,
         indexes: indexes.into_values().collect(),
+        foreign_keys: foreign_keys.into_values().collect(),
     }
 }
 
 async fn postgres_schema(pool: &PgPool) -> Schema {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT table_name::text, column_name::text, is_nullable::text \
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, is_nullable::text, data_type::text, \
+                collation_name::text \
          FROM information_schema.columns \
          WHERE table_schema = 'public' AND table_name <> $1",
     )
@@ -137,10 +193,20 @@ async fn postgres_schema(pool: &PgPool) -> Schema {
     .fetch_all(pool)
     .await
     .expect("read the columns");
-    let columns = rows
-        .into_iter()
-        .map(|(table, column, nullable)| ((table, column), nullable == "YES"))
-        .collect();
+    let mut columns = Columns::new();
+    let mut types = BTreeMap::new();
+    for (table, column, nullable, data_type, collation) in rows {
+        // A folded key is compared byte-wise, as SQLite's BINARY collation does.
+        if column.ends_with("_key") && data_type == "text" {
+            assert_eq!(
+                collation.as_deref(),
+                Some("C"),
+                "{table}.{column} is a folded key without COLLATE \"C\""
+            );
+        }
+        types.insert((table.clone(), column.clone()), sqlite_class(&data_type));
+        columns.insert((table, column), nullable == "YES");
+    }
 
     let rows: Vec<(String, String, bool, bool, Vec<String>)> = sqlx::query_as(
         "SELECT t.relname::text, c.relname::text, i.indisprimary, i.indisunique, \
@@ -172,10 +238,44 @@ async fn postgres_schema(pool: &PgPool) -> Schema {
             });
         }
     }
+    let rows: Vec<(String, String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
+        "SELECT t.relname::text, r.relname::text, \
+                CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'a' THEN 'NO ACTION' \
+                     WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL' \
+                     ELSE 'SET DEFAULT' END, \
+                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, o) \
+                      JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n \
+                      ORDER BY k.o), \
+                ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, o) \
+                      JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n \
+                      ORDER BY k.o) \
+         FROM pg_constraint c \
+         JOIN pg_class t ON t.oid = c.conrelid \
+         JOIN pg_class r ON r.oid = c.confrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE c.contype = 'f' AND n.nspname = 'public'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("read the foreign keys");
+    let foreign_keys = rows
+        .into_iter()
+        .map(
+            |(table, references, on_delete, columns, referenced)| ForeignKey {
+                table,
+                columns,
+                references,
+                referenced,
+                on_delete,
+            },
+        )
+        .collect();
     Schema {
         columns,
+        types,
         keys,
         indexes,
+        foreign_keys,
     }
 }
 
@@ -295,6 +395,17 @@ async fn the_two_migration_folders_define_the_same_tables_and_columns() {
             .contains_key(&("users".to_owned(), "tenant_id".to_owned())),
         "the SQLite schema was read"
     );
+    assert!(
+        sqlite_schema
+            .foreign_keys
+            .iter()
+            .any(|key| key.table == "memberships"
+                && key.references == "users"
+                && key.columns == ["tenant_id", "user_id"]
+                && key.on_delete == "CASCADE"),
+        "the SQLite foreign keys were read: {:?}",
+        sqlite_schema.foreign_keys
+    );
     assert_tenant_first("SQLite", &sqlite_schema);
 
     // PostgreSQL, when one is configured.
@@ -321,6 +432,14 @@ async fn the_two_migration_folders_define_the_same_tables_and_columns() {
         differences(&sqlite_schema.columns, &postgres_schema.columns),
         Vec::<String>::new(),
         "columns (table, column, nullable) differ between SQLite and PostgreSQL"
+    );
+    assert_eq!(
+        sqlite_schema.types, postgres_schema.types,
+        "columns are stored otherwise than the other backend's type maps to"
+    );
+    assert_eq!(
+        sqlite_schema.foreign_keys, postgres_schema.foreign_keys,
+        "foreign keys differ"
     );
     assert_eq!(
         sqlite_schema.keys, postgres_schema.keys,
