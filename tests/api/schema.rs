@@ -238,7 +238,9 @@ async fn postgres_schema(pool: &PgPool) -> Schema {
             });
         }
     }
-    let rows: Vec<(String, String, String, Vec<String>, Vec<String>)> = sqlx::query_as(
+    // (table, referenced table, on delete, columns, referenced columns)
+    type Row = (String, String, String, Vec<String>, Vec<String>);
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT t.relname::text, r.relname::text, \
                 CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'a' THEN 'NO ACTION' \
                      WHEN 'r' THEN 'RESTRICT' WHEN 'n' THEN 'SET NULL' \
