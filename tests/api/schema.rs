@@ -494,7 +494,7 @@ enum OldDatabase {
 /// A value to bind, encoded as each backend's schema stores it.
 enum Param {
     Id(uuid::Uuid),
-    Text(&'static str),
+    Text(String),
     NoText,
     Int(i64),
     Bool(bool),
@@ -597,10 +597,22 @@ struct OldUser {
     role: &'static str,
     status: &'static str,
     external_id: Option<&'static str>,
+    /// A password set before the upgrade.
+    password: Option<&'static str>,
+}
+
+/// An Argon2id PHC string of `password`, as the previous release stored them.
+fn password_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    let salt = SaltString::encode_b64(b"saltsaltsaltsalt").expect("a salt");
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("a hash")
+        .to_string()
 }
 
 fn text(value: Option<&'static str>) -> Param {
-    value.map_or(Param::NoText, Param::Text)
+    value.map_or(Param::NoText, |value| Param::Text(value.into()))
 }
 
 #[tokio::test]
@@ -617,7 +629,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
          VALUES ($1, $2, $3, $4, $5)",
         vec![
             Param::Id(tenant.as_uuid()),
-            Param::Text("Before the upgrade"),
+            Param::Text("Before the upgrade".into()),
             Param::Int(3),
             Param::Time(created),
             Param::Time(updated),
@@ -638,6 +650,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
             role: "admin",
             status: "active",
             external_id: Some("okta-00u1"),
+            password: Some("correct horse battery staple"),
         },
         OldUser {
             id: UserId::generate(),
@@ -651,6 +664,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
             role: "member",
             status: "disabled",
             external_id: None,
+            password: None,
         },
         OldUser {
             id: UserId::generate(),
@@ -664,6 +678,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
             role: "member",
             status: "pending",
             external_id: Some("entra-7"),
+            password: None,
         },
     ];
     for user in &users {
@@ -671,26 +686,31 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
         old.execute(
             "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
              last_name, last_name_key, phone, company, country_code, role, status, \
-             external_id, user_name, user_name_key, version, created_at, updated_at) \
+             external_id, user_name, user_name_key, password_hash, password_changed_at, \
+             version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19)",
+             $17, $18, $19, $20, $21)",
             vec![
                 Param::Id(tenant.as_uuid()),
                 Param::Id(user.id.as_uuid()),
-                Param::Text(user.email),
-                Param::Text(user.email.to_lowercase().leak()),
-                Param::Text(user.first_name),
-                Param::Text(user.first_name.to_lowercase().leak()),
-                Param::Text(user.last_name),
-                Param::Text(user.last_name.to_lowercase().leak()),
+                Param::Text(user.email.into()),
+                Param::Text(user.email.to_lowercase()),
+                Param::Text(user.first_name.into()),
+                Param::Text(user.first_name.to_lowercase()),
+                Param::Text(user.last_name.into()),
+                Param::Text(user.last_name.to_lowercase()),
                 text(user.phone),
                 text(user.company),
                 text(user.country_code),
-                Param::Text(user.role),
-                Param::Text(user.status),
+                Param::Text(user.role.into()),
+                Param::Text(user.status.into()),
                 text(user.external_id),
                 text(user.user_name),
-                Param::Text(user_name_key.leak()),
+                Param::Text(user_name_key),
+                user.password
+                    .map_or(Param::NoText, |p| Param::Text(password_hash(p))),
+                user.password
+                    .map_or(Param::NoTime, |_| Param::Time(created)),
                 Param::Int(2),
                 Param::Time(created),
                 Param::Time(updated),
@@ -707,12 +727,12 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
         vec![
             Param::Id(tenant.as_uuid()),
             Param::Id(group.as_uuid()),
-            Param::Text("Engineers"),
-            Param::Text("engineers"),
-            Param::Text("Everyone who builds"),
-            Param::Text("SCIM"),
+            Param::Text("Engineers".into()),
+            Param::Text("engineers".into()),
+            Param::Text("Everyone who builds".into()),
+            Param::Text("SCIM".into()),
             Param::Json(json!(["cn=engineers", "cn=staff"])),
-            Param::Text("entra-group-1"),
+            Param::Text("entra-group-1".into()),
             Param::Int(4),
             Param::Time(created),
             Param::Time(updated),
@@ -748,9 +768,9 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
         vec![
             Param::Id(tenant.as_uuid()),
             Param::Id(key.as_uuid()),
-            Param::Text("provisioning"),
-            Param::Text("made before the upgrade"),
-            Param::Text("admin"),
+            Param::Text("provisioning".into()),
+            Param::Text("made before the upgrade".into()),
+            Param::Text("admin".into()),
             Param::Bytes(roster::auth::sha256(&key_secret)),
             Param::NoTime,
             Param::NoTime,
@@ -801,7 +821,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
                 "status": user.status,
                 "externalId": user.external_id,
                 "defaultGroupId": (user.id == users[0].id).then(|| group.as_uuid().to_string()),
-                "hasPassword": false,
+                "hasPassword": user.password.is_some(),
                 "twoFactorEnabled": false,
                 "login": {
                     "successfulLogins": 0,
@@ -809,7 +829,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
                     "lastSuccessfulLoginAt": null,
                     "lastFailedLoginAt": null,
                     "lastActionAt": null,
-                    "passwordChangedAt": null,
+                    "passwordChangedAt": user.password.map(|_| at(created)),
                 },
                 "createdAt": at(created),
                 "updatedAt": at(updated),
@@ -912,6 +932,16 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
     )
     .await;
     assert_eq!(body["items"], Value::Array(expected));
+    // The password set before the upgrade still signs its user in.
+    let signed_in = app
+        .client
+        .post(app.url(&format!("/v1/tenants/{t}/auth/login")))
+        .json(&json!({"email": users[0].email, "password": users[0].password}))
+        .send()
+        .await
+        .expect("request sent");
+    expect_json(signed_in, 200).await;
+
     expect_json(
         app.post(
             &format!("/v1/tenants/{t}/groups"),
