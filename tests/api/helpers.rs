@@ -132,6 +132,12 @@ impl TestApp {
         Self::start(url, Some(database), configure).await
     }
 
+    /// Starts the server over a database a test prepared (an older schema, say).
+    pub async fn over(database: TestDatabase) -> TestApp {
+        let url = database.url();
+        Self::start(url, Some(database), |_| {}).await
+    }
+
     /// Starts the server over a fresh database reached through the URL `route` makes
     /// of the database's own (a proxy's, say).
     pub async fn spawn_routed(

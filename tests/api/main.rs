@@ -21,6 +21,7 @@ mod oauth;
 mod openapi;
 mod outage;
 mod paging;
+mod schema;
 mod scim;
 mod scim_bulk;
 mod scim_hardening;
