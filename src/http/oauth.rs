@@ -230,6 +230,10 @@ async fn read_form(request: Request) -> Result<(TokenForm, String, String), OAut
         (status = 401, description = "Unknown client or wrong secret", body = OAuthErrorBody,
             headers(("WWW-Authenticate" = String))),
         (status = 408, description = "The request took longer than the server's time limit", body = OAuthErrorBody),
+        (status = 413, description = "The body is over the size limit", body = OAuthErrorBody),
+        (status = 414, description = "The request target is over the URI limit", body = OAuthErrorBody),
+        (status = 415, description = "The body is not an application/x-www-form-urlencoded form", body = OAuthErrorBody),
+        (status = 431, description = "The header fields are over their limit", body = OAuthErrorBody),
         (status = 503, description = "The database cannot be reached", body = OAuthErrorBody,
             headers(("Retry-After" = i64))),
     )
@@ -282,6 +286,10 @@ async fn token(State(state): State<AppState>, request: Request) -> Result<Respon
         (status = 401, description = "Unknown client or wrong secret", body = OAuthErrorBody,
             headers(("WWW-Authenticate" = String))),
         (status = 408, description = "The request took longer than the server's time limit", body = OAuthErrorBody),
+        (status = 413, description = "The body is over the size limit", body = OAuthErrorBody),
+        (status = 414, description = "The request target is over the URI limit", body = OAuthErrorBody),
+        (status = 415, description = "The body is not an application/x-www-form-urlencoded form", body = OAuthErrorBody),
+        (status = 431, description = "The header fields are over their limit", body = OAuthErrorBody),
         (status = 503, description = "The database cannot be reached", body = OAuthErrorBody,
             headers(("Retry-After" = i64))),
     )
@@ -314,7 +322,10 @@ pub struct TokenRequest {
     /// The API key's secret; required unless HTTP Basic carries it.
     #[schema(format = Password)]
     client_secret: Option<String>,
-    /// Space-separated scopes.
+    /// Space-separated scopes: `read`, `write`, `account-idm-read`, `account-idm-write`.
+    #[schema(
+        pattern = r"^ *((read|write|account-idm-read|account-idm-write)( +(read|write|account-idm-read|account-idm-write))*)? *$"
+    )]
     scope: Option<String>,
 }
 
