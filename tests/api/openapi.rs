@@ -133,7 +133,9 @@ async fn the_oauth_token_and_revocation_endpoints_are_documented() {
             "{path} takes a form"
         );
         let listed = statuses(operation);
-        for status in ["200", "400", "401", "408", "413", "414", "415", "431", "503"] {
+        for status in [
+            "200", "400", "401", "408", "413", "414", "415", "431", "503",
+        ] {
             assert!(listed.contains(status), "{path} does not list {status}");
         }
     }
