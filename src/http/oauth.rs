@@ -324,6 +324,7 @@ pub struct TokenRequest {
     client_secret: Option<String>,
     /// Space-separated scopes: `read`, `write`, `account-idm-read`, `account-idm-write`.
     #[schema(
+        nullable = false,
         pattern = r"^ *((read|write|account-idm-read|account-idm-write)( +(read|write|account-idm-read|account-idm-write))*)? *$"
     )]
     scope: Option<String>,
