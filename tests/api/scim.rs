@@ -76,6 +76,22 @@ async fn create_user(app: &TestApp, t: &TestTenant, user_name: &str) -> Value {
     .await
 }
 
+/// Creates a group over SCIM with the token `token` and answers it.
+pub(crate) async fn create_group(app: &TestApp, token: &str, name: &str) -> Value {
+    expect_scim(
+        scim(
+            app,
+            Method::POST,
+            "/Groups",
+            token,
+            Some(json!({ "schemas": [GROUP], "displayName": name })),
+        )
+        .await,
+        201,
+    )
+    .await
+}
+
 async fn list(app: &TestApp, t: &TestTenant, query: &str) -> Value {
     let path = format!("/Users?{query}");
     expect_scim(scim(app, Method::GET, &path, &t.admin, None).await, 200).await
@@ -564,18 +580,7 @@ async fn another_tenants_resources_are_not_found() {
     let a = app.tenant().await;
     let b = app.tenant().await;
     let user = create_user(&app, &a, "mine@example.com").await;
-    let group = expect_scim(
-        scim(
-            &app,
-            Method::POST,
-            "/Groups",
-            &a.admin,
-            Some(json!({ "schemas": [GROUP], "displayName": "Mine" })),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let group = create_group(&app, &a.admin, "Mine").await;
     let user_path = format!("/Users/{}", user["id"].as_str().unwrap());
     let group_path = format!("/Groups/{}", group["id"].as_str().unwrap());
     for path in [&user_path, &group_path] {
@@ -595,18 +600,7 @@ async fn another_tenants_resources_are_not_found() {
     let listing = list(&app, &b, "").await;
     assert_eq!(listing["totalResults"], 0);
     // B cannot make A's user a member of its group.
-    let theirs = expect_scim(
-        scim(
-            &app,
-            Method::POST,
-            "/Groups",
-            &b.admin,
-            Some(json!({ "schemas": [GROUP], "displayName": "Theirs" })),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let theirs = create_group(&app, &b.admin, "Theirs").await;
     expect_error(
         scim(
             &app,
@@ -789,18 +783,7 @@ async fn a_group_patch_adds_and_removes_many_members_at_once() {
         .await
         .into_iter()
         .collect();
-    let group = expect_scim(
-        scim(
-            &app,
-            Method::POST,
-            "/Groups",
-            &t.admin,
-            Some(json!({ "schemas": [GROUP], "displayName": "Everyone" })),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let group = create_group(&app, &t.admin, "Everyone").await;
     let path = format!("/Groups/{}", group["id"].as_str().unwrap());
     let members: Vec<Value> = ids.iter().map(|id| json!({ "value": id })).collect();
     let added = expect_scim(

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestTenant, expect_json};
-use crate::scim::{GROUP, PATCH, USER, expect_error, expect_scim, scim};
+use crate::scim::{GROUP, PATCH, USER, create_group, expect_error, expect_scim, scim};
 
 const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -632,18 +632,7 @@ async fn scim_bodies_nested_too_deep_and_bulk_patches_beyond_the_limits_are_refu
 async fn scim_group_writes_with_wrong_typed_attributes_are_invalid_value_and_change_nothing() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
-    let group = expect_scim(
-        scim(
-            &app,
-            Method::POST,
-            "/Groups",
-            &t.admin,
-            Some(json!({ "schemas": [GROUP], "displayName": "Crew" })),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let group = create_group(&app, &t.admin, "Crew").await;
     let path = format!("/Groups/{}", group["id"].as_str().unwrap());
     for (attribute, value, field) in [
         ("displayName", json!(5), "displayName"),
