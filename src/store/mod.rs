@@ -16,7 +16,7 @@ mod codec;
 mod groups;
 mod memberships;
 mod operator;
-mod scim_filter;
+mod query;
 mod sign_in;
 mod sql;
 mod tenants;
