@@ -57,7 +57,7 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
             };
             tx.insert_user(&user, None).await.expect("insert");
             if i % 10 == 0 {
-                tx.add_member(tenant, group, user.id, now)
+                tx.add_memberships(tenant, &[(group, user.id)], now)
                     .await
                     .expect("member");
             }

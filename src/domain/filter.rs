@@ -1,6 +1,10 @@
 //! One filter language for the directory's lists: a tree of conditions on named
-//! attributes, which a face parses from its own syntax (SCIM's filter grammar) and the
-//! store renders as SQL. Nothing here knows either syntax.
+//! attributes, which every face builds from its own syntax (SCIM's filter grammar,
+//! v1's and the vendors' query parameters, a whole-tenant stream's `Constant(true)`)
+//! and the store renders as SQL. Values are passed as written: the store folds the
+//! letter case of case-insensitive attributes itself. Nothing here knows any syntax.
+
+use super::{PageCursor, PageLimit};
 
 /// A condition over objects whose attributes are named by `A`.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +32,48 @@ impl<A> Filter<A> {
     #[allow(clippy::should_implement_trait)]
     pub fn not(inner: Self) -> Self {
         Filter::Not(Box::new(inner))
+    }
+
+    /// Every one of `conditions` holds (`Constant(true)` when there are none).
+    pub fn all(conditions: impl IntoIterator<Item = Self>) -> Self {
+        conditions
+            .into_iter()
+            .reduce(Filter::and)
+            .unwrap_or(Filter::Constant(true))
+    }
+
+    /// One of `conditions` holds (`Constant(false)` when there are none).
+    pub fn any(conditions: impl IntoIterator<Item = Self>) -> Self {
+        conditions
+            .into_iter()
+            .reduce(Filter::or)
+            .unwrap_or(Filter::Constant(false))
+    }
+}
+
+impl Filter<UserAttr> {
+    /// The attribute equals `text` (as written; the store folds case where the
+    /// attribute is case-insensitive).
+    pub fn user_eq(attr: UserAttr, text: impl Into<String>) -> Self {
+        Filter::Compare(attr, CompareOp::Eq, FilterValue::Text(text.into()))
+    }
+
+    /// The email, first name or last name starts with `prefix`, in any letter case.
+    pub fn name_or_email_starts_with(prefix: &str) -> Self {
+        Filter::any(
+            [UserAttr::Email, UserAttr::FirstName, UserAttr::LastName].map(|attr| {
+                Filter::Compare(attr, CompareOp::Sw, FilterValue::Text(prefix.to_owned()))
+            }),
+        )
+    }
+
+    /// Members of `group`.
+    pub fn member_of(group: super::GroupId) -> Self {
+        Filter::Compare(
+            UserAttr::GroupId,
+            CompareOp::Eq,
+            FilterValue::Id(group.as_uuid()),
+        )
     }
 }
 
@@ -58,7 +104,8 @@ pub enum CompareOp {
 /// The value a condition compares with, already of the attribute's type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FilterValue {
-    /// Compared as stored (case-exact attributes) or lower-cased (the others).
+    /// As written: compared as stored for case-exact attributes; the store folds it
+    /// for the others.
     Text(String),
     Bool(bool),
     Time(super::Timestamp),
@@ -84,6 +131,8 @@ pub enum UserAttr {
     Role,
     /// Whether the status is active.
     Active,
+    /// The status, by its wire name (`active`, `disabled`, `pending`).
+    Status,
     Created,
     LastModified,
     /// The id of a group the user belongs to.
@@ -101,4 +150,69 @@ pub enum GroupAttr {
     LastModified,
     /// The id of a member.
     MemberId,
+}
+
+/// Which part of a list to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// A keyset page: up to `limit` items in id order after the cursor, and where the
+    /// next page starts. Its cost does not grow with the list.
+    After {
+        after: Option<PageCursor>,
+        limit: PageLimit,
+    },
+    /// A numbered window: `count` items in the list's order after skipping `offset`,
+    /// and with `total`, how many match in all. The skipped rows are walked, so a
+    /// window costs more the deeper it is.
+    Numbered {
+        offset: u64,
+        count: u32,
+        total: bool,
+    },
+}
+
+impl Window {
+    /// The first keyset page of `limit` items.
+    pub fn first(limit: PageLimit) -> Self {
+        Window::After { after: None, limit }
+    }
+}
+
+/// What a user list brings with each user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Include {
+    Nothing,
+    /// The groups each user belongs to, in group id order.
+    Groups,
+}
+
+/// A read of users: which ones, in which order, which part of the list, and what
+/// with them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserQuery {
+    pub filter: Filter<UserAttr>,
+    /// The order of a numbered window (id order when `None`); keyset pages are always
+    /// in id order.
+    pub sort: Option<Sort<UserAttr>>,
+    pub window: Window,
+    pub include: Include,
+}
+
+impl UserQuery {
+    /// A keyset page of the users matching `filter`, in id order, without groups.
+    pub fn page(filter: Filter<UserAttr>, window: Window) -> Self {
+        Self {
+            filter,
+            sort: None,
+            window,
+            include: Include::Nothing,
+        }
+    }
+
+    pub fn with_groups(self) -> Self {
+        Self {
+            include: Include::Groups,
+            ..self
+        }
+    }
 }

@@ -20,7 +20,9 @@ pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
 pub use audit::{
     Action, Actor, AuditEvent, ClientInfo, MAX_SUBJECT_CHARS, TargetKind, parse_subject_filter,
 };
-pub use filter::{CompareOp, Filter, FilterValue, GroupAttr, Sort, UserAttr};
+pub use filter::{
+    CompareOp, Filter, FilterValue, GroupAttr, Include, Sort, UserAttr, UserQuery, Window,
+};
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
@@ -33,7 +35,7 @@ pub use text::{
 pub use time::Timestamp;
 pub use user::{
     ImportedHash, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch, Role, Status, User,
-    UserFilter, UserPatch,
+    UserPatch,
 };
 
 /// Why a single value was refused.

@@ -269,6 +269,11 @@ impl PrefixRange {
     /// The range for `prefix` compared case-insensitively: 1 to 200 characters.
     pub fn parse(prefix: &str) -> Result<Self, Invalid> {
         check_length(prefix, 1, 200)?;
+        Ok(Self::of(prefix))
+    }
+
+    /// The range for `prefix` compared case-insensitively, of any length.
+    pub fn of(prefix: &str) -> Self {
         let lower = fold_case(prefix);
         let mut chars: Vec<char> = lower.chars().collect();
         // Byte-wise UTF-8 order is code point order, so the first string above every
@@ -280,7 +285,7 @@ impl PrefixRange {
                 break Some(chars.into_iter().collect());
             }
         };
-        Ok(Self { lower, upper })
+        Self { lower, upper }
     }
 }
 

@@ -3,8 +3,8 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, PrefixRange,
-    TenantId, Timestamp, UserId, UserName,
+    Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, TenantId,
+    Timestamp, UserId, UserName,
 };
 
 /// What a user may do in its tenant.
@@ -393,19 +393,6 @@ impl UserPatch {
         self.external_id
             .apply(&mut user.external_id, |e| e.into_string());
     }
-}
-
-/// Which users a list returns. Every condition given must hold.
-#[derive(Debug, Clone, Default)]
-pub struct UserFilter {
-    /// Exactly this address, in any letter case.
-    pub email: Option<Email>,
-    /// Email, first name or last name starts with this, in any letter case.
-    pub prefix: Option<PrefixRange>,
-    pub status: Option<Status>,
-    pub role: Option<Role>,
-    /// Members of this group.
-    pub group_id: Option<GroupId>,
 }
 
 #[cfg(test)]

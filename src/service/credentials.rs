@@ -6,8 +6,7 @@ use serde_json::json;
 
 use crate::auth::{Caller, generate_user_access_key, sha256};
 use crate::domain::{
-    Action, NewPassword, NewUser, NumberedPage, Status, TargetKind, TenantId, Timestamp, User,
-    UserId,
+    Action, NewPassword, NewUser, Status, TargetKind, TenantId, Timestamp, User, UserId,
 };
 
 use super::users::{insert_user, user_record};
@@ -117,22 +116,5 @@ impl Directory {
         .await?;
         tx.commit().await?;
         Ok(next)
-    }
-
-    /// One numbered page of the tenant's users, and how many users there are: for
-    /// the faces whose products page by number.
-    pub async fn list_users_numbered(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        page: NumberedPage,
-    ) -> ServiceResult<(Vec<User>, i64)> {
-        self.authorize(caller, tenant, Access::Read).await?;
-        let total = self.store.count_users(tenant).await?;
-        let users = self
-            .store
-            .list_users_at(tenant, page.offset(), page.size.get())
-            .await?;
-        Ok((users, total))
     }
 }

@@ -1,16 +1,42 @@
+use std::collections::BTreeSet;
+
+use futures_util::{Stream, stream};
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Group, GroupId, GroupPatch, NewGroup, Page, PageRequest, TargetKind, TenantId,
-    Timestamp, User, UserFilter, UserId,
+    Action, Filter, Group, GroupAttr, GroupId, GroupPatch, NewGroup, Page, PageRequest, Sort,
+    TargetKind, TenantId, Timestamp, UserAttr, UserId, UserQuery, Window,
 };
-use crate::store::{StoreError, Tx};
+use crate::store::Tx;
 
+use super::memberships::{Delta, MAX_GROUPS_PER_REQUEST, check_users_exist, write_delta};
+use super::users::{UserWithGroups, chunk_limit};
 use super::{
-    Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
-    audit, retry_contended,
+    Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
+    retry_contended,
 };
+
+/// A group with the ids of its members.
+#[derive(Debug, Clone)]
+pub struct GroupWithMembers {
+    pub group: Group,
+    pub members: Vec<UserId>,
+}
+
+/// A user or a group, as a search across object types answers them.
+#[derive(Debug, Clone)]
+pub enum DirectoryObject {
+    User(UserWithGroups),
+    Group(GroupWithMembers),
+}
+
+/// One numbered window of a filtered list, and how many match in all.
+#[derive(Debug, Clone)]
+pub struct Listing<T> {
+    pub total: i64,
+    pub items: Vec<T>,
+}
 
 /// The names of the fields that differ between two versions of a group.
 fn changed_fields(before: &Group, after: &Group) -> Vec<&'static str> {
@@ -170,102 +196,208 @@ impl Directory {
         tx.commit().await?;
         Ok(())
     }
+}
 
-    /// A page of the group's members, in id order.
-    pub async fn list_members(
+impl Directory {
+    /// The groups matching `filter`: `count` of them after skipping `offset`, with
+    /// their members read in one query, and how many match.
+    pub async fn groups_with_members(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        group: GroupId,
-        page: PageRequest,
-    ) -> ServiceResult<Page<User>> {
-        let filter = UserFilter {
-            group_id: Some(group),
-            ..UserFilter::default()
+        filter: &Filter<GroupAttr>,
+        sort: Option<Sort<GroupAttr>>,
+        offset: u64,
+        count: u32,
+    ) -> ServiceResult<Listing<GroupWithMembers>> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        let total = self.store.count_groups_matching(tenant, filter).await?;
+        let groups = if count == 0 {
+            Vec::new()
+        } else {
+            self.store
+                .groups_matching(tenant, filter, sort, offset, count)
+                .await?
         };
-        self.list_users(caller, tenant, &filter, page).await
+        let items = self.with_members(tenant, groups).await?;
+        Ok(Listing { total, items })
     }
 
-    /// Makes `user` a member of `group`; adding an existing member changes nothing.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %group, user_id = %user), err(level = "debug"))]
-    pub async fn add_member(
+    /// One group with its members.
+    pub async fn group_with_members(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        group: GroupId,
-        user: UserId,
-    ) -> ServiceResult<()> {
-        self.authorize(caller, tenant, Access::Write).await?;
-        self.find_group(tenant, group).await?;
-        self.find_user(tenant, user).await?;
-        retry_contended(move || self.try_add_member(caller, tenant, group, user)).await
+        id: GroupId,
+    ) -> ServiceResult<GroupWithMembers> {
+        let group = self.get_group(caller, tenant, id).await?;
+        let mut found = self.with_members(tenant, vec![group]).await?;
+        found.pop().ok_or(ServiceError::NotFound(Resource::Group))
     }
 
-    /// One try of [`Self::add_member`]'s transaction.
-    async fn try_add_member(
+    async fn with_members(
+        &self,
+        tenant: TenantId,
+        groups: Vec<Group>,
+    ) -> ServiceResult<Vec<GroupWithMembers>> {
+        let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+        let refs = self.store.member_ids_of_groups(tenant, &ids).await?;
+        Ok(groups
+            .into_iter()
+            .map(|group| {
+                let members = refs
+                    .iter()
+                    .filter(|(of, _)| *of == group.id)
+                    .map(|(_, user)| *user)
+                    .collect();
+                GroupWithMembers { group, members }
+            })
+            .collect())
+    }
+
+    /// The users matching `users` and then the groups matching `groups`, each in id
+    /// order, as one list: `count` of them after skipping `offset`, and how many
+    /// match in all. Each part is read as its own list is, so the window is found
+    /// through the tenant's indexes however it falls across the two.
+    pub async fn users_and_groups(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        group: GroupId,
-        user: UserId,
-    ) -> Result<(), Attempt> {
-        let mut tx = self.store.begin().await?;
-        // The group's lock first, as every membership change takes it.
-        tx.lock_group(tenant, group)
-            .await?
-            .ok_or(ServiceError::NotFound(Resource::Group))?;
-        let added = match tx.add_member(tenant, group, user, Timestamp::now()).await {
-            Ok(added) => added,
-            // Deleted between the lookups above and the insert.
-            Err(StoreError::MissingReference) => {
-                return Err(ServiceError::NotFound(Resource::User).into());
-            }
-            Err(other) => return Err(other.into()),
+        users: Filter<UserAttr>,
+        groups: &Filter<GroupAttr>,
+        offset: u64,
+        count: u32,
+    ) -> ServiceResult<Listing<DirectoryObject>> {
+        let query = UserQuery {
+            filter: users,
+            sort: None,
+            window: Window::Numbered {
+                offset,
+                count,
+                total: true,
+            },
+            include: crate::domain::Include::Groups,
         };
-        if added {
-            audit(
-                &mut tx,
+        let users = self.users(caller, tenant, &query).await?;
+        let user_total = users.total.unwrap_or_default();
+        let left = count.saturating_sub(u32::try_from(users.users.len()).unwrap_or(count));
+        let groups = self
+            .groups_with_members(
                 caller,
                 tenant,
-                Action::MemberAdd,
-                (TargetKind::Group, group.to_string()),
-                json!({ "userId": user }),
+                groups,
+                None,
+                offset.saturating_sub(u64::try_from(user_total).unwrap_or_default()),
+                left,
             )
             .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let items = (users.users.into_iter().map(DirectoryObject::User))
+            .chain(groups.items.into_iter().map(DirectoryObject::Group))
+            .collect();
+        Ok(Listing {
+            total: user_total + groups.total,
+            items,
+        })
     }
 
-    /// Ends `user`'s membership of `group` (and with it a default-group mark).
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %group, user_id = %user), err(level = "debug"))]
-    pub async fn remove_member(
+    /// Creates a group with its first members, in one transaction: every member must
+    /// exist in the tenant, or nothing is made.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn create_group_with_members(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        group: GroupId,
-        user: UserId,
-    ) -> ServiceResult<()> {
+        new: NewGroup,
+        members: Vec<UserId>,
+    ) -> ServiceResult<GroupId> {
         self.authorize(caller, tenant, Access::Write).await?;
-        self.find_group(tenant, group).await?;
-        self.find_user(tenant, user).await?;
-        let mut tx = self.store.begin().await?;
-        tx.lock_group(tenant, group)
-            .await?
-            .ok_or(ServiceError::NotFound(Resource::Group))?;
-        if !tx.remove_member(tenant, group, user).await? {
-            return Err(ServiceError::NotFound(Resource::Membership));
-        }
-        audit(
-            &mut tx,
-            caller,
-            tenant,
-            Action::MemberRemove,
-            (TargetKind::Group, group.to_string()),
-            json!({ "userId": user }),
-        )
+        let now = Timestamp::now();
+        let group = group_record(tenant, new, now);
+        let members: Vec<UserId> = members
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let (group, members) = (&group, &members);
+        retry_contended(move || async move {
+            let mut tx = self.store.begin().await?;
+            insert_group(&mut tx, caller, group).await?;
+            check_users_exist(&mut tx, tenant, members).await?;
+            let delta = Delta {
+                add: members.iter().map(|u| (group.id, *u)).collect(),
+                remove: Vec::new(),
+            };
+            write_delta(&mut tx, caller, tenant, &delta, now, || {
+                ServiceError::invalid("members", "a user named was deleted meanwhile")
+            })
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
         .await?;
+        Ok(group.id)
+    }
+
+    /// Creates every group named, in order, in one transaction: a refused one (a
+    /// taken name) leaves none created.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, count = new.len()), err(level = "debug"))]
+    pub async fn create_groups(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: Vec<NewGroup>,
+    ) -> ServiceResult<Vec<Group>> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        if new.is_empty() {
+            return Err(ServiceError::invalid("", "name at least one group"));
+        }
+        if new.len() > MAX_GROUPS_PER_REQUEST {
+            return Err(ServiceError::invalid(
+                "",
+                format!("name at most {MAX_GROUPS_PER_REQUEST} groups in one request"),
+            ));
+        }
+        let now = Timestamp::now();
+        let groups: Vec<Group> = new
+            .into_iter()
+            .map(|new| group_record(tenant, new, now))
+            .collect();
+        let mut tx = self.store.begin().await?;
+        for group in &groups {
+            insert_group(&mut tx, caller, group).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(groups)
+    }
+
+    /// Every group of the tenant in id order, read as keyset pages: memory holds one
+    /// chunk however large the tenant.
+    pub async fn stream_groups(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+    ) -> ServiceResult<impl Stream<Item = ServiceResult<Vec<Group>>> + Send + 'static> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        let store = self.store.clone();
+        let start = PageRequest {
+            limit: chunk_limit(),
+            after: None,
+        };
+        Ok(stream::try_unfold(Some(start), move |page| {
+            let store = store.clone();
+            async move {
+                let Some(page) = page else { return Ok(None) };
+                let rows = store.list_groups(tenant, None, page).await?;
+                let page_of = Page::from_rows(rows, page.limit, |g| g.id.as_uuid());
+                if page_of.items.is_empty() {
+                    return Ok(None);
+                }
+                let next = page_of.next.map(|after| PageRequest {
+                    after: Some(after),
+                    ..page
+                });
+                Ok(Some((page_of.items, next)))
+            }
+        }))
     }
 }

@@ -1,14 +1,12 @@
 //! Every operation any face performs, with its authorization and audit. The only
 //! caller of the store; it never builds an HTTP response.
 
-mod accounts;
 mod api_keys;
 mod authn;
 mod credentials;
 mod groups;
-mod scim;
+mod memberships;
 mod sign_in;
-mod stream;
 mod tenants;
 mod two_factor;
 mod users;
@@ -22,14 +20,13 @@ use crate::domain::{
 };
 use crate::store::{Store, StoreError, Tx, Unique};
 
-pub use accounts::{AccountUsers, UserWithGroups};
 pub use api_keys::CreatedApiKey;
 pub use authn::IssuedAccessToken;
-pub use scim::{Listing, MemberChange, ProvisionedGroup, ProvisionedResource, ProvisionedUser};
+pub use groups::{DirectoryObject, GroupWithMembers, Listing};
+pub use memberships::{GroupsChange, MemberChange};
 pub use sign_in::{SignInPolicy, SignedIn};
-pub use stream::UserWithGroupIds;
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
-pub use users::{Invitation, InvitationOutcome};
+pub use users::{Invitation, InvitationOutcome, UserList, UserWithGroups};
 
 /// The kinds of object a lookup can miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +168,16 @@ impl From<StoreError> for Attempt {
         match error {
             contended @ StoreError::Contention(_) => Attempt::Contended(contended),
             other => Attempt::Failed(other.into()),
+        }
+    }
+}
+
+impl Attempt {
+    /// The error of a try that is not tried again.
+    fn into_error(self) -> ServiceError {
+        match self {
+            Attempt::Contended(error) => error.into(),
+            Attempt::Failed(error) => error,
         }
     }
 }

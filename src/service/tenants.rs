@@ -45,6 +45,20 @@ impl Directory {
         Ok(Page::from_rows(rows, page.limit, |t| t.id.as_uuid()))
     }
 
+    /// The tenant a caller reads its directory in (its own, or any for the
+    /// operator), or not found.
+    pub async fn tenant_of_directory(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+    ) -> ServiceResult<Tenant> {
+        self.authorize(caller, tenant, super::Access::Read).await?;
+        self.store
+            .get_tenant(tenant)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Tenant))
+    }
+
     /// The operator reads any tenant; a tenant's own keys read theirs.
     pub async fn get_tenant(&self, caller: &Caller, id: TenantId) -> ServiceResult<Tenant> {
         if caller.principal.tenant().is_some_and(|own| own != id) {

@@ -1,17 +1,94 @@
+use std::collections::HashMap;
+
+use futures_util::{Stream, stream};
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Email, Group, GroupId, LoginMetadata, NewUser, Page, PageRequest, Patch, PersonName,
-    Role, Status, TargetKind, TenantId, Timestamp, User, UserFilter, UserId, UserName, UserPatch,
+    Action, Email, Filter, Group, GroupId, Include, LoginMetadata, NewUser, Page, PageCursor,
+    PageLimit, PageRequest, Patch, PersonName, Role, Status, TargetKind, TenantId, Timestamp, User,
+    UserAttr, UserId, UserName, UserPatch, UserQuery, Window,
 };
-use crate::store::{StoreError, Tx};
+use crate::store::{Store, StoreError, Tx};
 
-use super::UserWithGroupIds;
-
+use super::memberships::{Delta, write_delta};
 use super::{
-    Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
+    Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
 };
+
+/// Users (or groups) per chunk of a streamed list: large enough to amortise the
+/// query, small enough that a chunk's memory is negligible.
+pub(super) const CHUNK: u32 = 500;
+
+pub(super) fn chunk_limit() -> PageLimit {
+    PageLimit::new(CHUNK).unwrap_or_default()
+}
+
+/// A user with the groups it belongs to, in group id order (none unless asked for):
+/// the one shape every face reads users in.
+#[derive(Debug, Clone)]
+pub struct UserWithGroups {
+    pub user: User,
+    pub groups: Vec<Group>,
+}
+
+/// The window of users a [`UserQuery`] asked for.
+#[derive(Debug, Clone)]
+pub struct UserList {
+    pub users: Vec<UserWithGroups>,
+    /// Where the next keyset page starts; `None` on the last, and for a numbered
+    /// window.
+    pub next: Option<PageCursor>,
+    /// How many users match in all, when a numbered window asked for it.
+    pub total: Option<i64>,
+}
+
+/// [`Directory::users`] without its authorization, for a stream's later chunks.
+async fn read_users(store: &Store, tenant: TenantId, query: &UserQuery) -> ServiceResult<UserList> {
+    let total = match query.window {
+        Window::Numbered { total: true, .. } => {
+            Some(store.count_users(tenant, &query.filter).await?)
+        }
+        _ => None,
+    };
+    let rows = store.list_users(tenant, query).await?;
+    let (users, next) = match query.window {
+        Window::After { limit, .. } => {
+            let page = Page::from_rows(rows, limit, |u| u.id.as_uuid());
+            (page.items, page.next)
+        }
+        Window::Numbered { .. } => (rows, None),
+    };
+    let users = with_groups(store, tenant, users, query.include).await?;
+    Ok(UserList { users, next, total })
+}
+
+/// Gives each user its groups, read in one statement for all of them.
+pub(super) async fn with_groups(
+    store: &Store,
+    tenant: TenantId,
+    users: Vec<User>,
+    include: Include,
+) -> ServiceResult<Vec<UserWithGroups>> {
+    let memberships = match include {
+        Include::Groups if !users.is_empty() => {
+            let ids: Vec<UserId> = users.iter().map(|u| u.id).collect();
+            store.groups_of_users(tenant, &ids).await?
+        }
+        _ => Vec::new(),
+    };
+    let mut by_user: HashMap<UserId, Vec<Group>> = HashMap::new();
+    for (user, group) in memberships {
+        by_user.entry(user).or_default().push(group);
+    }
+    Ok(users
+        .into_iter()
+        .map(|user| {
+            let groups = by_user.remove(&user.id).unwrap_or_default();
+            UserWithGroups { user, groups }
+        })
+        .collect())
+}
 
 /// The names of the profile fields that differ between two versions of a user.
 fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
@@ -49,7 +126,7 @@ pub struct Invitation {
 /// What an invitation did: the users it made, and the addresses it refused and why.
 #[derive(Debug, Default)]
 pub struct InvitationOutcome {
-    pub invited: Vec<UserWithGroupIds>,
+    pub invited: Vec<UserWithGroups>,
     pub refused: Vec<(Email, ServiceError)>,
 }
 
@@ -158,6 +235,7 @@ impl Directory {
         groups.sort_by_key(|g| g.as_uuid());
         groups.dedup();
         let mut outcome = InvitationOutcome::default();
+        let mut invited = Vec::new();
         for email in invitation.emails {
             let new = NewUser {
                 email: email.clone(),
@@ -189,40 +267,29 @@ impl Directory {
                 }
                 Err(other) => return Err(other),
             }
-            for group in &groups {
-                tx.add_member(tenant, *group, user.id, now)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::MissingReference => ServiceError::NotFound(Resource::Group),
-                        other => other.into(),
-                    })?;
-                audit(
-                    &mut tx,
-                    caller,
-                    tenant,
-                    Action::MemberAdd,
-                    (TargetKind::Group, group.to_string()),
-                    json!({ "userId": user.id }),
-                )
-                .await?;
-            }
+            let delta = Delta {
+                add: groups.iter().map(|g| (*g, user.id)).collect(),
+                remove: Vec::new(),
+            };
+            write_delta(&mut tx, caller, tenant, &delta, now, || {
+                ServiceError::NotFound(Resource::Group)
+            })
+            .await
+            .map_err(Attempt::into_error)?;
             if user.default_group_id.is_some() {
                 tx.set_default_group(tenant, user.id, user.default_group_id, now)
                     .await?;
             }
-            // The reply is what is stored (groups once each, in the order every read
-            // lists them), read back in the transaction that wrote it.
+            // The reply is what is stored, read back in the transaction that wrote it.
             let stored = tx
                 .lock_user(tenant, user.id)
                 .await?
                 .ok_or(ServiceError::NotFound(Resource::User))?;
-            let group_ids = tx.group_ids_of_user(tenant, user.id).await?;
             tx.commit().await?;
-            outcome.invited.push(UserWithGroupIds {
-                user: stored,
-                group_ids,
-            });
+            invited.push(stored);
         }
+        // The invited users' groups, in the order every read lists them: one read.
+        outcome.invited = with_groups(&self.store, tenant, invited, Include::Groups).await?;
         Ok(outcome)
     }
 
@@ -236,6 +303,43 @@ impl Directory {
         self.find_user(tenant, id).await
     }
 
+    /// The one user matching `filter`, with its groups, for a caller already
+    /// authorized.
+    pub(super) async fn find_one(
+        &self,
+        tenant: TenantId,
+        filter: Filter<UserAttr>,
+    ) -> ServiceResult<UserWithGroups> {
+        let query = UserQuery {
+            filter,
+            sort: None,
+            window: Window::Numbered {
+                offset: 0,
+                count: 1,
+                total: false,
+            },
+            include: Include::Groups,
+        };
+        read_users(&self.store, tenant, &query)
+            .await?
+            .users
+            .pop()
+            .ok_or(ServiceError::NotFound(Resource::User))
+    }
+
+    /// Deletes the user matching `filter` (an email) and its memberships.
+    pub async fn delete_user_matching(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        filter: Filter<UserAttr>,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let user = self.find_one(tenant, filter).await?.user;
+        self.delete_user(caller, tenant, user.id, Precondition::None)
+            .await
+    }
+
     pub(super) async fn find_user(&self, tenant: TenantId, id: UserId) -> ServiceResult<User> {
         self.store
             .get_user(tenant, id)
@@ -243,21 +347,67 @@ impl Directory {
             .ok_or(ServiceError::NotFound(Resource::User))
     }
 
-    /// A page of the tenant's users matching `filter`, in id (creation) order.
-    pub async fn list_users(
+    /// The users `query` asks for: the one read every face lists and finds users
+    /// through. Their groups, when asked for, come from one more statement for the
+    /// whole window.
+    pub async fn users(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        filter: &UserFilter,
-        page: PageRequest,
-    ) -> ServiceResult<Page<User>> {
+        query: &UserQuery,
+    ) -> ServiceResult<UserList> {
         self.authorize(caller, tenant, Access::Read).await?;
-        if let Some(group) = filter.group_id {
-            // Members of a group that does not exist are not an empty list.
-            self.find_group(tenant, group).await?;
-        }
-        let rows = self.store.list_users(tenant, filter, page).await?;
-        Ok(Page::from_rows(rows, page.limit, |u| u.id.as_uuid()))
+        read_users(&self.store, tenant, query).await
+    }
+
+    /// The one user matching `filter` (an id, an email), with its groups.
+    pub async fn user(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        filter: Filter<UserAttr>,
+    ) -> ServiceResult<UserWithGroups> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        self.find_one(tenant, filter).await
+    }
+
+    /// Every user matching `filter`, in id order, read as keyset pages of [`CHUNK`]:
+    /// memory holds one chunk however large the tenant, and no transaction or
+    /// connection is held while the client reads.
+    pub async fn stream_users(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        filter: Filter<UserAttr>,
+        include: Include,
+    ) -> ServiceResult<impl Stream<Item = ServiceResult<Vec<UserWithGroups>>> + Send + 'static>
+    {
+        self.authorize(caller, tenant, Access::Read).await?;
+        let store = self.store.clone();
+        let first = UserQuery {
+            filter,
+            sort: None,
+            window: Window::first(chunk_limit()),
+            include,
+        };
+        Ok(stream::try_unfold(Some(first), move |query| {
+            let store = store.clone();
+            async move {
+                let Some(query) = query else { return Ok(None) };
+                let chunk = read_users(&store, tenant, &query).await?;
+                if chunk.users.is_empty() {
+                    return Ok(None);
+                }
+                let next = chunk.next.map(|after| UserQuery {
+                    window: Window::After {
+                        after: Some(after),
+                        limit: chunk_limit(),
+                    },
+                    ..query
+                });
+                Ok(Some((chunk.users, next)))
+            }
+        }))
     }
 
     /// A page of the groups `user` belongs to.

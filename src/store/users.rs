@@ -1,12 +1,9 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::domain::{
-    GroupId, LoginMetadata, PageRequest, TenantId, Timestamp, User, UserFilter, UserId, fold_case,
-};
+use crate::domain::{GroupId, LoginMetadata, TenantId, Timestamp, User, UserId, fold_case};
 
 use super::codec::parse_enum;
-use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
 /// The user columns every read selects, with the default group joined in.
@@ -87,59 +84,6 @@ pub(super) fn into_users(rows: Vec<UserRow>) -> StoreResult<Vec<User>> {
     rows.into_iter().map(User::try_from).collect()
 }
 
-/// The statement for one page of a tenant's users: a keyset query in id order, so
-/// that its cost does not grow with the tenant. Reads `limit + 1` rows.
-fn user_page_query(tenant: TenantId, filter: &UserFilter, page: PageRequest) -> Sql {
-    let mut sql = Sql::new(SELECT_USERS);
-    if let Some(group) = filter.group_id {
-        sql.push(" JOIN memberships g ON g.tenant_id = u.tenant_id AND g.user_id = u.id AND g.group_id = ")
-            .bind(Value::Uuid(group.as_uuid()));
-    }
-    sql.push(" WHERE u.tenant_id = ")
-        .bind(Value::Uuid(tenant.as_uuid()));
-    if let Some(after) = page.after {
-        sql.push(" AND u.id > ").bind(Value::Uuid(after.last_id()));
-    }
-    if let Some(email) = &filter.email {
-        sql.push(" AND u.email_key = ")
-            .bind(Value::Text(email.key()));
-    }
-    if let Some(status) = filter.status {
-        sql.push(" AND u.status = ")
-            .bind(Value::Text(status.as_str().into()));
-    }
-    if let Some(role) = filter.role {
-        sql.push(" AND u.role = ")
-            .bind(Value::Text(role.as_str().into()));
-    }
-    if let Some(prefix) = &filter.prefix {
-        sql.push(" AND (");
-        for (i, column) in ["u.email_key", "u.first_name_key", "u.last_name_key"]
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                sql.push(" OR ");
-            }
-            sql.push("(")
-                .push(column)
-                .push(" >= ")
-                .bind(Value::Text(prefix.lower.clone()));
-            if let Some(upper) = &prefix.upper {
-                sql.push(" AND ")
-                    .push(column)
-                    .push(" < ")
-                    .bind(Value::Text(upper.clone()));
-            }
-            sql.push(")");
-        }
-        sql.push(")");
-    }
-    sql.push(" ORDER BY u.id LIMIT ")
-        .bind(Value::Int(i64::from(page.limit.get()) + 1));
-    sql
-}
-
 /// Maps a unique violation on writing `user` to the rule it broke: the userName
 /// index is named in the error (PostgreSQL's constraint, SQLite's message). For a
 /// user whose userName is its email, that is the email's clash.
@@ -180,40 +124,6 @@ impl Store {
         row.map(User::try_from).transpose()
     }
 
-    /// How many users the tenant has.
-    pub async fn count_users(&self, tenant: TenantId) -> StoreResult<i64> {
-        let count: i64 = read!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE tenant_id = $1")
-                .bind(tenant.as_uuid())
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(count)
-    }
-
-    /// Up to `limit` users in id order, after skipping `offset`: for the faces whose
-    /// products page by number. The skipped rows are walked in the primary key, so a
-    /// page costs more the deeper it is; keyset pages (`list_users`) do not.
-    pub async fn list_users_at(
-        &self,
-        tenant: TenantId,
-        offset: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<User>> {
-        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
-        let limit = i64::from(limit);
-        let sql = format!("{SELECT_USERS} WHERE u.tenant_id = $1 ORDER BY u.id LIMIT $2 OFFSET $3");
-        let rows: Vec<UserRow> = read!(self, |pool| {
-            sqlx::query_as(&sql)
-                .bind(tenant.as_uuid())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool)
-                .await?
-        });
-        into_users(rows)
-    }
-
     pub async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
         let sql = format!("{SELECT_USERS} WHERE u.tenant_id = $1 AND u.id = $2");
         let row: Option<UserRow> = read!(self, |pool| {
@@ -224,22 +134,6 @@ impl Store {
                 .await?
         });
         row.map(User::try_from).transpose()
-    }
-
-    /// Up to `page.limit + 1` users matching `filter`, in id order after the cursor.
-    pub async fn list_users(
-        &self,
-        tenant: TenantId,
-        filter: &UserFilter,
-        page: PageRequest,
-    ) -> StoreResult<Vec<User>> {
-        let Sql { text, values } = user_page_query(tenant, filter, page);
-        let rows: Vec<UserRow> = read!(self, |pool| {
-            bind_values!(sqlx::query_as(&text), values)
-                .fetch_all(pool)
-                .await?
-        });
-        into_users(rows)
     }
 }
 
@@ -478,113 +372,5 @@ impl Tx {
             at,
         )
         .await
-    }
-
-    /// Makes `group` the user's default group (adding the membership when missing),
-    /// or clears it.
-    pub async fn set_default_group(
-        &mut self,
-        tenant: TenantId,
-        user: UserId,
-        group: Option<GroupId>,
-        now: Timestamp,
-    ) -> StoreResult<()> {
-        write!(self, |conn| {
-            sqlx::query(
-                "UPDATE memberships SET is_default = FALSE \
-                 WHERE tenant_id = $1 AND user_id = $2 AND is_default",
-            )
-            .bind(tenant.as_uuid())
-            .bind(user.as_uuid())
-            .execute(&mut *conn)
-            .await?;
-            if let Some(group) = group {
-                sqlx::query(
-                    "INSERT INTO memberships (tenant_id, group_id, user_id, is_default, created_at) \
-                     VALUES ($1, $2, $3, TRUE, $4) \
-                     ON CONFLICT (tenant_id, group_id, user_id) DO UPDATE SET is_default = TRUE",
-                )
-                .bind(tenant.as_uuid())
-                .bind(group.as_uuid())
-                .bind(user.as_uuid())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-            }
-        });
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{Email, PageCursor, PageLimit, PrefixRange, Role, Status};
-
-    /// SQLite's plan for a statement, one step per line.
-    async fn plan(store: &Store, sql: Sql) -> String {
-        let Sql { text, values } = sql;
-        let explain = format!("EXPLAIN QUERY PLAN {text}");
-        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
-            bind_values!(sqlx::query_as(&explain), values)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-        });
-        rows.into_iter()
-            .map(|row| row.3)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    #[tokio::test]
-    async fn every_user_page_is_an_index_search_never_a_table_scan() {
-        let store = Store::connect("sqlite::memory:", &Default::default())
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let tenant = TenantId::generate();
-        let page = PageRequest {
-            limit: PageLimit::DEFAULT,
-            after: Some(PageCursor::after(Uuid::now_v7())),
-        };
-        let filters = [
-            UserFilter::default(),
-            UserFilter {
-                email: Some(Email::parse("a@b.co").unwrap()),
-                ..UserFilter::default()
-            },
-            UserFilter {
-                prefix: Some(PrefixRange::parse("rog").unwrap()),
-                ..UserFilter::default()
-            },
-            UserFilter {
-                status: Some(Status::Disabled),
-                ..UserFilter::default()
-            },
-            UserFilter {
-                role: Some(Role::Admin),
-                ..UserFilter::default()
-            },
-            UserFilter {
-                group_id: Some(GroupId::generate()),
-                ..UserFilter::default()
-            },
-        ];
-        for filter in &filters {
-            let plan = plan(&store, user_page_query(tenant, filter, page)).await;
-            assert!(
-                plan.lines().all(|step| !step.starts_with("SCAN")),
-                "{filter:?} scans a table:\n{plan}"
-            );
-        }
-        let single = Sql::new(&format!(
-            "{SELECT_USERS} WHERE u.tenant_id = $1 AND u.id = $2"
-        ));
-        let plan = plan(&store, single).await;
-        assert!(
-            plan.lines().all(|step| step.starts_with("SEARCH")),
-            "{plan}"
-        );
     }
 }

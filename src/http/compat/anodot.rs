@@ -14,12 +14,13 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Email, Group, GroupId, GroupName, NewGroup, Role, Status, TenantId, User, Violations,
+    Email, Filter, Group, GroupId, GroupName, Include, NewGroup, Role, Status, TenantId, User,
+    Violations,
 };
 use crate::http::AppState;
 use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::{authenticate, bearer_token, client_info};
-use crate::service::{Invitation, ServiceError, UserWithGroupIds};
+use crate::service::{Invitation, ServiceError, UserWithGroups};
 
 use crate::http::face::Refusal;
 
@@ -57,8 +58,9 @@ struct AnodotUser {
     last_active: Option<String>,
 }
 
-impl From<UserWithGroupIds> for AnodotUser {
-    fn from(UserWithGroupIds { user, group_ids }: UserWithGroupIds) -> Self {
+impl From<UserWithGroups> for AnodotUser {
+    fn from(UserWithGroups { user, groups }: UserWithGroups) -> Self {
+        let group_ids: Vec<_> = groups.into_iter().map(|g| g.id).collect();
         let User {
             id,
             tenant_id,
@@ -248,7 +250,10 @@ async fn list_users(
     AnodotCaller(caller): AnodotCaller,
 ) -> Result<Response, AnodotError> {
     let tenant = tenant_of(&caller)?;
-    let users = state.directory.stream_users(&caller, tenant, true).await?;
+    let users = state
+        .directory
+        .stream_users(&caller, tenant, Filter::Constant(true), Include::Groups)
+        .await?;
     Ok(streamed_json_list(users, "[", "]", AnodotUser::from))
 }
 

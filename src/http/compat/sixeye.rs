@@ -11,10 +11,11 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::auth::Caller;
+use crate::domain::{Filter, Include};
 use crate::domain::{Role, Status, Timestamp, User, UserId};
 use crate::http::AppState;
 use crate::http::credentials::{authenticate, bearer_token};
-use crate::service::{ServiceError, UserWithGroupIds};
+use crate::service::{ServiceError, UserWithGroups};
 
 use crate::http::face::Refusal;
 
@@ -148,8 +149,11 @@ async fn list_users(
     SixEyeCaller(caller): SixEyeCaller,
 ) -> Result<Response, SixEyeError> {
     let tenant = tenant_of(&caller)?;
-    let users = state.directory.stream_users(&caller, tenant, false).await?;
-    let list = streamed_json_list(users, "{\"data\":[", "]}", |u: UserWithGroupIds| {
+    let users = state
+        .directory
+        .stream_users(&caller, tenant, Filter::Constant(true), Include::Nothing)
+        .await?;
+    let list = streamed_json_list(users, "{\"data\":[", "]}", |u: UserWithGroups| {
         UserResource::from(u.user)
     });
     Ok(json_api(StatusCode::OK, list))

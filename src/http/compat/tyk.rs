@@ -20,11 +20,11 @@ use crate::domain::{
     Description, Email, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, NewUser,
     PasswordPolicy, PersonName, Role, Status, TenantId, User, UserId, UserPatch, Violations,
 };
-use crate::domain::{NumberedPage, PageLimit};
+use crate::domain::{Filter, Include, NumberedPage, PageLimit, UserQuery, Window};
 use crate::http::AppState;
 use crate::http::body::{BodyError, read_json};
 use crate::http::credentials::authenticate;
-use crate::service::{Precondition, Resource, ServiceError, UserWithGroupIds};
+use crate::service::{Precondition, Resource, ServiceError, UserWithGroups};
 
 use crate::http::face::Refusal;
 
@@ -260,20 +260,34 @@ async fn list_users(
         }
     };
     let Some(page) = page else {
-        let users = state.directory.stream_users(&caller, tenant, false).await?;
+        let users = state
+            .directory
+            .stream_users(&caller, tenant, Filter::Constant(true), Include::Nothing)
+            .await?;
         return Ok(streamed_json_list(
             users,
             "{\"users\":[",
             "],\"pages\":0}",
-            |u: UserWithGroupIds| TykUser::new(u.user, None),
+            |u: UserWithGroups| TykUser::new(u.user, None),
         ));
     };
-    let (users, total) = state
-        .directory
-        .list_users_numbered(&caller, tenant, numbered_page(page))
-        .await?;
+    let page = numbered_page(page);
+    let query = UserQuery {
+        filter: Filter::Constant(true),
+        sort: None,
+        window: Window::Numbered {
+            offset: page.offset(),
+            count: page.size.get(),
+            total: true,
+        },
+        include: Include::Nothing,
+    };
+    let list = state.directory.users(&caller, tenant, &query).await?;
+    let total = list.total.unwrap_or_default();
     let pages = (total + i64::from(PAGE_SIZE) - 1) / i64::from(PAGE_SIZE);
-    let users: Vec<TykUser> = users.into_iter().map(|u| TykUser::new(u, None)).collect();
+    let users: Vec<TykUser> = (list.users.into_iter())
+        .map(|u| TykUser::new(u.user, None))
+        .collect();
     Ok(axum::Json(json!({ "users": users, "pages": pages })).into_response())
 }
 

@@ -4,7 +4,7 @@
 //! resource shares a value of (an email's `type` is always `work`) are decided here;
 //! the rest become conditions the store renders as SQL.
 
-use crate::domain::{CompareOp, Filter, FilterValue, GroupAttr, Timestamp, UserAttr, fold_case};
+use crate::domain::{CompareOp, Filter, FilterValue, GroupAttr, Timestamp, UserAttr};
 
 use super::schemas::{ENTERPRISE_USER, GROUP, USER};
 
@@ -414,12 +414,9 @@ fn constant(actual: &str, op: CompareOp, value: &Literal) -> Result<bool, Filter
 /// How an attribute's values are compared.
 #[derive(Debug, Clone, Copy)]
 enum Kind<A> {
-    /// Text compared case-insensitively (the value is lower-cased, as the column).
-    Folded(A),
-    /// Text compared exactly.
-    Exact(A),
-    /// Country codes, stored upper-cased.
-    Country(A),
+    /// Text, passed as written: the store compares it as the attribute is compared
+    /// (case-insensitively for userName, emails, names and roles).
+    Text(A),
     Id(A),
     Bool(A),
     Time(A),
@@ -440,12 +437,7 @@ fn leaf<A: Copy>(
         return Ok(match kind {
             Kind::Shared(_) | Kind::SharedTrue => Filter::Constant(true),
             Kind::Absent => Filter::Constant(false),
-            Kind::Folded(a)
-            | Kind::Exact(a)
-            | Kind::Country(a)
-            | Kind::Id(a)
-            | Kind::Bool(a)
-            | Kind::Time(a) => Filter::Present(a),
+            Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a) => Filter::Present(a),
         });
     };
     if *value == Literal::Null {
@@ -464,11 +456,7 @@ fn leaf<A: Copy>(
     Ok(match kind {
         // An unassigned value equals nothing, and so differs from every value.
         Kind::Absent => Filter::Constant(op == Ne),
-        Kind::Folded(a) => Filter::Compare(a, op, FilterValue::Text(fold_case(&text(value)?))),
-        Kind::Exact(a) => Filter::Compare(a, op, FilterValue::Text(text(value)?)),
-        Kind::Country(a) => {
-            Filter::Compare(a, op, FilterValue::Text(text(value)?.to_ascii_uppercase()))
-        }
+        Kind::Text(a) => Filter::Compare(a, op, FilterValue::Text(text(value)?)),
         Kind::Id(a) => {
             if !matches!(op, Eq | Ne) {
                 return fail("ids compare with eq, ne or pr only");
@@ -560,25 +548,25 @@ fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
     let key = path.key();
     match path.schema.as_deref() {
         Some(ENTERPRISE_USER) => {
-            return (key == "organization").then_some(Kind::Exact(Company));
+            return (key == "organization").then_some(Kind::Text(Company));
         }
         Some(GROUP) => return None,
         _ => {}
     }
     Some(match key.as_str() {
         "id" => Kind::Id(Id),
-        "username" => Kind::Folded(UserName),
-        "emails" | "emails.value" => Kind::Folded(Email),
+        "username" => Kind::Text(UserName),
+        "emails" | "emails.value" => Kind::Text(Email),
         "emails.type" | "phonenumbers.type" | "addresses.type" => Kind::Shared("work"),
         "emails.primary" | "phonenumbers.primary" | "roles.primary" | "addresses.primary" => {
             Kind::SharedTrue
         }
-        "name.givenname" => Kind::Folded(FirstName),
-        "name.familyname" => Kind::Folded(LastName),
-        "externalid" => Kind::Exact(ExternalId),
-        "phonenumbers" | "phonenumbers.value" => Kind::Exact(Phone),
-        "addresses.country" => Kind::Country(CountryCode),
-        "roles" | "roles.value" => Kind::Folded(Role),
+        "name.givenname" => Kind::Text(FirstName),
+        "name.familyname" => Kind::Text(LastName),
+        "externalid" => Kind::Text(ExternalId),
+        "phonenumbers" | "phonenumbers.value" => Kind::Text(Phone),
+        "addresses.country" => Kind::Text(CountryCode),
+        "roles" | "roles.value" => Kind::Text(Role),
         "active" => Kind::Bool(Active),
         "meta.created" => Kind::Time(Created),
         "meta.lastmodified" => Kind::Time(LastModified),
@@ -595,8 +583,8 @@ fn group_kind(path: &AttrPath) -> Option<Kind<GroupAttr>> {
     }
     Some(match path.key().as_str() {
         "id" => Kind::Id(Id),
-        "displayname" => Kind::Folded(Name),
-        "externalid" => Kind::Exact(ExternalId),
+        "displayname" => Kind::Text(Name),
+        "externalid" => Kind::Text(ExternalId),
         "members" | "members.value" => Kind::Id(MemberId),
         "meta.created" => Kind::Time(Created),
         "meta.lastmodified" => Kind::Time(LastModified),
@@ -613,14 +601,7 @@ fn sort_attr<A: Copy>(
 ) -> Result<Option<A>, FilterError> {
     let path = AttrPath::parse(text.trim())?;
     match kind_of(&path) {
-        Some(
-            Kind::Folded(a)
-            | Kind::Exact(a)
-            | Kind::Country(a)
-            | Kind::Id(a)
-            | Kind::Bool(a)
-            | Kind::Time(a),
-        ) => Ok(Some(a)),
+        Some(Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a)) => Ok(Some(a)),
         Some(Kind::Shared(_) | Kind::SharedTrue) => Ok(None),
         Some(Kind::Absent) | None => fail(format!("cannot sort by \"{text}\"")),
     }
@@ -841,7 +822,7 @@ mod tests {
             Filter::Compare(
                 UserAttr::UserName,
                 Eq,
-                FilterValue::Text("bob@example.com".into())
+                FilterValue::Text("Bob@Example.COM".into())
             )
         );
         assert_eq!(
@@ -855,7 +836,7 @@ mod tests {
                 Filter::Compare(
                     UserAttr::Email,
                     Co,
-                    FilterValue::Text("@example.com".into())
+                    FilterValue::Text("@Example.com".into())
                 )
             )
         );
@@ -869,7 +850,7 @@ mod tests {
         );
         assert_eq!(
             user_filter(r#"addresses[country eq "de"]"#).unwrap(),
-            Filter::Compare(UserAttr::CountryCode, Eq, FilterValue::Text("DE".into()))
+            Filter::Compare(UserAttr::CountryCode, Eq, FilterValue::Text("de".into()))
         );
         assert_eq!(
             user_filter(r#"id eq "not-a-uuid""#).unwrap(),
@@ -908,7 +889,7 @@ mod tests {
     fn group_filters_resolve_names_case_insensitively_and_members_by_id() {
         assert_eq!(
             group_filter(r#"displayName eq "Admins""#).unwrap(),
-            Filter::Compare(GroupAttr::Name, Eq, FilterValue::Text("admins".into()))
+            Filter::Compare(GroupAttr::Name, Eq, FilterValue::Text("Admins".into()))
         );
         let id = uuid::Uuid::now_v7();
         assert_eq!(
@@ -1096,11 +1077,16 @@ mod tests {
             let _ = PatchPath::parse(&format!("emails[{text}].value"));
             if let Ok(filter) = user_filter(text) {
                 runtime.block_on(async {
-                    store.count_users_matching(tenant, &filter).await.unwrap();
-                    store
-                        .users_matching(tenant, &filter, None, 0, 10)
-                        .await
-                        .unwrap();
+                    store.count_users(tenant, &filter).await.unwrap();
+                    let query = crate::domain::UserQuery::page(
+                        filter,
+                        crate::domain::Window::Numbered {
+                            offset: 0,
+                            count: 10,
+                            total: false,
+                        },
+                    );
+                    store.list_users(tenant, &query).await.unwrap();
                 });
             }
             if let Ok(filter) = group_filter(text) {
@@ -1110,7 +1096,7 @@ mod tests {
             }
             if let Ok((users, groups)) = resource_filters(text) {
                 runtime.block_on(async {
-                    store.count_users_matching(tenant, &users).await.unwrap();
+                    store.count_users(tenant, &users).await.unwrap();
                     store.count_groups_matching(tenant, &groups).await.unwrap();
                 });
             }

@@ -10,7 +10,7 @@ use crate::domain::{
     Description, ExternalId, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, Patch, UserId,
 };
 use crate::http::AppState;
-use crate::service::{MemberChange, Precondition, ProvisionedGroup, Resource};
+use crate::service::{GroupWithMembers, MemberChange, Precondition, Resource};
 
 use super::error::ScimError;
 use super::filter::{group_filter, group_sort, member_ids};
@@ -20,7 +20,7 @@ use super::schemas::GROUP;
 use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
 /// A group as a SCIM Group resource.
-pub fn render(found: &ProvisionedGroup, base: &str) -> Value {
+pub fn render(found: &GroupWithMembers, base: &str) -> Value {
     let group = &found.group;
     let mut value = json!({
         "schemas": [GROUP],
@@ -235,10 +235,10 @@ pub(super) async fn listing(
 ) -> Result<(i64, Vec<Value>), ScimError> {
     let read = |filter, sort, offset, count| async move {
         let directory = &state.directory;
-        (directory.provisioned_groups(&scim.caller, scim.tenant, &filter, sort, offset, count))
+        (directory.groups_with_members(&scim.caller, scim.tenant, &filter, sort, offset, count))
             .await
     };
-    let render = |group: &ProvisionedGroup| render(group, &scim.base);
+    let render = |group: &GroupWithMembers| render(group, &scim.base);
     super::listing(params, group_filter, group_sort, read, render).await
 }
 
@@ -268,7 +268,7 @@ pub(super) async fn create(
     let first_members = members(attribute(body, "members"))?;
     let id = state
         .directory
-        .create_provisioned_group(&scim.caller, scim.tenant, new, first_members)
+        .create_group_with_members(&scim.caller, scim.tenant, new, first_members)
         .await?;
     current(state, scim, id).await
 }
@@ -290,7 +290,7 @@ pub(super) async fn change(
             let current: HashSet<UserId> = if operations.iter().any(removes_by_filter) {
                 let found = state
                     .directory
-                    .provisioned_group(&scim.caller, scim.tenant, id)
+                    .group_with_members(&scim.caller, scim.tenant, id)
                     .await?;
                 found.members.into_iter().collect()
             } else {
@@ -324,7 +324,7 @@ async fn changed(
 ) -> Result<Written, ScimError> {
     state
         .directory
-        .change_provisioned_group(&scim.caller, scim.tenant, id, patch, change, precondition)
+        .change_group(&scim.caller, scim.tenant, id, patch, change, precondition)
         .await?;
     current(state, scim, id).await
 }
@@ -332,7 +332,7 @@ async fn changed(
 async fn current(state: &AppState, scim: &ScimCaller, id: GroupId) -> Result<Written, ScimError> {
     let found = state
         .directory
-        .provisioned_group(&scim.caller, scim.tenant, id)
+        .group_with_members(&scim.caller, scim.tenant, id)
         .await?;
     Ok(Written {
         body: render(&found, &scim.base),

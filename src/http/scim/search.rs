@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use crate::domain::Filter;
 use crate::http::AppState;
-use crate::service::ProvisionedResource;
+use crate::service::DirectoryObject;
 
 use super::error::ScimError;
 use super::filter::resource_filters;
@@ -34,10 +34,10 @@ pub async fn search_all(
     let (start, count) = window(&params)?;
     let listing = state
         .directory
-        .provisioned_resources(
+        .users_and_groups(
             &scim.caller,
             scim.tenant,
-            &user_filter,
+            user_filter,
             &group_filter,
             start - 1,
             count,
@@ -48,8 +48,8 @@ pub async fn search_all(
         .iter()
         .map(|found| {
             params.shape(match found {
-                ProvisionedResource::User(user) => users::render(user, &scim.base),
-                ProvisionedResource::Group(group) => groups::render(group, &scim.base),
+                DirectoryObject::User(user) => users::render(user, &scim.base),
+                DirectoryObject::Group(group) => groups::render(group, &scim.base),
             })
         })
         .collect();

@@ -6,8 +6,9 @@ use crate::domain::{
     Company, CountryCode, Email, ExternalId, NewPassword, NewUser, PasswordPolicy, Patch,
     PersonName, Phone, Role, Status, UserId, UserName, UserPatch,
 };
+use crate::domain::{Filter, Include, UserQuery, Window};
 use crate::http::AppState;
-use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
+use crate::service::{Listing, Precondition, Resource, ServiceError, UserWithGroups};
 
 use super::error::ScimError;
 use super::filter::{user_filter, user_sort};
@@ -18,7 +19,7 @@ use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
 /// A user as a SCIM User resource. Each multi-valued attribute has at most one
 /// value, so none is marked `primary`; an empty name part is left out.
-pub fn render(found: &ProvisionedUser, base: &str) -> Value {
+pub fn render(found: &UserWithGroups, base: &str) -> Value {
     let user = &found.user;
     let mut schemas = vec![USER];
     let mut value = json!({
@@ -27,10 +28,10 @@ pub fn render(found: &ProvisionedUser, base: &str) -> Value {
         "emails": [{ "value": user.email, "type": "work" }],
         "roles": [{ "value": user.role.as_str() }],
         "active": user.status == Status::Active,
-        "groups": found.groups.iter().map(|(id, name)| json!({
-            "value": id.to_string(),
-            "display": name,
-            "$ref": format!("{base}/Groups/{id}"),
+        "groups": found.groups.iter().map(|group| json!({
+            "value": group.id.to_string(),
+            "display": group.name,
+            "$ref": format!("{base}/Groups/{}", group.id),
         })).collect::<Vec<_>>(),
         "meta": {
             "resourceType": "User",
@@ -399,6 +400,15 @@ impl UserInput {
     }
 }
 
+/// The user with this id.
+fn by_id(id: UserId) -> Filter<crate::domain::UserAttr> {
+    Filter::Compare(
+        crate::domain::UserAttr::Id,
+        crate::domain::CompareOp::Eq,
+        crate::domain::FilterValue::Id(id.as_uuid()),
+    )
+}
+
 fn user_id(id: &str) -> Result<UserId, ScimError> {
     parse_id(id, UserId::parse, Resource::User)
 }
@@ -410,10 +420,23 @@ pub(super) async fn listing(
     params: &ListParams,
 ) -> Result<(i64, Vec<Value>), ScimError> {
     let read = |filter, sort, offset, count| async move {
-        let directory = &state.directory;
-        (directory.provisioned_users(&scim.caller, scim.tenant, &filter, sort, offset, count)).await
+        let query = UserQuery {
+            filter,
+            sort,
+            window: Window::Numbered {
+                offset,
+                count,
+                total: true,
+            },
+            include: Include::Groups,
+        };
+        let list = (state.directory.users(&scim.caller, scim.tenant, &query)).await?;
+        Ok(Listing {
+            total: list.total.unwrap_or_default(),
+            items: list.users,
+        })
     };
-    let render = |user: &ProvisionedUser| render(user, &scim.base);
+    let render = |user: &UserWithGroups| render(user, &scim.base);
     super::listing(params, user_filter, user_sort, read, render).await
 }
 
@@ -425,7 +448,7 @@ pub(super) async fn read(
 ) -> Result<Written, ScimError> {
     let found = state
         .directory
-        .provisioned_user(&scim.caller, scim.tenant, user_id(id)?)
+        .user(&scim.caller, scim.tenant, by_id(user_id(id)?))
         .await?;
     Ok(written(&found, &scim.base))
 }
@@ -441,7 +464,7 @@ pub(super) async fn create(
         .directory
         .create_user(&scim.caller, scim.tenant, new)
         .await?;
-    let found = ProvisionedUser {
+    let found = UserWithGroups {
         user,
         groups: Vec::new(),
     };
@@ -467,7 +490,7 @@ pub(super) async fn change(
     let operations = operations(body)?;
     let current = state
         .directory
-        .provisioned_user(&scim.caller, scim.tenant, id)
+        .user(&scim.caller, scim.tenant, by_id(id))
         .await?;
     if let Precondition::Versions(versions) = precondition
         && !versions.contains(&current.user.version)
@@ -537,10 +560,8 @@ async fn updated(
         .await?;
     let found = state
         .directory
-        .users_with_groups(scim.tenant, vec![user])
-        .await?
-        .pop()
-        .ok_or(ServiceError::NotFound(Resource::User))?;
+        .user(&scim.caller, scim.tenant, by_id(user.id))
+        .await?;
     Ok(written(&found, &scim.base))
 }
 
@@ -558,7 +579,7 @@ pub(super) async fn delete(
     Ok(())
 }
 
-fn written(found: &ProvisionedUser, base: &str) -> Written {
+fn written(found: &UserWithGroups, base: &str) -> Written {
     Written {
         body: render(found, base),
         version: found.user.version,

@@ -276,10 +276,8 @@ pub async fn members(
     Path((tenant, id)): Path<(TenantId, GroupId)>,
     Query(params): Query<PageParams>,
 ) -> Result<axum::Json<ListBody<UserBody>>, ApiError> {
-    let users = state
-        .directory
-        .list_members(&caller, tenant, id, params.page()?)
-        .await?;
+    let filter = crate::domain::Filter::member_of(id);
+    let users = super::user_page(&state, &caller, tenant, filter, Some(id), params.page()?).await?;
     Ok(axum::Json(ListBody::from_page(users, UserBody::from)))
 }
 

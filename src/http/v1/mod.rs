@@ -242,3 +242,28 @@ fn patch_nullable<T>(
 fn invalid(violations: Violations) -> ApiError {
     ApiError::Service(crate::service::ServiceError::Invalid(violations.into_vec()))
 }
+
+/// A keyset page of the users matching `filter`, in id (creation) order. Members of
+/// a `group` that does not exist are not an empty list: the group is looked up first.
+async fn user_page(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    tenant: crate::domain::TenantId,
+    filter: crate::domain::Filter<crate::domain::UserAttr>,
+    group: Option<crate::domain::GroupId>,
+    page: PageRequest,
+) -> Result<crate::domain::Page<crate::domain::User>, ApiError> {
+    if let Some(group) = group {
+        state.directory.get_group(caller, tenant, group).await?;
+    }
+    let window = crate::domain::Window::After {
+        after: page.after,
+        limit: page.limit,
+    };
+    let query = crate::domain::UserQuery::page(filter, window);
+    let list = state.directory.users(caller, tenant, &query).await?;
+    Ok(crate::domain::Page {
+        items: list.users.into_iter().map(|u| u.user).collect(),
+        next: list.next,
+    })
+}

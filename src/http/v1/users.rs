@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
-    Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewUser,
+    Company, CountryCode, Email, ExternalId, Filter, GroupId, ImportedHash, LoginMetadata, NewUser,
     PasswordPolicy, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User,
-    UserFilter, UserId, UserName, UserPatch, Violations,
+    UserAttr, UserId, UserName, UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -274,18 +274,40 @@ pub struct ListUsersParams {
 }
 
 impl ListUsersParams {
-    fn parse(&self) -> Result<(UserFilter, crate::domain::PageRequest), ApiError> {
+    /// The conditions (every one given must hold), the group named, and the page.
+    fn parse(
+        &self,
+    ) -> Result<
+        (
+            Filter<UserAttr>,
+            Option<GroupId>,
+            crate::domain::PageRequest,
+        ),
+        ApiError,
+    > {
         let mut v = Violations::new();
         let page = page_request(self.limit.as_deref(), self.cursor.as_deref(), &mut v);
-        let filter = UserFilter {
-            email: v.check_opt("email", self.email.clone().map(Email::parse)),
-            prefix: v.check_opt("q", self.q.as_deref().map(PrefixRange::parse)),
-            status: v.check_opt("status", self.status.as_deref().map(str::parse)),
-            role: v.check_opt("role", self.role.as_deref().map(str::parse)),
-            group_id: v.check_opt("groupId", self.group_id.as_deref().map(GroupId::parse)),
-        };
+        let email = v.check_opt("email", self.email.clone().map(Email::parse));
+        let q = v.check_opt(
+            "q",
+            (self.q.as_deref()).map(|q| PrefixRange::parse(q).map(|_| q)),
+        );
+        let status: Option<Status> = v.check_opt("status", self.status.as_deref().map(str::parse));
+        let role: Option<Role> = v.check_opt("role", self.role.as_deref().map(str::parse));
+        let group = v.check_opt("groupId", self.group_id.as_deref().map(GroupId::parse));
         v.finish().map_err(ApiError::Query)?;
-        Ok((filter, page))
+        let filter = Filter::all(
+            [
+                email.map(|e| Filter::user_eq(UserAttr::Email, e.as_str())),
+                q.map(Filter::name_or_email_starts_with),
+                status.map(|s| Filter::user_eq(UserAttr::Status, s.as_str())),
+                role.map(|r| Filter::user_eq(UserAttr::Role, r.as_str())),
+                group.map(Filter::member_of),
+            ]
+            .into_iter()
+            .flatten(),
+        );
+        Ok((filter, group, page))
     }
 }
 
@@ -306,11 +328,8 @@ pub async fn list(
     Path(tenant): Path<TenantId>,
     Query(params): Query<ListUsersParams>,
 ) -> Result<axum::Json<ListBody<UserBody>>, ApiError> {
-    let (filter, page) = params.parse()?;
-    let users = state
-        .directory
-        .list_users(&caller, tenant, &filter, page)
-        .await?;
+    let (filter, group, page) = params.parse()?;
+    let users = super::user_page(&state, &caller, tenant, filter, group, page).await?;
     Ok(axum::Json(ListBody::from_page(users, UserBody::from)))
 }
 

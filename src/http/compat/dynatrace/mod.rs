@@ -23,11 +23,13 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::Caller;
 use crate::domain::NumberedPage;
-use crate::domain::{Email, GroupId, PageLimit, TenantId, Violations};
+use crate::domain::{
+    Email, Filter, GroupId, Include, PageLimit, TenantId, UserAttr, UserQuery, Violations, Window,
+};
 use crate::http::AppState;
 use crate::http::body::read_json;
 use crate::http::credentials::{authenticate, bearer_token};
-use crate::service::{Precondition, Resource, ServiceError, ServiceResult};
+use crate::service::{GroupsChange, Precondition, Resource, ServiceError, ServiceResult};
 
 use super::tenant_of;
 
@@ -55,6 +57,11 @@ pub fn refuse(refusal: crate::http::face::Refusal) -> Response {
 }
 
 const PREFIX: &str = "/iam/v1/accounts/{account}";
+
+/// The user a path's `{email}` names, in any letter case.
+fn by_email(email: &Email) -> Filter<UserAttr> {
+    Filter::user_eq(UserAttr::Email, email.as_str())
+}
 
 /// Users per page of `GET …/users/groups` unless `pageSize` says otherwise.
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -263,14 +270,28 @@ async fn users_with_groups(
     RawQuery(query): RawQuery,
 ) -> Result<Response, DynatraceError> {
     let page = numbered_page(query)?;
+    let tenant = state
+        .directory
+        .tenant_of_directory(&account.caller, account.id)
+        .await?;
+    let query = UserQuery {
+        filter: Filter::Constant(true),
+        sort: None,
+        window: Window::Numbered {
+            offset: page.offset(),
+            count: page.size.get(),
+            total: false,
+        },
+        include: Include::Groups,
+    };
     let result = state
         .directory
-        .account_users_with_groups(&account.caller, account.id, page)
+        .users(&account.caller, account.id, &query)
         .await?;
     let users: Vec<RestUserWithGroups> = result
         .users
         .into_iter()
-        .map(|u| RestUserWithGroups::new(u, &result.account))
+        .map(|u| RestUserWithGroups::new(u, &tenant))
         .collect();
     Ok(axum::Json(users).into_response())
 }
@@ -282,7 +303,12 @@ async fn list_users(
 ) -> Result<Response, DynatraceError> {
     let users = state
         .directory
-        .stream_users(&account.caller, account.id, false)
+        .stream_users(
+            &account.caller,
+            account.id,
+            Filter::Constant(true),
+            Include::Nothing,
+        )
         .await?;
     Ok(counted_list(users, |u| UsersDto::from(u.user)))
 }
@@ -308,9 +334,13 @@ async fn get_user(
     Named(email): Named,
 ) -> Result<Response, DynatraceError> {
     let email = email_param(&email)?;
-    let (tenant, user) = state
+    let tenant = state
         .directory
-        .user_with_groups_by_email(&account.caller, account.id, &email)
+        .tenant_of_directory(&account.caller, account.id)
+        .await?;
+    let user = state
+        .directory
+        .user(&account.caller, account.id, by_email(&email))
         .await?;
     Ok(axum::Json(UserGroupsDto::new(user, &tenant)).into_response())
 }
@@ -324,7 +354,7 @@ async fn delete_user(
     let email = email_param(&email)?;
     state
         .directory
-        .delete_user_by_email(&account.caller, account.id, &email)
+        .delete_user_matching(&account.caller, account.id, by_email(&email))
         .await?;
     Ok(StatusCode::OK)
 }
@@ -340,7 +370,13 @@ async fn add_user_to_groups(
     let groups = parse_group_ids(ids)?;
     state
         .directory
-        .add_user_to_groups(&account.caller, account.id, &email, &groups)
+        .change_user_groups(
+            &account.caller,
+            account.id,
+            by_email(&email),
+            &groups,
+            GroupsChange::Add,
+        )
         .await?;
     Ok(StatusCode::CREATED)
 }
@@ -356,7 +392,13 @@ async fn replace_user_groups(
     let groups = parse_group_ids(ids)?;
     state
         .directory
-        .replace_user_groups(&account.caller, account.id, &email, &groups)
+        .change_user_groups(
+            &account.caller,
+            account.id,
+            by_email(&email),
+            &groups,
+            GroupsChange::Replace,
+        )
         .await?;
     Ok(StatusCode::OK)
 }
@@ -372,7 +414,13 @@ async fn remove_user_from_groups(
     let groups = group_uuid_params(query)?;
     state
         .directory
-        .remove_user_from_groups(&account.caller, account.id, &email, &groups)
+        .change_user_groups(
+            &account.caller,
+            account.id,
+            by_email(&email),
+            &groups,
+            GroupsChange::Remove,
+        )
         .await?;
     Ok(StatusCode::OK)
 }
@@ -448,9 +496,19 @@ async fn group_members(
     Named(group): Named,
 ) -> Result<Response, DynatraceError> {
     let group = group_param(&group)?;
+    // Members of a group that does not exist are not an empty list.
+    state
+        .directory
+        .get_group(&account.caller, account.id, group)
+        .await?;
     let members = state
         .directory
-        .stream_members(&account.caller, account.id, group)
+        .stream_users(
+            &account.caller,
+            account.id,
+            Filter::member_of(group),
+            Include::Nothing,
+        )
         .await?;
-    Ok(counted_list(members, UsersDto::from))
+    Ok(counted_list(members, |u| UsersDto::from(u.user)))
 }
