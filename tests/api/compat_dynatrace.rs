@@ -921,3 +921,107 @@ async fn login_metadata_is_never_updated_before_the_logins_it_carries() {
     // The user's own record did not change by signing in.
     assert!(body[0]["updatedAt"].as_str().unwrap() <= before.as_str());
 }
+
+#[tokio::test]
+async fn a_user_is_found_by_email_in_any_letter_case_and_each_group_change_is_audited_once() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let jane = app.user(&t, "Jane.Doe@Acme.com").await;
+    let jane_id = jane["id"].as_str().unwrap().to_owned();
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        &account(&t, "/groups"),
+        &t.admin,
+        &json!([{"name": "A"}, {"name": "B"}, {"name": "C"}, {"name": "D"}]),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let groups: Vec<String> = (body.as_array().unwrap().iter())
+        .map(|g| g["uuid"].as_str().unwrap().to_owned())
+        .collect();
+
+    let (status, user) = get(&app, &account(&t, "/users/jANE.dOE@aCME.COM"), &t.admin).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["uid"], jane_id);
+    assert_eq!(user["email"], "Jane.Doe@Acme.com");
+
+    let path = account(&t, "/users/JANE.DOE@ACME.COM/groups");
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        &path,
+        &t.admin,
+        &json!([groups[0], groups[1]]),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let events = |action: &'static str| {
+        let (app, t, jane_id) = (&app, &t, jane_id.clone());
+        async move {
+            let page = expect_json(
+                app.get(
+                    &format!(
+                        "/v1/tenants/{}/audit-events?limit=1000&action={action}",
+                        t.id
+                    ),
+                    &t.admin,
+                )
+                .await,
+                200,
+            )
+            .await;
+            let mut targets: Vec<String> = (page["items"].as_array().unwrap().iter())
+                .map(|e| {
+                    assert_eq!(e["details"]["userIds"], json!([jane_id]), "{e}");
+                    e["target"]["id"].as_str().unwrap().to_owned()
+                })
+                .collect();
+            targets.sort();
+            targets
+        }
+    };
+    let sorted = |mut ids: Vec<String>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        events("group.member.add").await,
+        sorted(groups[..2].to_vec())
+    );
+
+    // An unknown group among those named: nothing changes, nothing is audited.
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let (status, body) = send(
+        &app,
+        Method::PUT,
+        &path,
+        &t.admin,
+        &json!([groups[1], groups[2], unknown]),
+    )
+    .await;
+    expect_error(status, &body, 400);
+    assert_eq!(violation_paths(&body), ["[2]"]);
+    assert_eq!(events("group.member.add").await.len(), 2);
+    assert!(events("group.member.remove").await.is_empty());
+
+    // B stays, C and D are added, A is removed: one event per membership changed.
+    let (status, _) = send(
+        &app,
+        Method::PUT,
+        &path,
+        &t.admin,
+        &json!([groups[1], groups[2], groups[3], groups[2]]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut added = groups[..2].to_vec();
+    added.extend(groups[2..].iter().cloned());
+    assert_eq!(events("group.member.add").await, sorted(added));
+    assert_eq!(events("group.member.remove").await, [groups[0].clone()]);
+    let (_, user) = get(&app, &account(&t, "/users/jane.doe@acme.com"), &t.admin).await;
+    let names: Vec<&str> = (user["groups"].as_array().unwrap().iter())
+        .map(|g| g["groupName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["B", "C", "D"]);
+}

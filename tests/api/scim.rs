@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -1565,4 +1567,128 @@ async fn writes_answer_the_attributes_asked_for() {
             json!({ "schemas": [GROUP], "id": group_id, "displayName": "Reshaped" })
         );
     }
+}
+
+#[tokio::test]
+async fn filters_on_user_names_and_emails_match_in_any_letter_case() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let ada = create_user(&app, &t, "Ada.Lovelace@Example.com").await;
+    create_user(&app, &t, "charles@example.com").await;
+    for text in [
+        r#"userName eq "ADA.LOVELACE@example.COM""#,
+        r#"userName sw "aDA.""#,
+        r#"emails.value eq "ada.lovelace@EXAMPLE.com""#,
+        r#"emails[value sw "ADA.love"]"#,
+        r#"emails co "LOVELACE@""#,
+        r#"emails ew "LACE@Example.COM""#,
+        r#"name.familyName sw "LOVE" and userName ne "CHARLES@example.com""#,
+    ] {
+        let found = list(&app, &t, &filter(text)).await;
+        assert_eq!(found["totalResults"], 1, "{text}: {found}");
+        assert_eq!(found["Resources"][0]["id"], ada["id"], "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_member_batch_naming_an_unknown_user_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let ids: Vec<String> = crate::helpers::create_users(&app, &t, "batch", 5)
+        .await
+        .into_iter()
+        .collect();
+    let group = create_group(&app, &t.admin, "Batch").await;
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let path = format!("/Groups/{gid}");
+    let value =
+        |ids: &[String]| -> Vec<Value> { ids.iter().map(|id| json!({ "value": id })).collect() };
+    let patch = |add: Vec<Value>, remove: Vec<Value>| {
+        Some(json!({ "schemas": [PATCH], "Operations": [
+            { "op": "add", "path": "members", "value": add },
+            { "op": "remove", "path": "members", "value": remove },
+        ] }))
+    };
+    let seeded = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &path,
+            &t.admin,
+            patch(value(&ids[3..]), vec![]),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let version = seeded["meta"]["version"].clone();
+    let audited = |action: &'static str| {
+        let (app, t, gid) = (&app, &t, gid.clone());
+        async move {
+            let page = expect_json(
+                app.get(
+                    &format!(
+                        "/v1/tenants/{}/audit-events?limit=1000&action={action}&target={gid}",
+                        t.id
+                    ),
+                    &t.admin,
+                )
+                .await,
+                200,
+            )
+            .await;
+            page["items"].as_array().unwrap().clone()
+        }
+    };
+    assert_eq!(audited("group.member.add").await.len(), 1);
+
+    // Three added and two removed, with one unknown user among the added: nothing.
+    let mut add = value(&ids[..3]);
+    add.push(json!({ "value": uuid::Uuid::now_v7().to_string() }));
+    let response = scim(
+        &app,
+        Method::PATCH,
+        &path,
+        &t.admin,
+        patch(add, value(&ids[3..])),
+    )
+    .await;
+    expect_error(response, 400, None).await;
+    let unchanged = expect_scim(scim(&app, Method::GET, &path, &t.admin, None).await, 200).await;
+    assert_eq!(unchanged["meta"]["version"], version);
+    let members: HashSet<&str> = (unchanged["members"].as_array().unwrap().iter())
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ids[3..].iter().map(String::as_str).collect());
+    assert_eq!(audited("group.member.add").await.len(), 1);
+    assert!(audited("group.member.remove").await.is_empty());
+
+    // The same batch without it: one statement each way, one event each way.
+    let changed = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &path,
+            &t.admin,
+            patch(value(&ids[..3]), value(&ids[3..])),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let members: HashSet<&str> = (changed["members"].as_array().unwrap().iter())
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ids[..3].iter().map(String::as_str).collect());
+    let added = audited("group.member.add").await;
+    assert_eq!(added.len(), 2);
+    let removed = audited("group.member.remove").await;
+    assert_eq!(removed.len(), 1);
+    let mut named: Vec<&str> = (removed[0]["details"]["userIds"].as_array().unwrap().iter())
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    named.sort_unstable();
+    let mut expected: Vec<&str> = ids[3..].iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(named, expected);
 }

@@ -510,3 +510,55 @@ async fn setting_or_resetting_a_password_moves_updated_at_and_the_version() {
         etag = next_etag;
     }
 }
+
+#[tokio::test]
+async fn q_status_role_and_group_combine_into_one_filter_and_page_by_cursor() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let group = app.group(&t, "Rabbits").await;
+    let gid = group["id"].as_str().unwrap().to_owned();
+    // The first four match (by last name or email, in any case); each other user
+    // misses one condition.
+    for (email, last, role, status, member) in [
+        ("r1@acme.com", "Rabbit", "member", "active", true),
+        ("r2@acme.com", "RABBIT", "member", "active", true),
+        ("rabbit3@acme.com", "Other", "member", "active", true),
+        ("r4@acme.com", "rabbitson", "member", "active", true),
+        ("r5@acme.com", "Rabbit", "admin", "active", true),
+        ("r6@acme.com", "Rabbit", "member", "disabled", true),
+        ("r7@acme.com", "Rabbit", "member", "active", false),
+        ("r8@acme.com", "Hare", "member", "active", true),
+    ] {
+        let body = json!({"email": email, "firstName": "Roger", "lastName": last, "role": role, "status": status});
+        let user = expect_json(app.post(&users, &t.admin, &body).await, 201).await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        if member {
+            let path = format!("/v1/tenants/{}/groups/{gid}/members/{id}", t.id);
+            assert_eq!(app.put(&path, &t.admin).await.status(), 204);
+        }
+    }
+    // Page by page, one user a page, through the cursor.
+    let mut found = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("{users}?q=RaB&status=active&role=member&groupId={gid}&limit=1{cursor}");
+        let page = expect_json(app.get(&path, &t.admin).await, 200).await;
+        for user in page["items"].as_array().unwrap() {
+            found.push(user["email"].as_str().unwrap().to_owned());
+        }
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        found,
+        [
+            "r1@acme.com",
+            "r2@acme.com",
+            "rabbit3@acme.com",
+            "r4@acme.com"
+        ]
+    );
+}
