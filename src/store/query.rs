@@ -525,7 +525,7 @@ mod tests {
             after: Some(PageCursor::after(Uuid::now_v7())),
             limit: PageLimit::DEFAULT,
         };
-        // What v1's parameters, Dynatrace's lookups and the streams ask for.
+        // What list parameters, lookups by email and whole-tenant streams ask for.
         let filters = [
             Filter::Constant(true),
             Filter::user_eq(UserAttr::Email, "A@b.co"),

@@ -21,6 +21,9 @@ use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 /// value, so none is marked `primary`; an empty name part is left out.
 pub fn render(found: &UserWithGroups, base: &str) -> Value {
     let user = &found.user;
+    // Groups by name, as SCIM has always listed them.
+    let mut groups: Vec<&crate::domain::Group> = found.groups.iter().collect();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
     let mut schemas = vec![USER];
     let mut value = json!({
         "id": user.id.to_string(),
@@ -28,7 +31,7 @@ pub fn render(found: &UserWithGroups, base: &str) -> Value {
         "emails": [{ "value": user.email, "type": "work" }],
         "roles": [{ "value": user.role.as_str() }],
         "active": user.status == Status::Active,
-        "groups": found.groups.iter().map(|group| json!({
+        "groups": groups.iter().map(|group| json!({
             "value": group.id.to_string(),
             "display": group.name,
             "$ref": format!("{base}/Groups/{}", group.id),
