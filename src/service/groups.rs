@@ -10,7 +10,9 @@ use crate::domain::{
 };
 use crate::store::Tx;
 
-use super::memberships::{Delta, MAX_GROUPS_PER_REQUEST, check_users_exist, write_delta};
+use super::memberships::{
+    Delta, MAX_GROUPS_PER_REQUEST, check_users_exist, too_many_groups, write_delta,
+};
 use super::users::{UserWithGroups, chunk_limit};
 use super::{
     Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
@@ -352,10 +354,7 @@ impl Directory {
             return Err(ServiceError::invalid("", "name at least one group"));
         }
         if new.len() > MAX_GROUPS_PER_REQUEST {
-            return Err(ServiceError::invalid(
-                "",
-                format!("name at most {MAX_GROUPS_PER_REQUEST} groups in one request"),
-            ));
+            return Err(too_many_groups());
         }
         let now = Timestamp::now();
         let groups: Vec<Group> = new

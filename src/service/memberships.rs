@@ -46,7 +46,7 @@ pub enum GroupsChange {
 /// stays far below SQLite's limit on bound parameters).
 pub const MAX_GROUPS_PER_REQUEST: usize = 1000;
 
-fn too_many_groups() -> ServiceError {
+pub(super) fn too_many_groups() -> ServiceError {
     ServiceError::invalid(
         "",
         format!("name at most {MAX_GROUPS_PER_REQUEST} groups in one request"),

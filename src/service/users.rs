@@ -43,7 +43,8 @@ pub struct UserList {
     pub total: Option<i64>,
 }
 
-/// [`Directory::users`] without its authorization, for a stream's later chunks.
+/// The one read of users, [`Directory::users`], without its authorization: the
+/// chunks of a stream and the lookups of callers already authorized read through it.
 async fn read_users(store: &Store, tenant: TenantId, query: &UserQuery) -> ServiceResult<UserList> {
     let total = match query.window {
         Window::Numbered { total: true, .. } => {
