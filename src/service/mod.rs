@@ -3,6 +3,7 @@
 
 mod accounts;
 mod api_keys;
+mod attributes;
 mod authn;
 mod credentials;
 mod groups;
@@ -39,6 +40,7 @@ pub enum Resource {
     Group,
     Membership,
     ApiKey,
+    Attribute,
 }
 
 impl fmt::Display for Resource {
@@ -49,6 +51,7 @@ impl fmt::Display for Resource {
             Resource::Group => "group",
             Resource::Membership => "membership",
             Resource::ApiKey => "API key",
+            Resource::Attribute => "attribute",
         })
     }
 }
@@ -127,6 +130,16 @@ impl From<StoreError> for ServiceError {
             StoreError::Duplicate(Unique::GroupName) => ServiceError::Conflict {
                 field: "name",
                 message: "a group with this name already exists in the tenant".into(),
+            },
+            StoreError::Duplicate(Unique::AttributeName) => ServiceError::Conflict {
+                field: "name",
+                message: "an attribute with this name (in any letter case) is already declared \
+                          in the tenant"
+                    .into(),
+            },
+            StoreError::Duplicate(Unique::AttributeValue) => ServiceError::Conflict {
+                field: "attributes",
+                message: "another user of the tenant holds this value of a unique attribute".into(),
             },
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "the database is unavailable");
