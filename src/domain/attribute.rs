@@ -415,6 +415,111 @@ impl AttributeDefinition {
 /// name). An attribute the user holds no value of is absent.
 pub type AttributeValues = BTreeMap<String, Vec<AttributeValue>>;
 
+/// What a write does to a user's declared attributes, each named as the caller sent
+/// it (any letter case) with its values as JSON; `null` (or an empty array) clears.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttributeWrite {
+    /// Only the attributes named change.
+    Merge(Vec<(String, Value)>),
+    /// The user's attributes become exactly these: those not named are cleared.
+    Replace(Vec<(String, Value)>),
+}
+
+impl Default for AttributeWrite {
+    fn default() -> Self {
+        AttributeWrite::Merge(Vec::new())
+    }
+}
+
+impl AttributeWrite {
+    /// Whether the write changes nothing whatever the user holds.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, AttributeWrite::Merge(named) if named.is_empty())
+    }
+}
+
+/// The field a refusal of a declared attribute names.
+pub fn attribute_field(name: &str) -> String {
+    format!("attributes.{name}")
+}
+
+/// Applies `write` to `current` under the tenant's declarations, checking every
+/// rule a declaration makes: the names are declared, the values of their types, a
+/// required attribute keeps a value (a new user — `creating` — must be given one),
+/// and an immutable one does not change once set. Answers the user's values after
+/// the write and the keys of the attributes that changed; refusals name their field.
+pub fn apply_attribute_write(
+    declared: &[AttributeDefinition],
+    current: &AttributeValues,
+    write: AttributeWrite,
+    creating: bool,
+) -> Result<(AttributeValues, Vec<String>), Vec<super::FieldViolation>> {
+    let mut violations = Vec::new();
+    let mut refuse = |name: &str, reason: String| {
+        violations.push(super::FieldViolation {
+            field: attribute_field(name),
+            reason,
+        });
+    };
+    let (named, replace) = match write {
+        AttributeWrite::Merge(named) => (named, false),
+        AttributeWrite::Replace(named) => (named, true),
+    };
+    let mut next = if replace {
+        AttributeValues::new()
+    } else {
+        current.clone()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, value) in &named {
+        let key = fold_case(name);
+        let Some(attribute) = declared.iter().find(|a| a.key() == key) else {
+            refuse(name, "is not an attribute declared in the tenant".into());
+            continue;
+        };
+        if !seen.insert(key.clone()) {
+            refuse(name, "is named more than once".into());
+            continue;
+        }
+        match attribute.parse_values(value) {
+            Ok(values) if values.is_empty() => {
+                next.remove(&key);
+            }
+            Ok(values) => {
+                next.insert(key, values);
+            }
+            Err(invalid) => refuse(&attribute.name, invalid.reason),
+        }
+    }
+    for attribute in declared {
+        let key = attribute.key();
+        let before = current.get(&key).filter(|_| !creating);
+        let after = next.get(&key);
+        let touched = creating || replace || seen.contains(&key);
+        if attribute.required && after.is_none() && touched {
+            refuse(&attribute.name, "is required".into());
+        }
+        if attribute.mutability == Mutability::Immutable
+            && before.is_some()
+            && after != before
+        {
+            refuse(
+                &attribute.name,
+                "is immutable: it cannot change once set".into(),
+            );
+        }
+    }
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    let changed = declared
+        .iter()
+        .map(AttributeDefinition::key)
+        .filter(|key| current.get(key) != next.get(key))
+        .collect();
+    Ok((next, changed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,6 +621,48 @@ mod tests {
             let stored = attribute.read_stored(&parsed.canonical()).unwrap();
             assert_eq!(stored.to_json(), value, "{kind}");
         }
+    }
+
+    #[test]
+    fn a_write_is_checked_against_every_declaration() {
+        let mut required = declared(AttributeType::Integer, false);
+        required.name = "badge".into();
+        required.required = true;
+        let mut fixed = declared(AttributeType::String, false);
+        fixed.name = "hireCode".into();
+        fixed.mutability = Mutability::Immutable;
+        let declared = [required, fixed];
+        let fields = |refused: Vec<crate::domain::FieldViolation>| {
+            refused.into_iter().map(|v| v.field).collect::<Vec<_>>()
+        };
+
+        let none = AttributeValues::new();
+        let refused =
+            apply_attribute_write(&declared, &none, AttributeWrite::default(), true).unwrap_err();
+        assert_eq!(fields(refused), ["attributes.badge"]);
+
+        let write = AttributeWrite::Merge(vec![
+            ("BADGE".into(), json!(7)),
+            ("hireCode".into(), json!("H1")),
+        ]);
+        let (held, changed) = apply_attribute_write(&declared, &none, write, true).unwrap();
+        assert_eq!(changed, ["badge", "hirecode"]);
+
+        // A merge that names neither leaves both; a replace that omits the required
+        // one is refused, as is a change of the immutable one.
+        let (same, changed) =
+            apply_attribute_write(&declared, &held, AttributeWrite::default(), false).unwrap();
+        assert_eq!((same, changed.len()), (held.clone(), 0));
+        let write = AttributeWrite::Replace(vec![("hireCode".into(), json!("H2"))]);
+        let refused = apply_attribute_write(&declared, &held, write, false).unwrap_err();
+        assert_eq!(fields(refused), ["attributes.badge", "attributes.hireCode"]);
+
+        let write = AttributeWrite::Merge(vec![("nickname".into(), json!("x"))]);
+        let refused = apply_attribute_write(&declared, &held, write, false).unwrap_err();
+        assert_eq!(fields(refused), ["attributes.nickname"]);
+        let write = AttributeWrite::Merge(vec![("badge".into(), json!("7"))]);
+        let refused = apply_attribute_write(&declared, &held, write, false).unwrap_err();
+        assert_eq!(refused[0].reason, "must be an integer, not a string");
     }
 
     #[test]
