@@ -499,10 +499,7 @@ pub fn apply_attribute_write(
         if attribute.required && after.is_none() && touched {
             refuse(&attribute.name, "is required".into());
         }
-        if attribute.mutability == Mutability::Immutable
-            && before.is_some()
-            && after != before
-        {
+        if attribute.mutability == Mutability::Immutable && before.is_some() && after != before {
             refuse(
                 &attribute.name,
                 "is immutable: it cannot change once set".into(),

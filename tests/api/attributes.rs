@@ -165,3 +165,48 @@ async fn members_read_declarations_and_another_tenant_sees_none() {
     let list = expect_json(app.get(&theirs, &other.admin).await, 200).await;
     assert_eq!(list["items"], json!([]));
 }
+
+#[tokio::test]
+async fn scim_discovery_shows_a_tenants_declarations_to_that_tenant_only() {
+    const EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:roster:2.0:User";
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let other = app.tenant().await;
+    let badge = json!({"name": "badge", "type": "integer", "unique": true, "required": true});
+    let attributes = format!("/v1/tenants/{}/attributes", t.id);
+    expect_json(app.post(&attributes, &t.admin, &badge).await, 201).await;
+
+    let schema = expect_json(
+        app.get(&format!("/scim/v2/Schemas/{EXTENSION}"), &t.admin)
+            .await,
+        200,
+    )
+    .await;
+    let declared = &schema["attributes"][0];
+    assert_eq!(declared["name"], "badge");
+    assert_eq!(declared["type"], "integer");
+    assert_eq!(declared["required"], true);
+    assert_eq!(declared["uniqueness"], "server");
+    let user_type = expect_json(app.get("/scim/v2/ResourceTypes/User", &t.admin).await, 200).await;
+    assert!(
+        user_type["schemaExtensions"]
+            .to_string()
+            .contains(EXTENSION)
+    );
+
+    // Another tenant's credential, and none at all.
+    for token in [Some(other.admin.as_str()), None] {
+        for path in ["/scim/v2/Schemas", "/scim/v2/ResourceTypes/User"] {
+            let mut request = reqwest::Client::new().get(app.url(path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let read = expect_json(request.send().await.unwrap(), 200).await;
+            assert!(!read.to_string().contains(EXTENSION), "{path} {token:?}");
+        }
+    }
+    let unknown = app
+        .get(&format!("/scim/v2/Schemas/{EXTENSION}"), &other.admin)
+        .await;
+    assert_eq!(unknown.status(), 404);
+}

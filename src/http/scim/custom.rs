@@ -54,12 +54,10 @@ fn shown(attribute: &AttributeDefinition, requested: Option<&str>) -> bool {
         Returned::Request => requested.is_some_and(|list| {
             list.split(',').map(str::trim).any(|name| {
                 name.eq_ignore_ascii_case(CUSTOM_USER_SCHEMA)
-                    || name
-                        .get(..CUSTOM_USER_SCHEMA.len() + 1)
-                        .is_some_and(|urn| {
-                            urn.eq_ignore_ascii_case(&format!("{CUSTOM_USER_SCHEMA}:"))
-                        })
-                        && name[CUSTOM_USER_SCHEMA.len() + 1..].eq_ignore_ascii_case(&attribute.name)
+                    || name.get(..CUSTOM_USER_SCHEMA.len() + 1).is_some_and(|urn| {
+                        urn.eq_ignore_ascii_case(&format!("{CUSTOM_USER_SCHEMA}:"))
+                    }) && name[CUSTOM_USER_SCHEMA.len() + 1..]
+                        .eq_ignore_ascii_case(&attribute.name)
             })
         }),
     }
