@@ -48,9 +48,16 @@ pub enum TargetKind {
     User,
     Group,
     ApiKey,
+    Attribute,
 }
 
-text_enum!(TargetKind { Tenant = "tenant", User = "user", Group = "group", ApiKey = "api_key" });
+text_enum!(TargetKind {
+    Tenant = "tenant",
+    User = "user",
+    Group = "group",
+    ApiKey = "api_key",
+    Attribute = "attribute",
+});
 
 /// What was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +87,9 @@ pub enum Action {
     TwoFactorEnable,
     TwoFactorDisable,
     RecoveryCodesRegenerate,
+    AttributeDeclare,
+    AttributeUpdate,
+    AttributeDelete,
 }
 
 text_enum!(Action {
@@ -108,6 +118,9 @@ text_enum!(Action {
     TwoFactorEnable = "user.two_factor.enable",
     TwoFactorDisable = "user.two_factor.disable",
     RecoveryCodesRegenerate = "user.recovery_codes.regenerate",
+    AttributeDeclare = "attribute.declare",
+    AttributeUpdate = "attribute.update",
+    AttributeDelete = "attribute.delete",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

@@ -5,6 +5,7 @@
 //! rely on it being well formed.
 
 mod api_key;
+mod attribute;
 mod audit;
 mod filter;
 mod group;
@@ -17,6 +18,11 @@ mod time;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
+pub use attribute::{
+    AttributeChange, AttributeDefinition, AttributeName, AttributeType, AttributeValue,
+    AttributeValues, AttributeWrite, CUSTOM_USER_SCHEMA, MAX_ATTRIBUTES, Mutability, NewAttribute,
+    Returned, apply_attribute_write, attribute_field,
+};
 pub use audit::{
     Action, Actor, AuditEvent, ClientInfo, MAX_SUBJECT_CHARS, TargetKind, parse_subject_filter,
 };

@@ -2,6 +2,7 @@
 //! caller of the store; it never builds an HTTP response.
 
 mod api_keys;
+mod attributes;
 mod authn;
 mod credentials;
 mod groups;
@@ -36,6 +37,7 @@ pub enum Resource {
     Group,
     Membership,
     ApiKey,
+    Attribute,
 }
 
 impl fmt::Display for Resource {
@@ -46,6 +48,7 @@ impl fmt::Display for Resource {
             Resource::Group => "group",
             Resource::Membership => "membership",
             Resource::ApiKey => "API key",
+            Resource::Attribute => "attribute",
         })
     }
 }
@@ -124,6 +127,16 @@ impl From<StoreError> for ServiceError {
             StoreError::Duplicate(Unique::GroupName) => ServiceError::Conflict {
                 field: "name",
                 message: "a group with this name already exists in the tenant".into(),
+            },
+            StoreError::Duplicate(Unique::AttributeName) => ServiceError::Conflict {
+                field: "name",
+                message: "an attribute with this name (in any letter case) is already declared \
+                          in the tenant"
+                    .into(),
+            },
+            StoreError::Duplicate(Unique::AttributeValue) => ServiceError::Conflict {
+                field: "attributes",
+                message: "another user of the tenant holds this value of a unique attribute".into(),
             },
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "the database is unavailable");

@@ -11,6 +11,7 @@
 
 mod access_tokens;
 mod api_keys;
+mod attributes;
 mod audit;
 mod codec;
 mod groups;
@@ -31,6 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use access_tokens::AccessTokenGrant;
+pub use attributes::StoredValue;
 pub use audit::AuditFilter;
 pub use operator::OperatorCredentialSource;
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
@@ -70,6 +72,10 @@ pub enum Unique {
     UserName,
     GroupName,
     ApiKeySecret,
+    /// A declared attribute's name.
+    AttributeName,
+    /// A value of a declared unique attribute.
+    AttributeValue,
 }
 
 impl std::fmt::Display for Unique {
@@ -79,6 +85,8 @@ impl std::fmt::Display for Unique {
             Unique::UserName => "user name",
             Unique::GroupName => "group name",
             Unique::ApiKeySecret => "API key secret",
+            Unique::AttributeName => "attribute name",
+            Unique::AttributeValue => "unique attribute value",
         })
     }
 }

@@ -12,6 +12,10 @@ pub(super) enum Value {
     Text(String),
     Int(i64),
     Time(Timestamp),
+    /// A nullable text.
+    OptionalText(Option<String>),
+    /// A nullable double-precision number.
+    Float(Option<f64>),
 }
 
 /// SQL text and the values of its `$N` parameters, in order.
@@ -53,6 +57,8 @@ macro_rules! bind_values {
                 $crate::store::sql::Value::Text(v) => query.bind(v),
                 $crate::store::sql::Value::Int(v) => query.bind(v),
                 $crate::store::sql::Value::Time(v) => query.bind(v),
+                $crate::store::sql::Value::OptionalText(v) => query.bind(v),
+                $crate::store::sql::Value::Float(v) => query.bind(v),
             };
         }
         query

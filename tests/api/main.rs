@@ -3,6 +3,7 @@
 //! HTTP to it.
 
 mod api_keys;
+mod attributes;
 mod audit;
 mod cli;
 mod compat;

@@ -71,12 +71,14 @@ struct Schema {
 }
 
 /// The SQLite storage class that stores what a PostgreSQL column of `data_type`
-/// holds: ids and hashes as BLOB, times and flags as INTEGER, JSON as TEXT.
+/// holds: ids and hashes as BLOB, times and flags as INTEGER, JSON as TEXT, floating
+/// point as REAL.
 fn sqlite_class(data_type: &str) -> String {
     match data_type {
         "uuid" | "bytea" => "BLOB",
         "text" | "jsonb" => "TEXT",
         "bigint" | "boolean" | "timestamp with time zone" => "INTEGER",
+        "double precision" => "REAL",
         other => other,
     }
     .to_owned()

@@ -2,6 +2,7 @@
 //! tenant's users and groups. The tenant is the credential's own. See docs/scim.md.
 
 mod bulk;
+mod custom;
 mod discovery;
 mod error;
 mod filter;

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use crate::domain::CUSTOM_USER_SCHEMA;
+
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -46,7 +48,8 @@ pub fn service_provider_config(base: &str) -> Value {
     })
 }
 
-fn resource_type(base: &str, name: &str) -> Value {
+/// A resource type; the User type names the tenant's own extension when it has one.
+fn resource_type(base: &str, name: &str, custom: bool) -> Value {
     let (endpoint, schema, description) = match name {
         "User" => ("/Users", USER, "A person in the tenant's directory"),
         _ => ("/Groups", GROUP, "A named set of the tenant's users"),
@@ -64,18 +67,25 @@ fn resource_type(base: &str, name: &str) -> Value {
         }
     });
     if name == "User" {
-        value["schemaExtensions"] = json!([{ "schema": ENTERPRISE_USER, "required": false }]);
+        let mut extensions = vec![json!({ "schema": ENTERPRISE_USER, "required": false })];
+        if custom {
+            extensions.push(json!({ "schema": CUSTOM_USER_SCHEMA, "required": false }));
+        }
+        value["schemaExtensions"] = json!(extensions);
     }
     value
 }
 
 /// The resource types: `User` and `Group`.
-pub fn resource_types(base: &str) -> Vec<Value> {
-    vec![resource_type(base, "User"), resource_type(base, "Group")]
+pub fn resource_types(base: &str, custom: bool) -> Vec<Value> {
+    vec![
+        resource_type(base, "User", custom),
+        resource_type(base, "Group", custom),
+    ]
 }
 
-pub fn resource_type_by_id(base: &str, id: &str) -> Option<Value> {
-    matches!(id, "User" | "Group").then(|| resource_type(base, id))
+pub fn resource_type_by_id(base: &str, id: &str, custom: bool) -> Option<Value> {
+    matches!(id, "User" | "Group").then(|| resource_type(base, id, custom))
 }
 
 /// An attribute definition with the defaults RFC 7643 §2.2 names.
@@ -204,10 +214,12 @@ fn group_schema() -> Value {
     })
 }
 
-/// Every schema, with its location.
-pub fn schemas(base: &str) -> Vec<Value> {
+/// Every schema, with its location: the tenant's extension (`custom`) after the
+/// standard ones when it has one.
+pub fn schemas(base: &str, custom: Option<Value>) -> Vec<Value> {
     [user_schema(), enterprise_schema(), group_schema()]
         .into_iter()
+        .chain(custom)
         .map(|mut schema| {
             let id = schema["id"].as_str().unwrap_or_default().to_owned();
             schema["schemas"] = json!([SCHEMA]);
@@ -217,8 +229,8 @@ pub fn schemas(base: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn schema_by_id(base: &str, id: &str) -> Option<Value> {
-    schemas(base).into_iter().find(|s| s["id"] == id)
+pub fn schema_by_id(base: &str, id: &str, custom: Option<Value>) -> Option<Value> {
+    schemas(base, custom).into_iter().find(|s| s["id"] == id)
 }
 
 /// A list response of every item at once (discovery lists are small and fixed).

@@ -126,7 +126,7 @@ pub(super) const USER_SCHEMA: Schema = Schema {
 };
 
 /// A JSON value's type, as an error message names it.
-fn json_type(value: &Value) -> &'static str {
+pub(super) fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -1,6 +1,7 @@
 //! The native REST API at /v1: the face applications built on Roster use.
 
 mod api_keys;
+mod attributes;
 mod audit;
 mod auth;
 mod error;
@@ -38,6 +39,7 @@ use openapi::Conventions;
         (name = "users", description = "People in a tenant"),
         (name = "groups", description = "Named sets of users, and their members"),
         (name = "api-keys", description = "Tenant credentials for programs"),
+        (name = "attributes", description = "User attributes a tenant declares beyond the standard profile"),
         (name = "auth", description = "Users signing in and out, and their own passwords"),
         (name = "audit", description = "Who did what, when, and from where"),
         (name = "oauth", description = "Access tokens for API keys (OAuth 2.0 client credentials, RFC 7009 revocation)"),
@@ -71,6 +73,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::add_member, groups::remove_member))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::revoke))
+        .routes(routes!(attributes::list, attributes::declare))
+        .routes(routes!(
+            attributes::get,
+            attributes::change,
+            attributes::delete
+        ))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::change_password))
@@ -93,6 +101,11 @@ pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
     use crate::http::body::check;
     vec![
         ("v1 api key", check::<api_keys::CreateApiKeyBody>),
+        ("v1 attribute", check::<attributes::DeclareAttributeBody>),
+        (
+            "v1 attribute change",
+            check::<attributes::ChangeAttributeBody>,
+        ),
         ("v1 login", check::<auth::LoginBody>),
         ("v1 password change", check::<auth::PasswordChangeBody>),
         ("v1 password", check::<auth::PasswordBody>),

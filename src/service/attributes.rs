@@ -1,0 +1,181 @@
+//! Attributes a tenant declares for its users: declaring, reading, changing and
+//! deleting them. Their values are written with the user they belong to.
+
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::domain::{
+    Action, AttributeChange, AttributeDefinition, AttributeName, MAX_ATTRIBUTES, NewAttribute,
+    TargetKind, TenantId, Timestamp,
+};
+
+use super::{
+    Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
+};
+
+/// The names of the fields that differ between two versions of a declaration.
+fn changed_fields(before: &AttributeDefinition, after: &AttributeDefinition) -> Vec<&'static str> {
+    [
+        (before.description != after.description, "description"),
+        (before.required != after.required, "required"),
+        (before.mutability != after.mutability, "mutability"),
+        (before.returned != after.returned, "returned"),
+    ]
+    .into_iter()
+    .filter_map(|(changed, name)| changed.then_some(name))
+    .collect()
+}
+
+impl Directory {
+    /// Declares a user attribute for the tenant: administrators and the operator may.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn declare_attribute(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewAttribute,
+    ) -> ServiceResult<AttributeDefinition> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let now = Timestamp::now();
+        let attribute = AttributeDefinition {
+            tenant_id: tenant,
+            name: new.name.into_string(),
+            description: new.description.into_string(),
+            kind: new.kind,
+            multi_valued: new.multi_valued,
+            required: new.required,
+            unique: new.unique,
+            case_exact: new.case_exact,
+            mutability: new.mutability,
+            returned: new.returned,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        if usize::try_from(tx.count_attributes(tenant).await?).unwrap_or(usize::MAX)
+            >= MAX_ATTRIBUTES
+        {
+            return Err(ServiceError::Conflict {
+                field: "name",
+                message: format!("a tenant declares at most {MAX_ATTRIBUTES} attributes"),
+            });
+        }
+        tx.insert_attribute(&attribute).await?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::AttributeDeclare,
+            (TargetKind::Attribute, attribute.name.clone()),
+            json!({
+                "type": attribute.kind.as_str(),
+                "multiValued": attribute.multi_valued,
+                "required": attribute.required,
+                "unique": attribute.unique,
+                "caseExact": attribute.case_exact,
+                "mutability": attribute.mutability.as_str(),
+                "returned": attribute.returned.as_str(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(attribute)
+    }
+
+    /// Every attribute the tenant declared, in name order.
+    pub async fn attributes(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+    ) -> ServiceResult<Vec<AttributeDefinition>> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        Ok(self.store.list_attributes(tenant).await?)
+    }
+
+    /// The declared attribute of this name, in any letter case.
+    pub async fn attribute(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        name: &AttributeName,
+    ) -> ServiceResult<AttributeDefinition> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        self.store
+            .get_attribute(tenant, &name.key())
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Attribute))
+    }
+
+    /// Changes what may change of a declaration once values were checked against it.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn change_attribute(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        name: &AttributeName,
+        change: AttributeChange,
+        precondition: Precondition,
+    ) -> ServiceResult<AttributeDefinition> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_attribute(tenant, &name.key())
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Attribute))?;
+        precondition.check(current.version)?;
+        let mut next = current.clone();
+        change.apply_to(&mut next);
+        let changed = changed_fields(&current, &next);
+        if changed.is_empty() {
+            return Ok(current);
+        }
+        next.version = current.version + 1;
+        next.updated_at = Timestamp::now();
+        applied(tx.update_attribute(&next, current.version).await?)?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::AttributeUpdate,
+            (TargetKind::Attribute, next.name.clone()),
+            json!({ "fields": changed }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Deletes the declaration and every user's values of it.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn delete_attribute(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        name: &AttributeName,
+        precondition: Precondition,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let mut tx = self.store.begin().await?;
+        let current = tx
+            .lock_attribute(tenant, &name.key())
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::Attribute))?;
+        precondition.check(current.version)?;
+        applied(
+            tx.delete_attribute(tenant, &name.key(), current.version)
+                .await?,
+        )?;
+        audit(
+            &mut tx,
+            caller,
+            tenant,
+            Action::AttributeDelete,
+            (TargetKind::Attribute, current.name.clone()),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
