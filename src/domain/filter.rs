@@ -111,10 +111,32 @@ pub enum FilterValue {
     Time(super::Timestamp),
     /// An object id; a text that is no id matches no object.
     Id(uuid::Uuid),
+    /// A number (of a declared integer or decimal attribute).
+    Number(f64),
+}
+
+/// An attribute the user's tenant declared, as a filter names it: the store finds
+/// its values by `key` (the folded name) and compares them as `kind` and
+/// `case_exact` say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredAttr {
+    pub key: String,
+    pub kind: super::AttributeType,
+    pub case_exact: bool,
+}
+
+impl DeclaredAttr {
+    pub fn of(attribute: &super::AttributeDefinition) -> Self {
+        Self {
+            key: attribute.key(),
+            kind: attribute.kind,
+            case_exact: attribute.case_exact,
+        }
+    }
 }
 
 /// The user attributes a filter may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserAttr {
     Id,
     /// The userName (the email unless the user has one of its own), compared
@@ -137,6 +159,8 @@ pub enum UserAttr {
     LastModified,
     /// The id of a group the user belongs to.
     GroupId,
+    /// An attribute the tenant declared; any of the user's values may match.
+    Declared(DeclaredAttr),
 }
 
 /// The group attributes a filter may name.

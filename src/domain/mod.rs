@@ -27,7 +27,8 @@ pub use audit::{
     Action, Actor, AuditEvent, ClientInfo, MAX_SUBJECT_CHARS, TargetKind, parse_subject_filter,
 };
 pub use filter::{
-    CompareOp, Filter, FilterValue, GroupAttr, Include, Sort, UserAttr, UserQuery, Window,
+    CompareOp, DeclaredAttr, Filter, FilterValue, GroupAttr, Include, Sort, UserAttr, UserQuery,
+    Window,
 };
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};

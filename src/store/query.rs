@@ -5,8 +5,8 @@
 //! Every statement is bounded to one tenant by the leading `tenant_id` of an index.
 
 use crate::domain::{
-    CompareOp, Filter, FilterValue, Group, GroupAttr, PrefixRange, Sort, TenantId, User, UserAttr,
-    UserQuery, Window, fold_case,
+    CompareOp, DeclaredAttr, Filter, FilterValue, Group, GroupAttr, PrefixRange, Sort, TenantId,
+    User, UserAttr, UserQuery, Window, fold_case,
 };
 
 use super::groups::{GroupRow, SELECT_GROUPS, into_groups};
@@ -158,7 +158,7 @@ fn render_present(sql: &mut Sql, column: Column) {
 }
 
 /// Renders one attribute's condition: a comparison, or presence when `None`.
-type Leaf<'a, A> = dyn Fn(&mut Sql, A, Option<(CompareOp, &FilterValue)>) + 'a;
+type Leaf<'a, A> = dyn Fn(&mut Sql, &A, Option<(CompareOp, &FilterValue)>) + 'a;
 
 /// The operands of a chain of one operator (`a AND b AND c`), however the tree
 /// groups them, left to right; gathered without recursion.
@@ -180,7 +180,7 @@ fn chain<A>(filter: &Filter<A>, and: bool) -> Vec<&Filter<A>> {
 /// Renders the tree, calling `leaf` for each attribute condition. A chain of one
 /// operator is one flat list (`(a AND b AND c)`), so the SQL nests only where the
 /// filter does: the text's depth follows the filter's nesting, not its length.
-fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<'_, A>) {
+fn render<A>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<'_, A>) {
     match filter {
         Filter::Constant(true) => {
             sql.push("1 = 1");
@@ -205,12 +205,14 @@ fn render<A: Copy>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<'_, A>) {
             render(sql, inner, leaf);
             sql.push(")");
         }
-        Filter::Present(attr) => leaf(sql, *attr, None),
-        Filter::Compare(attr, op, value) => leaf(sql, *attr, Some((*op, value))),
+        Filter::Present(attr) => leaf(sql, attr, None),
+        Filter::Compare(attr, op, value) => leaf(sql, attr, Some((*op, value))),
     }
 }
 
-fn user_column(attr: UserAttr) -> Column {
+/// The column of a user attribute stored in one (every attribute but the
+/// memberships and the declared ones, which [`user_leaf`] renders itself).
+fn user_column(attr: &UserAttr) -> Column {
     match attr {
         UserAttr::Id => Column::Id("u.id"),
         UserAttr::UserName => Column::Key("u.user_name_key"),
@@ -226,16 +228,94 @@ fn user_column(attr: UserAttr) -> Column {
         UserAttr::Created => Column::Time("u.created_at"),
         UserAttr::LastModified => Column::Time("u.updated_at"),
         UserAttr::GroupId => Column::Id("m.group_id"),
+        UserAttr::Declared(_) => Column::Text("NULL"),
     }
+}
+
+/// A condition on a declared attribute: the users holding a value that matches, read
+/// from the values' index (tenant, attribute, value) — or (tenant, attribute,
+/// number) for ordered comparisons of numbers and times — so that a selective
+/// condition does not walk the tenant's users. Any of a multi-valued attribute's
+/// values may match; `ne` matches the users holding no equal value.
+fn declared_leaf(
+    sql: &mut Sql,
+    tenant: TenantId,
+    attr: &DeclaredAttr,
+    comparison: Option<(CompareOp, &FilterValue)>,
+) {
+    let negated = matches!(comparison, Some((CompareOp::Ne, _)));
+    sql.push(if negated { "u.id NOT IN " } else { "u.id IN " })
+        .push("(SELECT v.user_id FROM attribute_values v WHERE v.tenant_id = ")
+        .bind(Value::Uuid(tenant.as_uuid()))
+        .push(" AND v.name_key = ")
+        .bind(Value::Text(attr.key.clone()));
+    let op = |op: CompareOp| {
+        if op == CompareOp::Ne {
+            CompareOp::Eq
+        } else {
+            op
+        }
+    };
+    match comparison {
+        None => {}
+        Some((compare, FilterValue::Text(text))) => {
+            let text = if attr.case_exact {
+                text.clone()
+            } else {
+                fold_case(text)
+            };
+            sql.push(" AND ");
+            if compare == CompareOp::Sw && !text.is_empty() {
+                render_prefix_range(sql, "v.value_key", &text);
+            } else {
+                render_text(sql, "v.value_key", op(compare), &text);
+            }
+        }
+        Some((compare, FilterValue::Bool(b)))
+            if matches!(compare, CompareOp::Eq | CompareOp::Ne) =>
+        {
+            sql.push(" AND v.value_key = ")
+                .bind(Value::Text(b.to_string()));
+        }
+        Some((compare, FilterValue::Number(n))) => match operator(op(compare)) {
+            Some(symbol) => {
+                sql.push(" AND v.number")
+                    .push(symbol)
+                    .bind(Value::Float(Some(*n)));
+            }
+            None => {
+                sql.push(" AND 1 = 0");
+            }
+        },
+        Some((compare, FilterValue::Time(at))) => match operator(op(compare)) {
+            Some(symbol) => {
+                #[allow(clippy::cast_precision_loss)] // epoch milliseconds, far below 2^53
+                let millis = at.millis() as f64;
+                sql.push(" AND v.number")
+                    .push(symbol)
+                    .bind(Value::Float(Some(millis)));
+            }
+            None => {
+                sql.push(" AND 1 = 0");
+            }
+        },
+        Some(_) => {
+            sql.push(" AND 1 = 0");
+        }
+    }
+    sql.push(")");
 }
 
 fn user_leaf(
     sql: &mut Sql,
     tenant: TenantId,
-    attr: UserAttr,
+    attr: &UserAttr,
     comparison: Option<(CompareOp, &FilterValue)>,
 ) {
     match (attr, comparison) {
+        (UserAttr::Declared(declared), comparison) => {
+            declared_leaf(sql, tenant, declared, comparison)
+        }
         (UserAttr::Active, None) => {
             sql.push("1 = 1");
         }
@@ -286,7 +366,7 @@ fn user_leaf(
     }
 }
 
-fn group_column(attr: GroupAttr) -> Column {
+fn group_column(attr: &GroupAttr) -> Column {
     match attr {
         GroupAttr::Id => Column::Id("g.id"),
         GroupAttr::Name => Column::Key("g.name_key"),
@@ -297,7 +377,7 @@ fn group_column(attr: GroupAttr) -> Column {
     }
 }
 
-fn group_leaf(sql: &mut Sql, attr: GroupAttr, comparison: Option<(CompareOp, &FilterValue)>) {
+fn group_leaf(sql: &mut Sql, attr: &GroupAttr, comparison: Option<(CompareOp, &FilterValue)>) {
     const MEMBERSHIP: &str = "EXISTS (SELECT 1 FROM memberships m \
         WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id";
     match (attr, comparison) {
@@ -338,15 +418,16 @@ fn order_by(sql: &mut Sql, sort: Option<Column>, descending: bool, id: &str) {
     sql.push(id);
 }
 
-/// The column a sort orders by; sorting by membership is not offered.
-fn user_sort_column(sort: Option<Sort<UserAttr>>) -> Option<Column> {
-    sort.filter(|s| s.attr != UserAttr::GroupId)
-        .map(|s| user_column(s.attr))
+/// The column a sort orders by; sorting by membership or by a declared attribute
+/// is not offered.
+fn user_sort_column(sort: Option<&Sort<UserAttr>>) -> Option<Column> {
+    sort.filter(|s| !matches!(s.attr, UserAttr::GroupId | UserAttr::Declared(_)))
+        .map(|s| user_column(&s.attr))
 }
 
 fn group_sort_column(sort: Option<Sort<GroupAttr>>) -> Option<Column> {
     sort.filter(|s| s.attr != GroupAttr::MemberId)
-        .map(|s| group_column(s.attr))
+        .map(|s| group_column(&s.attr))
 }
 
 /// The statement of a user list: `SELECT … WHERE tenant AND filter`, then for a
@@ -356,7 +437,7 @@ fn group_sort_column(sort: Option<Sort<GroupAttr>>) -> Option<Column> {
 fn user_query(
     tenant: TenantId,
     filter: &Filter<UserAttr>,
-    sort: Option<Sort<UserAttr>>,
+    sort: Option<&Sort<UserAttr>>,
     window: Option<Window>,
 ) -> Sql {
     let mut sql = Sql::new(match window {
@@ -438,8 +519,12 @@ impl Store {
         if let Window::Numbered { count: 0, .. } = query.window {
             return Ok(Vec::new());
         }
-        let Sql { text, values } =
-            user_query(tenant, &query.filter, query.sort, Some(query.window));
+        let Sql { text, values } = user_query(
+            tenant,
+            &query.filter,
+            query.sort.as_ref(),
+            Some(query.window),
+        );
         let rows: Vec<UserRow> = read!(self, |pool| {
             bind_values!(sqlx::query_as(&text), values)
                 .fetch_all(pool)
@@ -559,6 +644,60 @@ mod tests {
             plan.contains("SEARCH u USING PRIMARY KEY (tenant_id=? AND id=?)")
                 && plan.lines().all(|step| !step.starts_with("SCAN")),
             "{plan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_declared_attribute_is_found_through_its_values_index() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let tenant = TenantId::generate();
+        let declared = |kind| {
+            UserAttr::Declared(DeclaredAttr {
+                key: "badge".into(),
+                kind,
+                case_exact: false,
+            })
+        };
+        let text = declared(crate::domain::AttributeType::String);
+        let number = declared(crate::domain::AttributeType::Integer);
+        for (filter, index) in [
+            (
+                Filter::Compare(text.clone(), CompareOp::Eq, FilterValue::Text("A7".into())),
+                "attribute_values_by_value (tenant_id=? AND name_key=? AND value_key=?)",
+            ),
+            (
+                Filter::Compare(text.clone(), CompareOp::Sw, FilterValue::Text("A".into())),
+                "attribute_values_by_value (tenant_id=? AND name_key=? AND value_key>? AND value_key<?)",
+            ),
+            (
+                Filter::Compare(number, CompareOp::Gt, FilterValue::Number(7.0)),
+                "attribute_values_by_number (tenant_id=? AND name_key=? AND number>?)",
+            ),
+        ] {
+            let plan = plan(
+                &store,
+                user_query(tenant, &filter, None, Some(numbered(0, 10))),
+            )
+            .await;
+            assert!(
+                plan.contains(index) && plan.lines().all(|step| !step.starts_with("SCAN")),
+                "{filter:?}:\n{plan}"
+            );
+        }
+        let folded = user_query(
+            tenant,
+            &Filter::Compare(text, CompareOp::Eq, FilterValue::Text("A7".into())),
+            None,
+            None,
+        );
+        assert!(
+            folded
+                .values
+                .iter()
+                .any(|v| matches!(v, Value::Text(t) if t == "a7"))
         );
     }
 

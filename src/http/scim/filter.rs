@@ -4,7 +4,10 @@
 //! resource shares a value of (an email's `type` is always `work`) are decided here;
 //! the rest become conditions the store renders as SQL.
 
-use crate::domain::{CompareOp, Filter, FilterValue, GroupAttr, Timestamp, UserAttr};
+use crate::domain::{
+    AttributeDefinition, AttributeType, CUSTOM_USER_SCHEMA, CompareOp, DeclaredAttr, Filter,
+    FilterValue, GroupAttr, Timestamp, UserAttr,
+};
 
 use super::schemas::{ENTERPRISE_USER, GROUP, USER};
 
@@ -49,14 +52,16 @@ impl AttrPath {
     /// Reads `[URN ":"] attr ["." sub]`.
     pub fn parse(text: &str) -> Result<Self, FilterError> {
         // An extension's URN alone names the extension's object (as a PATCH path).
-        if text.eq_ignore_ascii_case(ENTERPRISE_USER) {
-            return Ok(AttrPath {
-                schema: None,
-                attr: ENTERPRISE_USER.to_owned(),
-                sub: None,
-            });
+        for extension in [ENTERPRISE_USER, CUSTOM_USER_SCHEMA] {
+            if text.eq_ignore_ascii_case(extension) {
+                return Ok(AttrPath {
+                    schema: None,
+                    attr: extension.to_owned(),
+                    sub: None,
+                });
+            }
         }
-        let known = [USER, GROUP, ENTERPRISE_USER];
+        let known = [USER, GROUP, ENTERPRISE_USER, CUSTOM_USER_SCHEMA];
         let (schema, rest) = match known.iter().find(|urn| {
             text.get(..urn.len())
                 .is_some_and(|head| head.eq_ignore_ascii_case(urn))
@@ -412,7 +417,7 @@ fn constant(actual: &str, op: CompareOp, value: &Literal) -> Result<bool, Filter
 }
 
 /// How an attribute's values are compared.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Kind<A> {
     /// Text, passed as written: the store compares it as the attribute is compared
     /// (case-insensitively for userName, emails, names and roles).
@@ -420,6 +425,8 @@ enum Kind<A> {
     Id(A),
     Bool(A),
     Time(A),
+    /// A number (a declared integer or decimal attribute).
+    Number(A),
     /// The same for every resource: `work` for a type, `true` for primary.
     Shared(&'static str),
     SharedTrue,
@@ -428,7 +435,7 @@ enum Kind<A> {
     Absent,
 }
 
-fn leaf<A: Copy>(
+fn leaf<A: Clone>(
     kind: Kind<A>,
     op: Option<(CompareOp, &Literal)>,
 ) -> Result<Filter<A>, FilterError> {
@@ -437,7 +444,9 @@ fn leaf<A: Copy>(
         return Ok(match kind {
             Kind::Shared(_) | Kind::SharedTrue => Filter::Constant(true),
             Kind::Absent => Filter::Constant(false),
-            Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a) => Filter::Present(a),
+            Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a) | Kind::Number(a) => {
+                Filter::Present(a)
+            }
         });
     };
     if *value == Literal::Null {
@@ -487,6 +496,17 @@ fn leaf<A: Copy>(
                 .map_err(|_| FilterError("times are RFC 3339 date-times".into()))?;
             Filter::Compare(a, op, FilterValue::Time(at))
         }
+        Kind::Number(a) => {
+            if matches!(op, Co | Sw | Ew) {
+                return fail("numbers compare with eq, ne, gt, ge, lt, le or pr");
+            }
+            let number = match value {
+                Literal::Number(n) => n.parse::<f64>().ok().filter(|n| n.is_finite()),
+                _ => None,
+            }
+            .ok_or_else(|| FilterError("this attribute compares with a number".into()))?;
+            Filter::Compare(a, op, FilterValue::Number(number))
+        }
         Kind::Shared(actual) => Filter::Constant(constant(actual, op, value)?),
         Kind::SharedTrue => Filter::Constant(match (op, value) {
             (Eq, Literal::Bool(b)) => *b,
@@ -498,7 +518,7 @@ fn leaf<A: Copy>(
 
 /// Resolves an expression, where `kind_of` names the attribute kind of a path
 /// (with the parent of a value path already joined in).
-fn resolve<A: Copy>(
+fn resolve<A: Clone>(
     expr: &Expr,
     parent: Option<&AttrPath>,
     kind_of: &dyn Fn(&AttrPath) -> Option<Kind<A>>,
@@ -543,10 +563,29 @@ fn resolve<A: Copy>(
     })
 }
 
-fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
+/// The kind of a declared attribute's values, when `path` names one of `declared`
+/// (as `urn:…:roster:2.0:User:name`, the name in any letter case).
+fn declared_kind(path: &AttrPath, declared: &[AttributeDefinition]) -> Option<Kind<UserAttr>> {
+    if path.sub.is_some() {
+        return None;
+    }
+    let attribute = declared
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(&path.attr))?;
+    let attr = UserAttr::Declared(DeclaredAttr::of(attribute));
+    Some(match attribute.kind {
+        AttributeType::String | AttributeType::Reference => Kind::Text(attr),
+        AttributeType::Boolean => Kind::Bool(attr),
+        AttributeType::Integer | AttributeType::Decimal => Kind::Number(attr),
+        AttributeType::DateTime => Kind::Time(attr),
+    })
+}
+
+fn user_kind(path: &AttrPath, declared: &[AttributeDefinition]) -> Option<Kind<UserAttr>> {
     use UserAttr::*;
     let key = path.key();
     match path.schema.as_deref() {
+        Some(CUSTOM_USER_SCHEMA) => return declared_kind(path, declared),
         Some(ENTERPRISE_USER) => {
             return (key == "organization").then_some(Kind::Text(Company));
         }
@@ -595,21 +634,24 @@ fn group_kind(path: &AttrPath) -> Option<Kind<GroupAttr>> {
 
 /// The attribute a `sortBy` names, when it is one a list can be ordered by; an
 /// attribute every resource shares a value of orders nothing (`None`).
-fn sort_attr<A: Copy>(
+fn sort_attr<A: Clone>(
     text: &str,
     kind_of: &dyn Fn(&AttrPath) -> Option<Kind<A>>,
 ) -> Result<Option<A>, FilterError> {
     let path = AttrPath::parse(text.trim())?;
     match kind_of(&path) {
-        Some(Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a)) => Ok(Some(a)),
+        Some(Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a) | Kind::Number(a)) => {
+            Ok(Some(a))
+        }
         Some(Kind::Shared(_) | Kind::SharedTrue) => Ok(None),
         Some(Kind::Absent) | None => fail(format!("cannot sort by \"{text}\"")),
     }
 }
 
-/// Reads a `sortBy` on users.
+/// Reads a `sortBy` on users: any attribute a filter may name but the tenant's
+/// declared ones.
 pub fn user_sort(text: &str) -> Result<Option<UserAttr>, FilterError> {
-    sort_attr(text, &user_kind)
+    sort_attr(text, &|path| user_kind(path, &[]))
 }
 
 /// Reads a `sortBy` on groups.
@@ -617,9 +659,12 @@ pub fn group_sort(text: &str) -> Result<Option<GroupAttr>, FilterError> {
     sort_attr(text, &group_kind)
 }
 
-/// Reads a filter on users.
-pub fn user_filter(text: &str) -> Result<Filter<UserAttr>, FilterError> {
-    resolve(&parse(text)?, None, &user_kind)
+/// Reads a filter on users of a tenant that declares the attributes `declared`.
+pub fn user_filter(
+    text: &str,
+    declared: &[AttributeDefinition],
+) -> Result<Filter<UserAttr>, FilterError> {
+    resolve(&parse(text)?, None, &|path| user_kind(path, declared))
 }
 
 /// Reads a filter on groups.
@@ -630,12 +675,15 @@ pub fn group_filter(text: &str) -> Result<Filter<GroupAttr>, FilterError> {
 /// Reads a filter of a search across resource types (RFC 7644 §3.4.3 at the root)
 /// into one for users and one for groups. An attribute that one type lacks is
 /// unassigned on its resources; one that neither has is refused.
-pub fn resource_filters(text: &str) -> Result<(Filter<UserAttr>, Filter<GroupAttr>), FilterError> {
+pub fn resource_filters(
+    text: &str,
+    declared: &[AttributeDefinition],
+) -> Result<(Filter<UserAttr>, Filter<GroupAttr>), FilterError> {
     let expr = parse(text)?;
     let unknown_to_users = std::cell::RefCell::new(Vec::new());
     let unknown_to_groups = std::cell::RefCell::new(Vec::new());
     let users = resolve(&expr, None, &|path| {
-        user_kind(path).or_else(|| {
+        user_kind(path, declared).or_else(|| {
             unknown_to_users.borrow_mut().push(path.clone());
             Some(Kind::Absent)
         })
@@ -684,6 +732,15 @@ pub fn member_ids(expr: &Expr) -> Result<Vec<uuid::Uuid>, FilterError> {
 mod tests {
     use super::*;
     use crate::domain::CompareOp::*;
+
+    /// A filter on users of a tenant that declares nothing.
+    fn user_filter(text: &str) -> Result<Filter<UserAttr>, FilterError> {
+        super::user_filter(text, &[])
+    }
+
+    fn resource_filters(text: &str) -> Result<(Filter<UserAttr>, Filter<GroupAttr>), FilterError> {
+        super::resource_filters(text, &[])
+    }
 
     fn path(attr: &str) -> AttrPath {
         AttrPath::parse(attr).unwrap()
@@ -960,7 +1017,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::*;
-        use super::nested;
+        use super::{nested, resource_filters, user_filter};
         use crate::domain::TenantId;
         use crate::store::Store;
 

@@ -403,7 +403,7 @@ fn search_params(body: &Value) -> Result<ListParams, ScimError> {
 /// window (offset and count), `render` draws each resource.
 async fn listing<A, T, F>(
     params: &ListParams,
-    filter: fn(&str) -> Result<crate::domain::Filter<A>, filter::FilterError>,
+    filter: impl Fn(&str) -> Result<crate::domain::Filter<A>, filter::FilterError>,
     sort: fn(&str) -> Result<Option<A>, filter::FilterError>,
     read: impl FnOnce(crate::domain::Filter<A>, Option<crate::domain::Sort<A>>, u64, u32) -> F,
     render: impl Fn(&T) -> Value,

@@ -28,7 +28,13 @@ pub async fn search_all(
         ));
     }
     let (user_filter, group_filter) = match params.filter.as_deref() {
-        Some(text) => resource_filters(text)?,
+        Some(text) => {
+            let declared = state
+                .directory
+                .attributes(&scim.caller, scim.tenant)
+                .await?;
+            resource_filters(text, &declared)?
+        }
         None => (Filter::Constant(true), Filter::Constant(true)),
     };
     let (start, count) = window(&params)?;

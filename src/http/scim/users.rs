@@ -439,8 +439,13 @@ pub(super) async fn listing(
             items: list.users,
         })
     };
+    let declared = state
+        .directory
+        .attributes(&scim.caller, scim.tenant)
+        .await?;
+    let filter = |text: &str| user_filter(text, &declared);
     let render = |user: &UserWithGroups| render(user, &scim.base);
-    super::listing(params, user_filter, user_sort, read, render).await
+    super::listing(params, filter, user_sort, read, render).await
 }
 
 /// The user as it is now.
