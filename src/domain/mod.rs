@@ -10,6 +10,7 @@ mod filter;
 mod group;
 mod ids;
 mod page;
+mod profile;
 mod scope;
 mod tenant;
 mod text;
@@ -24,6 +25,9 @@ pub use filter::{CompareOp, Filter, FilterValue, GroupAttr, Sort, UserAttr};
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
+pub use profile::{
+    ADDRESSES, Address, Enterprise, Manager, MultiValue, NameParts, Profile, ValueList, check_uri,
+};
 pub use scope::{GrantedScopes, Scope, ScopeRequest};
 pub use tenant::Tenant;
 pub use text::{

@@ -2,7 +2,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Email, Group, GroupId, LoginMetadata, NewUser, Page, PageRequest, Patch, PersonName,
+    Action, Email, Group, GroupId, LoginMetadata, NewUser, Page, PageRequest, Patch, PersonName, Profile,
     Role, Status, TargetKind, TenantId, Timestamp, User, UserFilter, UserId, UserName, UserPatch,
 };
 use crate::store::{StoreError, Tx};
@@ -20,9 +20,7 @@ fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
         (before.user_name != after.user_name, "userName"),
         (before.first_name != after.first_name, "firstName"),
         (before.last_name != after.last_name, "lastName"),
-        (before.phone != after.phone, "phone"),
-        (before.company != after.company, "company"),
-        (before.country_code != after.country_code, "countryCode"),
+        (before.profile != after.profile, "profile"),
         (before.role != after.role, "role"),
         (before.status != after.status, "status"),
         (before.external_id != after.external_id, "externalId"),
@@ -67,9 +65,7 @@ pub(super) fn user_record(
         user_name: new.user_name.map(UserName::into_string),
         first_name: new.first_name.into_string(),
         last_name: new.last_name.into_string(),
-        phone: new.phone.map(|p| p.as_str().to_owned()),
-        company: new.company.map(|c| c.into_string()),
-        country_code: new.country_code.map(|c| c.as_str().to_owned()),
+        profile: Profile::default(),
         role: new.role,
         status: new.status,
         external_id: new.external_id.map(|e| e.into_string()),
@@ -84,6 +80,9 @@ pub(super) fn user_record(
         created_at: now,
         updated_at: now,
     };
+    user.replace_profile(new.profile);
+    user.set_email(new.email.as_str());
+    user.set_role(new.role);
     user.follow_email_when_equal();
     user
 }
@@ -164,9 +163,7 @@ impl Directory {
                 user_name: None,
                 first_name: PersonName::empty(),
                 last_name: PersonName::empty(),
-                phone: None,
-                company: None,
-                country_code: None,
+                profile: Profile::default(),
                 role: invitation.role,
                 status: Status::Pending,
                 external_id: None,

@@ -16,6 +16,7 @@ mod codec;
 mod groups;
 mod memberships;
 mod operator;
+mod profile;
 mod scim_filter;
 mod sign_in;
 mod sql;

@@ -385,7 +385,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        into_users(rows)
+        self.with_values(into_users(rows)?).await
     }
 
     /// How many of the tenant's groups match `filter`.

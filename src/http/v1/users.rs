@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
     Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewUser,
-    PasswordPolicy, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User,
+    PasswordPolicy, PersonName, Phone, Profile, PrefixRange, Role, Status, TenantId, Timestamp, User,
     UserFilter, UserId, UserName, UserPatch, Violations,
 };
 use crate::http::AppState;
@@ -84,9 +84,9 @@ impl From<User> for UserBody {
             email: user.email,
             first_name: user.first_name,
             last_name: user.last_name,
-            phone: user.phone,
-            company: user.company,
-            country_code: user.country_code,
+            phone: user.profile.work_phone().map(str::to_owned),
+            company: user.profile.enterprise.organization.clone(),
+            country_code: user.profile.work_country().map(str::to_owned),
             role: user.role,
             status: user.status,
             external_id: user.external_id,
@@ -161,14 +161,16 @@ impl CreateUserBody {
             return Err(invalid(v));
         };
         v.finish().map_err(ServiceError::Invalid)?;
+        let mut profile = Profile::default();
+        profile.set_work_phone(phone.map(|p| p.as_str().to_owned()));
+        profile.enterprise.organization = company.map(Company::into_string);
+        profile.set_work_country(country_code.map(|c| c.as_str().to_owned()));
         Ok(NewUser {
             email,
             user_name,
             first_name,
             last_name,
-            phone,
-            company,
-            country_code,
+            profile,
             role: role.unwrap_or(Role::Member),
             status: status.unwrap_or(Status::Active),
             external_id,
@@ -227,6 +229,7 @@ impl UpdateUserBody {
             user_name: patch_nullable(&mut v, "userName", self.user_name, UserName::parse),
             first_name: patch_required(&mut v, "firstName", self.first_name, PersonName::parse),
             last_name: patch_required(&mut v, "lastName", self.last_name, PersonName::parse),
+            profile: None,
             phone: patch_nullable(&mut v, "phone", self.phone, Phone::parse),
             company: patch_nullable(&mut v, "company", self.company, Company::parse),
             country_code: patch_nullable(
