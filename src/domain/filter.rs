@@ -88,6 +88,20 @@ pub enum UserAttr {
     LastModified,
     /// The id of a group the user belongs to.
     GroupId,
+    /// The profile's single-valued texts, compared case-insensitively.
+    DisplayName,
+    NickName,
+    Title,
+    UserType,
+    PreferredLanguage,
+    Locale,
+    Timezone,
+    EmployeeNumber,
+    CostCenter,
+    Division,
+    Department,
+    /// The id of the user's manager.
+    ManagerId,
 }
 
 /// The group attributes a filter may name.

@@ -170,14 +170,36 @@ fn user_column(attr: UserAttr) -> Column {
         UserAttr::FirstName => Column::Text("u.first_name_key"),
         UserAttr::LastName => Column::Text("u.last_name_key"),
         UserAttr::ExternalId => Column::Text("u.external_id"),
-        UserAttr::Phone => Column::Text("u.phone"),
-        UserAttr::Company => Column::Text("u.company"),
-        UserAttr::CountryCode => Column::Text("u.country_code"),
+        UserAttr::Phone => Column::Text("v.value"),
+        UserAttr::Company => Column::Text("u.organization"),
+        UserAttr::CountryCode => Column::Text("v.country"),
         UserAttr::Role => Column::Text("u.role"),
         UserAttr::Active => Column::Text("u.status"),
         UserAttr::Created => Column::Time("u.created_at"),
         UserAttr::LastModified => Column::Time("u.updated_at"),
         UserAttr::GroupId => Column::Id("m.group_id"),
+        UserAttr::DisplayName => Column::Text("u.display_name_key"),
+        // Compared case-insensitively: the face folds the value, the store the column.
+        UserAttr::NickName => Column::Text("lower(u.nick_name)"),
+        UserAttr::Title => Column::Text("lower(u.title)"),
+        UserAttr::UserType => Column::Text("lower(u.user_type)"),
+        UserAttr::PreferredLanguage => Column::Text("lower(u.preferred_language)"),
+        UserAttr::Locale => Column::Text("lower(u.locale)"),
+        UserAttr::Timezone => Column::Text("lower(u.timezone)"),
+        UserAttr::EmployeeNumber => Column::Text("lower(u.employee_number)"),
+        UserAttr::CostCenter => Column::Text("lower(u.cost_center)"),
+        UserAttr::Division => Column::Text("lower(u.division)"),
+        UserAttr::Department => Column::Text("lower(u.department)"),
+        UserAttr::ManagerId => Column::Id("u.manager_id"),
+    }
+}
+
+/// The multi-valued attribute whose rows hold a value attribute, if it is one.
+fn user_values_of(attr: UserAttr) -> Option<&'static str> {
+    match attr {
+        UserAttr::Phone => Some("phoneNumbers"),
+        UserAttr::CountryCode => Some("addresses"),
+        _ => None,
     }
 }
 
@@ -219,6 +241,21 @@ fn user_leaf(sql: &mut Sql, attr: UserAttr, comparison: Option<(CompareOp, &Filt
                 .push(" AND m.group_id = ")
                 .bind(Value::Uuid(*id))
                 .push(")");
+        }
+        (attr, comparison) if user_values_of(attr).is_some() => {
+            // Some value of the user's list matches.
+            let list = user_values_of(attr).unwrap_or_default();
+            sql.push(
+                "EXISTS (SELECT 1 FROM user_values v \
+                 WHERE v.tenant_id = u.tenant_id AND v.user_id = u.id AND v.attribute = ",
+            )
+            .bind(Value::Text(list.to_owned()))
+            .push(" AND ");
+            match comparison {
+                None => render_present(sql, user_column(attr)),
+                Some((op, value)) => render_compare(sql, user_column(attr), op, value),
+            }
+            sql.push(")");
         }
         (attr, None) => render_present(sql, user_column(attr)),
         (attr, Some((op, value))) => render_compare(sql, user_column(attr), op, value),
@@ -279,7 +316,7 @@ fn order_by(sql: &mut Sql, sort: Option<Column>, descending: bool, id: &str) {
 
 /// The column a sort orders by; sorting by membership is not offered.
 fn user_sort_column(sort: Option<Sort<UserAttr>>) -> Option<Column> {
-    sort.filter(|s| s.attr != UserAttr::GroupId)
+    sort.filter(|s| s.attr != UserAttr::GroupId && user_values_of(s.attr).is_none())
         .map(|s| user_column(s.attr))
 }
 

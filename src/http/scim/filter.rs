@@ -560,7 +560,15 @@ fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
     let key = path.key();
     match path.schema.as_deref() {
         Some(ENTERPRISE_USER) => {
-            return (key == "organization").then_some(Kind::Exact(Company));
+            return Some(match key.as_str() {
+                "organization" => Kind::Exact(Company),
+                "employeenumber" => Kind::Folded(EmployeeNumber),
+                "costcenter" => Kind::Folded(CostCenter),
+                "division" => Kind::Folded(Division),
+                "department" => Kind::Folded(Department),
+                "manager" | "manager.value" => Kind::Id(ManagerId),
+                _ => return None,
+            });
         }
         Some(GROUP) => return None,
         _ => {}
@@ -574,6 +582,13 @@ fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
             Kind::SharedTrue
         }
         "name.givenname" => Kind::Folded(FirstName),
+        "displayname" => Kind::Folded(DisplayName),
+        "nickname" => Kind::Folded(NickName),
+        "title" => Kind::Folded(Title),
+        "usertype" => Kind::Folded(UserType),
+        "preferredlanguage" => Kind::Folded(PreferredLanguage),
+        "locale" => Kind::Folded(Locale),
+        "timezone" => Kind::Folded(Timezone),
         "name.familyname" => Kind::Folded(LastName),
         "externalid" => Kind::Exact(ExternalId),
         "phonenumbers" | "phonenumbers.value" => Kind::Exact(Phone),
