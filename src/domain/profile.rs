@@ -175,7 +175,10 @@ fn bounded(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldV
 pub fn check_uri(value: &str) -> Result<(), Invalid> {
     let scheme_ok = value.split_once(':').is_some_and(|(scheme, rest)| {
         !rest.is_empty()
-            && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic())
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
@@ -217,7 +220,10 @@ fn check_timezone(value: &Option<String>) -> Result<(), FieldViolation> {
     let Some(value) = value else { return Ok(()) };
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
@@ -477,7 +483,11 @@ impl Profile {
             .emails
             .iter()
             .position(|e| e.primary)
-            .or(if self.emails.is_empty() { None } else { Some(0) });
+            .or(if self.emails.is_empty() {
+                None
+            } else {
+                Some(0)
+            });
         match at {
             Some(at) => self.emails[at].value = Some(email.to_owned()),
             None => self.emails.push(MultiValue {
@@ -489,7 +499,8 @@ impl Profile {
 }
 
 fn is_kind(kind: &Option<String>, wanted: &str) -> bool {
-    kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(wanted))
+    kind.as_deref()
+        .is_some_and(|k| k.eq_ignore_ascii_case(wanted))
 }
 
 fn is_role(role: Role) -> impl Fn(&MultiValue) -> bool {
@@ -564,7 +575,9 @@ mod tests {
         let mut profile = Profile::default();
         profile.set_sign_in_email("a@example.com");
         assert!(profile.emails[0].primary);
-        profile.emails.insert(0, MultiValue::typed("b@example.com", "home"));
+        profile
+            .emails
+            .insert(0, MultiValue::typed("b@example.com", "home"));
         assert_eq!(profile.sign_in_email(), Some("a@example.com"));
         profile.set_sign_in_email("c@example.com");
         assert_eq!(profile.emails[1].value.as_deref(), Some("c@example.com"));

@@ -2,8 +2,9 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Email, Group, GroupId, LoginMetadata, NewUser, Page, PageRequest, Patch, PersonName, Profile,
-    Role, Status, TargetKind, TenantId, Timestamp, User, UserFilter, UserId, UserName, UserPatch,
+    Action, Email, Group, GroupId, LoginMetadata, NewUser, Page, PageRequest, Patch, PersonName,
+    Profile, Role, Status, TargetKind, TenantId, Timestamp, User, UserFilter, UserId, UserName,
+    UserPatch,
 };
 use crate::store::{StoreError, Tx};
 
@@ -44,7 +45,10 @@ async fn check_profile(tx: &mut Tx, user: &mut User, before: Option<&User>) -> S
     let before = before.and_then(|b| b.profile.enterprise.manager.as_ref().map(|m| m.id));
     if let Some(manager) = manager
         && Some(manager) != before
-        && tx.existing_user_ids(user.tenant_id, &[manager]).await?.is_empty()
+        && tx
+            .existing_user_ids(user.tenant_id, &[manager])
+            .await?
+            .is_empty()
     {
         return Err(ServiceError::invalid(
             "manager",

@@ -86,7 +86,10 @@ impl Store {
         });
         let Some(row) = row else { return Ok(None) };
         let user = self.with_values(vec![User::try_from(row.user)?]).await?;
-        Ok(user.into_iter().next().map(|user| (user, row.password_hash)))
+        Ok(user
+            .into_iter()
+            .next()
+            .map(|user| (user, row.password_hash)))
     }
 
     /// Until when each of `subjects` is locked, for those locked after `now`.

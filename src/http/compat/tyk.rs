@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::domain::{
     Description, Email, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, NewUser,
-    PasswordPolicy, PersonName, Profile, Role, Status, TenantId, User, UserId, UserPatch, Violations,
+    PasswordPolicy, PersonName, Profile, Role, Status, TenantId, User, UserId, UserPatch,
+    Violations,
 };
 use crate::domain::{NumberedPage, PageLimit};
 use crate::http::AppState;

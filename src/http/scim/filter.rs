@@ -903,9 +903,9 @@ mod tests {
     #[test]
     fn unknown_attributes_and_mistyped_values_are_refused() {
         for bad in [
-            r#"nickName eq "bob""#,
+            r#"favouriteColour eq "bob""#,
             r#"name.middleName eq "x""#,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "x""#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:boss eq "x""#,
             "active eq \"maybe\"",
             r#"id co "abc""#,
             r#"meta.created co "2026""#,

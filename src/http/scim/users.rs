@@ -3,9 +3,9 @@
 use serde_json::{Value, json};
 
 use crate::domain::{
-    ADDRESSES, Address, Email, Enterprise, ExternalId, Manager, MultiValue, NameParts,
-    NewPassword, NewUser, PasswordPolicy, Patch, PersonName, Profile, Status, User, UserId, UserName,
-    UserPatch, ValueList,
+    ADDRESSES, Address, Email, Enterprise, ExternalId, Manager, MultiValue, NameParts, NewPassword,
+    NewUser, PasswordPolicy, Patch, PersonName, Profile, Status, User, UserId, UserName, UserPatch,
+    ValueList,
 };
 use crate::http::AppState;
 use crate::service::{Precondition, ProvisionedUser, Resource, ServiceError};
@@ -339,8 +339,7 @@ fn addresses(body: &Value) -> Result<Vec<Address>, ScimError> {
                 postal_code: sub("postalCode")?,
                 country: sub("country")?,
                 kind: sub("type")?,
-                primary: boolean(attribute(item, "primary"), "addresses.primary")?
-                    .unwrap_or(false),
+                primary: boolean(attribute(item, "primary"), "addresses.primary")?.unwrap_or(false),
             })
         })
         .collect()
@@ -668,7 +667,12 @@ fn last_primary_wins(resource: &mut Value) {
             continue;
         };
         let primaries: Vec<usize> = (0..values.len())
-            .filter(|&i| matches!(boolean(attribute(&values[i], "primary"), "primary"), Ok(Some(true))))
+            .filter(|&i| {
+                matches!(
+                    boolean(attribute(&values[i], "primary"), "primary"),
+                    Ok(Some(true))
+                )
+            })
             .collect();
         if let Some((_, earlier)) = primaries.split_last() {
             for &i in earlier {
@@ -695,7 +699,11 @@ async fn updated(
 }
 
 /// The user as written, with its groups.
-async fn with_groups(state: &AppState, scim: &ScimCaller, user: User) -> Result<Written, ScimError> {
+async fn with_groups(
+    state: &AppState,
+    scim: &ScimCaller,
+    user: User,
+) -> Result<Written, ScimError> {
     let found = state
         .directory
         .users_with_groups(scim.tenant, vec![user])

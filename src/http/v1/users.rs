@@ -6,8 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
     Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewUser,
-    PasswordPolicy, PersonName, Phone, Profile, PrefixRange, Role, Status, TenantId, Timestamp, User,
-    UserFilter, UserId, UserName, UserPatch, Violations,
+    PasswordPolicy, PersonName, Phone, PrefixRange, Profile, Role, Status, TenantId, Timestamp,
+    User, UserFilter, UserId, UserName, UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
