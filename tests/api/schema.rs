@@ -907,6 +907,79 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
         assert_eq!(body["items"], groups, "the groups of {}", user.email);
     }
 
+    // phone, company and country code moved into the profile: a work phone, the
+    // enterprise organization and a work address's country, read the same through
+    // every face; the email is the primary work email and an admin has the "admin"
+    // role value.
+    let ada = users[0].id.as_uuid().to_string();
+    let scim_ada = expect_json(
+        app.get(&format!("/scim/v2/Users/{ada}"), &key_secret).await,
+        200,
+    )
+    .await;
+    assert_eq!(scim_ada["displayName"], "Ada Lovelace", "{scim_ada}");
+    assert_eq!(
+        scim_ada["emails"],
+        json!([{ "value": users[0].email, "type": "work", "primary": true }])
+    );
+    assert_eq!(
+        scim_ada["phoneNumbers"],
+        json!([{ "value": "+44 20 7946 0000", "type": "work" }])
+    );
+    assert_eq!(
+        scim_ada["addresses"],
+        json!([{ "country": "GB", "type": "work" }])
+    );
+    assert_eq!(scim_ada["roles"], json!([{ "value": "admin" }]));
+    assert_eq!(
+        scim_ada["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        json!({ "organization": "Analytical Engines Ltd" })
+    );
+    let scim_grace = expect_json(
+        app.get(
+            &format!("/scim/v2/Users/{}", users[1].id.as_uuid()),
+            &key_secret,
+        )
+        .await,
+        200,
+    )
+    .await;
+    for absent in ["phoneNumbers", "addresses", "roles"] {
+        assert!(scim_grace.get(absent).is_none(), "{scim_grace}");
+    }
+    let dynatrace = expect_json(
+        app.get(&format!("/iam/v1/accounts/{t}/users/groups"), &key_secret)
+            .await,
+        200,
+    )
+    .await;
+    for user in &users {
+        let sixeye = expect_json(
+            app.get(&format!("/users/{}", user.id.as_uuid()), &key_secret)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            sixeye["data"]["attributes"]["phoneNumber"],
+            json!(user.phone),
+            "{sixeye}"
+        );
+        let dynatrace = &dynatrace
+            .as_array()
+            .expect("Dynatrace's users")
+            .iter()
+            .find(|u| u["uid"] == user.id.as_uuid().to_string())
+            .expect("the user on Dynatrace")
+            .clone();
+        assert_eq!(dynatrace["company"], json!(user.company), "{dynatrace}");
+        assert_eq!(
+            dynatrace["countryCode"],
+            json!(user.country_code),
+            "{dynatrace}"
+        );
+    }
+
     // The userName kept before the upgrade still finds its user.
     let found = expect_json(
         app.get(
