@@ -156,7 +156,8 @@ fn violation(field: &str, reason: impl Into<String>) -> FieldViolation {
     }
 }
 
-/// Refuses text longer than `max` characters or holding control characters.
+/// Refuses text longer than `max` characters or holding control characters other
+/// than line breaks and tabs (a formatted address spans lines).
 fn bounded(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldViolation> {
     let Some(value) = value else { return Ok(()) };
     if value.chars().count() > max {
@@ -165,7 +166,10 @@ fn bounded(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldV
             format!("must be at most {max} characters long"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         return Err(violation(field, "must not contain control characters"));
     }
     Ok(())
