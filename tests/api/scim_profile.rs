@@ -527,3 +527,124 @@ fn urlencoding(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn the_schema_declares_every_profile_attribute_as_the_rfc_does() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            &format!("/Schemas/{USER}"),
+            &t.admin,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let attribute = |schema: &Value, name: &str| -> Value {
+        schema["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not declared"))
+            .clone()
+    };
+    let sub = |parent: &Value, name: &str| -> Value {
+        parent["subAttributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is not declared"))
+            .clone()
+    };
+    for name in [
+        "userName",
+        "name",
+        "displayName",
+        "nickName",
+        "profileUrl",
+        "title",
+        "userType",
+        "preferredLanguage",
+        "locale",
+        "timezone",
+        "active",
+        "password",
+        "emails",
+        "phoneNumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "groups",
+        "entitlements",
+        "roles",
+        "x509Certificates",
+    ] {
+        let declared = attribute(&user, name);
+        for characteristic in [
+            "type",
+            "multiValued",
+            "required",
+            "caseExact",
+            "mutability",
+            "returned",
+            "uniqueness",
+        ] {
+            assert!(
+                declared.get(characteristic).is_some(),
+                "{name}.{characteristic}"
+            );
+        }
+    }
+    assert_eq!(attribute(&user, "profileUrl")["type"], "reference");
+    let phones = attribute(&user, "phoneNumbers");
+    assert_eq!(phones["multiValued"], true);
+    assert_eq!(
+        sub(&phones, "type")["canonicalValues"],
+        json!(["work", "home", "mobile", "fax", "pager", "other"])
+    );
+    assert_eq!(sub(&phones, "primary")["type"], "boolean");
+    let certificate = sub(&attribute(&user, "x509Certificates"), "value");
+    assert_eq!(certificate["type"], "binary");
+    assert_eq!(certificate["caseExact"], true);
+    let name = attribute(&user, "name");
+    for part in [
+        "formatted",
+        "familyName",
+        "givenName",
+        "middleName",
+        "honorificPrefix",
+        "honorificSuffix",
+    ] {
+        sub(&name, part);
+    }
+    let enterprise = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            &format!("/Schemas/{ENTERPRISE}"),
+            &t.admin,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    for name in [
+        "employeeNumber",
+        "costCenter",
+        "organization",
+        "division",
+        "department",
+    ] {
+        assert_eq!(attribute(&enterprise, name)["type"], "string");
+    }
+    let manager = attribute(&enterprise, "manager");
+    assert_eq!(sub(&manager, "displayName")["mutability"], "readOnly");
+    assert_eq!(sub(&manager, "$ref")["referenceTypes"], json!(["User"]));
+}
