@@ -102,6 +102,11 @@ pub enum UserAttr {
     Department,
     /// The id of the user's manager.
     ManagerId,
+    /// The `type` of any of the user's emails, phone numbers or addresses,
+    /// compared case-insensitively.
+    EmailType,
+    PhoneType,
+    AddressType,
 }
 
 /// The group attributes a filter may name.

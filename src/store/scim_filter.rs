@@ -172,7 +172,7 @@ fn user_column(attr: UserAttr) -> Column {
         UserAttr::ExternalId => Column::Text("u.external_id"),
         UserAttr::Phone => Column::Text("v.value"),
         UserAttr::Company => Column::Text("u.organization"),
-        UserAttr::CountryCode => Column::Text("v.country"),
+        UserAttr::CountryCode => Column::Text("upper(v.country)"),
         UserAttr::Role => Column::Text("u.role"),
         UserAttr::Active => Column::Text("u.status"),
         UserAttr::Created => Column::Time("u.created_at"),
@@ -191,14 +191,18 @@ fn user_column(attr: UserAttr) -> Column {
         UserAttr::Division => Column::Text("lower(u.division)"),
         UserAttr::Department => Column::Text("lower(u.department)"),
         UserAttr::ManagerId => Column::Id("u.manager_id"),
+        UserAttr::EmailType | UserAttr::PhoneType | UserAttr::AddressType => {
+            Column::Text("lower(v.type)")
+        }
     }
 }
 
 /// The multi-valued attribute whose rows hold a value attribute, if it is one.
 fn user_values_of(attr: UserAttr) -> Option<&'static str> {
     match attr {
-        UserAttr::Phone => Some("phoneNumbers"),
-        UserAttr::CountryCode => Some("addresses"),
+        UserAttr::Phone | UserAttr::PhoneType => Some("phoneNumbers"),
+        UserAttr::CountryCode | UserAttr::AddressType => Some("addresses"),
+        UserAttr::EmailType => Some("emails"),
         _ => None,
     }
 }

@@ -492,6 +492,8 @@ async fn filters_find_users_by_profile_attributes() {
             r#"phoneNumbers.value eq "555-555-8377""#,
             vec!["isaac.brock@example.com"],
         ),
+        (r#"phoneNumbers[type eq "FAX"]"#, vec!["AlexW@contoso.com"]),
+        (r#"emails[type eq "home"]"#, vec!["isaac.brock@example.com"]),
     ] {
         assert_eq!(found(filter).await, expected, "{filter}");
     }

@@ -577,7 +577,9 @@ fn user_kind(path: &AttrPath) -> Option<Kind<UserAttr>> {
         "id" => Kind::Id(Id),
         "username" => Kind::Folded(UserName),
         "emails" | "emails.value" => Kind::Folded(Email),
-        "emails.type" | "phonenumbers.type" | "addresses.type" => Kind::Shared("work"),
+        "emails.type" => Kind::Folded(EmailType),
+        "phonenumbers.type" => Kind::Folded(PhoneType),
+        "addresses.type" => Kind::Folded(AddressType),
         "emails.primary" | "phonenumbers.primary" | "roles.primary" | "addresses.primary" => {
             Kind::SharedTrue
         }
@@ -866,7 +868,7 @@ mod tests {
         assert_eq!(
             user_filter(r#"emails[type eq "work" and value co "@Example.com"]"#).unwrap(),
             Filter::and(
-                Filter::Constant(true),
+                Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("work".into())),
                 Filter::Compare(
                     UserAttr::Email,
                     Co,
@@ -875,8 +877,8 @@ mod tests {
             )
         );
         assert_eq!(
-            user_filter(r#"emails[type eq "home"]"#).unwrap(),
-            Filter::Constant(false)
+            user_filter(r#"emails[type eq "Home"]"#).unwrap(),
+            Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("home".into()))
         );
         assert_eq!(
             user_filter("active eq false").unwrap(),
