@@ -26,7 +26,8 @@ pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values}
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
 pub use profile::{
-    ADDRESSES, Address, Enterprise, Manager, MultiValue, NameParts, Profile, ValueList, check_uri,
+    ADDRESSES, Address, Enterprise, Manager, MultiValue, NameParts, Profile, ProfilePatch,
+    ProfileText, ValueList, check_uri,
 };
 pub use scope::{GrantedScopes, Scope, ScopeRequest};
 pub use tenant::Tenant;

@@ -120,6 +120,81 @@ impl ValueList {
     }
 }
 
+/// The profile's single-valued texts, for a change of some of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileText {
+    DisplayName,
+    NickName,
+    ProfileUrl,
+    Title,
+    UserType,
+    PreferredLanguage,
+    Locale,
+    Timezone,
+    NameFormatted,
+    MiddleName,
+    HonorificPrefix,
+    HonorificSuffix,
+    EmployeeNumber,
+    CostCenter,
+    Organization,
+    Division,
+    Department,
+}
+
+/// A change to some of a profile's attributes: the texts named are set or cleared,
+/// the lists named are replaced whole; the rest stays.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePatch {
+    pub texts: Vec<(ProfileText, Option<String>)>,
+    pub lists: Vec<(ValueList, Vec<MultiValue>)>,
+    pub addresses: Option<Vec<Address>>,
+    /// `Some(None)` removes the manager.
+    pub manager: Option<Option<UserId>>,
+}
+
+impl ProfilePatch {
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+            && self.lists.is_empty()
+            && self.addresses.is_none()
+            && self.manager.is_none()
+    }
+
+    /// Whether the patch changes the emails or the roles, which decide how a user
+    /// signs in and what it may do.
+    pub fn changes_access(&self) -> bool {
+        self.lists
+            .iter()
+            .any(|(list, _)| matches!(list, ValueList::Emails | ValueList::Roles))
+    }
+
+    pub fn apply_to(self, profile: &mut Profile) {
+        for (text, value) in self.texts {
+            *profile.text_mut(text) = value;
+        }
+        for (list, values) in self.lists {
+            *profile.list_mut(list) = values;
+        }
+        if let Some(addresses) = self.addresses {
+            profile.addresses = addresses;
+        }
+        if let Some(manager) = self.manager {
+            let kept = profile
+                .enterprise
+                .manager
+                .take()
+                .filter(|m| Some(m.id) == manager);
+            profile.enterprise.manager = kept.or_else(|| {
+                manager.map(|id| Manager {
+                    id,
+                    display_name: None,
+                })
+            });
+        }
+    }
+}
+
 /// The SCIM name of `addresses`, as the store names its rows.
 pub const ADDRESSES: &str = "addresses";
 
@@ -252,6 +327,28 @@ fn one_primary(field: &str, primaries: usize) -> Result<(), FieldViolation> {
 }
 
 impl Profile {
+    pub fn text_mut(&mut self, text: ProfileText) -> &mut Option<String> {
+        match text {
+            ProfileText::DisplayName => &mut self.display_name,
+            ProfileText::NickName => &mut self.nick_name,
+            ProfileText::ProfileUrl => &mut self.profile_url,
+            ProfileText::Title => &mut self.title,
+            ProfileText::UserType => &mut self.user_type,
+            ProfileText::PreferredLanguage => &mut self.preferred_language,
+            ProfileText::Locale => &mut self.locale,
+            ProfileText::Timezone => &mut self.timezone,
+            ProfileText::NameFormatted => &mut self.name.formatted,
+            ProfileText::MiddleName => &mut self.name.middle_name,
+            ProfileText::HonorificPrefix => &mut self.name.honorific_prefix,
+            ProfileText::HonorificSuffix => &mut self.name.honorific_suffix,
+            ProfileText::EmployeeNumber => &mut self.enterprise.employee_number,
+            ProfileText::CostCenter => &mut self.enterprise.cost_center,
+            ProfileText::Organization => &mut self.enterprise.organization,
+            ProfileText::Division => &mut self.enterprise.division,
+            ProfileText::Department => &mut self.enterprise.department,
+        }
+    }
+
     /// The values of one multi-valued attribute.
     pub fn list(&self, list: ValueList) -> &[MultiValue] {
         match list {

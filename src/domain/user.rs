@@ -4,7 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, PrefixRange,
-    Profile, TenantId, Timestamp, UserId, UserName,
+    Profile, ProfilePatch, TenantId, Timestamp, UserId, UserName,
 };
 
 /// What a user may do in its tenant.
@@ -378,6 +378,8 @@ pub struct UserPatch {
     pub last_name: Option<PersonName>,
     /// Replaces the whole profile (a SCIM replace), before the fields below apply.
     pub profile: Option<Profile>,
+    /// Changes some of the profile's attributes, after `profile`.
+    pub profile_patch: ProfilePatch,
     /// The work phone number.
     pub phone: Patch<Phone>,
     /// The enterprise organization.
@@ -398,6 +400,7 @@ impl UserPatch {
     pub fn is_own_profile_only(&self) -> bool {
         self.email.is_none()
             && self.profile.is_none()
+            && !self.profile_patch.changes_access()
             && self.user_name.is_keep()
             && self.role.is_none()
             && self.status.is_none()
@@ -408,6 +411,11 @@ impl UserPatch {
     /// Applies every change except the default group (which is a membership) to `user`.
     pub fn apply_to(self, user: &mut User) {
         if let Some(profile) = self.profile {
+            user.replace_profile(profile);
+        }
+        if !self.profile_patch.is_empty() {
+            let mut profile = user.profile.clone();
+            self.profile_patch.apply_to(&mut profile);
             user.replace_profile(profile);
         }
         if let Some(email) = self.email {

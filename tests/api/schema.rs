@@ -602,6 +602,33 @@ struct OldUser {
 }
 
 /// An Argon2id PHC string of `password`, as the previous release stored them.
+/// The profile the migration makes of a user of the previous schema: its email as
+/// the primary work email, its phone as the work phone, its country as a work
+/// address, its company as the organization, its names as the displayName and an
+/// admin's role as an "admin" role value.
+fn migrated_profile(user: &OldUser) -> Value {
+    let value = |value: &str, kind: Option<&str>, primary: bool| json!({ "value": value, "type": kind, "primary": primary, "display": null });
+    json!({
+        "displayName": format!("{} {}", user.first_name, user.last_name),
+        "nickName": null, "profileUrl": null, "title": null, "userType": null,
+        "preferredLanguage": null, "locale": null, "timezone": null,
+        "formattedName": null, "middleName": null, "honorificPrefix": null,
+        "honorificSuffix": null,
+        "emails": [value(user.email, Some("work"), true)],
+        "phoneNumbers": user.phone.map(|p| vec![value(p, Some("work"), false)]).unwrap_or_default(),
+        "ims": [], "photos": [],
+        "addresses": user.country_code.map(|c| vec![json!({
+            "formatted": null, "streetAddress": null, "locality": null, "region": null,
+            "postalCode": null, "country": c, "type": "work", "primary": false,
+        })]).unwrap_or_default(),
+        "entitlements": [],
+        "roles": if user.role == "admin" { vec![value("admin", None, false)] } else { vec![] },
+        "x509Certificates": [],
+        "employeeNumber": null, "costCenter": null, "organization": user.company,
+        "division": null, "department": null, "manager": null,
+    })
+}
+
 fn password_hash(password: &str) -> String {
     use argon2::password_hash::{PasswordHasher as _, SaltString};
     let salt = SaltString::encode_b64(b"saltsaltsaltsalt").expect("a salt");
@@ -820,6 +847,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
                 "role": user.role,
                 "status": user.status,
                 "externalId": user.external_id,
+                "profile": migrated_profile(user),
                 "defaultGroupId": (user.id == users[0].id).then(|| group.as_uuid().to_string()),
                 "hasPassword": user.password.is_some(),
                 "twoFactorEnabled": false,

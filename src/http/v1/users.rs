@@ -6,8 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
     Company, CountryCode, Email, ExternalId, GroupId, ImportedHash, LoginMetadata, NewUser,
-    PasswordPolicy, PersonName, Phone, PrefixRange, Profile, Role, Status, TenantId, Timestamp,
-    User, UserFilter, UserId, UserName, UserPatch, Violations,
+    PasswordPolicy, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User,
+    UserFilter, UserId, UserName, UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -15,6 +15,7 @@ use crate::service::ServiceError;
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, IfMatch, Json, Path, Query};
 use super::groups::GroupBody;
+use super::profile::{ProfileBody, ProfileUpdate};
 use super::{
     ListBody, PageParams, created, invalid, nullable, page_request, patch_nullable, patch_required,
     tagged,
@@ -40,6 +41,9 @@ pub struct UserBody {
     status: Status,
     /// The identifier a provisioning client keeps for this user.
     external_id: Option<String>,
+    /// The rest of the SCIM profile. `phone`, `company` and `countryCode` are its
+    /// work phone number, organization and work address's country.
+    profile: ProfileBody,
     /// The user's default group; it is one of its groups.
     default_group_id: Option<GroupId>,
     /// Whether a password is set.
@@ -90,6 +94,7 @@ impl From<User> for UserBody {
             role: user.role,
             status: user.status,
             external_id: user.external_id,
+            profile: user.profile.into(),
             default_group_id: user.default_group_id,
             has_password: user.has_password,
             two_factor_enabled: user.two_factor_enabled,
@@ -131,6 +136,10 @@ pub struct CreateUserBody {
     /// bcrypt hash. Verified as it is; re-hashed on the next successful sign-in.
     #[schema(write_only)]
     password_hash: Option<String>,
+    /// The SCIM profile; `phone`, `company` and `countryCode`, when given, set its
+    /// work phone number, organization and work address's country. Without `role`,
+    /// the role follows `profile.roles`.
+    profile: Option<ProfileUpdate>,
 }
 
 impl CreateUserBody {
@@ -155,23 +164,32 @@ impl CreateUserBody {
                 "give either password or passwordHash, not both",
             );
         }
+        let mut profile = self
+            .profile
+            .map(|p| p.into_profile(&mut v))
+            .unwrap_or_default();
         // A required field that did not parse left a violation behind.
         let (Some(email), Some(first_name), Some(last_name)) = (email, first_name, last_name)
         else {
             return Err(invalid(v));
         };
+        if let Some(phone) = phone {
+            profile.set_work_phone(Some(phone.as_str().to_owned()));
+        }
+        if let Some(company) = company {
+            profile.enterprise.organization = Some(company.into_string());
+        }
+        if let Some(country) = country_code {
+            profile.set_work_country(Some(country.as_str().to_owned()));
+        }
         v.finish().map_err(ServiceError::Invalid)?;
-        let mut profile = Profile::default();
-        profile.set_work_phone(phone.map(|p| p.as_str().to_owned()));
-        profile.enterprise.organization = company.map(Company::into_string);
-        profile.set_work_country(country_code.map(|c| c.as_str().to_owned()));
         Ok(NewUser {
             email,
             user_name,
             first_name,
             last_name,
+            role: role.unwrap_or_else(|| profile.role()),
             profile,
-            role: role.unwrap_or(Role::Member),
             status: status.unwrap_or(Status::Active),
             external_id,
             password,
@@ -219,6 +237,8 @@ pub struct UpdateUserBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = Uuid, nullable)]
     default_group_id: Option<Option<String>>,
+    /// Changes to the SCIM profile: the attributes named change.
+    profile: Option<ProfileUpdate>,
 }
 
 impl UpdateUserBody {
@@ -230,6 +250,10 @@ impl UpdateUserBody {
             first_name: patch_required(&mut v, "firstName", self.first_name, PersonName::parse),
             last_name: patch_required(&mut v, "lastName", self.last_name, PersonName::parse),
             profile: None,
+            profile_patch: self
+                .profile
+                .map(|p| p.into_patch(&mut v))
+                .unwrap_or_default(),
             phone: patch_nullable(&mut v, "phone", self.phone, Phone::parse),
             company: patch_nullable(&mut v, "company", self.company, Company::parse),
             country_code: patch_nullable(
