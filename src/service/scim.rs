@@ -36,7 +36,8 @@ pub struct ProvisionedGroup {
 /// A user or a group, as a search across resource types answers them.
 #[derive(Debug, Clone)]
 pub enum ProvisionedResource {
-    User(ProvisionedUser),
+    /// Boxed: a user with its profile is several times a group's size.
+    User(Box<ProvisionedUser>),
     Group(ProvisionedGroup),
 }
 
@@ -109,7 +110,8 @@ impl Directory {
                 left,
             )
             .await?;
-        let items = (users.items.into_iter().map(ProvisionedResource::User))
+        let items = (users.items.into_iter())
+            .map(|user| ProvisionedResource::User(Box::new(user)))
             .chain(groups.items.into_iter().map(ProvisionedResource::Group))
             .collect();
         Ok(Listing {

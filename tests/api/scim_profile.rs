@@ -84,6 +84,9 @@ async fn reads_back(
     }
 }
 
+/// What a PATCH is expected to change in the resource as written.
+type Change = Box<dyn Fn(&mut Value)>;
+
 async fn manager(app: &TestApp, t: &TestTenant, user_name: &str, display: &str) -> String {
     let made = post(
         app,
@@ -150,7 +153,7 @@ async fn an_entra_id_provisioning_run_reads_back_exactly_what_it_wrote() {
     reads_back(&app, &t, &id, &expected, &managers).await;
 
     // Each PATCH Entra ID sends on a change of one attribute, read back after each.
-    let steps: Vec<(Value, Box<dyn Fn(&mut Value)>)> = vec![
+    let steps: Vec<(Value, Change)> = vec![
         (
             json!([{ "op": "Replace", "path": "addresses[type eq \"work\"].locality", "value": "Seattle" }]),
             Box::new(|e: &mut Value| e["addresses"][0]["locality"] = json!("Seattle")),
