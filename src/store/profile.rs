@@ -213,3 +213,60 @@ impl Tx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{LoginMetadata, Profile, Role, Status, TenantId, Timestamp};
+
+    #[tokio::test]
+    async fn a_pages_values_are_one_search_of_the_primary_key() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let tenant = TenantId::generate();
+        let now = Timestamp::now();
+        let users: Vec<User> = (0..3)
+            .map(|i| User {
+                id: UserId::generate(),
+                tenant_id: tenant,
+                email: format!("u{i}@example.com"),
+                user_name: None,
+                first_name: String::new(),
+                last_name: String::new(),
+                profile: Profile::default(),
+                role: Role::Member,
+                status: Status::Active,
+                external_id: None,
+                default_group_id: None,
+                has_password: false,
+                two_factor_enabled: false,
+                login: LoginMetadata::default(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let Some(Sql { text, values }) = values_query(&users) else {
+            panic!("no statement for three users");
+        };
+        let explain = format!("EXPLAIN QUERY PLAN {text}");
+        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
+            bind_values!(sqlx::query_as(&explain), values)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        });
+        let plan: Vec<String> = rows.into_iter().map(|row| row.3).collect();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH") && step.contains("PRIMARY KEY")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{plan:?}"
+        );
+    }
+}

@@ -697,24 +697,28 @@ mod tests {
             .unwrap();
         store.migrate().await.unwrap();
         let tenant = TenantId::generate();
-        let filter = Filter::Compare(
+        // The attributes identity providers look users up by.
+        for attr in [
             UserAttr::Email,
-            CompareOp::Eq,
-            FilterValue::Text("a@b.co".into()),
-        );
-        let Sql { text, values } = user_query(tenant, &filter, None, Some((0, 10)));
-        let explain = format!("EXPLAIN QUERY PLAN {text}");
-        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
-            bind_values!(sqlx::query_as(&explain), values)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-        });
-        let plan: Vec<String> = rows.into_iter().map(|row| row.3).collect();
-        assert!(
-            plan.iter().all(|step| !step.starts_with("SCAN")),
-            "{plan:?}"
-        );
+            UserAttr::UserName,
+            UserAttr::ExternalId,
+            UserAttr::DisplayName,
+        ] {
+            let filter = Filter::Compare(attr, CompareOp::Eq, FilterValue::Text("a@b.co".into()));
+            let Sql { text, values } = user_query(tenant, &filter, None, Some((0, 10)));
+            let explain = format!("EXPLAIN QUERY PLAN {text}");
+            let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
+                bind_values!(sqlx::query_as(&explain), values)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap()
+            });
+            let plan: Vec<String> = rows.into_iter().map(|row| row.3).collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{attr:?}: {plan:?}"
+            );
+        }
     }
 
     #[tokio::test]
