@@ -408,6 +408,25 @@ impl UserPatch {
             && self.default_group_id.is_keep()
     }
 
+    /// This replace, made from `current`'s own resource with some attributes changed
+    /// (a SCIM PatchOp), as a change of `current`: what it restates is no change. A
+    /// userName that is the email goes on following the email, and an `active` as
+    /// it was keeps the status (a pending user, shown inactive, stays pending).
+    pub fn relative_to(mut self, current: &User) -> Self {
+        if current.user_name.is_none()
+            && matches!(&self.user_name, Patch::Set(name) if name.as_str() == current.email)
+        {
+            self.user_name = Patch::Clear;
+        }
+        if self
+            .status
+            .is_some_and(|s| (s == Status::Active) == (current.status == Status::Active))
+        {
+            self.status = None;
+        }
+        self
+    }
+
     /// Applies every change except the default group (which is a membership) to `user`.
     pub fn apply_to(self, user: &mut User) {
         if let Some(profile) = self.profile {

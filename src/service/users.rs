@@ -409,9 +409,10 @@ impl Directory {
         Ok(next)
     }
 
-    /// Changes a user by what `change` makes of it as it is stored, read under the
-    /// user's lock and written in the same transaction: for the faces whose changes
-    /// are relative to the stored user (a SCIM PatchOp). `change` may not move the
+    /// Changes a user by the replace `change` makes of it as it is stored, read under
+    /// the user's lock and written in the same transaction: for the faces whose
+    /// changes are relative to the stored user (a SCIM PatchOp). What the replace
+    /// restates is no change ([`UserPatch::relative_to`]); it may not move the
     /// default group. Answers the user as stored.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %id))]
     pub async fn change_user<E: From<ServiceError>>(
@@ -430,7 +431,7 @@ impl Directory {
             .map_err(ServiceError::from)?
             .ok_or(ServiceError::NotFound(Resource::User))?;
         precondition.check(current.version)?;
-        let mut patch = change(&current)?;
+        let mut patch = change(&current)?.relative_to(&current);
         patch.default_group_id = Patch::Keep;
         let next = write_user_change(&mut tx, caller, current, patch).await?;
         tx.commit().await.map_err(ServiceError::from)?;

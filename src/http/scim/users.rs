@@ -631,29 +631,18 @@ fn patched(
         user: current.clone(),
         groups: Vec::new(),
     };
-    let before = render(&found, base);
-    let mut after = before.clone();
+    let mut after = render(&found, base);
     for operation in operations {
         apply(&mut after, operation, &USER_SCHEMA)?;
     }
     last_primary_wins(&mut after);
-    let active = attribute(&after, "active");
-    if active.is_null() {
+    if attribute(&after, "active").is_null() {
         return Err(ScimError::bad(
             "mutability",
             "active cannot be removed: every user has one; replace it instead",
         ));
     }
-    let mut input = read_user(&after, policy)?;
-    // A userName that is the email goes on following it unless the patch names one.
-    if current.user_name.is_none() && after["userName"] == before["userName"] {
-        input.user_name = None;
-    }
-    // A pending user reads as inactive; only a change of `active` changes the status.
-    if boolean(active, "active")? == boolean(attribute(&before, "active"), "active")? {
-        input.active = None;
-    }
-    Ok(input.into_patch())
+    Ok(read_user(&after, policy)?.into_patch())
 }
 
 /// RFC 7644 §3.5.2: a value a PATCH makes primary unmarks the others, so of several
