@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use roster::domain::{GroupId, LoginMetadata, Role, Status, TenantId, Timestamp, User, UserId};
+use roster::domain::{
+    GroupId, LoginMetadata, Profile, Role, Status, TenantId, Timestamp, User, UserId,
+};
 use roster::store::Store;
 
 mod support;
@@ -30,21 +32,15 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
         let mut tx = store.begin().await.expect("begin");
         for i in made..(made + 5000).min(count) {
             let now = Timestamp::now();
-            let user = User {
+            let mut user = User {
                 id: UserId::generate(),
                 tenant_id: tenant,
                 email: format!("user{i}@bench.example"),
                 user_name: None,
                 first_name: format!("First{i}"),
                 last_name: format!("Last{i}"),
-                phone: Some("+1 234 567 890".into()),
-                company: None,
-                country_code: None,
-                role: if i % 50 == 0 {
-                    Role::Admin
-                } else {
-                    Role::Member
-                },
+                profile: Profile::default(),
+                role: Role::Member,
                 status: Status::Active,
                 external_id: None,
                 default_group_id: None,
@@ -55,6 +51,14 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
                 created_at: now,
                 updated_at: now,
             };
+            // The profile as a user of another face has it: its email, a work phone
+            // and, for every fiftieth, the admin role.
+            let email = user.email.clone();
+            user.set_email(&email);
+            user.profile.set_work_phone(Some("+1 234 567 890".into()));
+            if i % 50 == 0 {
+                user.set_role(Role::Admin);
+            }
             tx.insert_user(&user, None).await.expect("insert");
             if i % 10 == 0 {
                 tx.add_memberships(tenant, &[(group, user.id)], now)

@@ -159,6 +159,25 @@ pub enum UserAttr {
     LastModified,
     /// The id of a group the user belongs to.
     GroupId,
+    /// The profile's single-valued texts, compared case-insensitively.
+    DisplayName,
+    NickName,
+    Title,
+    UserType,
+    PreferredLanguage,
+    Locale,
+    Timezone,
+    EmployeeNumber,
+    CostCenter,
+    Division,
+    Department,
+    /// The id of the user's manager.
+    ManagerId,
+    /// The `type` of any of the user's emails, phone numbers or addresses,
+    /// compared case-insensitively.
+    EmailType,
+    PhoneType,
+    AddressType,
     /// An attribute the tenant declared; any of the user's values may match.
     Declared(DeclaredAttr),
 }

@@ -11,6 +11,7 @@ mod filter;
 mod group;
 mod ids;
 mod page;
+mod profile;
 mod scope;
 mod tenant;
 mod text;
@@ -33,6 +34,10 @@ pub use filter::{
 pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
+pub use profile::{
+    ADDRESSES, Address, Enterprise, Manager, MultiValue, NameParts, Profile, ProfilePatch,
+    ProfileText, ValueList, check_uri,
+};
 pub use scope::{GrantedScopes, Scope, ScopeRequest};
 pub use tenant::Tenant;
 pub use text::{

@@ -3,8 +3,8 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, TenantId,
-    Timestamp, UserId, UserName,
+    Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, Profile,
+    ProfilePatch, TenantId, Timestamp, UserId, UserName,
 };
 
 /// What a user may do in its tenant.
@@ -91,9 +91,10 @@ pub struct User {
     pub user_name: Option<String>,
     pub first_name: String,
     pub last_name: String,
-    pub phone: Option<String>,
-    pub company: Option<String>,
-    pub country_code: Option<String>,
+    /// The rest of the SCIM profile. Its emails always hold `email` (as the primary
+    /// one, else the first), and its roles give `role`: keep both through
+    /// [`User::set_email`], [`User::set_role`] and [`User::replace_profile`].
+    pub profile: Profile,
     pub role: Role,
     pub status: Status,
     pub external_id: Option<String>,
@@ -125,6 +126,38 @@ impl User {
     /// The name an identity provider knows the user by: its own, else the email.
     pub fn user_name(&self) -> &str {
         self.user_name.as_deref().unwrap_or(&self.email)
+    }
+
+    /// Changes the sign-in address, and the email value that holds it.
+    pub fn set_email(&mut self, email: &str) {
+        self.email = email.to_owned();
+        self.profile.set_sign_in_email(email);
+    }
+
+    /// Changes the role, and the roles values that give it.
+    pub fn set_role(&mut self, role: Role) {
+        self.profile.set_role(role);
+        self.role = role;
+    }
+
+    /// Replaces the profile as an identity provider wrote it: the role follows its
+    /// roles, and the sign-in address its primary (else first) email; without
+    /// emails, the sign-in address stays and becomes the primary work email. A
+    /// manager kept keeps its resolved display name.
+    pub fn replace_profile(&mut self, mut profile: Profile) {
+        if let (Some(new), Some(old)) = (
+            &mut profile.enterprise.manager,
+            &self.profile.enterprise.manager,
+        ) && new.id == old.id
+        {
+            new.display_name = old.display_name.clone();
+        }
+        self.profile = profile;
+        self.role = self.profile.role();
+        match self.profile.sign_in_email() {
+            Some(email) => self.email = email.to_owned(),
+            None => self.profile.set_sign_in_email(&self.email.clone()),
+        }
     }
 
     /// A userName equal to the email is kept as the email's, so that it follows a
@@ -300,9 +333,9 @@ pub struct NewUser {
     pub user_name: Option<UserName>,
     pub first_name: PersonName,
     pub last_name: PersonName,
-    pub phone: Option<Phone>,
-    pub company: Option<Company>,
-    pub country_code: Option<CountryCode>,
+    /// The SCIM profile; its roles and emails are brought in line with `role` and
+    /// `email`.
+    pub profile: Profile,
     pub role: Role,
     pub status: Status,
     pub external_id: Option<ExternalId>,
@@ -343,8 +376,15 @@ pub struct UserPatch {
     pub user_name: Patch<UserName>,
     pub first_name: Option<PersonName>,
     pub last_name: Option<PersonName>,
+    /// Replaces the whole profile (a SCIM replace), before the fields below apply.
+    pub profile: Option<Profile>,
+    /// Changes some of the profile's attributes, after `profile`.
+    pub profile_patch: ProfilePatch,
+    /// The work phone number.
     pub phone: Patch<Phone>,
+    /// The enterprise organization.
     pub company: Patch<Company>,
+    /// The work address's country.
     pub country_code: Patch<CountryCode>,
     pub role: Option<Role>,
     pub status: Option<Status>,
@@ -359,6 +399,8 @@ impl UserPatch {
     /// status, external id and default group are the administrators'.
     pub fn is_own_profile_only(&self) -> bool {
         self.email.is_none()
+            && self.profile.is_none()
+            && !self.profile_patch.changes_access()
             && self.user_name.is_keep()
             && self.role.is_none()
             && self.status.is_none()
@@ -366,10 +408,37 @@ impl UserPatch {
             && self.default_group_id.is_keep()
     }
 
+    /// This replace, made from `current`'s own resource with some attributes changed
+    /// (a SCIM PatchOp), as a change of `current`: what it restates is no change. A
+    /// userName that is the email goes on following the email, and an `active` as
+    /// it was keeps the status (a pending user, shown inactive, stays pending).
+    pub fn relative_to(mut self, current: &User) -> Self {
+        if current.user_name.is_none()
+            && matches!(&self.user_name, Patch::Set(name) if name.as_str() == current.email)
+        {
+            self.user_name = Patch::Clear;
+        }
+        if self
+            .status
+            .is_some_and(|s| (s == Status::Active) == (current.status == Status::Active))
+        {
+            self.status = None;
+        }
+        self
+    }
+
     /// Applies every change except the default group (which is a membership) to `user`.
     pub fn apply_to(self, user: &mut User) {
+        if let Some(profile) = self.profile {
+            user.replace_profile(profile);
+        }
+        if !self.profile_patch.is_empty() {
+            let mut profile = user.profile.clone();
+            self.profile_patch.apply_to(&mut profile);
+            user.replace_profile(profile);
+        }
         if let Some(email) = self.email {
-            user.email = email.as_str().to_owned();
+            user.set_email(email.as_str());
         }
         self.user_name
             .apply(&mut user.user_name, UserName::into_string);
@@ -380,12 +449,22 @@ impl UserPatch {
         if let Some(name) = self.last_name {
             user.last_name = name.into_string();
         }
-        self.phone.apply(&mut user.phone, |p| p.as_str().to_owned());
-        self.company.apply(&mut user.company, |c| c.into_string());
-        self.country_code
-            .apply(&mut user.country_code, |c| c.as_str().to_owned());
+        let profile = &mut user.profile;
+        let mut phone = profile.work_phone().map(str::to_owned);
+        if !self.phone.is_keep() {
+            self.phone.apply(&mut phone, |p| p.as_str().to_owned());
+            profile.set_work_phone(phone);
+        }
+        self.company
+            .apply(&mut profile.enterprise.organization, |c| c.into_string());
+        let mut country = profile.work_country().map(str::to_owned);
+        if !self.country_code.is_keep() {
+            self.country_code
+                .apply(&mut country, |c| c.as_str().to_owned());
+            profile.set_work_country(country);
+        }
         if let Some(role) = self.role {
-            user.role = role;
+            user.set_role(role);
         }
         if let Some(status) = self.status {
             user.status = status;

@@ -6,8 +6,8 @@ use serde_json::json;
 use crate::auth::Caller;
 use crate::domain::{
     Action, Email, Filter, Group, GroupId, Include, LoginMetadata, NewUser, Page, PageCursor,
-    PageLimit, PageRequest, Patch, PersonName, Role, Status, TargetKind, TenantId, Timestamp, User,
-    UserAttr, UserId, UserName, UserPatch, UserQuery, Window,
+    PageLimit, PageRequest, Patch, PersonName, Profile, Role, Status, TargetKind, TenantId,
+    Timestamp, User, UserAttr, UserId, UserName, UserPatch, UserQuery, Window,
 };
 use crate::store::{Store, StoreError, Tx};
 
@@ -98,9 +98,7 @@ fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
         (before.user_name != after.user_name, "userName"),
         (before.first_name != after.first_name, "firstName"),
         (before.last_name != after.last_name, "lastName"),
-        (before.phone != after.phone, "phone"),
-        (before.company != after.company, "company"),
-        (before.country_code != after.country_code, "countryCode"),
+        (before.profile != after.profile, "profile"),
         (before.role != after.role, "role"),
         (before.status != after.status, "status"),
         (before.external_id != after.external_id, "externalId"),
@@ -112,6 +110,85 @@ fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
     .into_iter()
     .filter_map(|(changed, name)| changed.then_some(name))
     .collect()
+}
+
+/// Checks the profile of a user about to be written: the rules of its attributes,
+/// and a manager that is another user of the tenant.
+async fn check_profile(tx: &mut Tx, user: &mut User, before: Option<&User>) -> ServiceResult<()> {
+    user.profile
+        .check()
+        .map_err(|v| ServiceError::invalid(&v.field, v.reason))?;
+    let manager = user.profile.enterprise.manager.as_ref().map(|m| m.id);
+    let before = before.and_then(|b| b.profile.enterprise.manager.as_ref().map(|m| m.id));
+    if let Some(manager) = manager
+        && Some(manager) != before
+        && tx
+            .existing_user_ids(user.tenant_id, &[manager])
+            .await?
+            .is_empty()
+    {
+        return Err(ServiceError::invalid(
+            "manager",
+            format!("no user with id {manager} exists in the tenant"),
+        ));
+    }
+    Ok(())
+}
+
+/// Applies `patch` to the locked `current` user and writes it with its audit event;
+/// answers the user as stored (unchanged when the patch changes nothing).
+async fn write_user_change(
+    tx: &mut Tx,
+    caller: &Caller,
+    current: User,
+    patch: UserPatch,
+) -> ServiceResult<User> {
+    let (tenant, id) = (current.tenant_id, current.id);
+    let unknown_group = || {
+        ServiceError::invalid(
+            "defaultGroupId",
+            "no group with this id exists in the tenant",
+        )
+    };
+    let mut next = current.clone();
+    let default_group = patch.default_group_id.clone();
+    patch.apply_to(&mut next);
+    default_group.apply(&mut next.default_group_id, |g| g);
+    let changed = changed_fields(&current, &next);
+    if changed.is_empty() {
+        return Ok(current);
+    }
+    check_profile(tx, &mut next, Some(&current)).await?;
+    let now = Timestamp::now();
+    next.version = current.version + 1;
+    next.updated_at = now;
+    applied(tx.update_user(&next, current.version).await?)?;
+    if next.default_group_id != current.default_group_id {
+        tx.set_default_group(tenant, id, next.default_group_id, now)
+            .await
+            .map_err(|e| match e {
+                // Deleted since the check above.
+                StoreError::MissingReference => unknown_group(),
+                other => other.into(),
+            })?;
+    }
+    audit(
+        tx,
+        caller,
+        tenant,
+        Action::UserUpdate,
+        (TargetKind::User, id.to_string()),
+        json!({ "fields": changed }),
+    )
+    .await?;
+    if next.profile.enterprise.manager != current.profile.enterprise.manager {
+        // The new manager's display name is read with the user.
+        return tx
+            .lock_user(tenant, id)
+            .await?
+            .ok_or(ServiceError::NotFound(Resource::User));
+    }
+    Ok(next)
 }
 
 /// Users to invite by address, into the same groups with the same role.
@@ -145,9 +222,7 @@ pub(super) fn user_record(
         user_name: new.user_name.map(UserName::into_string),
         first_name: new.first_name.into_string(),
         last_name: new.last_name.into_string(),
-        phone: new.phone.map(|p| p.as_str().to_owned()),
-        company: new.company.map(|c| c.into_string()),
-        country_code: new.country_code.map(|c| c.as_str().to_owned()),
+        profile: Profile::default(),
         role: new.role,
         status: new.status,
         external_id: new.external_id.map(|e| e.into_string()),
@@ -162,6 +237,9 @@ pub(super) fn user_record(
         created_at: now,
         updated_at: now,
     };
+    user.replace_profile(new.profile);
+    user.set_email(new.email.as_str());
+    user.set_role(new.role);
     user.follow_email_when_equal();
     user
 }
@@ -200,8 +278,17 @@ impl Directory {
             (None, None) => None,
         };
         let user = user_record(tenant, new, password_hash.is_some(), Timestamp::now());
+        let mut user = user;
         let mut tx = self.store.begin().await?;
+        check_profile(&mut tx, &mut user, None).await?;
         insert_user(&mut tx, caller, &user, password_hash.as_deref()).await?;
+        if user.profile.enterprise.manager.is_some() {
+            // The manager's display name is read with the user.
+            user = tx
+                .lock_user(tenant, user.id)
+                .await?
+                .ok_or(ServiceError::NotFound(Resource::User))?;
+        }
         tx.commit().await?;
         Ok(user)
     }
@@ -243,9 +330,7 @@ impl Directory {
                 user_name: None,
                 first_name: PersonName::empty(),
                 last_name: PersonName::empty(),
-                phone: None,
-                company: None,
-                country_code: None,
+                profile: Profile::default(),
                 role: invitation.role,
                 status: Status::Pending,
                 external_id: None,
@@ -469,37 +554,37 @@ impl Directory {
             .await?
             .ok_or(ServiceError::NotFound(Resource::User))?;
         precondition.check(current.version)?;
-        let mut next = current.clone();
-        let default_group = patch.default_group_id.clone();
-        patch.apply_to(&mut next);
-        default_group.apply(&mut next.default_group_id, |g| g);
-        let changed = changed_fields(&current, &next);
-        if changed.is_empty() {
-            return Ok(current);
-        }
-        let now = Timestamp::now();
-        next.version = current.version + 1;
-        next.updated_at = now;
-        applied(tx.update_user(&next, current.version).await?)?;
-        if next.default_group_id != current.default_group_id {
-            tx.set_default_group(tenant, id, next.default_group_id, now)
-                .await
-                .map_err(|e| match e {
-                    // Deleted since the check above.
-                    StoreError::MissingReference => unknown_group(),
-                    other => other.into(),
-                })?;
-        }
-        audit(
-            &mut tx,
-            caller,
-            tenant,
-            Action::UserUpdate,
-            (TargetKind::User, id.to_string()),
-            json!({ "fields": changed }),
-        )
-        .await?;
+        let next = write_user_change(&mut tx, caller, current, patch).await?;
         tx.commit().await?;
+        Ok(next)
+    }
+
+    /// Changes a user by the replace `change` makes of it as it is stored, read under
+    /// the user's lock and written in the same transaction: for the faces whose
+    /// changes are relative to the stored user (a SCIM PatchOp). What the replace
+    /// restates is no change ([`UserPatch::relative_to`]); it may not move the
+    /// default group. Answers the user as stored.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %id))]
+    pub async fn change_user<E: From<ServiceError>>(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: UserId,
+        precondition: Precondition,
+        change: impl FnOnce(&User) -> Result<UserPatch, E>,
+    ) -> Result<User, E> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let mut tx = self.store.begin().await.map_err(ServiceError::from)?;
+        let current = tx
+            .lock_user(tenant, id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or(ServiceError::NotFound(Resource::User))?;
+        precondition.check(current.version)?;
+        let mut patch = change(&current)?.relative_to(&current);
+        patch.default_group_id = Patch::Keep;
+        let next = write_user_change(&mut tx, caller, current, patch).await?;
+        tx.commit().await.map_err(ServiceError::from)?;
         Ok(next)
     }
 

@@ -17,6 +17,7 @@ mod codec;
 mod groups;
 mod memberships;
 mod operator;
+mod profile;
 mod query;
 mod sign_in;
 mod sql;

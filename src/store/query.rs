@@ -220,15 +220,41 @@ fn user_column(attr: &UserAttr) -> Column {
         UserAttr::FirstName => Column::Key("u.first_name_key"),
         UserAttr::LastName => Column::Key("u.last_name_key"),
         UserAttr::ExternalId => Column::Text("u.external_id"),
-        UserAttr::Phone => Column::Text("u.phone"),
-        UserAttr::Company => Column::Text("u.company"),
-        UserAttr::CountryCode => Column::Upper("u.country_code"),
+        UserAttr::Phone => Column::Text("v.value"),
+        UserAttr::Company => Column::Text("u.organization"),
+        UserAttr::CountryCode => Column::Upper("upper(v.country)"),
         UserAttr::Role => Column::Folded("u.role"),
         UserAttr::Active | UserAttr::Status => Column::Text("u.status"),
         UserAttr::Created => Column::Time("u.created_at"),
         UserAttr::LastModified => Column::Time("u.updated_at"),
         UserAttr::GroupId => Column::Id("m.group_id"),
         UserAttr::Declared(_) => Column::Text("NULL"),
+        UserAttr::DisplayName => Column::Key("u.display_name_key"),
+        // Compared case-insensitively: the store folds both the value and the column.
+        UserAttr::NickName => Column::Folded("lower(u.nick_name)"),
+        UserAttr::Title => Column::Folded("lower(u.title)"),
+        UserAttr::UserType => Column::Folded("lower(u.user_type)"),
+        UserAttr::PreferredLanguage => Column::Folded("lower(u.preferred_language)"),
+        UserAttr::Locale => Column::Folded("lower(u.locale)"),
+        UserAttr::Timezone => Column::Folded("lower(u.timezone)"),
+        UserAttr::EmployeeNumber => Column::Folded("lower(u.employee_number)"),
+        UserAttr::CostCenter => Column::Folded("lower(u.cost_center)"),
+        UserAttr::Division => Column::Folded("lower(u.division)"),
+        UserAttr::Department => Column::Folded("lower(u.department)"),
+        UserAttr::ManagerId => Column::Id("u.manager_id"),
+        UserAttr::EmailType | UserAttr::PhoneType | UserAttr::AddressType => {
+            Column::Folded("lower(v.type)")
+        }
+    }
+}
+
+/// The multi-valued attribute whose rows hold a value attribute, if it is one.
+fn user_values_of(attr: &UserAttr) -> Option<&'static str> {
+    match attr {
+        UserAttr::Phone | UserAttr::PhoneType => Some("phoneNumbers"),
+        UserAttr::CountryCode | UserAttr::AddressType => Some("addresses"),
+        UserAttr::EmailType => Some("emails"),
+        _ => None,
     }
 }
 
@@ -361,6 +387,21 @@ fn user_leaf(
         (UserAttr::GroupId, Some(_)) => {
             sql.push("1 = 0");
         }
+        (attr, comparison) if user_values_of(attr).is_some() => {
+            // Some value of the user's list matches.
+            let list = user_values_of(attr).unwrap_or_default();
+            sql.push(
+                "EXISTS (SELECT 1 FROM user_values v \
+                 WHERE v.tenant_id = u.tenant_id AND v.user_id = u.id AND v.attribute = ",
+            )
+            .bind(Value::Text(list.to_owned()))
+            .push(" AND ");
+            match comparison {
+                None => render_present(sql, user_column(attr)),
+                Some((op, value)) => render_compare(sql, user_column(attr), op, value),
+            }
+            sql.push(")");
+        }
         (attr, None) => render_present(sql, user_column(attr)),
         (attr, Some((op, value))) => render_compare(sql, user_column(attr), op, value),
     }
@@ -418,11 +459,14 @@ fn order_by(sql: &mut Sql, sort: Option<Column>, descending: bool, id: &str) {
     sql.push(id);
 }
 
-/// The column a sort orders by; sorting by membership or by a declared attribute
-/// is not offered.
+/// The column a sort orders by; sorting by membership, by a multi-valued attribute
+/// or by a declared attribute is not offered.
 fn user_sort_column(sort: Option<&Sort<UserAttr>>) -> Option<Column> {
-    sort.filter(|s| !matches!(s.attr, UserAttr::GroupId | UserAttr::Declared(_)))
-        .map(|s| user_column(&s.attr))
+    sort.filter(|s| {
+        !matches!(s.attr, UserAttr::GroupId | UserAttr::Declared(_))
+            && user_values_of(&s.attr).is_none()
+    })
+    .map(|s| user_column(&s.attr))
 }
 
 fn group_sort_column(sort: Option<Sort<GroupAttr>>) -> Option<Column> {
@@ -530,7 +574,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        into_users(rows)
+        self.with_values(into_users(rows)?).await
     }
 
     /// How many of the tenant's groups match `filter`.
@@ -792,24 +836,32 @@ mod tests {
             .unwrap();
         store.migrate().await.unwrap();
         let tenant = TenantId::generate();
-        let filter = Filter::Compare(
+        // The attributes identity providers look users up by.
+        for attr in [
             UserAttr::Email,
-            CompareOp::Eq,
-            FilterValue::Text("a@b.co".into()),
-        );
-        let Sql { text, values } = user_query(tenant, &filter, None, Some(numbered(0, 10)));
-        let explain = format!("EXPLAIN QUERY PLAN {text}");
-        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
-            bind_values!(sqlx::query_as(&explain), values)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-        });
-        let plan: Vec<String> = rows.into_iter().map(|row| row.3).collect();
-        assert!(
-            plan.iter().all(|step| !step.starts_with("SCAN")),
-            "{plan:?}"
-        );
+            UserAttr::UserName,
+            UserAttr::ExternalId,
+            UserAttr::DisplayName,
+        ] {
+            let filter = Filter::Compare(
+                attr.clone(),
+                CompareOp::Eq,
+                FilterValue::Text("a@b.co".into()),
+            );
+            let Sql { text, values } = user_query(tenant, &filter, None, Some(numbered(0, 10)));
+            let explain = format!("EXPLAIN QUERY PLAN {text}");
+            let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
+                bind_values!(sqlx::query_as(&explain), values)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap()
+            });
+            let plan: Vec<String> = rows.into_iter().map(|row| row.3).collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "{attr:?}: {plan:?}"
+            );
+        }
     }
 
     #[tokio::test]

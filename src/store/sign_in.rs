@@ -84,8 +84,12 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        row.map(|row| Ok((User::try_from(row.user)?, row.password_hash)))
-            .transpose()
+        let Some(row) = row else { return Ok(None) };
+        let user = self.with_values(vec![User::try_from(row.user)?]).await?;
+        Ok(user
+            .into_iter()
+            .next()
+            .map(|user| (user, row.password_hash)))
     }
 
     /// Until when each of `subjects` is locked, for those locked after `now`.

@@ -10,6 +10,8 @@ use crate::domain::Timestamp;
 pub(super) enum Value {
     Uuid(Uuid),
     Text(String),
+    OptText(Option<String>),
+    Bool(bool),
     Int(i64),
     Time(Timestamp),
     /// A nullable text.
@@ -55,6 +57,8 @@ macro_rules! bind_values {
             query = match value {
                 $crate::store::sql::Value::Uuid(v) => query.bind(v),
                 $crate::store::sql::Value::Text(v) => query.bind(v),
+                $crate::store::sql::Value::OptText(v) => query.bind(v),
+                $crate::store::sql::Value::Bool(v) => query.bind(v),
                 $crate::store::sql::Value::Int(v) => query.bind(v),
                 $crate::store::sql::Value::Time(v) => query.bind(v),
                 $crate::store::sql::Value::OptionalText(v) => query.bind(v),

@@ -1,21 +1,31 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::domain::{GroupId, LoginMetadata, TenantId, Timestamp, User, UserId, fold_case};
+use crate::domain::{
+    Enterprise, GroupId, LoginMetadata, Manager, NameParts, Profile, TenantId, Timestamp, User,
+    UserId, fold_case,
+};
 
 use super::codec::parse_enum;
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
 /// The user columns every read selects, with the default group joined in.
 pub(super) const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.user_name, u.first_name, u.last_name, \
-    u.phone, u.company, u.country_code, u.role, u.status, u.external_id, \
+    u.display_name, u.nick_name, u.profile_url, u.title, u.user_type, u.preferred_language, \
+    u.locale, u.timezone, u.name_formatted, u.middle_name, u.honorific_prefix, \
+    u.honorific_suffix, u.employee_number, u.cost_center, u.organization, u.division, \
+    u.department, u.manager_id, \
+    COALESCE(mg.display_name, NULLIF(TRIM(mg.first_name || ' ' || mg.last_name), '')) \
+    AS manager_display_name, \
+    u.role, u.status, u.external_id, \
     u.password_hash IS NOT NULL AS has_password, u.two_factor_enabled, \
     u.successful_logins, u.failed_logins, u.last_successful_login_at, \
     u.last_failed_login_at, u.last_action_at, u.password_changed_at, \
     u.version, u.created_at, u.updated_at, d.group_id AS default_group_id \
     FROM users u \
     LEFT JOIN memberships d \
-    ON d.tenant_id = u.tenant_id AND d.user_id = u.id AND d.is_default";
+    ON d.tenant_id = u.tenant_id AND d.user_id = u.id AND d.is_default \
+    LEFT JOIN users mg ON mg.tenant_id = u.tenant_id AND mg.id = u.manager_id";
 
 #[derive(FromRow)]
 pub(super) struct UserRow {
@@ -25,9 +35,25 @@ pub(super) struct UserRow {
     user_name: Option<String>,
     first_name: String,
     last_name: String,
-    phone: Option<String>,
-    company: Option<String>,
-    country_code: Option<String>,
+    display_name: Option<String>,
+    nick_name: Option<String>,
+    profile_url: Option<String>,
+    title: Option<String>,
+    user_type: Option<String>,
+    preferred_language: Option<String>,
+    locale: Option<String>,
+    timezone: Option<String>,
+    name_formatted: Option<String>,
+    middle_name: Option<String>,
+    honorific_prefix: Option<String>,
+    honorific_suffix: Option<String>,
+    employee_number: Option<String>,
+    cost_center: Option<String>,
+    organization: Option<String>,
+    division: Option<String>,
+    department: Option<String>,
+    manager_id: Option<Uuid>,
+    manager_display_name: Option<String>,
     role: String,
     status: String,
     external_id: Option<String>,
@@ -56,9 +82,35 @@ impl TryFrom<UserRow> for User {
             user_name: row.user_name,
             first_name: row.first_name,
             last_name: row.last_name,
-            phone: row.phone,
-            company: row.company,
-            country_code: row.country_code,
+            // The multi-valued attributes are read beside, a page at a time.
+            profile: Profile {
+                display_name: row.display_name,
+                nick_name: row.nick_name,
+                profile_url: row.profile_url,
+                title: row.title,
+                user_type: row.user_type,
+                preferred_language: row.preferred_language,
+                locale: row.locale,
+                timezone: row.timezone,
+                name: NameParts {
+                    formatted: row.name_formatted,
+                    middle_name: row.middle_name,
+                    honorific_prefix: row.honorific_prefix,
+                    honorific_suffix: row.honorific_suffix,
+                },
+                enterprise: Enterprise {
+                    employee_number: row.employee_number,
+                    cost_center: row.cost_center,
+                    organization: row.organization,
+                    division: row.division,
+                    department: row.department,
+                    manager: row.manager_id.map(|id| Manager {
+                        id: UserId::from_uuid(id),
+                        display_name: row.manager_display_name,
+                    }),
+                },
+                ..Profile::default()
+            },
             role: parse_enum("users.role", &row.role)?,
             status: parse_enum("users.status", &row.status)?,
             external_id: row.external_id,
@@ -106,6 +158,41 @@ fn on_user_unique(error: sqlx::Error, user: &User) -> StoreError {
     )
 }
 
+/// Binds the profile's single-valued columns, in the order the user statements name
+/// them after their own: display_name and its folded key, nick_name … manager_id.
+fn bind_profile<'q, DB: sqlx::Database>(
+    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    profile: &'q Profile,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Uuid>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let name = &profile.name;
+    let enterprise = &profile.enterprise;
+    query
+        .bind(profile.display_name.as_ref())
+        .bind(profile.display_name.as_deref().map(fold_case))
+        .bind(profile.nick_name.as_ref())
+        .bind(profile.profile_url.as_ref())
+        .bind(profile.title.as_ref())
+        .bind(profile.user_type.as_ref())
+        .bind(profile.preferred_language.as_ref())
+        .bind(profile.locale.as_ref())
+        .bind(profile.timezone.as_ref())
+        .bind(name.formatted.as_ref())
+        .bind(name.middle_name.as_ref())
+        .bind(name.honorific_prefix.as_ref())
+        .bind(name.honorific_suffix.as_ref())
+        .bind(enterprise.employee_number.as_ref())
+        .bind(enterprise.cost_center.as_ref())
+        .bind(enterprise.organization.as_ref())
+        .bind(enterprise.division.as_ref())
+        .bind(enterprise.department.as_ref())
+        .bind(enterprise.manager.as_ref().map(|m| m.id.as_uuid()))
+}
+
 impl Store {
     /// The user whose personal access key hashes to `key_hash`.
     pub async fn find_user_by_access_key(
@@ -121,7 +208,7 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        row.map(User::try_from).transpose()
+        self.one_with_values(row).await
     }
 
     pub async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<Option<User>> {
@@ -133,7 +220,13 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        row.map(User::try_from).transpose()
+        self.one_with_values(row).await
+    }
+
+    /// The user of `row`, if any, with its multi-valued attributes.
+    pub(super) async fn one_with_values(&self, row: Option<UserRow>) -> StoreResult<Option<User>> {
+        let Some(row) = row else { return Ok(None) };
+        Ok(self.with_values(vec![User::try_from(row)?]).await?.pop())
     }
 }
 
@@ -151,92 +244,108 @@ impl Tx {
                 .fetch_optional(conn)
                 .await?
         });
-        row.map(User::try_from).transpose()
+        let Some(row) = row else { return Ok(None) };
+        Ok(self.with_values(vec![User::try_from(row)?]).await?.pop())
     }
 
-    /// Inserts a new user; a taken email is [`Unique::UserEmail`].
+    /// Inserts a new user with its profile; a taken email is [`Unique::UserEmail`].
     pub async fn insert_user(
         &mut self,
         user: &User,
         password_hash: Option<&str>,
     ) -> StoreResult<()> {
         write!(self, |conn| {
-            sqlx::query(
-                "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
-                 last_name, last_name_key, phone, company, country_code, role, status, \
-                 external_id, password_hash, password_changed_at, version, created_at, updated_at, \
-                 user_name, user_name_key) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21)",
+            bind_profile(
+                sqlx::query(
+                    "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
+                     last_name, last_name_key, role, status, \
+                     external_id, password_hash, password_changed_at, version, created_at, \
+                     updated_at, user_name, user_name_key, display_name, display_name_key, \
+                     nick_name, profile_url, title, user_type, preferred_language, locale, \
+                     timezone, name_formatted, middle_name, honorific_prefix, honorific_suffix, \
+                     employee_number, cost_center, organization, division, department, \
+                     manager_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                     $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, \
+                     $31, $32, $33, $34, $35, $36, $37)",
+                )
+                .bind(user.tenant_id.as_uuid())
+                .bind(user.id.as_uuid())
+                .bind(&user.email)
+                .bind(fold_case(&user.email))
+                .bind(&user.first_name)
+                .bind(fold_case(&user.first_name))
+                .bind(&user.last_name)
+                .bind(fold_case(&user.last_name))
+                .bind(user.role.as_str())
+                .bind(user.status.as_str())
+                .bind(&user.external_id)
+                .bind(password_hash)
+                .bind(user.login.password_changed_at)
+                .bind(user.version)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .bind(&user.user_name)
+                .bind(fold_case(user.user_name())),
+                &user.profile,
             )
-            .bind(user.tenant_id.as_uuid())
-            .bind(user.id.as_uuid())
-            .bind(&user.email)
-            .bind(fold_case(&user.email))
-            .bind(&user.first_name)
-            .bind(fold_case(&user.first_name))
-            .bind(&user.last_name)
-            .bind(fold_case(&user.last_name))
-            .bind(&user.phone)
-            .bind(&user.company)
-            .bind(&user.country_code)
-            .bind(user.role.as_str())
-            .bind(user.status.as_str())
-            .bind(&user.external_id)
-            .bind(password_hash)
-            .bind(user.login.password_changed_at)
-            .bind(user.version)
-            .bind(user.created_at)
-            .bind(user.updated_at)
-            .bind(&user.user_name)
-            .bind(fold_case(user.user_name()))
             .execute(conn)
             .await
             .map_err(|e| on_user_unique(e, user))?;
         });
-        Ok(())
+        self.write_values(user).await
     }
 
     /// Writes the user's profile fields if its stored version is still `expected`;
     /// `false` when it is not (changed or deleted meanwhile).
     pub async fn update_user(&mut self, user: &User, expected: i64) -> StoreResult<bool> {
         let result = write!(self, |conn| {
-            sqlx::query(
-                "UPDATE users SET email = $3, email_key = $4, first_name = $5, \
-                 first_name_key = $6, last_name = $7, last_name_key = $8, phone = $9, \
-                 company = $10, country_code = $11, role = $12, status = $13, \
-                 external_id = $14, version = $15, updated_at = $16, user_name = $18, \
-                 user_name_key = $19 \
-                 WHERE tenant_id = $1 AND id = $2 AND version = $17",
+            bind_profile(
+                sqlx::query(
+                    "UPDATE users SET email = $3, email_key = $4, first_name = $5, \
+                     first_name_key = $6, last_name = $7, last_name_key = $8, role = $9, \
+                     status = $10, external_id = $11, version = $12, updated_at = $13, \
+                     user_name = $15, user_name_key = $16, \
+                     display_name = $17, display_name_key = $18, nick_name = $19, \
+                     profile_url = $20, title = $21, user_type = $22, preferred_language = $23, \
+                     locale = $24, timezone = $25, name_formatted = $26, middle_name = $27, \
+                     honorific_prefix = $28, honorific_suffix = $29, employee_number = $30, \
+                     cost_center = $31, organization = $32, division = $33, department = $34, \
+                     manager_id = $35 \
+                     WHERE tenant_id = $1 AND id = $2 AND version = $14",
+                )
+                .bind(user.tenant_id.as_uuid())
+                .bind(user.id.as_uuid())
+                .bind(&user.email)
+                .bind(fold_case(&user.email))
+                .bind(&user.first_name)
+                .bind(fold_case(&user.first_name))
+                .bind(&user.last_name)
+                .bind(fold_case(&user.last_name))
+                .bind(user.role.as_str())
+                .bind(user.status.as_str())
+                .bind(&user.external_id)
+                .bind(user.version)
+                .bind(user.updated_at)
+                .bind(expected)
+                .bind(&user.user_name)
+                .bind(fold_case(user.user_name())),
+                &user.profile,
             )
-            .bind(user.tenant_id.as_uuid())
-            .bind(user.id.as_uuid())
-            .bind(&user.email)
-            .bind(fold_case(&user.email))
-            .bind(&user.first_name)
-            .bind(fold_case(&user.first_name))
-            .bind(&user.last_name)
-            .bind(fold_case(&user.last_name))
-            .bind(&user.phone)
-            .bind(&user.company)
-            .bind(&user.country_code)
-            .bind(user.role.as_str())
-            .bind(user.status.as_str())
-            .bind(&user.external_id)
-            .bind(user.version)
-            .bind(user.updated_at)
-            .bind(expected)
-            .bind(&user.user_name)
-            .bind(fold_case(user.user_name()))
             .execute(conn)
             .await
             .map_err(|e| on_user_unique(e, user))?
             .rows_affected()
         });
-        Ok(result == 1)
+        if result != 1 {
+            return Ok(false);
+        }
+        self.write_values(user).await?;
+        Ok(true)
     }
 
-    /// Deletes the user and its memberships if its version is still `expected`.
+    /// Deletes the user, its memberships and values if its version is still
+    /// `expected`; the users it managed are left without a manager.
     pub async fn delete_user(
         &mut self,
         tenant: TenantId,
@@ -248,11 +357,25 @@ impl Tx {
                 .bind(tenant.as_uuid())
                 .bind(id.as_uuid())
                 .bind(expected)
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?
                 .rows_affected()
         });
-        Ok(result == 1)
+        if result != 1 {
+            return Ok(false);
+        }
+        // Their SCIM resources change, so their versions (ETags) move.
+        write!(self, |conn| {
+            sqlx::query(
+                "UPDATE users SET manager_id = NULL, version = version + 1 \
+                 WHERE tenant_id = $1 AND manager_id = $2",
+            )
+            .bind(tenant.as_uuid())
+            .bind(id.as_uuid())
+            .execute(conn)
+            .await?;
+        });
+        Ok(true)
     }
 
     /// Replaces the user's personal access key.

@@ -26,6 +26,7 @@ mod schema;
 mod scim;
 mod scim_bulk;
 mod scim_hardening;
+mod scim_profile;
 mod secrets;
 mod sign_in;
 mod tenants;

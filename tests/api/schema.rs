@@ -604,6 +604,33 @@ struct OldUser {
 }
 
 /// An Argon2id PHC string of `password`, as the previous release stored them.
+/// The profile the migration makes of a user of the previous schema: its email as
+/// the primary work email, its phone as the work phone, its country as a work
+/// address, its company as the organization, its names as the displayName and an
+/// admin's role as an "admin" role value.
+fn migrated_profile(user: &OldUser) -> Value {
+    let value = |value: &str, kind: Option<&str>, primary: bool| json!({ "value": value, "type": kind, "primary": primary, "display": null });
+    json!({
+        "displayName": format!("{} {}", user.first_name, user.last_name),
+        "nickName": null, "profileUrl": null, "title": null, "userType": null,
+        "preferredLanguage": null, "locale": null, "timezone": null,
+        "formattedName": null, "middleName": null, "honorificPrefix": null,
+        "honorificSuffix": null,
+        "emails": [value(user.email, Some("work"), true)],
+        "phoneNumbers": user.phone.map(|p| vec![value(p, Some("work"), false)]).unwrap_or_default(),
+        "ims": [], "photos": [],
+        "addresses": user.country_code.map(|c| vec![json!({
+            "formatted": null, "streetAddress": null, "locality": null, "region": null,
+            "postalCode": null, "country": c, "type": "work", "primary": false,
+        })]).unwrap_or_default(),
+        "entitlements": [],
+        "roles": if user.role == "admin" { vec![value("admin", None, false)] } else { vec![] },
+        "x509Certificates": [],
+        "employeeNumber": null, "costCenter": null, "organization": user.company,
+        "division": null, "department": null, "manager": null,
+    })
+}
+
 fn password_hash(password: &str) -> String {
     use argon2::password_hash::{PasswordHasher as _, SaltString};
     let salt = SaltString::encode_b64(b"saltsaltsaltsalt").expect("a salt");
@@ -822,6 +849,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
                 "role": user.role,
                 "status": user.status,
                 "externalId": user.external_id,
+                "profile": migrated_profile(user),
                 "defaultGroupId": (user.id == users[0].id).then(|| group.as_uuid().to_string()),
                 "hasPassword": user.password.is_some(),
                 "twoFactorEnabled": false,
@@ -907,6 +935,79 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
         )
         .await;
         assert_eq!(body["items"], groups, "the groups of {}", user.email);
+    }
+
+    // phone, company and country code moved into the profile: a work phone, the
+    // enterprise organization and a work address's country, read the same through
+    // every face; the email is the primary work email and an admin has the "admin"
+    // role value.
+    let ada = users[0].id.as_uuid().to_string();
+    let scim_ada = expect_json(
+        app.get(&format!("/scim/v2/Users/{ada}"), &key_secret).await,
+        200,
+    )
+    .await;
+    assert_eq!(scim_ada["displayName"], "Ada Lovelace", "{scim_ada}");
+    assert_eq!(
+        scim_ada["emails"],
+        json!([{ "value": users[0].email, "type": "work", "primary": true }])
+    );
+    assert_eq!(
+        scim_ada["phoneNumbers"],
+        json!([{ "value": "+44 20 7946 0000", "type": "work" }])
+    );
+    assert_eq!(
+        scim_ada["addresses"],
+        json!([{ "country": "GB", "type": "work" }])
+    );
+    assert_eq!(scim_ada["roles"], json!([{ "value": "admin" }]));
+    assert_eq!(
+        scim_ada["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        json!({ "organization": "Analytical Engines Ltd" })
+    );
+    let scim_grace = expect_json(
+        app.get(
+            &format!("/scim/v2/Users/{}", users[1].id.as_uuid()),
+            &key_secret,
+        )
+        .await,
+        200,
+    )
+    .await;
+    for absent in ["phoneNumbers", "addresses", "roles"] {
+        assert!(scim_grace.get(absent).is_none(), "{scim_grace}");
+    }
+    let dynatrace = expect_json(
+        app.get(&format!("/iam/v1/accounts/{t}/users/groups"), &key_secret)
+            .await,
+        200,
+    )
+    .await;
+    for user in &users {
+        let sixeye = expect_json(
+            app.get(&format!("/users/{}", user.id.as_uuid()), &key_secret)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(
+            sixeye["data"]["attributes"]["phoneNumber"],
+            json!(user.phone),
+            "{sixeye}"
+        );
+        let dynatrace = &dynatrace
+            .as_array()
+            .expect("Dynatrace's users")
+            .iter()
+            .find(|u| u["uid"] == user.id.as_uuid().to_string())
+            .expect("the user on Dynatrace")
+            .clone();
+        assert_eq!(dynatrace["company"], json!(user.company), "{dynatrace}");
+        assert_eq!(
+            dynatrace["countryCode"],
+            json!(user.country_code),
+            "{dynatrace}"
+        );
     }
 
     // The userName kept before the upgrade still finds its user.

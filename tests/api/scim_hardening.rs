@@ -376,13 +376,12 @@ async fn a_scim_patch_on_an_unknown_path_is_invalid_path_and_changes_nothing() {
     let id = user["id"].as_str().unwrap();
     let before = stored(&app, &t, id).await;
     for path in [
-        "nickName",
-        "title",
-        "name.middleName",
-        "emails.display",
-        r#"emails[display eq "x"].value"#,
+        "favouriteColour",
+        "name.nickName",
+        "emails.colour",
+        r#"emails[colour eq "x"].value"#,
         r#"name[givenName eq "Grace"]"#,
-        &format!("{ENTERPRISE}:manager"),
+        &format!("{ENTERPRISE}:boss"),
         &format!("{GROUP}:displayName"),
         "urn:example:unknown:1.0:User:x",
         "emails[type eq",
@@ -399,14 +398,15 @@ async fn a_scim_patch_on_an_unknown_path_is_invalid_path_and_changes_nothing() {
         )
         .await;
     }
-    let no_path = json!([{ "op": "replace", "value": { "active": false, "nickName": "x" } }]);
+    let no_path =
+        json!([{ "op": "replace", "value": { "active": false, "favouriteColour": "x" } }]);
     expect_error(
         patch_user(&app, &t, id, no_path).await,
         400,
         Some("invalidPath"),
     )
     .await;
-    let read_only = json!([{ "op": "replace", "path": "displayName", "value": "x" }]);
+    let read_only = json!([{ "op": "replace", "path": "groups", "value": [] }]);
     expect_error(
         patch_user(&app, &t, id, read_only).await,
         400,
@@ -450,20 +450,23 @@ async fn a_scim_patch_whose_value_filter_matches_nothing_is_no_target() {
     )
     .await;
     assert_eq!(patched["phoneNumbers"][0]["value"], "+1 555 0101");
-    // The one value of each attribute is the primary one, as filters read it.
+    // A filter on primary finds the value marked primary.
     let patched = expect_scim(
         patch_user(
             &app,
             &t,
             id,
-            json!([{ "op": "replace", "path": r#"roles[primary eq "True"].value"#, "value": "admin" }]),
+            json!([{ "op": "replace", "path": r#"emails[primary eq "True"].type"#, "value": "home" }]),
         )
         .await,
         200,
     )
     .await;
-    assert_eq!(patched["roles"], json!([{ "value": "admin" }]));
-    // A value added as primary replaces the one there was.
+    assert_eq!(
+        patched["emails"],
+        json!([{ "value": "grace@example.com", "type": "home", "primary": true }])
+    );
+    // A value added as primary takes primary from the one there was (RFC 7644 §3.5.2).
     let patched = expect_scim(
         patch_user(
             &app,
@@ -477,7 +480,8 @@ async fn a_scim_patch_whose_value_filter_matches_nothing_is_no_target() {
     .await;
     assert_eq!(
         patched["emails"],
-        json!([{ "value": "amazing@example.com", "type": "work" }])
+        json!([{ "value": "grace@example.com", "type": "home" },
+               { "value": "amazing@example.com", "primary": true }])
     );
 
     // Removing a member the group does not have.
@@ -613,7 +617,7 @@ async fn scim_bodies_nested_too_deep_and_bulk_patches_beyond_the_limits_are_refu
             { "method": "PATCH", "path": format!("/Users/{id}"), "data": {
                 "schemas": [PATCH], "Operations": [{ "op": "replace", "path": deep_path, "value": "x" }] } },
             { "method": "PATCH", "path": format!("/Users/{id}"), "data": {
-                "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "nickName", "value": "x" }] } },
+                "schemas": [PATCH], "Operations": [{ "op": "replace", "path": "favouriteColour", "value": "x" }] } },
         ],
     });
     let reply = expect_scim(

@@ -134,7 +134,8 @@ async fn a_member_changes_its_own_profile_and_nothing_else() {
         app.patch(
             &own,
             &token,
-            &json!({"firstName": "Selma", "phone": "+1 555 0100"}),
+            &json!({"firstName": "Selma", "phone": "+1 555 0100",
+                    "profile": {"title": "Engineer", "timezone": "Europe/Oslo"}}),
         )
         .await,
         200,
@@ -144,6 +145,7 @@ async fn a_member_changes_its_own_profile_and_nothing_else() {
         (&changed["firstName"], &changed["phone"]),
         (&json!("Selma"), &json!("+1 555 0100"))
     );
+    assert_eq!(changed["profile"]["title"], "Engineer");
     // What decides its access stays with the administrators.
     for forbidden in [
         json!({"role": "admin"}),
@@ -151,6 +153,8 @@ async fn a_member_changes_its_own_profile_and_nothing_else() {
         json!({"email": "elsewhere@acme.com"}),
         json!({"externalId": "x-1"}),
         json!({"firstName": "Sneaky", "role": "admin"}),
+        json!({"profile": {"roles": [{"value": "admin"}]}}),
+        json!({"profile": {"emails": [{"value": "elsewhere@acme.com"}]}}),
     ] {
         expect_problem(app.patch(&own, &token, &forbidden).await, 403).await;
     }

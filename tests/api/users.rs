@@ -1,5 +1,5 @@
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_json, expect_problem, problem_fields};
 
@@ -561,4 +561,109 @@ async fn q_status_role_and_group_combine_into_one_filter_and_page_by_cursor() {
             "r4@acme.com"
         ]
     );
+}
+
+#[tokio::test]
+async fn the_native_face_reads_and_writes_the_scim_profile() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let boss = app.user(&t, "boss@example.com").await;
+    let boss_id = boss["id"].as_str().unwrap();
+    let created = expect_json(
+        app.post(
+            &format!("/v1/tenants/{}/users", t.id),
+            &t.admin,
+            &json!({
+                "email": "ada@example.com", "firstName": "Ada", "lastName": "Lovelace",
+                "phone": "+44 20 7946 0000",
+                "profile": {
+                    "displayName": "Ada L.", "title": "Analyst", "locale": "en-GB",
+                    "phoneNumbers": [{"value": "+44 7700 900000", "type": "mobile"}],
+                    "addresses": [{"locality": "London", "country": "GB", "type": "home"}],
+                    "department": "Engines", "managerId": boss_id,
+                },
+            }),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let profile = &created["profile"];
+    assert_eq!(profile["displayName"], "Ada L.");
+    assert_eq!(profile["title"], "Analyst");
+    assert_eq!(profile["department"], "Engines");
+    assert_eq!(profile["manager"]["id"], boss_id);
+    // `phone` is the work phone beside the others.
+    assert_eq!(
+        profile["phoneNumbers"],
+        json!([
+            {"value": "+44 7700 900000", "type": "mobile", "primary": false, "display": null},
+            {"value": "+44 20 7946 0000", "type": "work", "primary": false, "display": null},
+        ])
+    );
+    assert_eq!(created["phone"], "+44 20 7946 0000");
+    // The email is the primary work email.
+    assert_eq!(
+        profile["emails"],
+        json!([{"value": "ada@example.com", "type": "work", "primary": true, "display": null}])
+    );
+    assert_eq!(
+        created["countryCode"],
+        Value::Null,
+        "only a work address gives it"
+    );
+
+    let path = format!(
+        "/v1/tenants/{}/users/{}",
+        t.id,
+        created["id"].as_str().unwrap()
+    );
+    let changed = expect_json(
+        app.patch(
+            &path,
+            &t.admin,
+            &json!({"role": "admin", "email": "ada@engines.example",
+                    "profile": {"title": null, "managerId": null, "nickName": "Countess"}}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let profile = &changed["profile"];
+    assert!(profile["title"].is_null());
+    assert!(profile["manager"].is_null());
+    assert_eq!(profile["nickName"], "Countess");
+    assert_eq!(profile["displayName"], "Ada L.", "what is not named stays");
+    // The role is written into the roles, the email into the primary email.
+    assert_eq!(profile["roles"][0]["value"], "admin");
+    assert_eq!(profile["emails"][0]["value"], "ada@engines.example");
+    let scim = expect_json(
+        app.get(
+            &format!("/scim/v2/Users/{}", created["id"].as_str().unwrap()),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(scim["roles"], json!([{"value": "admin"}]));
+    assert_eq!(scim["nickName"], "Countess");
+    let member = expect_json(
+        app.patch(&path, &t.admin, &json!({"role": "member"})).await,
+        200,
+    )
+    .await;
+    assert_eq!(member["profile"]["roles"], json!([]));
+
+    // The profile's rules hold here too.
+    for bad in [
+        json!({"profile": {"timezone": "not a zone"}}),
+        json!({"profile": {"emails": [{"value": "a@example.com", "primary": true},
+                                      {"value": "b@example.com", "primary": true}]}}),
+        json!({"profile": {"managerId": "not-an-id"}}),
+        json!({"profile": {"managerId": uuid::Uuid::now_v7().to_string()}}),
+        json!({"profile": {"favouriteColour": "blue"}}),
+    ] {
+        expect_problem(app.patch(&path, &t.admin, &bad).await, 400).await;
+    }
 }

@@ -72,7 +72,7 @@ impl From<User> for UserResource {
                 first_name: user.first_name,
                 last_name: user.last_name,
                 email: user.email,
-                phone_number: user.phone,
+                phone_number: user.profile.work_phone().map(str::to_owned),
                 suspended: user.status == Status::Disabled,
                 last_login_time: user.login.last_successful_login_at.map(sixeye_time),
                 last_action_time: user.login.last_action_at.map(sixeye_time),

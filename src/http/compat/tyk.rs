@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::domain::{
     Description, Email, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, NewUser,
-    PasswordPolicy, PersonName, Role, Status, TenantId, User, UserId, UserPatch, Violations,
+    PasswordPolicy, PersonName, Profile, Role, Status, TenantId, User, UserId, UserPatch,
+    Violations,
 };
 use crate::domain::{Filter, Include, NumberedPage, PageLimit, UserQuery, Window};
 use crate::http::AppState;
@@ -361,9 +362,7 @@ impl UserBody {
             user_name: None,
             first_name,
             last_name,
-            phone: None,
-            company: None,
-            country_code: None,
+            profile: Profile::default(),
             role: role.unwrap_or(Role::Member),
             status: status.unwrap_or(Status::Active),
             external_id: None,

@@ -587,7 +587,15 @@ fn user_kind(path: &AttrPath, declared: &[AttributeDefinition]) -> Option<Kind<U
     match path.schema.as_deref() {
         Some(CUSTOM_USER_SCHEMA) => return declared_kind(path, declared),
         Some(ENTERPRISE_USER) => {
-            return (key == "organization").then_some(Kind::Text(Company));
+            return Some(match key.as_str() {
+                "organization" => Kind::Text(Company),
+                "employeenumber" => Kind::Text(EmployeeNumber),
+                "costcenter" => Kind::Text(CostCenter),
+                "division" => Kind::Text(Division),
+                "department" => Kind::Text(Department),
+                "manager" | "manager.value" => Kind::Id(ManagerId),
+                _ => return None,
+            });
         }
         Some(GROUP) => return None,
         _ => {}
@@ -596,12 +604,21 @@ fn user_kind(path: &AttrPath, declared: &[AttributeDefinition]) -> Option<Kind<U
         "id" => Kind::Id(Id),
         "username" => Kind::Text(UserName),
         "emails" | "emails.value" => Kind::Text(Email),
-        "emails.type" | "phonenumbers.type" | "addresses.type" => Kind::Shared("work"),
+        "emails.type" => Kind::Text(EmailType),
+        "phonenumbers.type" => Kind::Text(PhoneType),
+        "addresses.type" => Kind::Text(AddressType),
         "emails.primary" | "phonenumbers.primary" | "roles.primary" | "addresses.primary" => {
             Kind::SharedTrue
         }
         "name.givenname" => Kind::Text(FirstName),
         "name.familyname" => Kind::Text(LastName),
+        "displayname" => Kind::Text(DisplayName),
+        "nickname" => Kind::Text(NickName),
+        "title" => Kind::Text(Title),
+        "usertype" => Kind::Text(UserType),
+        "preferredlanguage" => Kind::Text(PreferredLanguage),
+        "locale" => Kind::Text(Locale),
+        "timezone" => Kind::Text(Timezone),
         "externalid" => Kind::Text(ExternalId),
         "phonenumbers" | "phonenumbers.value" => Kind::Text(Phone),
         "addresses.country" => Kind::Text(CountryCode),
@@ -889,7 +906,7 @@ mod tests {
         assert_eq!(
             user_filter(r#"emails[type eq "work" and value co "@Example.com"]"#).unwrap(),
             Filter::and(
-                Filter::Constant(true),
+                Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("work".into())),
                 Filter::Compare(
                     UserAttr::Email,
                     Co,
@@ -898,8 +915,8 @@ mod tests {
             )
         );
         assert_eq!(
-            user_filter(r#"emails[type eq "home"]"#).unwrap(),
-            Filter::Constant(false)
+            user_filter(r#"emails[type eq "Home"]"#).unwrap(),
+            Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("home".into()))
         );
         assert_eq!(
             user_filter("active eq false").unwrap(),
@@ -926,9 +943,9 @@ mod tests {
     #[test]
     fn unknown_attributes_and_mistyped_values_are_refused() {
         for bad in [
-            r#"nickName eq "bob""#,
+            r#"favouriteColour eq "bob""#,
             r#"name.middleName eq "x""#,
-            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "x""#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:boss eq "x""#,
             "active eq \"maybe\"",
             r#"id co "abc""#,
             r#"meta.created co "2026""#,

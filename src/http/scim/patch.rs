@@ -646,23 +646,23 @@ mod tests {
     fn paths_that_name_nothing_in_the_schema_are_invalid_paths() {
         let user = || json!({ "emails": [{ "value": "a@x.co", "type": "work" }], "name": {} });
         for path in [
-            "nickName",
-            "name.middleName",
+            "favouriteColour",
+            "name.nickName",
             "name[givenName eq \"A\"]",
-            "emails.display",
-            "emails[display eq \"x\"]",
-            "emails[type eq \"work\"].display",
+            "emails.colour",
+            "emails[colour eq \"x\"]",
+            "emails[type eq \"work\"].colour",
             "emails[value[type eq \"x\"]]",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:boss",
             "urn:ietf:params:scim:schemas:core:2.0:Group:displayName",
             "a[",
         ] {
             let ops = json!([{ "op": "add", "path": path, "value": "x" }]);
             assert_eq!(scim_type(try_patch(user(), ops)), "invalidPath", "{path}");
         }
-        let ops = json!([{ "op": "replace", "value": { "nickName": "x" } }]);
+        let ops = json!([{ "op": "replace", "value": { "favouriteColour": "x" } }]);
         assert_eq!(scim_type(try_patch(user(), ops)), "invalidPath");
-        let ops = json!([{ "op": "replace", "path": "displayName", "value": "x" }]);
+        let ops = json!([{ "op": "replace", "path": "groups", "value": [] }]);
         assert_eq!(scim_type(try_patch(user(), ops)), "mutability");
         // Read-only attributes sent back beside the others are ignored.
         let ops = json!([{ "op": "replace", "value": { "id": "1", "meta": {}, "active": false } }]);

@@ -117,42 +117,74 @@ fn multi(name: &str, description: &str, sub: Vec<Value>) -> Value {
     )
 }
 
-/// `type`, the one sub-attribute beside the value that every multi-valued attribute
-/// of a user has. There is at most one value, so `primary` is accepted (to choose
-/// among several sent) but not kept.
-fn work_type() -> Value {
+/// A string with canonical values.
+fn canonical(name: &str, description: &str, values: &[&str]) -> Value {
     with(
-        attr("type", "string", "Always \"work\""),
-        json!({ "canonicalValues": ["work"] }),
+        attr(name, "string", description),
+        json!({ "canonicalValues": values }),
     )
 }
 
-/// The ISO 3166-1 alpha-2 codes, declared as `addresses.country`'s canonical values.
-const COUNTRY_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM \
-    BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX \
-    CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG \
-    GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR \
-    IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV \
-    LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE \
-    NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO \
-    RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF \
-    TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF \
-    WS YE YT ZA ZM ZW";
+/// The sub-attributes of a multi-valued attribute (RFC 7643 §2.4): `value` as
+/// `value` declares it, `display`, `type` (with its canonical values, if the RFC
+/// gives them) and `primary`.
+fn value_subs(value: Value, types: &[&str]) -> Vec<Value> {
+    let kind = if types.is_empty() {
+        attr("type", "string", "A label for the value's function")
+    } else {
+        canonical("type", "A label for the value's function", types)
+    };
+    vec![
+        value,
+        attr("display", "string", "A human-readable name for the value"),
+        kind,
+        attr(
+            "primary",
+            "boolean",
+            "Whether this is the preferred value; at most one value is primary",
+        ),
+    ]
+}
+
+/// A string that may be read back in any letter case it was written (caseExact
+/// false is the default; these are the attributes RFC 7643 makes case-exact).
+fn case_exact(value: Value) -> Value {
+    with(value, json!({ "caseExact": true }))
+}
 
 fn user_schema() -> Value {
-    let mut emails = vec![with(
-        attr("value", "string", "The user's email address"),
-        json!({ "required": true }),
-    )];
-    emails.push(work_type());
-    let mut phones = vec![attr("value", "string", "The user's phone number")];
-    phones.push(work_type());
-    let countries: Vec<&str> = COUNTRY_CODES.split_whitespace().collect();
-    let mut addresses = vec![with(
-        attr("country", "string", "ISO 3166-1 alpha-2 country code"),
-        json!({ "canonicalValues": countries }),
-    )];
-    addresses.push(work_type());
+    let reference = |name: &str, description: &str, types: &[&str]| {
+        with(
+            attr(name, "reference", description),
+            json!({ "referenceTypes": types }),
+        )
+    };
+    let address_subs = vec![
+        attr(
+            "formatted",
+            "string",
+            "The full mailing address, formatted for display",
+        ),
+        attr("streetAddress", "string", "The full street address"),
+        attr("locality", "string", "The city or locality"),
+        attr("region", "string", "The state or region"),
+        attr("postalCode", "string", "The zip code or postal code"),
+        attr(
+            "country",
+            "string",
+            "The country name component (ISO 3166-1 alpha-2 \"code\" format recommended)",
+        ),
+        canonical(
+            "type",
+            "A label for the address's function",
+            &["work", "home", "other"],
+        ),
+        attr(
+            "primary",
+            "boolean",
+            "Whether this is the preferred mailing address; at most one is primary",
+        ),
+    ];
     json!({
         "id": USER,
         "name": "User",
@@ -160,27 +192,47 @@ fn user_schema() -> Value {
         "attributes": [
             with(attr("userName", "string", "The user's email address unless the identity provider sends another name; unique in the tenant regardless of case"),
                  json!({ "required": true, "uniqueness": "server" })),
-            with(attr("name", "complex", "The user's name"), json!({ "subAttributes": [
-                attr("givenName", "string", "First name"),
-                attr("familyName", "string", "Last name"),
+            with(attr("name", "complex", "The components of the user's real name"), json!({ "subAttributes": [
+                attr("formatted", "string", "The full name, formatted for display"),
+                attr("familyName", "string", "The family name (last name)"),
+                attr("givenName", "string", "The given name (first name)"),
+                attr("middleName", "string", "The middle name(s)"),
+                attr("honorificPrefix", "string", "The honorific prefix(es), such as Ms."),
+                attr("honorificSuffix", "string", "The honorific suffix(es), such as III"),
             ] })),
-            with(attr("displayName", "string", "Given and family name"), json!({ "mutability": "readOnly" })),
-            with(multi("emails", "The user's email address; may be left out when userName is one", emails),
-                 json!({ "required": true })),
-            multi("phoneNumbers", "At most one phone number", phones),
-            multi("addresses", "At most one address, of which the country is kept", addresses),
-            with(multi("roles", "The user's one role: admin or member (member when not sent)", vec![
-                with(attr("value", "string", "admin or member"), json!({ "canonicalValues": ["admin", "member"] })),
-            ]), json!({ "required": true })),
+            attr("displayName", "string", "The name of the user, suitable for display; kept as written"),
+            attr("nickName", "string", "The casual way to address the user"),
+            reference("profileUrl", "A URI of the user's online profile", &["external"]),
+            attr("title", "string", "The user's title, such as Vice President"),
+            attr("userType", "string", "The relationship to the organization, such as Employee"),
+            attr("preferredLanguage", "string", "The preferred written or spoken language (an Accept-Language value, such as en-US)"),
+            attr("locale", "string", "The default location for localizing, such as en-US"),
+            attr("timezone", "string", "The time zone, in the IANA database's format, such as America/Los_Angeles"),
             with(attr("active", "boolean", "Whether the user's status is active (true when not sent)"),
                  json!({ "required": true })),
             with(attr("password", "string", "Set on create or replace; never returned"),
                  json!({ "mutability": "writeOnly", "returned": "never" })),
+            multi("emails", "Email addresses; the primary one (else the first) is the sign-in address, and without emails the userName must be one",
+                  value_subs(attr("value", "string", "An email address"), &["work", "home", "other"])),
+            multi("phoneNumbers", "Phone numbers",
+                  value_subs(attr("value", "string", "A phone number"), &["work", "home", "mobile", "fax", "pager", "other"])),
+            multi("ims", "Instant messaging addresses",
+                  value_subs(attr("value", "string", "An instant messaging address"), &["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"])),
+            multi("photos", "URLs of photos of the user",
+                  value_subs(reference("value", "The URL of a photo", &["external"]), &["photo", "thumbnail"])),
+            multi("addresses", "Physical mailing addresses", address_subs),
             with(multi("groups", "The groups the user belongs to", vec![
-                attr("value", "string", "The group's id"),
-                attr("display", "string", "The group's name"),
-                with(attr("$ref", "reference", "The group's URI"), json!({ "referenceTypes": ["Group"] })),
+                with(attr("value", "string", "The group's id"), json!({ "mutability": "readOnly" })),
+                with(reference("$ref", "The group's URI", &["Group"]), json!({ "mutability": "readOnly" })),
+                with(attr("display", "string", "The group's name"), json!({ "mutability": "readOnly" })),
+                with(canonical("type", "How the user belongs", &["direct", "indirect"]), json!({ "mutability": "readOnly" })),
             ]), json!({ "mutability": "readOnly" })),
+            multi("entitlements", "Entitlements of the user",
+                  value_subs(attr("value", "string", "An entitlement"), &[])),
+            multi("roles", "Roles of the user, kept as written; a value \"admin\" (any case) makes the user an admin of the directory, else it is a member",
+                  value_subs(attr("value", "string", "A role"), &[])),
+            multi("x509Certificates", "Certificates of the user",
+                  value_subs(case_exact(attr("value", "binary", "A DER-encoded X.509 certificate, base64")), &[])),
         ],
         "meta": { "resourceType": "Schema" }
     })
@@ -191,7 +243,20 @@ fn enterprise_schema() -> Value {
         "id": ENTERPRISE_USER,
         "name": "EnterpriseUser",
         "description": "Enterprise User",
-        "attributes": [attr("organization", "string", "The user's company")],
+        "attributes": [
+            attr("employeeNumber", "string", "A string identifier, typically numeric or alphanumeric, assigned to the person"),
+            attr("costCenter", "string", "The name of a cost center"),
+            attr("organization", "string", "The name of an organization"),
+            attr("division", "string", "The name of a division"),
+            attr("department", "string", "The name of a department"),
+            with(attr("manager", "complex", "The user's manager: another user of the tenant"), json!({ "subAttributes": [
+                attr("value", "string", "The id of the manager's User resource"),
+                with(attr("$ref", "reference", "The URI of the manager's User resource"),
+                     json!({ "referenceTypes": ["User"], "mutability": "readOnly" })),
+                with(attr("displayName", "string", "The manager's displayName (else its names)"),
+                     json!({ "mutability": "readOnly" })),
+            ] })),
+        ],
         "meta": { "resourceType": "Schema" }
     })
 }

@@ -3,8 +3,9 @@
 use serde_json::{Value, json};
 
 use crate::domain::{
-    Company, CountryCode, Email, ExternalId, NewPassword, NewUser, PasswordPolicy, Patch,
-    PersonName, Phone, Role, Status, UserId, UserName, UserPatch,
+    ADDRESSES, Address, Email, Enterprise, ExternalId, Manager, MultiValue, NameParts, NewPassword,
+    NewUser, PasswordPolicy, Patch, PersonName, Profile, Status, User, UserId, UserName, UserPatch,
+    ValueList,
 };
 use crate::domain::{Filter, Include, UserQuery, Window};
 use crate::http::AppState;
@@ -12,24 +13,22 @@ use crate::service::{Listing, Precondition, Resource, ServiceError, UserWithGrou
 
 use super::error::ScimError;
 use super::filter::{user_filter, user_sort};
-use super::patch::{Attribute, Schema, apply, operations};
+use super::patch::{Attribute, Operation, Schema, apply, operations};
 use super::resources::Change;
 use super::schemas::{ENTERPRISE_USER, USER};
 use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
-/// A user as a SCIM User resource. Each multi-valued attribute has at most one
-/// value, so none is marked `primary`; an empty name part is left out.
+/// A user as a SCIM User resource: every attribute stored, as it was written; absent
+/// ones are left out, and `primary` appears only where it is true.
 pub fn render(found: &UserWithGroups, base: &str) -> Value {
     let user = &found.user;
+    let profile = &user.profile;
     // Groups by name, as SCIM has always listed them.
     let mut groups: Vec<&crate::domain::Group> = found.groups.iter().collect();
     groups.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut schemas = vec![USER];
-    let mut value = json!({
+    let resource = json!({
         "id": user.id.to_string(),
         "userName": user.user_name(),
-        "emails": [{ "value": user.email, "type": "work" }],
-        "roles": [{ "value": user.role.as_str() }],
         "active": user.status == Status::Active,
         "groups": groups.iter().map(|group| json!({
             "value": group.id.to_string(),
@@ -44,34 +43,104 @@ pub fn render(found: &UserWithGroups, base: &str) -> Value {
             "version": super::etag(user.version),
         },
     });
-    let mut name = serde_json::Map::new();
-    for (key, part) in [
-        ("givenName", &user.first_name),
-        ("familyName", &user.last_name),
-    ] {
-        if !part.is_empty() {
-            name.insert(key.to_owned(), json!(part));
+    let mut object = match resource {
+        Value::Object(object) => object,
+        _ => serde_json::Map::new(),
+    };
+    let some = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+    let name = texts(&[
+        ("formatted", profile.name.formatted.clone()),
+        ("familyName", some(&user.last_name)),
+        ("givenName", some(&user.first_name)),
+        ("middleName", profile.name.middle_name.clone()),
+        ("honorificPrefix", profile.name.honorific_prefix.clone()),
+        ("honorificSuffix", profile.name.honorific_suffix.clone()),
+    ]);
+    if !name.is_empty() {
+        object.insert("name".to_owned(), Value::Object(name));
+    }
+    object.extend(texts(&[
+        ("externalId", user.external_id.clone()),
+        ("displayName", profile.display_name.clone()),
+        ("nickName", profile.nick_name.clone()),
+        ("profileUrl", profile.profile_url.clone()),
+        ("title", profile.title.clone()),
+        ("userType", profile.user_type.clone()),
+        ("preferredLanguage", profile.preferred_language.clone()),
+        ("locale", profile.locale.clone()),
+        ("timezone", profile.timezone.clone()),
+    ]));
+    for list in ValueList::ALL {
+        let values = profile.list(list);
+        if !values.is_empty() {
+            let rendered = values.iter().map(render_value).collect();
+            object.insert(list.as_str().to_owned(), Value::Array(rendered));
         }
     }
-    if !name.is_empty() {
-        value["name"] = Value::Object(name);
-        let display = format!("{} {}", user.first_name, user.last_name);
-        value["displayName"] = json!(display.trim());
+    if !profile.addresses.is_empty() {
+        let rendered = profile.addresses.iter().map(render_address).collect();
+        object.insert(ADDRESSES.to_owned(), Value::Array(rendered));
     }
-    if let Some(external_id) = &user.external_id {
-        value["externalId"] = json!(external_id);
+    let mut schemas = vec![USER];
+    let enterprise = &profile.enterprise;
+    let mut extension = texts(&[
+        ("employeeNumber", enterprise.employee_number.clone()),
+        ("costCenter", enterprise.cost_center.clone()),
+        ("organization", enterprise.organization.clone()),
+        ("division", enterprise.division.clone()),
+        ("department", enterprise.department.clone()),
+    ]);
+    if let Some(manager) = &enterprise.manager {
+        let mut reference = json!({
+            "value": manager.id.to_string(),
+            "$ref": format!("{base}/Users/{}", manager.id),
+        });
+        if let Some(display) = &manager.display_name {
+            reference["displayName"] = json!(display);
+        }
+        extension.insert("manager".to_owned(), reference);
     }
-    if let Some(phone) = &user.phone {
-        value["phoneNumbers"] = json!([{ "value": phone, "type": "work" }]);
-    }
-    if let Some(country) = &user.country_code {
-        value["addresses"] = json!([{ "country": country, "type": "work" }]);
-    }
-    if let Some(company) = &user.company {
+    if !extension.is_empty() {
         schemas.push(ENTERPRISE_USER);
-        value[ENTERPRISE_USER] = json!({ "organization": company });
+        object.insert(ENTERPRISE_USER.to_owned(), Value::Object(extension));
     }
-    value["schemas"] = json!(schemas);
+    object.insert("schemas".to_owned(), json!(schemas));
+    Value::Object(object)
+}
+
+/// The named texts that are present, as a JSON object.
+fn texts(pairs: &[(&str, Option<String>)]) -> serde_json::Map<String, Value> {
+    pairs
+        .iter()
+        .filter_map(|(name, text)| Some(((*name).to_owned(), Value::String(text.clone()?))))
+        .collect()
+}
+
+fn render_value(item: &MultiValue) -> Value {
+    let mut value = Value::Object(texts(&[
+        ("value", item.value.clone()),
+        ("type", item.kind.clone()),
+        ("display", item.display.clone()),
+    ]));
+    if item.primary {
+        value["primary"] = Value::Bool(true);
+    }
+    value
+}
+
+fn render_address(address: &Address) -> Value {
+    let mut value = Value::Object(texts(&[
+        ("formatted", address.formatted.clone()),
+        ("streetAddress", address.street_address.clone()),
+        ("locality", address.locality.clone()),
+        ("region", address.region.clone()),
+        ("postalCode", address.postal_code.clone()),
+        ("country", address.country.clone()),
+        ("type", address.kind.clone()),
+    ]));
+    if address.primary {
+        value["primary"] = Value::Bool(true);
+    }
     value
 }
 
@@ -82,18 +151,27 @@ struct UserInput {
     user_name: Option<UserName>,
     first_name: PersonName,
     last_name: PersonName,
-    phone: Option<Phone>,
-    company: Option<Company>,
-    country_code: Option<CountryCode>,
-    role: Option<Role>,
+    profile: Profile,
     active: Option<bool>,
     external_id: Option<ExternalId>,
     password: Option<NewPassword>,
 }
 
+/// The sub-attributes of each multi-valued attribute but addresses (RFC 7643 §2.4).
+const VALUE_SUBS: &[&str] = &["value", "type", "primary", "display"];
+const ADDRESS_SUBS: &[&str] = &[
+    "formatted",
+    "streetAddress",
+    "locality",
+    "region",
+    "postalCode",
+    "country",
+    "type",
+    "primary",
+];
+
 /// The attributes PATCH paths may name on a User: the schemas' declarations
-/// (docs/scim.md), with `primary` on the multi-valued ones, which is read to choose
-/// among values sent.
+/// (docs/scim.md).
 pub(super) const USER_SCHEMA: Schema = Schema {
     urn: USER,
     core: &[
@@ -101,15 +179,36 @@ pub(super) const USER_SCHEMA: Schema = Schema {
         Attribute::single("id").read_only(),
         Attribute::single("externalId"),
         Attribute::single("userName"),
-        Attribute::complex("name", &["givenName", "familyName"]),
-        Attribute::single("displayName").read_only(),
-        Attribute::multi("emails", &["value", "type", "primary"]),
-        Attribute::multi("phoneNumbers", &["value", "type", "primary"]),
-        Attribute::multi("addresses", &["country", "type", "primary"]),
-        Attribute::multi("roles", &["value", "primary"]),
+        Attribute::complex(
+            "name",
+            &[
+                "formatted",
+                "familyName",
+                "givenName",
+                "middleName",
+                "honorificPrefix",
+                "honorificSuffix",
+            ],
+        ),
+        Attribute::single("displayName"),
+        Attribute::single("nickName"),
+        Attribute::single("profileUrl"),
+        Attribute::single("title"),
+        Attribute::single("userType"),
+        Attribute::single("preferredLanguage"),
+        Attribute::single("locale"),
+        Attribute::single("timezone"),
         Attribute::single("active"),
         Attribute::single("password"),
-        Attribute::multi("groups", &["value", "display", "$ref"]).read_only(),
+        Attribute::multi("emails", VALUE_SUBS),
+        Attribute::multi("phoneNumbers", VALUE_SUBS),
+        Attribute::multi("ims", VALUE_SUBS),
+        Attribute::multi("photos", VALUE_SUBS),
+        Attribute::multi("addresses", ADDRESS_SUBS),
+        Attribute::multi("groups", &["value", "display", "$ref", "type"]).read_only(),
+        Attribute::multi("entitlements", VALUE_SUBS),
+        Attribute::multi("roles", VALUE_SUBS),
+        Attribute::multi("x509Certificates", VALUE_SUBS),
         Attribute::complex(
             "meta",
             &[
@@ -122,7 +221,17 @@ pub(super) const USER_SCHEMA: Schema = Schema {
         )
         .read_only(),
     ],
-    extension: Some((ENTERPRISE_USER, &[Attribute::single("organization")])),
+    extension: Some((
+        ENTERPRISE_USER,
+        &[
+            Attribute::single("employeeNumber"),
+            Attribute::single("costCenter"),
+            Attribute::single("organization"),
+            Attribute::single("division"),
+            Attribute::single("department"),
+            Attribute::complex("manager", &["value", "$ref", "displayName"]),
+        ],
+    )),
 };
 
 /// A JSON value's type, as an error message names it.
@@ -154,6 +263,11 @@ fn text<'a>(object: &'a Value, name: &str, field: &str) -> Result<Option<&'a str
     }
 }
 
+/// A string attribute, owned.
+fn owned(object: &Value, name: &str, field: &str) -> Result<Option<String>, ScimError> {
+    Ok(text(object, name, field)?.map(str::to_owned))
+}
+
 /// A complex attribute: an object, or null when absent.
 fn complex<'a>(object: &'a Value, name: &str) -> Result<&'a Value, ScimError> {
     match attribute(object, name) {
@@ -178,7 +292,7 @@ fn values<'a>(
     for item in items {
         match item {
             Value::Object(_) => {
-                for sub in subs {
+                for sub in subs.iter().filter(|s| **s != "primary") {
                     text(item, sub, &format!("{name}.{sub}"))?;
                 }
                 boolean(attribute(item, "primary"), &format!("{name}.primary"))?;
@@ -193,19 +307,68 @@ fn values<'a>(
     Ok(items)
 }
 
-/// The primary (or else the first) of a multi-valued attribute's values. When several
-/// are marked primary, the last wins: a PATCH appends the value it makes primary, and
-/// RFC 7644 §3.5.2 has that unmark the others.
-fn primary(items: &[Value]) -> Option<&Value> {
-    items
+/// A multi-valued attribute's values as written; a plain string is a value.
+fn multi_values(body: &Value, list: ValueList) -> Result<Vec<MultiValue>, ScimError> {
+    let name = list.as_str();
+    values(body, name, VALUE_SUBS, true)?
         .iter()
-        .rev()
-        .find(|i| match attribute(i, "primary") {
-            Value::Bool(primary) => *primary,
-            Value::String(primary) => primary.eq_ignore_ascii_case("true"),
-            _ => false,
+        .map(|item| {
+            if let Value::String(value) = item {
+                return Ok(MultiValue {
+                    value: Some(value.clone()),
+                    ..MultiValue::default()
+                });
+            }
+            Ok(MultiValue {
+                value: owned(item, "value", &format!("{name}.value"))?,
+                kind: owned(item, "type", &format!("{name}.type"))?,
+                primary: boolean(attribute(item, "primary"), &format!("{name}.primary"))?
+                    .unwrap_or(false),
+                display: owned(item, "display", &format!("{name}.display"))?,
+            })
         })
-        .or_else(|| items.first())
+        .collect()
+}
+
+fn addresses(body: &Value) -> Result<Vec<Address>, ScimError> {
+    values(body, ADDRESSES, ADDRESS_SUBS, false)?
+        .iter()
+        .map(|item| {
+            let sub = |name: &str| owned(item, name, &format!("addresses.{name}"));
+            Ok(Address {
+                formatted: sub("formatted")?,
+                street_address: sub("streetAddress")?,
+                locality: sub("locality")?,
+                region: sub("region")?,
+                postal_code: sub("postalCode")?,
+                country: sub("country")?,
+                kind: sub("type")?,
+                primary: boolean(attribute(item, "primary"), "addresses.primary")?.unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// The manager: `{"value": id}`, or the id alone as Entra ID's PATCH sends it.
+fn manager(enterprise: &Value) -> Result<Option<Manager>, ScimError> {
+    let id = match attribute(enterprise, "manager") {
+        Value::Null => return Ok(None),
+        Value::String(id) => id.as_str(),
+        reference @ Value::Object(_) => match text(reference, "value", "manager.value")? {
+            Some(id) => id,
+            None => return Ok(None),
+        },
+        other => return Err(wrong_type("manager", "an object", other)),
+    };
+    if id.is_empty() {
+        return Ok(None);
+    }
+    let id = UserId::parse(id)
+        .map_err(|_| invalid("manager.value", "must be the id of a user of the tenant"))?;
+    Ok(Some(Manager {
+        id,
+        display_name: None,
+    }))
 }
 
 /// A boolean, also when sent as the string "True" or "False" (as Entra ID does).
@@ -234,9 +397,8 @@ fn read_only_shapes(body: &Value) -> Result<(), ScimError> {
         other => return Err(wrong_type("schemas", "an array of strings", other)),
     }
     text(body, "id", "id")?;
-    text(body, "displayName", "displayName")?;
     complex(body, "meta")?;
-    values(body, "groups", &["value", "display", "$ref"], false)?;
+    values(body, "groups", &["value", "display", "$ref", "type"], false)?;
     Ok(())
 }
 
@@ -263,13 +425,42 @@ fn read_user(body: &Value, policy: &PasswordPolicy) -> Result<UserInput, ScimErr
     read_only_shapes(body)?;
     let user_name =
         text(body, "userName", "userName")?.ok_or_else(|| invalid("userName", "is required"))?;
-    let emails = values(body, "emails", &["value", "type"], false)?;
-    let email = match primary(emails) {
-        Some(item) => {
-            let value = text(item, "value", "emails.value")?
-                .ok_or_else(|| invalid("emails.value", "is required in each email"))?;
-            Email::parse(value).map_err(|e| invalid("emails.value", e))?
-        }
+    let name = complex(body, "name")?;
+    let enterprise = complex(body, ENTERPRISE_USER)?;
+    let mut profile = Profile {
+        display_name: owned(body, "displayName", "displayName")?,
+        nick_name: owned(body, "nickName", "nickName")?,
+        profile_url: owned(body, "profileUrl", "profileUrl")?,
+        title: owned(body, "title", "title")?,
+        user_type: owned(body, "userType", "userType")?,
+        preferred_language: owned(body, "preferredLanguage", "preferredLanguage")?,
+        locale: owned(body, "locale", "locale")?,
+        timezone: owned(body, "timezone", "timezone")?,
+        name: NameParts {
+            formatted: owned(name, "formatted", "name.formatted")?,
+            middle_name: owned(name, "middleName", "name.middleName")?,
+            honorific_prefix: owned(name, "honorificPrefix", "name.honorificPrefix")?,
+            honorific_suffix: owned(name, "honorificSuffix", "name.honorificSuffix")?,
+        },
+        addresses: addresses(body)?,
+        enterprise: Enterprise {
+            employee_number: owned(enterprise, "employeeNumber", "employeeNumber")?,
+            cost_center: owned(enterprise, "costCenter", "costCenter")?,
+            organization: owned(enterprise, "organization", "organization")?,
+            division: owned(enterprise, "division", "division")?,
+            department: owned(enterprise, "department", "department")?,
+            manager: manager(enterprise)?,
+        },
+        ..Profile::default()
+    };
+    for list in ValueList::ALL {
+        *profile.list_mut(list) = multi_values(body, list)?;
+    }
+    profile
+        .check()
+        .map_err(|violation| invalid(&violation.field, violation.reason))?;
+    let email = match profile.sign_in_email() {
+        Some(value) => Email::parse(value).map_err(|e| invalid("emails.value", e))?,
         None => Email::parse(user_name).map_err(|_| {
             invalid(
                 "emails",
@@ -281,7 +472,6 @@ fn read_user(body: &Value, policy: &PasswordPolicy) -> Result<UserInput, ScimErr
         })?,
     };
     let user_name = UserName::parse(user_name).map_err(|e| invalid("userName", e))?;
-    let name = complex(body, "name")?;
     let first_name = parsed(
         "name.givenName",
         text(name, "givenName", "name.givenName")?,
@@ -294,52 +484,12 @@ fn read_user(body: &Value, policy: &PasswordPolicy) -> Result<UserInput, ScimErr
         PersonName::parse,
     )?
     .unwrap_or_else(PersonName::empty);
-    let phones = values(body, "phoneNumbers", &["value", "type"], false)?;
-    let phone = match primary(phones) {
-        Some(item) => parsed(
-            "phoneNumbers.value",
-            text(item, "value", "phoneNumbers.value")?,
-            Phone::parse,
-        )?,
-        None => None,
-    };
-    let addresses = values(body, "addresses", &["country", "type"], false)?;
-    let country_code = match primary(addresses) {
-        Some(item) => parsed(
-            "addresses.country",
-            text(item, "country", "addresses.country")?,
-            CountryCode::parse,
-        )?,
-        None => None,
-    };
-    let enterprise = complex(body, ENTERPRISE_USER)?;
-    let company = parsed(
-        "organization",
-        text(enterprise, "organization", "organization")?,
-        Company::parse,
-    )?;
-    let roles = values(body, "roles", &["value"], true)?;
-    let role = match primary(roles) {
-        Some(item) => {
-            let value = match item {
-                Value::String(s) => Some(s.as_str()),
-                item => text(item, "value", "roles.value")?,
-            };
-            parsed("roles.value", value, |v| {
-                v.to_ascii_lowercase().parse::<Role>()
-            })?
-        }
-        None => None,
-    };
     Ok(UserInput {
         email,
         user_name: Some(user_name),
         first_name,
         last_name,
-        phone,
-        company,
-        country_code,
-        role,
+        profile,
         active: boolean(attribute(body, "active"), "active")?,
         external_id: parsed(
             "externalId",
@@ -373,10 +523,8 @@ impl UserInput {
             user_name: self.user_name,
             first_name: self.first_name,
             last_name: self.last_name,
-            phone: self.phone,
-            company: self.company,
-            country_code: self.country_code,
-            role: self.role.unwrap_or(Role::Member),
+            role: self.profile.role(),
+            profile: self.profile,
             status: status(self.active.unwrap_or(true)),
             external_id: self.external_id,
             password: self.password,
@@ -384,21 +532,18 @@ impl UserInput {
         }
     }
 
-    /// A replace: what the resource omits is cleared, except the role and status,
-    /// which stay as they are unless named.
+    /// A replace: what the resource omits is cleared, except the status, which stays
+    /// as it is unless `active` is named; the role follows the roles written.
     fn into_patch(self) -> UserPatch {
         UserPatch {
             email: Some(self.email),
             user_name: optional(self.user_name),
             first_name: Some(self.first_name),
             last_name: Some(self.last_name),
-            phone: optional(self.phone),
-            company: optional(self.company),
-            country_code: optional(self.country_code),
-            role: self.role,
+            profile: Some(self.profile),
             status: self.active.map(status),
             external_id: optional(self.external_id),
-            default_group_id: Patch::Keep,
+            ..UserPatch::default()
         }
     }
 }
@@ -480,8 +625,8 @@ pub(super) async fn create(
 }
 
 /// Replaces the user's attributes with a SCIM User resource's, or patches them.
-/// A PatchOp request is applied to the user's resource and the result stored as a
-/// replace made under the version read.
+/// A PatchOp request is applied to the user's resource as it is stored, under the
+/// user's lock, and the result stored as a replace: one service call, one transaction.
 pub(super) async fn change(
     how: Change,
     state: &AppState,
@@ -491,68 +636,72 @@ pub(super) async fn change(
     precondition: Precondition,
 ) -> Result<Written, ScimError> {
     let id = user_id(id)?;
+    let policy = state.directory.password_policy();
     if how == Change::Replace {
-        let patch = read_user(body, state.directory.password_policy())?.into_patch();
+        let patch = read_user(body, policy)?.into_patch();
         return updated(state, scim, id, patch, precondition).await;
     }
     let operations = operations(body)?;
-    let current = state
+    let patched = |current: &User| patched(current, &operations, policy, &scim.base);
+    let user = state
         .directory
-        .user(&scim.caller, scim.tenant, by_id(id))
+        .change_user(&scim.caller, scim.tenant, id, precondition, patched)
         .await?;
-    if let Precondition::Versions(versions) = precondition
-        && !versions.contains(&current.user.version)
-    {
-        return Err(ServiceError::PreconditionFailed.into());
-    }
-    let before = render(&current, &scim.base);
-    let mut after = with_primaries(before.clone());
-    for operation in &operations {
-        apply(&mut after, operation, &USER_SCHEMA)?;
-    }
-    for required in ["roles", "active"] {
-        let value = attribute(&after, required);
-        if value.is_null() || value.as_array().is_some_and(Vec::is_empty) {
-            return Err(ScimError::bad(
-                "mutability",
-                format!("{required} cannot be removed: every user has one; replace it instead"),
-            ));
-        }
-    }
-    let mut input = read_user(&after, state.directory.password_policy())?;
-    // A userName that is the email goes on following it unless the patch names one.
-    if current.user.user_name.is_none() && after["userName"] == before["userName"] {
-        input.user_name = None;
-    }
-    // A pending user reads as inactive; only a change of `active` changes the status.
-    if boolean(attribute(&after, "active"), "active")?
-        == boolean(attribute(&before, "active"), "active")?
-    {
-        input.active = None;
-    }
-    let patch = input.into_patch();
-    updated(
-        state,
-        scim,
-        id,
-        patch,
-        Precondition::Versions(vec![current.user.version]),
-    )
-    .await
+    with_groups(state, scim, user).await
 }
 
-/// The resource a PATCH works on: each multi-valued attribute's one value marked
-/// `primary`, as filters read it (`emails.primary eq true` matches every user), so
-/// that a value filter on `primary` (`roles[primary eq "True"].value`) finds it.
-fn with_primaries(mut resource: Value) -> Value {
-    for name in ["emails", "phoneNumbers", "addresses", "roles"] {
-        if let Some(values) = resource.get_mut(name).and_then(Value::as_array_mut) {
-            for value in values.iter_mut().filter_map(Value::as_object_mut) {
-                value.insert("primary".to_owned(), Value::Bool(true));
+/// The replace a PatchOp amounts to: its operations applied to the user's resource,
+/// read back as a User resource.
+fn patched(
+    current: &User,
+    operations: &[Operation],
+    policy: &PasswordPolicy,
+    base: &str,
+) -> Result<UserPatch, ScimError> {
+    let found = UserWithGroups {
+        user: current.clone(),
+        groups: Vec::new(),
+    };
+    let mut after = render(&found, base);
+    for operation in operations {
+        apply(&mut after, operation, &USER_SCHEMA)?;
+    }
+    last_primary_wins(&mut after);
+    if attribute(&after, "active").is_null() {
+        return Err(ScimError::bad(
+            "mutability",
+            "active cannot be removed: every user has one; replace it instead",
+        ));
+    }
+    Ok(read_user(&after, policy)?.into_patch())
+}
+
+/// RFC 7644 §3.5.2: a value a PATCH makes primary unmarks the others, so of several
+/// marked after the operations, the last (the one added or changed) keeps it.
+fn last_primary_wins(resource: &mut Value) {
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    for (_, values) in object.iter_mut() {
+        let Some(values) = values.as_array_mut() else {
+            continue;
+        };
+        let primaries: Vec<usize> = (0..values.len())
+            .filter(|&i| {
+                matches!(
+                    boolean(attribute(&values[i], "primary"), "primary"),
+                    Ok(Some(true))
+                )
+            })
+            .collect();
+        if let Some((_, earlier)) = primaries.split_last() {
+            for &i in earlier {
+                if let Some(value) = values[i].as_object_mut() {
+                    value.retain(|k, _| !k.eq_ignore_ascii_case("primary"));
+                }
             }
         }
     }
-    resource
 }
 
 async fn updated(
@@ -566,6 +715,15 @@ async fn updated(
         .directory
         .update_user(&scim.caller, scim.tenant, id, patch, precondition)
         .await?;
+    with_groups(state, scim, user).await
+}
+
+/// The user as written, with its groups.
+async fn with_groups(
+    state: &AppState,
+    scim: &ScimCaller,
+    user: User,
+) -> Result<Written, ScimError> {
     let found = state
         .directory
         .user(&scim.caller, scim.tenant, by_id(user.id))

@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod groups;
 mod openapi;
+mod profile;
 mod tenants;
 mod two_factor;
 mod users;

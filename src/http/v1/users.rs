@@ -15,6 +15,7 @@ use crate::service::ServiceError;
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, IfMatch, Json, Path, Query};
 use super::groups::GroupBody;
+use super::profile::{ProfileBody, ProfileUpdate};
 use super::{
     ListBody, PageParams, created, invalid, nullable, page_request, patch_nullable, patch_required,
     tagged,
@@ -40,6 +41,9 @@ pub struct UserBody {
     status: Status,
     /// The identifier a provisioning client keeps for this user.
     external_id: Option<String>,
+    /// The rest of the SCIM profile. `phone`, `company` and `countryCode` are its
+    /// work phone number, organization and work address's country.
+    profile: ProfileBody,
     /// The user's default group; it is one of its groups.
     default_group_id: Option<GroupId>,
     /// Whether a password is set.
@@ -84,12 +88,13 @@ impl From<User> for UserBody {
             email: user.email,
             first_name: user.first_name,
             last_name: user.last_name,
-            phone: user.phone,
-            company: user.company,
-            country_code: user.country_code,
+            phone: user.profile.work_phone().map(str::to_owned),
+            company: user.profile.enterprise.organization.clone(),
+            country_code: user.profile.work_country().map(str::to_owned),
             role: user.role,
             status: user.status,
             external_id: user.external_id,
+            profile: user.profile.into(),
             default_group_id: user.default_group_id,
             has_password: user.has_password,
             two_factor_enabled: user.two_factor_enabled,
@@ -131,6 +136,10 @@ pub struct CreateUserBody {
     /// bcrypt hash. Verified as it is; re-hashed on the next successful sign-in.
     #[schema(write_only)]
     password_hash: Option<String>,
+    /// The SCIM profile; `phone`, `company` and `countryCode`, when given, set its
+    /// work phone number, organization and work address's country. Without `role`,
+    /// the role follows `profile.roles`.
+    profile: Option<ProfileUpdate>,
 }
 
 impl CreateUserBody {
@@ -155,21 +164,32 @@ impl CreateUserBody {
                 "give either password or passwordHash, not both",
             );
         }
+        let mut profile = self
+            .profile
+            .map(|p| p.into_profile(&mut v))
+            .unwrap_or_default();
         // A required field that did not parse left a violation behind.
         let (Some(email), Some(first_name), Some(last_name)) = (email, first_name, last_name)
         else {
             return Err(invalid(v));
         };
+        if let Some(phone) = phone {
+            profile.set_work_phone(Some(phone.as_str().to_owned()));
+        }
+        if let Some(company) = company {
+            profile.enterprise.organization = Some(company.into_string());
+        }
+        if let Some(country) = country_code {
+            profile.set_work_country(Some(country.as_str().to_owned()));
+        }
         v.finish().map_err(ServiceError::Invalid)?;
         Ok(NewUser {
             email,
             user_name,
             first_name,
             last_name,
-            phone,
-            company,
-            country_code,
-            role: role.unwrap_or(Role::Member),
+            role: role.unwrap_or_else(|| profile.role()),
+            profile,
             status: status.unwrap_or(Status::Active),
             external_id,
             password,
@@ -217,6 +237,8 @@ pub struct UpdateUserBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = Uuid, nullable)]
     default_group_id: Option<Option<String>>,
+    /// Changes to the SCIM profile: the attributes named change.
+    profile: Option<ProfileUpdate>,
 }
 
 impl UpdateUserBody {
@@ -227,6 +249,11 @@ impl UpdateUserBody {
             user_name: patch_nullable(&mut v, "userName", self.user_name, UserName::parse),
             first_name: patch_required(&mut v, "firstName", self.first_name, PersonName::parse),
             last_name: patch_required(&mut v, "lastName", self.last_name, PersonName::parse),
+            profile: None,
+            profile_patch: self
+                .profile
+                .map(|p| p.into_patch(&mut v))
+                .unwrap_or_default(),
             phone: patch_nullable(&mut v, "phone", self.phone, Phone::parse),
             company: patch_nullable(&mut v, "company", self.company, Company::parse),
             country_code: patch_nullable(

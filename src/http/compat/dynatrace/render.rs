@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     Description, Email, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, NewUser,
-    PersonName, Role, Status, Tenant, TenantId, Timestamp, User, UserId, Violations,
+    PersonName, Profile, Role, Status, Tenant, TenantId, Timestamp, User, UserId, Violations,
     parse_federated_values,
 };
 use crate::service::{ServiceError, UserWithGroups};
@@ -104,8 +104,8 @@ impl RestUserWithGroups {
             name: user.first_name,
             surname: user.last_name,
             password: "",
-            company: user.company,
-            country_code: user.country_code,
+            company: user.profile.enterprise.organization.clone(),
+            country_code: user.profile.work_country().map(str::to_owned),
             user_status: user_status(user.status),
             account_uuids: [user.tenant_id],
             owner_account_uuid: user.tenant_id,
@@ -239,9 +239,7 @@ impl PostUserDto {
             user_name: None,
             first_name,
             last_name,
-            phone: None,
-            company: None,
-            country_code: None,
+            profile: Profile::default(),
             role: Role::Member,
             status: Status::Pending,
             external_id: None,
