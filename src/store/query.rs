@@ -767,7 +767,14 @@ mod tests {
             texts(&Filter::user_eq(UserAttr::ExternalId, "AbC")),
             ["AbC"]
         );
-        assert_eq!(texts(&Filter::user_eq(UserAttr::CountryCode, "de")), ["DE"]);
+        assert_eq!(
+            texts(&Filter::user_eq(UserAttr::CountryCode, "de")),
+            ["addresses", "DE"]
+        );
+        assert_eq!(
+            texts(&Filter::user_eq(UserAttr::EmailType, "Home")),
+            ["emails", "home"]
+        );
         assert_eq!(
             texts(&Filter::Compare(
                 UserAttr::FirstName,

@@ -916,7 +916,7 @@ mod tests {
         );
         assert_eq!(
             user_filter(r#"emails[type eq "Home"]"#).unwrap(),
-            Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("home".into()))
+            Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("Home".into()))
         );
         assert_eq!(
             user_filter("active eq false").unwrap(),
