@@ -55,6 +55,30 @@ text_enum!(AttributeType {
     Reference = "reference",
 });
 
+impl AttributeType {
+    /// A stored value's canonical text read back as a value of this type.
+    pub fn read_stored(&self, text: &str) -> Result<AttributeValue, Invalid> {
+        match self {
+            AttributeType::String => Ok(AttributeValue::String(text.to_owned())),
+            AttributeType::Reference => Ok(AttributeValue::Reference(text.to_owned())),
+            AttributeType::Boolean => match text {
+                "true" => Ok(AttributeValue::Boolean(true)),
+                "false" => Ok(AttributeValue::Boolean(false)),
+                _ => Err(Invalid::new("is not a stored boolean")),
+            },
+            AttributeType::Integer => text
+                .parse()
+                .map(AttributeValue::Integer)
+                .map_err(|_| Invalid::new("is not a stored integer")),
+            AttributeType::Decimal => text
+                .parse()
+                .map(AttributeValue::Decimal)
+                .map_err(|_| Invalid::new("is not a stored decimal")),
+            AttributeType::DateTime => Timestamp::parse_rfc3339(text).map(AttributeValue::DateTime),
+        }
+    }
+}
+
 /// Who may write an attribute, as RFC 7643 §2.2 names it: anyone with write access
 /// (`readWrite`), only when the user is created or while it has no value
 /// (`immutable`), or written but never read back (`writeOnly`).
@@ -210,6 +234,10 @@ pub enum AttributeValue {
     DateTime(Timestamp),
     Reference(String),
 }
+
+// Decimals are always finite (`parse_value` refuses the others), so equality is
+// reflexive.
+impl Eq for AttributeValue {}
 
 impl AttributeValue {
     /// The value as stored and written back: RFC 3339 for times, `true`/`false`, the
@@ -380,24 +408,7 @@ impl AttributeDefinition {
 
     /// A stored value's canonical text read back into the attribute's type.
     pub fn read_stored(&self, text: &str) -> Result<AttributeValue, Invalid> {
-        match self.kind {
-            AttributeType::String => Ok(AttributeValue::String(text.to_owned())),
-            AttributeType::Reference => Ok(AttributeValue::Reference(text.to_owned())),
-            AttributeType::Boolean => match text {
-                "true" => Ok(AttributeValue::Boolean(true)),
-                "false" => Ok(AttributeValue::Boolean(false)),
-                _ => Err(Invalid::new("is not a stored boolean")),
-            },
-            AttributeType::Integer => text
-                .parse()
-                .map(AttributeValue::Integer)
-                .map_err(|_| Invalid::new("is not a stored integer")),
-            AttributeType::Decimal => text
-                .parse()
-                .map(AttributeValue::Decimal)
-                .map_err(|_| Invalid::new("is not a stored decimal")),
-            AttributeType::DateTime => Timestamp::parse_rfc3339(text).map(AttributeValue::DateTime),
-        }
+        self.kind.read_stored(text)
     }
 
     /// The values as JSON: an array for a multi-valued attribute, else the one value

@@ -3,8 +3,8 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Company, CountryCode, Email, ExternalId, GroupId, Invalid, PersonName, Phone, Profile,
-    ProfilePatch, TenantId, Timestamp, UserId, UserName,
+    AttributeValues, AttributeWrite, Company, CountryCode, Email, ExternalId, GroupId, Invalid,
+    PersonName, Phone, Profile, ProfilePatch, TenantId, Timestamp, UserId, UserName,
 };
 
 /// What a user may do in its tenant.
@@ -95,6 +95,8 @@ pub struct User {
     /// one, else the first), and its roles give `role`: keep both through
     /// [`User::set_email`], [`User::set_role`] and [`User::replace_profile`].
     pub profile: Profile,
+    /// The user's values of the attributes its tenant declared.
+    pub attributes: AttributeValues,
     pub role: Role,
     pub status: Status,
     pub external_id: Option<String>,
@@ -342,6 +344,8 @@ pub struct NewUser {
     pub password: Option<NewPassword>,
     /// A hash brought from another system, in place of `password`.
     pub password_hash: Option<ImportedHash>,
+    /// Values of the attributes the tenant declared; every required one must be given.
+    pub attributes: AttributeWrite,
 }
 
 /// A change to one optional field: leave it, clear it, or set it.
@@ -391,6 +395,8 @@ pub struct UserPatch {
     pub external_id: Patch<ExternalId>,
     /// Setting a default group also makes the user a member of it.
     pub default_group_id: Patch<GroupId>,
+    /// Changes of the values of the attributes the tenant declared.
+    pub attributes: AttributeWrite,
 }
 
 impl UserPatch {
@@ -406,6 +412,7 @@ impl UserPatch {
             && self.status.is_none()
             && self.external_id.is_keep()
             && self.default_group_id.is_keep()
+            && self.attributes.is_empty()
     }
 
     /// This replace, made from `current`'s own resource with some attributes changed

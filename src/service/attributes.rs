@@ -5,13 +5,60 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, AttributeChange, AttributeDefinition, AttributeName, MAX_ATTRIBUTES, NewAttribute,
-    TargetKind, TenantId, Timestamp,
+    Action, AttributeChange, AttributeDefinition, AttributeName, AttributeValues, AttributeWrite,
+    MAX_ATTRIBUTES, NewAttribute, TargetKind, TenantId, Timestamp, UserId, apply_attribute_write,
+    attribute_field,
 };
+use crate::store::{StoreError, Tx, Unique};
 
 use super::{
     Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
 };
+
+/// The user's declared attributes after `write`, checked against the tenant's
+/// declarations, and the keys of those that changed.
+pub(super) fn applied_attribute_write(
+    declared: &[AttributeDefinition],
+    current: &AttributeValues,
+    write: AttributeWrite,
+    creating: bool,
+) -> ServiceResult<(AttributeValues, Vec<String>)> {
+    apply_attribute_write(declared, current, write, creating).map_err(ServiceError::Invalid)
+}
+
+/// Stores the user's values of the attributes whose keys are `changed`, as `next`
+/// holds them. A value of a unique attribute that another user holds is a conflict
+/// naming the attribute.
+pub(super) async fn store_attribute_values(
+    tx: &mut Tx,
+    tenant: TenantId,
+    user: UserId,
+    declared: &[AttributeDefinition],
+    next: &AttributeValues,
+    changed: &[String],
+) -> ServiceResult<()> {
+    for attribute in declared.iter().filter(|a| changed.contains(&a.key())) {
+        let values = next.get(&attribute.key()).map_or(&[][..], Vec::as_slice);
+        match tx
+            .replace_attribute_values(tenant, user, attribute, values)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Duplicate(Unique::AttributeValue)) => {
+                return Err(ServiceError::Conflict {
+                    field: "attributes",
+                    message: format!(
+                        "{}: another user of the tenant holds this value, and the attribute is \
+                         unique",
+                        attribute_field(&attribute.name)
+                    ),
+                });
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
+}
 
 /// The names of the fields that differ between two versions of a declaration.
 fn changed_fields(before: &AttributeDefinition, after: &AttributeDefinition) -> Vec<&'static str> {
@@ -27,6 +74,21 @@ fn changed_fields(before: &AttributeDefinition, after: &AttributeDefinition) -> 
 }
 
 impl Directory {
+    /// The tenant's declarations a write of `attributes` is checked against: read
+    /// only when the write names any, or when a user is created (`creating`), whose
+    /// required attributes must be given.
+    pub(super) async fn declared_for(
+        &self,
+        tenant: TenantId,
+        attributes: &AttributeWrite,
+        creating: bool,
+    ) -> ServiceResult<Vec<AttributeDefinition>> {
+        if attributes.is_empty() && !creating {
+            return Ok(Vec::new());
+        }
+        Ok(self.store.list_attributes(tenant).await?)
+    }
+
     /// Declares a user attribute for the tenant: administrators and the operator may.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
     pub async fn declare_attribute(

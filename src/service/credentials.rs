@@ -28,10 +28,24 @@ impl Directory {
             (None, Some(imported)) => Some(imported.as_str().to_owned()),
             (None, None) => None,
         };
-        let user = user_record(tenant, new, password_hash.is_some(), Timestamp::now());
+        let declared = self.store.list_attributes(tenant).await?;
+        let mut user = user_record(
+            tenant,
+            new,
+            &declared,
+            password_hash.is_some(),
+            Timestamp::now(),
+        )?;
         let key = generate_user_access_key(tenant);
         let mut tx = self.store.begin().await?;
-        insert_user(&mut tx, caller, &user, password_hash.as_deref()).await?;
+        insert_user(
+            &mut tx,
+            caller,
+            &mut user,
+            password_hash.as_deref(),
+            &declared,
+        )
+        .await?;
         applied(tx.set_access_key(tenant, user.id, &sha256(&key)).await?)?;
         audit(
             &mut tx,

@@ -63,6 +63,8 @@ impl Default for SignInPolicy {
 #[derive(Debug)]
 pub struct SignedIn {
     pub user: User,
+    /// The attributes the user's tenant declares, to show the user with.
+    pub declared: Vec<crate::domain::AttributeDefinition>,
     pub token: SecretString,
     pub expires_in_seconds: i64,
     pub expires_at: Timestamp,
@@ -278,8 +280,10 @@ impl Directory {
         )
         .await?;
         tx.commit().await?;
+        let declared = self.store.list_attributes(tenant).await?;
         Ok(SignedIn {
             user,
+            declared,
             token: SecretString::from(token),
             expires_in_seconds: self.sign_in.token_ttl_seconds,
             expires_at,

@@ -5,12 +5,13 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Email, Filter, Group, GroupId, Include, LoginMetadata, NewUser, Page, PageCursor,
-    PageLimit, PageRequest, Patch, PersonName, Profile, Role, Status, TargetKind, TenantId,
-    Timestamp, User, UserAttr, UserId, UserName, UserPatch, UserQuery, Window,
+    Action, AttributeDefinition, Email, Filter, Group, GroupId, Include, LoginMetadata, NewUser,
+    Page, PageCursor, PageLimit, PageRequest, Patch, PersonName, Profile, Role, Status, TargetKind,
+    TenantId, Timestamp, User, UserAttr, UserId, UserName, UserPatch, UserQuery, Window,
 };
 use crate::store::{Store, StoreError, Tx};
 
+use super::attributes::{applied_attribute_write, store_attribute_values};
 use super::memberships::{Delta, write_delta};
 use super::{
     Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
@@ -99,6 +100,7 @@ fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
         (before.first_name != after.first_name, "firstName"),
         (before.last_name != after.last_name, "lastName"),
         (before.profile != after.profile, "profile"),
+        (before.attributes != after.attributes, "attributes"),
         (before.role != after.role, "role"),
         (before.status != after.status, "status"),
         (before.external_id != after.external_id, "externalId"),
@@ -141,7 +143,8 @@ async fn write_user_change(
     tx: &mut Tx,
     caller: &Caller,
     current: User,
-    patch: UserPatch,
+    mut patch: UserPatch,
+    declared: &[AttributeDefinition],
 ) -> ServiceResult<User> {
     let (tenant, id) = (current.tenant_id, current.id);
     let unknown_group = || {
@@ -152,6 +155,13 @@ async fn write_user_change(
     };
     let mut next = current.clone();
     let default_group = patch.default_group_id.clone();
+    let (attributes, changed_attributes) = applied_attribute_write(
+        declared,
+        &current.attributes,
+        std::mem::take(&mut patch.attributes),
+        false,
+    )?;
+    next.attributes = attributes;
     patch.apply_to(&mut next);
     default_group.apply(&mut next.default_group_id, |g| g);
     let changed = changed_fields(&current, &next);
@@ -163,6 +173,15 @@ async fn write_user_change(
     next.version = current.version + 1;
     next.updated_at = now;
     applied(tx.update_user(&next, current.version).await?)?;
+    store_attribute_values(
+        tx,
+        tenant,
+        id,
+        declared,
+        &next.attributes,
+        &changed_attributes,
+    )
+    .await?;
     if next.default_group_id != current.default_group_id {
         tx.set_default_group(tenant, id, next.default_group_id, now)
             .await
@@ -208,13 +227,17 @@ pub struct InvitationOutcome {
     pub refused: Vec<(Email, ServiceError)>,
 }
 
-/// A new user as it will be stored.
+/// A new user as it will be stored, its declared attributes checked against the
+/// tenant's declarations (`declared`): every required one must be given.
 pub(super) fn user_record(
     tenant: TenantId,
     new: NewUser,
+    declared: &[AttributeDefinition],
     has_password: bool,
     now: Timestamp,
-) -> User {
+) -> ServiceResult<User> {
+    let (attributes, _) =
+        applied_attribute_write(declared, &Default::default(), new.attributes, true)?;
     let mut user = User {
         id: UserId::generate(),
         tenant_id: tenant,
@@ -223,6 +246,7 @@ pub(super) fn user_record(
         first_name: new.first_name.into_string(),
         last_name: new.last_name.into_string(),
         profile: Profile::default(),
+        attributes,
         role: new.role,
         status: new.status,
         external_id: new.external_id.map(|e| e.into_string()),
@@ -241,17 +265,30 @@ pub(super) fn user_record(
     user.set_email(new.email.as_str());
     user.set_role(new.role);
     user.follow_email_when_equal();
-    user
+    Ok(user)
 }
 
-/// Inserts a new user with its audit event.
+/// Inserts a new user, checked as every write is, with its declared attributes'
+/// values (checked by [`Directory::user_record`]) and its audit event.
 pub(super) async fn insert_user(
     tx: &mut Tx,
     caller: &Caller,
-    user: &User,
+    user: &mut User,
     password_hash: Option<&str>,
+    declared: &[AttributeDefinition],
 ) -> ServiceResult<()> {
+    check_profile(tx, user, None).await?;
     tx.insert_user(user, password_hash).await?;
+    let named: Vec<String> = user.attributes.keys().cloned().collect();
+    store_attribute_values(
+        tx,
+        user.tenant_id,
+        user.id,
+        declared,
+        &user.attributes,
+        &named,
+    )
+    .await?;
     audit(
         tx,
         caller,
@@ -277,11 +314,23 @@ impl Directory {
             (None, Some(imported)) => Some(imported.as_str().to_owned()),
             (None, None) => None,
         };
-        let user = user_record(tenant, new, password_hash.is_some(), Timestamp::now());
-        let mut user = user;
+        let declared = self.store.list_attributes(tenant).await?;
+        let mut user = user_record(
+            tenant,
+            new,
+            &declared,
+            password_hash.is_some(),
+            Timestamp::now(),
+        )?;
         let mut tx = self.store.begin().await?;
-        check_profile(&mut tx, &mut user, None).await?;
-        insert_user(&mut tx, caller, &user, password_hash.as_deref()).await?;
+        insert_user(
+            &mut tx,
+            caller,
+            &mut user,
+            password_hash.as_deref(),
+            &declared,
+        )
+        .await?;
         if user.profile.enterprise.manager.is_some() {
             // The manager's display name is read with the user.
             user = tx
@@ -322,6 +371,7 @@ impl Directory {
         // change does.
         groups.sort_by_key(|g| g.as_uuid());
         groups.dedup();
+        let declared = self.store.list_attributes(tenant).await?;
         let mut outcome = InvitationOutcome::default();
         let mut invited = Vec::new();
         for email in invitation.emails {
@@ -336,16 +386,24 @@ impl Directory {
                 external_id: None,
                 password: None,
                 password_hash: None,
+                attributes: Default::default(),
             };
             let now = Timestamp::now();
-            let mut user = user_record(tenant, new, false, now);
+            let mut user = match user_record(tenant, new, &declared, false, now) {
+                Ok(user) => user,
+                Err(refused @ ServiceError::Invalid(_)) => {
+                    outcome.refused.push((email, refused));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
             user.default_group_id = invitation.default_group;
             let mut tx = self.store.begin().await?;
             if tx.lock_groups(tenant, &groups).await?.len() != groups.len() {
                 // Deleted since the check above.
                 return Err(ServiceError::NotFound(Resource::Group));
             }
-            match insert_user(&mut tx, caller, &user, None).await {
+            match insert_user(&mut tx, caller, &mut user, None, &declared).await {
                 Ok(()) => {}
                 Err(conflict @ ServiceError::Conflict { .. }) => {
                     outcome.refused.push((email, conflict));
@@ -543,6 +601,7 @@ impl Directory {
         {
             return Err(unknown_group());
         }
+        let declared = self.declared_for(tenant, &patch.attributes, false).await?;
         let mut tx = self.store.begin().await?;
         if let Patch::Set(group) = patch.default_group_id {
             // A new default group is a membership change: its group's lock comes
@@ -554,7 +613,7 @@ impl Directory {
             .await?
             .ok_or(ServiceError::NotFound(Resource::User))?;
         precondition.check(current.version)?;
-        let next = write_user_change(&mut tx, caller, current, patch).await?;
+        let next = write_user_change(&mut tx, caller, current, patch, &declared).await?;
         tx.commit().await?;
         Ok(next)
     }
@@ -574,6 +633,8 @@ impl Directory {
         change: impl FnOnce(&User) -> Result<UserPatch, E>,
     ) -> Result<User, E> {
         self.authorize(caller, tenant, Access::Write).await?;
+        // The change may name any declared attribute: the declarations are read first.
+        let declared = (self.store.list_attributes(tenant).await).map_err(ServiceError::from)?;
         let mut tx = self.store.begin().await.map_err(ServiceError::from)?;
         let current = tx
             .lock_user(tenant, id)
@@ -583,7 +644,7 @@ impl Directory {
         precondition.check(current.version)?;
         let mut patch = change(&current)?.relative_to(&current);
         patch.default_group_id = Patch::Keep;
-        let next = write_user_change(&mut tx, caller, current, patch).await?;
+        let next = write_user_change(&mut tx, caller, current, patch, &declared).await?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(next)
     }

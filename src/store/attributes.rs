@@ -3,7 +3,9 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::domain::{AttributeDefinition, AttributeValue, TenantId, Timestamp, UserId};
+use crate::domain::{
+    AttributeDefinition, AttributeType, AttributeValue, TenantId, Timestamp, User, UserId,
+};
 
 use super::codec::parse_enum;
 use super::sql::{Sql, Value, bind_values};
@@ -12,10 +14,6 @@ use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 const SELECT_ATTRIBUTES: &str = "SELECT tenant_id, name, description, type, multi_valued, \
     required, is_unique, case_exact, mutability, returned, version, created_at, updated_at \
     FROM attribute_definitions";
-
-/// How many users' values one statement reads: far below either backend's parameter
-/// limit.
-const USERS_PER_STATEMENT: usize = 500;
 
 #[derive(FromRow)]
 struct AttributeRow {
@@ -56,13 +54,85 @@ impl TryFrom<AttributeRow> for AttributeDefinition {
     }
 }
 
-/// One stored value: its user, its attribute's key and its canonical text, in the
-/// order written.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct StoredValue {
-    pub user_id: Uuid,
-    pub name_key: String,
-    pub value: String,
+/// One stored value: its user, its attribute's key and type, and its canonical
+/// text.
+#[derive(FromRow)]
+struct StoredValue {
+    user_id: Uuid,
+    name_key: String,
+    r#type: String,
+    value: String,
+}
+
+/// The statement reading the declared attributes' values of `users` (of one
+/// tenant), in user, attribute and written order; `None` for no users.
+fn declared_values_query(users: &[User]) -> Option<Sql> {
+    let first = users.first()?;
+    let mut sql = Sql::new(
+        "SELECT v.user_id, v.name_key, d.type, v.value FROM attribute_values v \
+         JOIN attribute_definitions d ON d.tenant_id = v.tenant_id AND d.name_key = v.name_key \
+         WHERE v.tenant_id = ",
+    );
+    sql.bind(Value::Uuid(first.tenant_id.as_uuid()))
+        .push(" AND v.user_id IN (");
+    for (i, user) in users.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Value::Uuid(user.id.as_uuid()));
+    }
+    sql.push(") ORDER BY v.user_id, v.name_key, v.position");
+    Some(sql)
+}
+
+/// Gives each user its declared attributes' values.
+fn attach_declared(users: &mut [User], rows: Vec<StoredValue>) -> StoreResult<()> {
+    for row in rows {
+        let id = UserId::from_uuid(row.user_id);
+        let Some(user) = users.iter_mut().find(|u| u.id == id) else {
+            continue;
+        };
+        let kind: AttributeType = parse_enum("attribute_definitions.type", &row.r#type)?;
+        let value = kind.read_stored(&row.value).map_err(|invalid| {
+            StoreError::Corrupt(format!(
+                "attribute_values.value of {}: {}",
+                row.name_key, invalid.reason
+            ))
+        })?;
+        user.attributes.entry(row.name_key).or_default().push(value);
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Gives `users` (of one tenant, at most a few hundred) the values of their
+    /// declared attributes, read in one statement.
+    pub(super) async fn with_declared_values(&self, users: &mut [User]) -> StoreResult<()> {
+        let Some(Sql { text, values }) = declared_values_query(users) else {
+            return Ok(());
+        };
+        let rows: Vec<StoredValue> = read!(self, |pool| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(pool)
+                .await?
+        });
+        attach_declared(users, rows)
+    }
+}
+
+impl Tx {
+    /// [`Store::with_declared_values`] within the transaction.
+    pub(super) async fn with_declared_values(&mut self, users: &mut [User]) -> StoreResult<()> {
+        let Some(Sql { text, values }) = declared_values_query(users) else {
+            return Ok(());
+        };
+        let rows: Vec<StoredValue> = write!(self, |conn| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(conn)
+                .await?
+        });
+        attach_declared(users, rows)
+    }
 }
 
 impl Store {
@@ -95,38 +165,6 @@ impl Store {
                 .await?
         });
         row.map(AttributeDefinition::try_from).transpose()
-    }
-
-    /// The declared attributes' values of these users, in user, attribute and written
-    /// order: one statement per [`USERS_PER_STATEMENT`] users.
-    pub async fn attribute_values_of_users(
-        &self,
-        tenant: TenantId,
-        users: &[UserId],
-    ) -> StoreResult<Vec<StoredValue>> {
-        let mut found = Vec::new();
-        for chunk in users.chunks(USERS_PER_STATEMENT) {
-            let mut sql = Sql::new(
-                "SELECT user_id, name_key, value FROM attribute_values WHERE tenant_id = ",
-            );
-            sql.bind(Value::Uuid(tenant.as_uuid()))
-                .push(" AND user_id IN (");
-            for (i, user) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(Value::Uuid(user.as_uuid()));
-            }
-            sql.push(") ORDER BY user_id, name_key, position");
-            let Sql { text, values } = sql;
-            let rows: Vec<StoredValue> = read!(self, |pool| {
-                bind_values!(sqlx::query_as(&text), values)
-                    .fetch_all(pool)
-                    .await?
-            });
-            found.extend(rows);
-        }
-        Ok(found)
     }
 }
 

@@ -33,7 +33,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
 pub use access_tokens::AccessTokenGrant;
-pub use attributes::StoredValue;
 pub use audit::AuditFilter;
 pub use operator::OperatorCredentialSource;
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};

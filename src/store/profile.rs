@@ -160,8 +160,8 @@ fn insert_values(user: &User) -> Option<Sql> {
 }
 
 impl Store {
-    /// Gives `users` (of one tenant) their multi-valued attributes, read in one
-    /// statement per few hundred users.
+    /// Gives `users` (of one tenant) their multi-valued attributes and their declared
+    /// attributes' values, read in two statements per few hundred users.
     pub(super) async fn with_values(&self, mut users: Vec<User>) -> StoreResult<Vec<User>> {
         for chunk in users.chunks_mut(USERS_PER_STATEMENT) {
             let Some(Sql { text, values }) = values_query(chunk) else {
@@ -173,6 +173,7 @@ impl Store {
                     .await?
             });
             attach(chunk, rows)?;
+            self.with_declared_values(chunk).await?;
         }
         Ok(users)
     }
@@ -191,6 +192,7 @@ impl Tx {
                     .await?
             });
             attach(chunk, rows)?;
+            self.with_declared_values(chunk).await?;
         }
         Ok(users)
     }

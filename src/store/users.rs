@@ -82,6 +82,7 @@ impl TryFrom<UserRow> for User {
             user_name: row.user_name,
             first_name: row.first_name,
             last_name: row.last_name,
+            attributes: Default::default(),
             // The multi-valued attributes are read beside, a page at a time.
             profile: Profile {
                 display_name: row.display_name,

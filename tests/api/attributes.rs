@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{OPERATOR_TOKEN, TestApp, expect_json, expect_problem, problem_fields};
+use crate::scim::{PATCH as SCIM_PATCH, USER as SCIM_USER, expect_error, expect_scim, scim};
 
 #[tokio::test]
 async fn an_admin_declares_reads_changes_and_deletes_an_attribute() {
@@ -209,4 +210,309 @@ async fn scim_discovery_shows_a_tenants_declarations_to_that_tenant_only() {
         .get(&format!("/scim/v2/Schemas/{EXTENSION}"), &other.admin)
         .await;
     assert_eq!(unknown.status(), 404);
+}
+
+const EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:roster:2.0:User";
+
+/// Declares the attributes the value tests use: a unique integer badge, string tags,
+/// a start date, a flag and an immutable hire code.
+async fn declare_attributes(app: &TestApp, t: &crate::helpers::TestTenant) {
+    let attributes = format!("/v1/tenants/{}/attributes", t.id);
+    for declaration in [
+        json!({"name": "badge", "type": "integer", "unique": true}),
+        json!({"name": "tags", "type": "string", "multiValued": true}),
+        json!({"name": "startDate", "type": "dateTime"}),
+        json!({"name": "vip", "type": "boolean"}),
+        json!({"name": "hireCode", "type": "string", "mutability": "immutable", "caseExact": true}),
+    ] {
+        expect_json(app.post(&attributes, &t.admin, &declaration).await, 201).await;
+    }
+}
+
+#[tokio::test]
+async fn declared_values_round_trip_through_scim_and_the_native_api() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    declare_attributes(&app, &t).await;
+    let values = json!({
+        "badge": 7,
+        "tags": ["blue", "Green"],
+        "startDate": "2026-01-05T09:00:00.000Z",
+        "vip": true,
+        "hireCode": "H-1",
+    });
+    let created = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Users",
+            &t.admin,
+            Some(json!({
+                "schemas": [SCIM_USER, EXTENSION],
+                "userName": "ann@acme.com",
+                EXTENSION: values,
+            })),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(created[EXTENSION], values);
+    assert!(created["schemas"].to_string().contains(EXTENSION));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let read = expect_scim(
+        scim(&app, Method::GET, &format!("/Users/{id}"), &t.admin, None).await,
+        200,
+    )
+    .await;
+    assert_eq!(read[EXTENSION], values);
+
+    // The native API shows and changes the same values.
+    let native = format!("/v1/tenants/{}/users/{id}", t.id);
+    let user = expect_json(app.get(&native, &t.admin).await, 200).await;
+    assert_eq!(user["attributes"], values);
+    let changed = app
+        .patch(
+            &native,
+            &t.admin,
+            &json!({"attributes": {"BADGE": 8, "vip": null}}),
+        )
+        .await;
+    let changed = expect_json(changed, 200).await;
+    assert_eq!(changed["attributes"]["badge"], 8);
+    assert!(changed["attributes"].get("vip").is_none());
+
+    // SCIM PATCH reaches them by their URN-qualified paths.
+    let patched = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &format!("/Users/{id}"),
+            &t.admin,
+            Some(json!({"schemas": [SCIM_PATCH], "Operations": [
+                {"op": "replace", "path": format!("{EXTENSION}:badge"), "value": 9},
+                {"op": "add", "path": format!("{EXTENSION}:tags"), "value": ["red"]},
+                {"op": "remove", "path": format!("{EXTENSION}:startDate")},
+                {"op": "replace", "value": {EXTENSION: {"vip": "True"}}},
+            ]})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        patched[EXTENSION],
+        json!({"badge": 9, "tags": ["blue", "Green", "red"], "vip": true, "hireCode": "H-1"})
+    );
+
+    // A PUT without the immutable one's value would change it: refused.
+    let refused = scim(
+        &app,
+        Method::PUT,
+        &format!("/Users/{id}"),
+        &t.admin,
+        Some(json!({"schemas": [SCIM_USER], "userName": "ann@acme.com"})),
+    )
+    .await;
+    let refused = expect_error(refused, 400, Some("invalidValue")).await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("hireCode"),
+        "{refused}"
+    );
+    let put = expect_scim(
+        scim(
+            &app,
+            Method::PUT,
+            &format!("/Users/{id}"),
+            &t.admin,
+            Some(
+                json!({"schemas": [SCIM_USER, EXTENSION], "userName": "ann@acme.com",
+                        EXTENSION: {"hireCode": "H-1"}}),
+            ),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(put[EXTENSION], json!({"hireCode": "H-1"}));
+}
+
+#[tokio::test]
+async fn declared_attributes_are_filtered_on() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    declare_attributes(&app, &t).await;
+    for (name, badge, tags, start) in [
+        ("a@acme.com", 1, json!(["blue"]), "2026-01-01T00:00:00Z"),
+        (
+            "b@acme.com",
+            5,
+            json!(["Blue", "green"]),
+            "2026-03-01T00:00:00Z",
+        ),
+        ("c@acme.com", 9, json!([]), "2026-06-01T00:00:00Z"),
+    ] {
+        let body = json!({"schemas": [SCIM_USER, EXTENSION], "userName": name,
+                          EXTENSION: {"badge": badge, "tags": tags, "startDate": start}});
+        expect_scim(
+            scim(&app, Method::POST, "/Users", &t.admin, Some(body)).await,
+            201,
+        )
+        .await;
+    }
+    let found = |filter: String| {
+        let app = &app;
+        let token = t.admin.clone();
+        async move {
+            let path = format!("/Users?filter={}", urlencoding(&filter));
+            let list = expect_scim(scim(app, Method::GET, &path, &token, None).await, 200).await;
+            let mut names: Vec<String> = list["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["userName"].as_str().unwrap().to_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        found(format!("{EXTENSION}:badge eq 5")).await,
+        ["b@acme.com"]
+    );
+    assert_eq!(
+        found(format!("{EXTENSION}:badge gt 1")).await,
+        ["b@acme.com", "c@acme.com"]
+    );
+    assert_eq!(
+        found(format!(r#"{EXTENSION}:tags eq "BLUE""#)).await,
+        ["a@acme.com", "b@acme.com"]
+    );
+    assert_eq!(
+        found(format!("{EXTENSION}:tags pr")).await,
+        ["a@acme.com", "b@acme.com"]
+    );
+    assert_eq!(
+        found(format!(
+            r#"{EXTENSION}:startDate ge "2026-03-01T00:00:00Z""#
+        ))
+        .await,
+        ["b@acme.com", "c@acme.com"]
+    );
+    assert_eq!(
+        found(format!(r#"{EXTENSION}:badge ne 5 and userName sw "a""#)).await,
+        ["a@acme.com"]
+    );
+    let wrong = scim(
+        &app,
+        Method::GET,
+        &format!(
+            "/Users?filter={}",
+            urlencoding(&format!(r#"{EXTENSION}:badge eq "x""#))
+        ),
+        &t.admin,
+        None,
+    )
+    .await;
+    expect_error(wrong, 400, Some("invalidFilter")).await;
+}
+
+/// Percent-encodes a query parameter's value.
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_face_refuses_values_of_the_wrong_type_duplicates_and_missing_required_ones() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    declare_attributes(&app, &t).await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+
+    let wrong = app
+        .post(
+            &users,
+            &t.admin,
+            &json!({"email": "w@acme.com", "firstName": "W", "lastName": "X",
+                    "attributes": {"badge": "seven", "colour": "red"}}),
+        )
+        .await;
+    let wrong = expect_problem(wrong, 400).await;
+    assert_eq!(
+        problem_fields(&wrong),
+        ["attributes.badge", "attributes.colour"]
+    );
+    let scim_wrong = scim(
+        &app,
+        Method::POST,
+        "/Users",
+        &t.admin,
+        Some(json!({"schemas": [SCIM_USER], "userName": "w@acme.com", EXTENSION: {"vip": 3}})),
+    )
+    .await;
+    expect_error(scim_wrong, 400, Some("invalidValue")).await;
+
+    let first = json!({"email": "one@acme.com", "firstName": "O", "lastName": "N",
+                       "attributes": {"badge": 1}});
+    expect_json(app.post(&users, &t.admin, &first).await, 201).await;
+    let twin = json!({"email": "two@acme.com", "firstName": "T", "lastName": "W",
+                      "attributes": {"badge": 1}});
+    expect_problem(app.post(&users, &t.admin, &twin).await, 409).await;
+    let scim_twin = scim(
+        &app,
+        Method::POST,
+        "/Users",
+        &t.admin,
+        Some(json!({"schemas": [SCIM_USER], "userName": "two@acme.com", EXTENSION: {"badge": 1}})),
+    )
+    .await;
+    expect_error(scim_twin, 409, Some("uniqueness")).await;
+
+    // Nothing was written by the refusals.
+    let listed = expect_json(app.get(&users, &t.admin).await, 200).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+
+    // A required attribute must be given on every face, the vendor ones included.
+    let attributes = format!("/v1/tenants/{}/attributes", t.id);
+    expect_json(
+        app.post(
+            &attributes,
+            &t.admin,
+            &json!({"name": "costCode", "type": "string", "required": true}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let missing = app
+        .post(
+            &users,
+            &t.admin,
+            &json!({"email": "m@acme.com", "firstName": "M", "lastName": "N"}),
+        )
+        .await;
+    assert_eq!(
+        problem_fields(&expect_problem(missing, 400).await),
+        ["attributes.costCode"]
+    );
+    // Tyk's key goes in `authorization` without a scheme word.
+    let tyk = reqwest::Client::new()
+        .post(app.url("/api/users"))
+        .header("authorization", &t.admin)
+        .json(&json!({"email_address": "k@acme.com", "first_name": "K", "last_name": "Y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tyk.status(), 400);
+    let given = json!({"email": "g@acme.com", "firstName": "G", "lastName": "H",
+                       "attributes": {"costcode": "CC-1"}});
+    let given = expect_json(app.post(&users, &t.admin, &given).await, 201).await;
+    assert_eq!(given["attributes"]["costCode"], "CC-1");
 }

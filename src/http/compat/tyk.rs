@@ -368,6 +368,7 @@ impl UserBody {
             external_id: None,
             password,
             password_hash: None,
+            attributes: Default::default(),
         })
     }
 

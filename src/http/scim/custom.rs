@@ -9,6 +9,7 @@ use crate::domain::{
 };
 
 use super::error::ScimError;
+use super::patch::Attribute;
 
 /// The extension's schema: one attribute per declaration, with its characteristics
 /// as declared. `None` when the tenant declares none.
@@ -64,16 +65,36 @@ fn shown(attribute: &AttributeDefinition, requested: Option<&str>) -> bool {
 }
 
 /// Adds the user's values to a User resource, under the extension's URN (and the
-/// URN to its `schemas`), when it holds any that are shown.
+/// URN to its `schemas`), when it holds any that are shown: as a read shows them,
+/// by their declarations and the `attributes` a request names (`requested`).
 pub fn render(
     resource: &mut Value,
     declared: &[AttributeDefinition],
     values: Option<&AttributeValues>,
     requested: Option<&str>,
 ) {
+    add(resource, declared, values, |a| shown(a, requested));
+}
+
+/// Adds every value the user holds, those never read back too: the representation
+/// a PATCH works on, so that what it does not name stays as it is.
+pub fn render_stored(
+    resource: &mut Value,
+    declared: &[AttributeDefinition],
+    values: Option<&AttributeValues>,
+) {
+    add(resource, declared, values, |_| true);
+}
+
+fn add(
+    resource: &mut Value,
+    declared: &[AttributeDefinition],
+    values: Option<&AttributeValues>,
+    show: impl Fn(&AttributeDefinition) -> bool,
+) {
     let Some(values) = values else { return };
     let mut extension = Map::new();
-    for attribute in declared.iter().filter(|a| shown(a, requested)) {
+    for attribute in declared.iter().filter(|a| show(a)) {
         if let Some(json) = values
             .get(&attribute.key())
             .and_then(|held| attribute.values_to_json(held))
@@ -88,6 +109,20 @@ pub fn render(
         schemas.push(json!(CUSTOM_USER_SCHEMA));
     }
     resource[CUSTOM_USER_SCHEMA] = Value::Object(extension);
+}
+
+/// The PATCH paths of the declared attributes, checked as the standard ones are.
+pub fn patch_attributes(declared: &[AttributeDefinition]) -> Vec<Attribute<'_>> {
+    declared
+        .iter()
+        .map(|a| {
+            if a.multi_valued {
+                Attribute::multi(&a.name, &[])
+            } else {
+                Attribute::single(&a.name)
+            }
+        })
+        .collect()
 }
 
 /// The declared attributes a User resource in a request names: its extension

@@ -16,8 +16,8 @@ pub const MAX_OPERATIONS: usize = 1000;
 
 /// An attribute a PATCH path may name, as the resource's schema declares it.
 #[derive(Debug, Clone, Copy)]
-pub struct Attribute {
-    pub name: &'static str,
+pub struct Attribute<'a> {
+    pub name: &'a str,
     /// The sub-attributes a path (`name.givenName`) or a value filter may name.
     pub subs: &'static [&'static str],
     /// Multi-valued: the only attributes a value filter (`emails[…]`) selects in.
@@ -28,12 +28,13 @@ pub struct Attribute {
 }
 
 /// The attributes of a resource type that PATCH paths are checked against: the core
-/// schema's (under the resource's URN or none), and an extension's under its URN.
+/// schema's (under the resource's URN or none), and each extension's under its URN
+/// (a tenant's declared attributes among them, named as declared).
 #[derive(Debug, Clone, Copy)]
-pub struct Schema {
+pub struct Schema<'a> {
     pub urn: &'static str,
-    pub core: &'static [Attribute],
-    pub extension: Option<(&'static str, &'static [Attribute])>,
+    pub core: &'static [Attribute<'static>],
+    pub extensions: &'a [(&'static str, &'a [Attribute<'a>])],
 }
 
 fn invalid_path(detail: impl Into<String>) -> ScimError {
@@ -44,21 +45,30 @@ fn path_error(error: FilterError) -> ScimError {
     invalid_path(error.0)
 }
 
-impl Schema {
+impl<'a> Schema<'a> {
     /// The attribute a path names (`None` for an extension's URN alone, its whole
     /// object), or 400 `invalidPath` when the schema has none: RFC 7644 §3.5.2 paths
     /// name attributes of the resource.
-    fn attribute(&self, path: &AttrPath) -> Result<Option<&'static Attribute>, ScimError> {
-        let attributes = match (path.schema.as_deref(), self.extension) {
-            (None, Some((urn, _))) if path.attr.eq_ignore_ascii_case(urn) => return Ok(None),
-            (None, _) => self.core,
-            (Some(urn), _) if urn == self.urn => self.core,
-            (Some(urn), Some((extension, attributes))) if urn == extension => attributes,
-            (Some(urn), _) => {
-                return Err(invalid_path(format!(
-                    "{urn} is not a schema of this resource"
-                )));
+    fn attribute(&self, path: &AttrPath) -> Result<Option<&'a Attribute<'a>>, ScimError> {
+        let extension = |urn: &str| self.extensions.iter().find(|(name, _)| *name == urn);
+        let attributes: &'a [Attribute<'a>] = match path.schema.as_deref() {
+            None if self
+                .extensions
+                .iter()
+                .any(|(urn, _)| path.attr.eq_ignore_ascii_case(urn)) =>
+            {
+                return Ok(None);
             }
+            None => self.core,
+            Some(urn) if urn == self.urn => self.core,
+            Some(urn) => match extension(urn) {
+                Some((_, attributes)) => attributes,
+                None => {
+                    return Err(invalid_path(format!(
+                        "{urn} is not a schema of this resource"
+                    )));
+                }
+            },
         };
         let Some(attribute) = attributes
             .iter()
@@ -99,9 +109,9 @@ impl Schema {
     }
 }
 
-impl Attribute {
+impl<'a> Attribute<'a> {
     /// A single-valued attribute without sub-attributes.
-    pub const fn single(name: &'static str) -> Self {
+    pub const fn single(name: &'a str) -> Self {
         Attribute {
             name,
             subs: &[],
@@ -111,7 +121,7 @@ impl Attribute {
     }
 
     /// A single-valued complex attribute (`name`).
-    pub const fn complex(name: &'static str, subs: &'static [&'static str]) -> Self {
+    pub const fn complex(name: &'a str, subs: &'static [&'static str]) -> Self {
         Attribute {
             name,
             subs,
@@ -121,7 +131,7 @@ impl Attribute {
     }
 
     /// A multi-valued attribute whose values have `subs` (`emails`).
-    pub const fn multi(name: &'static str, subs: &'static [&'static str]) -> Self {
+    pub const fn multi(name: &'a str, subs: &'static [&'static str]) -> Self {
         Attribute {
             name,
             subs,

@@ -27,14 +27,12 @@ pub async fn search_all(
              search /Users/.search or /Groups/.search to sort",
         ));
     }
+    let declared = state
+        .directory
+        .attributes(&scim.caller, scim.tenant)
+        .await?;
     let (user_filter, group_filter) = match params.filter.as_deref() {
-        Some(text) => {
-            let declared = state
-                .directory
-                .attributes(&scim.caller, scim.tenant)
-                .await?;
-            resource_filters(text, &declared)?
-        }
+        Some(text) => resource_filters(text, &declared)?,
         None => (Filter::Constant(true), Filter::Constant(true)),
     };
     let (start, count) = window(&params)?;
@@ -54,7 +52,9 @@ pub async fn search_all(
         .iter()
         .map(|found| {
             params.shape(match found {
-                DirectoryObject::User(user) => users::render(user, &scim.base),
+                DirectoryObject::User(user) => {
+                    users::resource(user, &scim.base, &declared, params.attributes.as_deref())
+                }
                 DirectoryObject::Group(group) => groups::render(group, &scim.base),
             })
         })

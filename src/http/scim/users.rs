@@ -7,10 +7,13 @@ use crate::domain::{
     NewUser, PasswordPolicy, Patch, PersonName, Profile, Status, User, UserId, UserName, UserPatch,
     ValueList,
 };
-use crate::domain::{Filter, Include, UserQuery, Window};
+use crate::domain::{
+    AttributeDefinition, AttributeWrite, CUSTOM_USER_SCHEMA, Filter, Include, UserQuery, Window,
+};
 use crate::http::AppState;
-use crate::service::{Listing, Precondition, Resource, ServiceError, UserWithGroups};
+use crate::service::{Listing, Precondition, Resource, UserWithGroups};
 
+use super::custom;
 use super::error::ScimError;
 use super::filter::{user_filter, user_sort};
 use super::patch::{Attribute, Operation, Schema, apply, operations};
@@ -155,6 +158,8 @@ struct UserInput {
     active: Option<bool>,
     external_id: Option<ExternalId>,
     password: Option<NewPassword>,
+    /// The values of the tenant's declared attributes: all of them, as a replace.
+    attributes: AttributeWrite,
 }
 
 /// The sub-attributes of each multi-valued attribute but addresses (RFC 7643 §2.4).
@@ -172,7 +177,7 @@ const ADDRESS_SUBS: &[&str] = &[
 
 /// The attributes PATCH paths may name on a User: the schemas' declarations
 /// (docs/scim.md).
-pub(super) const USER_SCHEMA: Schema = Schema {
+pub(super) const USER_SCHEMA: Schema<'static> = Schema {
     urn: USER,
     core: &[
         Attribute::single("schemas").read_only(),
@@ -221,7 +226,7 @@ pub(super) const USER_SCHEMA: Schema = Schema {
         )
         .read_only(),
     ],
-    extension: Some((
+    extensions: &[(
         ENTERPRISE_USER,
         &[
             Attribute::single("employeeNumber"),
@@ -231,7 +236,7 @@ pub(super) const USER_SCHEMA: Schema = Schema {
             Attribute::single("department"),
             Attribute::complex("manager", &["value", "$ref", "displayName"]),
         ],
-    )),
+    )],
 };
 
 /// A JSON value's type, as an error message names it.
@@ -501,6 +506,7 @@ fn read_user(body: &Value, policy: &PasswordPolicy) -> Result<UserInput, ScimErr
             text(body, "password", "password")?,
             |password| policy.parse(password),
         )?,
+        attributes: custom::read(body, true)?,
     })
 }
 
@@ -529,6 +535,7 @@ impl UserInput {
             external_id: self.external_id,
             password: self.password,
             password_hash: None,
+            attributes: self.attributes,
         }
     }
 
@@ -543,6 +550,7 @@ impl UserInput {
             profile: Some(self.profile),
             status: self.active.map(status),
             external_id: optional(self.external_id),
+            attributes: self.attributes,
             ..UserPatch::default()
         }
     }
@@ -589,7 +597,8 @@ pub(super) async fn listing(
         .attributes(&scim.caller, scim.tenant)
         .await?;
     let filter = |text: &str| user_filter(text, &declared);
-    let render = |user: &UserWithGroups| render(user, &scim.base);
+    let requested = params.attributes.as_deref();
+    let render = |user: &UserWithGroups| resource(user, &scim.base, &declared, requested);
     super::listing(params, filter, user_sort, read, render).await
 }
 
@@ -603,7 +612,37 @@ pub(super) async fn read(
         .directory
         .user(&scim.caller, scim.tenant, by_id(user_id(id)?))
         .await?;
-    Ok(written(&found, &scim.base))
+    let declared = declared(state, scim).await?;
+    Ok(written(&found, &scim.base, &declared))
+}
+
+/// The attributes the caller's tenant declares.
+async fn declared(
+    state: &AppState,
+    scim: &ScimCaller,
+) -> Result<Vec<AttributeDefinition>, ScimError> {
+    Ok(state
+        .directory
+        .attributes(&scim.caller, scim.tenant)
+        .await?)
+}
+
+/// A user as a SCIM User resource with the values of its tenant's declared
+/// attributes, as a read shows them.
+pub fn resource(
+    found: &UserWithGroups,
+    base: &str,
+    declared: &[AttributeDefinition],
+    requested: Option<&str>,
+) -> Value {
+    let mut value = render(found, base);
+    custom::render(
+        &mut value,
+        declared,
+        Some(&found.user.attributes),
+        requested,
+    );
+    value
 }
 
 /// Creates a user from a SCIM User resource (`POST /Users`, and in a bulk request).
@@ -621,7 +660,8 @@ pub(super) async fn create(
         user,
         groups: Vec::new(),
     };
-    Ok(written(&found, &scim.base))
+    let declared = declared(state, scim).await?;
+    Ok(written(&found, &scim.base, &declared))
 }
 
 /// Replaces the user's attributes with a SCIM User resource's, or patches them.
@@ -642,7 +682,8 @@ pub(super) async fn change(
         return updated(state, scim, id, patch, precondition).await;
     }
     let operations = operations(body)?;
-    let patched = |current: &User| patched(current, &operations, policy, &scim.base);
+    let declared = declared(state, scim).await?;
+    let patched = |current: &User| patched(current, &operations, policy, &scim.base, &declared);
     let user = state
         .directory
         .change_user(&scim.caller, scim.tenant, id, precondition, patched)
@@ -657,14 +698,25 @@ fn patched(
     operations: &[Operation],
     policy: &PasswordPolicy,
     base: &str,
+    declared: &[AttributeDefinition],
 ) -> Result<UserPatch, ScimError> {
     let found = UserWithGroups {
         user: current.clone(),
         groups: Vec::new(),
     };
     let mut after = render(&found, base);
+    custom::render_stored(&mut after, declared, Some(&current.attributes));
+    let custom_attributes = custom::patch_attributes(declared);
+    let extensions = [
+        USER_SCHEMA.extensions[0],
+        (CUSTOM_USER_SCHEMA, custom_attributes.as_slice()),
+    ];
+    let schema = Schema {
+        extensions: &extensions,
+        ..USER_SCHEMA
+    };
     for operation in operations {
-        apply(&mut after, operation, &USER_SCHEMA)?;
+        apply(&mut after, operation, &schema)?;
     }
     last_primary_wins(&mut after);
     if attribute(&after, "active").is_null() {
@@ -728,7 +780,8 @@ async fn with_groups(
         .directory
         .user(&scim.caller, scim.tenant, by_id(user.id))
         .await?;
-    Ok(written(&found, &scim.base))
+    let declared = declared(state, scim).await?;
+    Ok(written(&found, &scim.base, &declared))
 }
 
 /// Deletes the user.
@@ -745,9 +798,9 @@ pub(super) async fn delete(
     Ok(())
 }
 
-fn written(found: &UserWithGroups, base: &str) -> Written {
+fn written(found: &UserWithGroups, base: &str, declared: &[AttributeDefinition]) -> Written {
     Written {
-        body: render(found, base),
+        body: resource(found, base, declared, None),
         version: found.user.version,
     }
 }

@@ -93,7 +93,7 @@ pub async fn login(
             token_type: "Bearer",
             expires_in: signed_in.expires_in_seconds,
             expires_at: signed_in.expires_at,
-            user: signed_in.user.into(),
+            user: super::users::UserBody::of(signed_in.user, &signed_in.declared),
         }),
     )
         .into_response())

@@ -278,7 +278,10 @@ pub async fn members(
 ) -> Result<axum::Json<ListBody<UserBody>>, ApiError> {
     let filter = crate::domain::Filter::member_of(id);
     let users = super::user_page(&state, &caller, tenant, filter, Some(id), params.page()?).await?;
-    Ok(axum::Json(ListBody::from_page(users, UserBody::from)))
+    let declared = state.directory.attributes(&caller, tenant).await?;
+    Ok(axum::Json(ListBody::from_page(users, |u| {
+        UserBody::of(u, &declared)
+    })))
 }
 
 /// Make a user a member of the group; adding a member again changes nothing.

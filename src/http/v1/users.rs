@@ -5,9 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
-    Company, CountryCode, Email, ExternalId, Filter, GroupId, ImportedHash, LoginMetadata, NewUser,
-    PasswordPolicy, PersonName, Phone, PrefixRange, Role, Status, TenantId, Timestamp, User,
-    UserAttr, UserId, UserName, UserPatch, Violations,
+    AttributeDefinition, AttributeWrite, Company, CountryCode, Email, ExternalId, Filter, GroupId,
+    ImportedHash, LoginMetadata, Mutability, NewUser, PasswordPolicy, PersonName, Phone,
+    PrefixRange, Returned, Role, Status, TenantId, Timestamp, User, UserAttr, UserId, UserName,
+    UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -44,6 +45,11 @@ pub struct UserBody {
     /// The rest of the SCIM profile. `phone`, `company` and `countryCode` are its
     /// work phone number, organization and work address's country.
     profile: ProfileBody,
+    /// The user's values of the attributes its tenant declared, by declared name: an
+    /// array for a multi-valued one. Those declared `writeOnly` or returned `never`
+    /// are left out.
+    #[schema(value_type = Object)]
+    attributes: serde_json::Map<String, serde_json::Value>,
     /// The user's default group; it is one of its groups.
     default_group_id: Option<GroupId>,
     /// Whether a password is set.
@@ -79,9 +85,19 @@ impl From<LoginMetadata> for LoginMetadataBody {
     }
 }
 
-impl From<User> for UserBody {
-    fn from(user: User) -> Self {
+impl UserBody {
+    /// The user as shown, with the values of the attributes `declared` in its tenant.
+    pub fn of(user: User, declared: &[AttributeDefinition]) -> Self {
+        let attributes = declared
+            .iter()
+            .filter(|a| a.mutability != Mutability::WriteOnly && a.returned != Returned::Never)
+            .filter_map(|a| {
+                let values = user.attributes.get(&a.key())?;
+                Some((a.name.clone(), a.values_to_json(values)?))
+            })
+            .collect();
         Self {
+            attributes,
             id: user.id,
             tenant_id: user.tenant_id,
             user_name: user.user_name().to_owned(),
@@ -140,6 +156,26 @@ pub struct CreateUserBody {
     /// work phone number, organization and work address's country. Without `role`,
     /// the role follows `profile.roles`.
     profile: Option<ProfileUpdate>,
+    /// Values of the attributes the tenant declared, by name (any letter case): an
+    /// array for a multi-valued one. Every required one must be given.
+    #[schema(value_type = Option<Object>)]
+    attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The declared attributes a body names, to merge into the user's.
+fn attribute_write(
+    attributes: Option<serde_json::Map<String, serde_json::Value>>,
+) -> AttributeWrite {
+    AttributeWrite::Merge(attributes.unwrap_or_default().into_iter().collect())
+}
+
+/// The attributes the tenant declares, to show users with.
+async fn declared(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    tenant: TenantId,
+) -> Result<Vec<AttributeDefinition>, ApiError> {
+    Ok(state.directory.attributes(caller, tenant).await?)
 }
 
 impl CreateUserBody {
@@ -194,6 +230,7 @@ impl CreateUserBody {
             external_id,
             password,
             password_hash,
+            attributes: attribute_write(self.attributes),
         })
     }
 }
@@ -239,6 +276,10 @@ pub struct UpdateUserBody {
     default_group_id: Option<Option<String>>,
     /// Changes to the SCIM profile: the attributes named change.
     profile: Option<ProfileUpdate>,
+    /// Changes to the values of the attributes the tenant declared: those named
+    /// change, `null` clears one.
+    #[schema(value_type = Option<Object>)]
+    attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl UpdateUserBody {
@@ -271,6 +312,7 @@ impl UpdateUserBody {
                 self.default_group_id,
                 |g| GroupId::parse(&g),
             ),
+            attributes: attribute_write(self.attributes),
         };
         v.finish().map_err(ServiceError::Invalid)?;
         Ok(patch)
@@ -357,7 +399,10 @@ pub async fn list(
 ) -> Result<axum::Json<ListBody<UserBody>>, ApiError> {
     let (filter, group, page) = params.parse()?;
     let users = super::user_page(&state, &caller, tenant, filter, group, page).await?;
-    Ok(axum::Json(ListBody::from_page(users, UserBody::from)))
+    let declared = declared(&state, &caller, tenant).await?;
+    Ok(axum::Json(ListBody::from_page(users, |u| {
+        UserBody::of(u, &declared)
+    })))
 }
 
 /// Create a user.
@@ -388,7 +433,12 @@ pub async fn create(
         )
         .await?;
     let location = format!("/v1/tenants/{tenant}/users/{}", user.id);
-    Ok(created(location, user.version, UserBody::from(user)))
+    let declared = declared(&state, &caller, tenant).await?;
+    Ok(created(
+        location,
+        user.version,
+        UserBody::of(user, &declared),
+    ))
 }
 
 /// Read a user.
@@ -406,7 +456,8 @@ pub async fn get(
     Path((tenant, id)): Path<(TenantId, UserId)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let user = state.directory.get_user(&caller, tenant, id).await?;
-    Ok(tagged(user.version, UserBody::from(user)))
+    let declared = declared(&state, &caller, tenant).await?;
+    Ok(tagged(user.version, UserBody::of(user, &declared)))
 }
 
 /// Change the fields the body names (JSON merge patch).
@@ -436,7 +487,8 @@ pub async fn update(
         .directory
         .update_user(&caller, tenant, id, body.parse()?, precondition)
         .await?;
-    Ok(tagged(user.version, UserBody::from(user)))
+    let declared = declared(&state, &caller, tenant).await?;
+    Ok(tagged(user.version, UserBody::of(user, &declared)))
 }
 
 /// Delete a user and its memberships.

@@ -245,6 +245,7 @@ impl PostUserDto {
             external_id: None,
             password: None,
             password_hash: None,
+            attributes: Default::default(),
         })
     }
 }
