@@ -263,7 +263,7 @@ fn bounded(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldV
 }
 
 /// A URI as RFC 3986 shapes it: a scheme, a colon, and no whitespace.
-pub fn check_uri(value: &str) -> Result<(), Invalid> {
+fn check_uri(value: &str) -> Result<(), Invalid> {
     let scheme_ok = value.split_once(':').is_some_and(|(scheme, rest)| {
         !rest.is_empty()
             && scheme
