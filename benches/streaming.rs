@@ -40,6 +40,7 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
                 first_name: format!("First{i}"),
                 last_name: format!("Last{i}"),
                 profile: Profile::default(),
+                attributes: Default::default(),
                 role: Role::Member,
                 status: Status::Active,
                 external_id: None,

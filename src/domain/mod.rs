@@ -36,7 +36,7 @@ pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
 pub use profile::{
     ADDRESSES, Address, Enterprise, Manager, MultiValue, NameParts, Profile, ProfilePatch,
-    ProfileText, ValueList, check_uri,
+    ProfileText, ValueList,
 };
 pub use scope::{GrantedScopes, Scope, ScopeRequest};
 pub use tenant::Tenant;

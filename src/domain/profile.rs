@@ -12,7 +12,9 @@ pub struct MultiValue {
     pub value: Option<String>,
     /// The value's `type` (`work`, `home`, `mobile` …): free text, kept as written.
     pub kind: Option<String>,
-    pub primary: bool,
+    /// `primary` as written: `None` when the writer left it out, which reads as
+    /// not primary.
+    pub primary: Option<bool>,
     pub display: Option<String>,
 }
 
@@ -37,7 +39,8 @@ pub struct Address {
     pub postal_code: Option<String>,
     pub country: Option<String>,
     pub kind: Option<String>,
-    pub primary: bool,
+    /// As written; `None` reads as not primary.
+    pub primary: Option<bool>,
 }
 
 /// The parts of `name` beside the given and family names, which are the user's
@@ -57,6 +60,20 @@ pub struct Manager {
     /// The manager's displayName (else its names), as read with the user; not
     /// written.
     pub display_name: Option<String>,
+    /// Whether the id was a user of the tenant when read (a manager may be
+    /// provisioned after its reports); not written.
+    pub found: bool,
+}
+
+impl Manager {
+    /// A manager as written: its id, nothing read yet.
+    pub fn id(id: UserId) -> Self {
+        Self {
+            id,
+            display_name: None,
+            found: false,
+        }
+    }
 }
 
 /// The enterprise extension (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`).
@@ -185,12 +202,7 @@ impl ProfilePatch {
                 .manager
                 .take()
                 .filter(|m| Some(m.id) == manager);
-            profile.enterprise.manager = kept.or_else(|| {
-                manager.map(|id| Manager {
-                    id,
-                    display_name: None,
-                })
-            });
+            profile.enterprise.manager = kept.or_else(|| manager.map(Manager::id));
         }
     }
 }
@@ -251,7 +263,7 @@ fn bounded(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldV
 }
 
 /// A URI as RFC 3986 shapes it: a scheme, a colon, and no whitespace.
-pub fn check_uri(value: &str) -> Result<(), Invalid> {
+fn check_uri(value: &str) -> Result<(), Invalid> {
     let scheme_ok = value.split_once(':').is_some_and(|(scheme, rest)| {
         !rest.is_empty()
             && scheme
@@ -293,16 +305,13 @@ fn check_language(field: &str, value: &Option<String>, list: bool) -> Result<(),
     Ok(())
 }
 
-/// An IANA time zone name as the tz database spells them (`Europe/Berlin`,
-/// `America/Argentina/Buenos_Aires`, `Etc/GMT+2`, `UTC`).
+/// A time zone name: the IANA tz database's (`Europe/Berlin`,
+/// `America/Argentina/Buenos_Aires`, `Etc/GMT+2`, `UTC`) or one shaped like them
+/// (letters, digits, `/ _ - +`), so that a provider's own identifiers pass.
 fn check_timezone(value: &Option<String>) -> Result<(), FieldViolation> {
     let Some(value) = value else { return Ok(()) };
     let ok = !value.is_empty()
         && value.len() <= 64
-        && value
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
@@ -425,7 +434,10 @@ impl Profile {
                     _ => {}
                 }
             }
-            one_primary(name, values.iter().filter(|v| v.primary).count())?;
+            one_primary(
+                name,
+                values.iter().filter(|v| v.primary == Some(true)).count(),
+            )?;
         }
         for address in &self.addresses {
             for (field, value) in [
@@ -442,7 +454,10 @@ impl Profile {
         }
         one_primary(
             ADDRESSES,
-            self.addresses.iter().filter(|a| a.primary).count(),
+            self.addresses
+                .iter()
+                .filter(|a| a.primary == Some(true))
+                .count(),
         )?;
         Ok(())
     }
@@ -482,7 +497,7 @@ impl Profile {
     pub fn sign_in_email(&self) -> Option<&str> {
         self.emails
             .iter()
-            .find(|e| e.primary)
+            .find(|e| e.primary == Some(true))
             .or_else(|| self.emails.first())
             .and_then(|e| e.value.as_deref())
     }
@@ -580,19 +595,17 @@ impl Profile {
     /// (else the first) email becomes it; without emails, it is added as the
     /// primary work email.
     pub fn set_sign_in_email(&mut self, email: &str) {
-        let at = self
-            .emails
-            .iter()
-            .position(|e| e.primary)
-            .or(if self.emails.is_empty() {
+        let at = self.emails.iter().position(|e| e.primary == Some(true)).or(
+            if self.emails.is_empty() {
                 None
             } else {
                 Some(0)
-            });
+            },
+        );
         match at {
             Some(at) => self.emails[at].value = Some(email.to_owned()),
             None => self.emails.push(MultiValue {
-                primary: true,
+                primary: Some(true),
                 ..MultiValue::typed(email, "work")
             }),
         }
@@ -641,11 +654,11 @@ mod tests {
         let mut profile = Profile {
             phone_numbers: vec![
                 MultiValue {
-                    primary: true,
+                    primary: Some(true),
                     ..MultiValue::typed("1", "work")
                 },
                 MultiValue {
-                    primary: true,
+                    primary: Some(true),
                     ..MultiValue::typed("2", "mobile")
                 },
             ],
@@ -675,14 +688,14 @@ mod tests {
     fn the_sign_in_email_is_the_primary_else_the_first() {
         let mut profile = Profile::default();
         profile.set_sign_in_email("a@example.com");
-        assert!(profile.emails[0].primary);
+        assert_eq!(profile.emails[0].primary, Some(true));
         profile
             .emails
             .insert(0, MultiValue::typed("b@example.com", "home"));
         assert_eq!(profile.sign_in_email(), Some("a@example.com"));
         profile.set_sign_in_email("c@example.com");
         assert_eq!(profile.emails[1].value.as_deref(), Some("c@example.com"));
-        profile.emails[1].primary = false;
+        profile.emails[1].primary = Some(false);
         assert_eq!(profile.sign_in_email(), Some("b@example.com"));
     }
 }

@@ -153,6 +153,7 @@ impl User {
         ) && new.id == old.id
         {
             new.display_name = old.display_name.clone();
+            new.found = old.found;
         }
         self.profile = profile;
         self.role = self.profile.role();

@@ -114,27 +114,14 @@ fn changed_fields(before: &User, after: &User) -> Vec<&'static str> {
     .collect()
 }
 
-/// Checks the profile of a user about to be written: the rules of its attributes,
-/// and a manager that is another user of the tenant.
-async fn check_profile(tx: &mut Tx, user: &mut User, before: Option<&User>) -> ServiceResult<()> {
+/// Checks the profile of a user about to be written against the rules of its
+/// attributes. A manager is kept as the id written: one that is no user of the
+/// tenant (not yet provisioned, or deleted) is shown without a display name, and
+/// only a user of the same tenant ever gives one.
+fn check_profile(user: &mut User) -> ServiceResult<()> {
     user.profile
         .check()
-        .map_err(|v| ServiceError::invalid(&v.field, v.reason))?;
-    let manager = user.profile.enterprise.manager.as_ref().map(|m| m.id);
-    let before = before.and_then(|b| b.profile.enterprise.manager.as_ref().map(|m| m.id));
-    if let Some(manager) = manager
-        && Some(manager) != before
-        && tx
-            .existing_user_ids(user.tenant_id, &[manager])
-            .await?
-            .is_empty()
-    {
-        return Err(ServiceError::invalid(
-            "manager",
-            format!("no user with id {manager} exists in the tenant"),
-        ));
-    }
-    Ok(())
+        .map_err(|v| ServiceError::invalid(&v.field, v.reason))
 }
 
 /// Applies `patch` to the locked `current` user and writes it with its audit event;
@@ -168,7 +155,7 @@ async fn write_user_change(
     if changed.is_empty() {
         return Ok(current);
     }
-    check_profile(tx, &mut next, Some(&current)).await?;
+    check_profile(&mut next)?;
     let now = Timestamp::now();
     next.version = current.version + 1;
     next.updated_at = now;
@@ -277,7 +264,7 @@ pub(super) async fn insert_user(
     password_hash: Option<&str>,
     declared: &[AttributeDefinition],
 ) -> ServiceResult<()> {
-    check_profile(tx, user, None).await?;
+    check_profile(user)?;
     tx.insert_user(user, password_hash).await?;
     let named: Vec<String> = user.attributes.keys().cloned().collect();
     store_attribute_values(

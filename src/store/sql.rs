@@ -11,7 +11,7 @@ pub(super) enum Value {
     Uuid(Uuid),
     Text(String),
     OptText(Option<String>),
-    Bool(bool),
+    OptBool(Option<bool>),
     Int(i64),
     Time(Timestamp),
     /// A nullable text.
@@ -58,7 +58,7 @@ macro_rules! bind_values {
                 $crate::store::sql::Value::Uuid(v) => query.bind(v),
                 $crate::store::sql::Value::Text(v) => query.bind(v),
                 $crate::store::sql::Value::OptText(v) => query.bind(v),
-                $crate::store::sql::Value::Bool(v) => query.bind(v),
+                $crate::store::sql::Value::OptBool(v) => query.bind(v),
                 $crate::store::sql::Value::Int(v) => query.bind(v),
                 $crate::store::sql::Value::Time(v) => query.bind(v),
                 $crate::store::sql::Value::OptionalText(v) => query.bind(v),

@@ -16,7 +16,7 @@ pub(super) const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.user
     u.honorific_suffix, u.employee_number, u.cost_center, u.organization, u.division, \
     u.department, u.manager_id, \
     COALESCE(mg.display_name, NULLIF(TRIM(mg.first_name || ' ' || mg.last_name), '')) \
-    AS manager_display_name, \
+    AS manager_display_name, mg.id IS NOT NULL AS manager_found, \
     u.role, u.status, u.external_id, \
     u.password_hash IS NOT NULL AS has_password, u.two_factor_enabled, \
     u.successful_logins, u.failed_logins, u.last_successful_login_at, \
@@ -54,6 +54,7 @@ pub(super) struct UserRow {
     department: Option<String>,
     manager_id: Option<Uuid>,
     manager_display_name: Option<String>,
+    manager_found: bool,
     role: String,
     status: String,
     external_id: Option<String>,
@@ -108,6 +109,7 @@ impl TryFrom<UserRow> for User {
                     manager: row.manager_id.map(|id| Manager {
                         id: UserId::from_uuid(id),
                         display_name: row.manager_display_name,
+                        found: row.manager_found,
                     }),
                 },
                 ..Profile::default()

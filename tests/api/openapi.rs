@@ -297,3 +297,49 @@ async fn an_email_with_a_leading_trailing_or_doubled_dot_is_refused() {
         assert_eq!(problem["errors"][0]["field"], "email", "{email}");
     }
 }
+
+/// Every `$ref` string anywhere in `value`.
+fn refs(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (key, inner) in object {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(target)) => found.push(target.clone()),
+                    _ => refs(inner, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| refs(i, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_user_schemas_carry_the_profile_and_every_reference_resolves() {
+    let app = TestApp::spawn().await;
+    let document = document(&app).await;
+    let schemas = &document["components"]["schemas"];
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    for target in &found {
+        let name = target
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{target} is not a component schema"));
+        assert!(schemas.get(name).is_some(), "{target} resolves to nothing");
+    }
+    for (schema, field) in [
+        ("UserBody", "profile"),
+        ("CreateUserBody", "profile"),
+        ("UpdateUserBody", "profile"),
+        ("ProfileBody", "phoneNumbers"),
+        ("ProfileBody", "manager"),
+        ("ProfileUpdate", "managerId"),
+        ("ValueBody", "primary"),
+        ("AddressBody", "streetAddress"),
+    ] {
+        assert!(
+            schemas[schema]["properties"].get(field).is_some(),
+            "{schema}.{field} is not documented"
+        );
+    }
+}

@@ -609,22 +609,22 @@ struct OldUser {
 /// address, its company as the organization, its names as the displayName and an
 /// admin's role as an "admin" role value.
 fn migrated_profile(user: &OldUser) -> Value {
-    let value = |value: &str, kind: Option<&str>, primary: bool| json!({ "value": value, "type": kind, "primary": primary, "display": null });
+    let value = |value: &str, kind: Option<&str>, primary: Option<bool>| json!({ "value": value, "type": kind, "primary": primary, "display": null });
     json!({
         "displayName": format!("{} {}", user.first_name, user.last_name),
         "nickName": null, "profileUrl": null, "title": null, "userType": null,
         "preferredLanguage": null, "locale": null, "timezone": null,
         "formattedName": null, "middleName": null, "honorificPrefix": null,
         "honorificSuffix": null,
-        "emails": [value(user.email, Some("work"), true)],
-        "phoneNumbers": user.phone.map(|p| vec![value(p, Some("work"), false)]).unwrap_or_default(),
+        "emails": [value(user.email, Some("work"), Some(true))],
+        "phoneNumbers": user.phone.map(|p| vec![value(p, Some("work"), None)]).unwrap_or_default(),
         "ims": [], "photos": [],
         "addresses": user.country_code.map(|c| vec![json!({
             "formatted": null, "streetAddress": null, "locality": null, "region": null,
-            "postalCode": null, "country": c, "type": "work", "primary": false,
+            "postalCode": null, "country": c, "type": "work", "primary": null,
         })]).unwrap_or_default(),
         "entitlements": [],
-        "roles": if user.role == "admin" { vec![value("admin", None, false)] } else { vec![] },
+        "roles": if user.role == "admin" { vec![value("admin", None, None)] } else { vec![] },
         "x509Certificates": [],
         "employeeNumber": null, "costCenter": null, "organization": user.company,
         "division": null, "department": null, "manager": null,

@@ -22,7 +22,7 @@ use super::schemas::{ENTERPRISE_USER, USER};
 use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 
 /// A user as a SCIM User resource: every attribute stored, as it was written; absent
-/// ones are left out, and `primary` appears only where it is true.
+/// ones are left out, and `primary` appears where it was written.
 pub fn render(found: &UserWithGroups, base: &str) -> Value {
     let user = &found.user;
     let profile = &user.profile;
@@ -94,10 +94,11 @@ pub fn render(found: &UserWithGroups, base: &str) -> Value {
         ("department", enterprise.department.clone()),
     ]);
     if let Some(manager) = &enterprise.manager {
-        let mut reference = json!({
-            "value": manager.id.to_string(),
-            "$ref": format!("{base}/Users/{}", manager.id),
-        });
+        // A reference to a resource that is not there (yet) would be a broken link.
+        let mut reference = json!({ "value": manager.id.to_string() });
+        if manager.found {
+            reference["$ref"] = json!(format!("{base}/Users/{}", manager.id));
+        }
         if let Some(display) = &manager.display_name {
             reference["displayName"] = json!(display);
         }
@@ -125,8 +126,8 @@ fn render_value(item: &MultiValue) -> Value {
         ("type", item.kind.clone()),
         ("display", item.display.clone()),
     ]));
-    if item.primary {
-        value["primary"] = Value::Bool(true);
+    if let Some(primary) = item.primary {
+        value["primary"] = Value::Bool(primary);
     }
     value
 }
@@ -141,8 +142,8 @@ fn render_address(address: &Address) -> Value {
         ("country", address.country.clone()),
         ("type", address.kind.clone()),
     ]));
-    if address.primary {
-        value["primary"] = Value::Bool(true);
+    if let Some(primary) = address.primary {
+        value["primary"] = Value::Bool(primary);
     }
     value
 }
@@ -327,8 +328,7 @@ fn multi_values(body: &Value, list: ValueList) -> Result<Vec<MultiValue>, ScimEr
             Ok(MultiValue {
                 value: owned(item, "value", &format!("{name}.value"))?,
                 kind: owned(item, "type", &format!("{name}.type"))?,
-                primary: boolean(attribute(item, "primary"), &format!("{name}.primary"))?
-                    .unwrap_or(false),
+                primary: boolean(attribute(item, "primary"), &format!("{name}.primary"))?,
                 display: owned(item, "display", &format!("{name}.display"))?,
             })
         })
@@ -348,7 +348,7 @@ fn addresses(body: &Value) -> Result<Vec<Address>, ScimError> {
                 postal_code: sub("postalCode")?,
                 country: sub("country")?,
                 kind: sub("type")?,
-                primary: boolean(attribute(item, "primary"), "addresses.primary")?.unwrap_or(false),
+                primary: boolean(attribute(item, "primary"), "addresses.primary")?,
             })
         })
         .collect()
@@ -370,10 +370,7 @@ fn manager(enterprise: &Value) -> Result<Option<Manager>, ScimError> {
     }
     let id = UserId::parse(id)
         .map_err(|_| invalid("manager.value", "must be the id of a user of the tenant"))?;
-    Ok(Some(Manager {
-        id,
-        display_name: None,
-    }))
+    Ok(Some(Manager::id(id)))
 }
 
 /// A boolean, also when sent as the string "True" or "False" (as Entra ID does).

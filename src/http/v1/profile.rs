@@ -20,9 +20,9 @@ pub struct ValueBody {
     /// A label for the value's function, such as `work` or `mobile`.
     #[serde(rename = "type")]
     kind: Option<String>,
-    /// At most one value of an attribute is primary.
-    #[serde(default)]
-    primary: bool,
+    /// At most one value of an attribute is primary; `null` (as left out) reads as
+    /// not primary.
+    primary: Option<bool>,
     display: Option<String>,
 }
 
@@ -38,8 +38,7 @@ pub struct AddressBody {
     country: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
-    primary: bool,
+    primary: Option<bool>,
 }
 
 /// The user's manager: another user of the tenant.

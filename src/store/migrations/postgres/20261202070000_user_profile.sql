@@ -37,7 +37,7 @@ CREATE TABLE user_values (
     value           text,
     value_key       text COLLATE "C",
     type            text,
-    is_primary      boolean NOT NULL DEFAULT FALSE,
+    is_primary      boolean,
     display         text,
     formatted       text,
     street_address  text,
@@ -58,13 +58,13 @@ UPDATE users SET display_name_key = NULLIF(trim(first_name_key || ' ' || last_na
 INSERT INTO user_values (tenant_id, user_id, attribute, position, value, value_key, type, is_primary)
 SELECT tenant_id, id, 'emails', 0, email, email_key, 'work', TRUE FROM users;
 INSERT INTO user_values (tenant_id, user_id, attribute, position, value, value_key, type, is_primary)
-SELECT tenant_id, id, 'phoneNumbers', 0, phone, lower(phone), 'work', FALSE
+SELECT tenant_id, id, 'phoneNumbers', 0, phone, lower(phone), 'work', NULL
 FROM users WHERE phone IS NOT NULL;
 INSERT INTO user_values (tenant_id, user_id, attribute, position, type, is_primary, country)
-SELECT tenant_id, id, 'addresses', 0, 'work', FALSE, country_code
+SELECT tenant_id, id, 'addresses', 0, 'work', NULL, country_code
 FROM users WHERE country_code IS NOT NULL;
 INSERT INTO user_values (tenant_id, user_id, attribute, position, value, value_key, is_primary)
-SELECT tenant_id, id, 'roles', 0, 'admin', 'admin', FALSE FROM users WHERE role = 'admin';
+SELECT tenant_id, id, 'roles', 0, 'admin', 'admin', NULL FROM users WHERE role = 'admin';
 
 ALTER TABLE users DROP COLUMN phone;
 ALTER TABLE users DROP COLUMN company;
