@@ -861,6 +861,7 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
                     "lastActionAt": null,
                     "passwordChangedAt": user.password.map(|_| at(created)),
                 },
+                "attributes": {},
                 "createdAt": at(created),
                 "updatedAt": at(updated),
             })
