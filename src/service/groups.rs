@@ -29,7 +29,8 @@ pub struct GroupWithMembers {
 /// A user or a group, as a search across object types answers them.
 #[derive(Debug, Clone)]
 pub enum DirectoryObject {
-    User(UserWithGroups),
+    /// Boxed: a user with its profile is several times a group's size.
+    User(Box<UserWithGroups>),
     Group(GroupWithMembers),
 }
 
@@ -293,7 +294,8 @@ impl Directory {
                 left,
             )
             .await?;
-        let items = (users.users.into_iter().map(DirectoryObject::User))
+        let items = (users.users.into_iter())
+            .map(|user| DirectoryObject::User(Box::new(user)))
             .chain(groups.items.into_iter().map(DirectoryObject::Group))
             .collect();
         Ok(Listing {

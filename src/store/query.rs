@@ -297,9 +297,7 @@ fn declared_leaf(
                 render_text(sql, "v.value_key", op(compare), &text);
             }
         }
-        Some((compare, FilterValue::Bool(b)))
-            if matches!(compare, CompareOp::Eq | CompareOp::Ne) =>
-        {
+        Some((CompareOp::Eq | CompareOp::Ne, FilterValue::Bool(b))) => {
             sql.push(" AND v.value_key = ")
                 .bind(Value::Text(b.to_string()));
         }
