@@ -178,6 +178,9 @@ pub enum UserAttr {
     EmailType,
     PhoneType,
     AddressType,
+    /// Any of the user's emails (the sign-in address among them), compared
+    /// case-insensitively.
+    EmailValue,
     /// An attribute the tenant declared; any of the user's values may match.
     Declared(DeclaredAttr),
 }

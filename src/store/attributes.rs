@@ -327,7 +327,7 @@ impl Tx {
                 .push(", ")
                 .bind(Value::Float(value.number()))
                 .push(", ")
-                .bind(Value::OptionalText(attribute.unique.then_some(value_key)))
+                .bind(Value::OptText(attribute.unique.then_some(value_key)))
                 .push(")");
         }
         let Sql { text, values } = sql;

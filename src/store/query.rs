@@ -245,6 +245,7 @@ fn user_column(attr: &UserAttr) -> Column {
         UserAttr::EmailType | UserAttr::PhoneType | UserAttr::AddressType => {
             Column::Folded("lower(v.type)")
         }
+        UserAttr::EmailValue => Column::Key("v.value_key"),
     }
 }
 
@@ -253,7 +254,7 @@ fn user_values_of(attr: &UserAttr) -> Option<&'static str> {
     match attr {
         UserAttr::Phone | UserAttr::PhoneType => Some("phoneNumbers"),
         UserAttr::CountryCode | UserAttr::AddressType => Some("addresses"),
-        UserAttr::EmailType => Some("emails"),
+        UserAttr::EmailType | UserAttr::EmailValue => Some("emails"),
         _ => None,
     }
 }
@@ -386,14 +387,14 @@ fn user_leaf(
             sql.push("1 = 0");
         }
         (attr, comparison) if user_values_of(attr).is_some() => {
-            // Some value of the user's list matches.
+            // Some value of the user's list matches: the users holding one, read from
+            // the values' index (tenant, attribute, value_key).
             let list = user_values_of(attr).unwrap_or_default();
-            sql.push(
-                "EXISTS (SELECT 1 FROM user_values v \
-                 WHERE v.tenant_id = u.tenant_id AND v.user_id = u.id AND v.attribute = ",
-            )
-            .bind(Value::Text(list.to_owned()))
-            .push(" AND ");
+            sql.push("u.id IN (SELECT v.user_id FROM user_values v WHERE v.tenant_id = ")
+                .bind(Value::Uuid(tenant.as_uuid()))
+                .push(" AND v.attribute = ")
+                .bind(Value::Text(list.to_owned()))
+                .push(" AND ");
             match comparison {
                 None => render_present(sql, user_column(attr)),
                 Some((op, value)) => render_compare(sql, user_column(attr), op, value),
@@ -844,6 +845,7 @@ mod tests {
         // The attributes identity providers look users up by.
         for attr in [
             UserAttr::Email,
+            UserAttr::EmailValue,
             UserAttr::UserName,
             UserAttr::ExternalId,
             UserAttr::DisplayName,

@@ -14,8 +14,6 @@ pub(super) enum Value {
     OptBool(Option<bool>),
     Int(i64),
     Time(Timestamp),
-    /// A nullable text.
-    OptionalText(Option<String>),
     /// A nullable double-precision number.
     Float(Option<f64>),
 }
@@ -61,7 +59,6 @@ macro_rules! bind_values {
                 $crate::store::sql::Value::OptBool(v) => query.bind(v),
                 $crate::store::sql::Value::Int(v) => query.bind(v),
                 $crate::store::sql::Value::Time(v) => query.bind(v),
-                $crate::store::sql::Value::OptionalText(v) => query.bind(v),
                 $crate::store::sql::Value::Float(v) => query.bind(v),
             };
         }

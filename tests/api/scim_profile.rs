@@ -495,6 +495,12 @@ async fn filters_find_users_by_profile_attributes() {
         ),
         (r#"phoneNumbers[type eq "FAX"]"#, vec!["AlexW@contoso.com"]),
         (r#"emails[type eq "home"]"#, vec!["isaac.brock@example.com"]),
+        // Any of a user's emails, not only the one it signs in with.
+        (
+            r#"emails.value eq "Isaac@Home.example""#,
+            vec!["isaac.brock@example.com"],
+        ),
+        (r#"emails sw "isaac@""#, vec!["isaac.brock@example.com"]),
     ] {
         assert_eq!(found(filter).await, expected, "{filter}");
     }

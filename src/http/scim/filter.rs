@@ -603,7 +603,7 @@ fn user_kind(path: &AttrPath, declared: &[AttributeDefinition]) -> Option<Kind<U
     Some(match key.as_str() {
         "id" => Kind::Id(Id),
         "username" => Kind::Text(UserName),
-        "emails" | "emails.value" => Kind::Text(Email),
+        "emails" | "emails.value" => Kind::Text(EmailValue),
         "emails.type" => Kind::Text(EmailType),
         "phonenumbers.type" => Kind::Text(PhoneType),
         "addresses.type" => Kind::Text(AddressType),
@@ -668,7 +668,12 @@ fn sort_attr<A: Clone>(
 /// Reads a `sortBy` on users: any attribute a filter may name but the tenant's
 /// declared ones.
 pub fn user_sort(text: &str) -> Result<Option<UserAttr>, FilterError> {
-    sort_attr(text, &|path| user_kind(path, &[]))
+    // Users are ordered by their sign-in address among their emails.
+    let attr = sort_attr(text, &|path| user_kind(path, &[]))?;
+    Ok(attr.map(|attr| match attr {
+        UserAttr::EmailValue => UserAttr::Email,
+        other => other,
+    }))
 }
 
 /// Reads a `sortBy` on groups.
@@ -908,7 +913,7 @@ mod tests {
             Filter::and(
                 Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("work".into())),
                 Filter::Compare(
-                    UserAttr::Email,
+                    UserAttr::EmailValue,
                     Co,
                     FilterValue::Text("@Example.com".into())
                 )
