@@ -277,7 +277,8 @@ impl AttributeValue {
     }
 }
 
-fn json_kind(value: &Value) -> &'static str {
+/// A JSON value's type, as a refusal names it ("a string", "an array", "null").
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -22,7 +22,7 @@ pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
 pub use attribute::{
     AttributeChange, AttributeDefinition, AttributeName, AttributeType, AttributeValue,
     AttributeValues, AttributeWrite, CUSTOM_USER_SCHEMA, MAX_ATTRIBUTES, Mutability, NewAttribute,
-    Returned, apply_attribute_write, attribute_field,
+    Returned, apply_attribute_write, attribute_field, json_kind,
 };
 pub use audit::{
     Action, Actor, AuditEvent, ClientInfo, MAX_SUBJECT_CHARS, TargetKind, parse_subject_filter,

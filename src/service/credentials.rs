@@ -9,7 +9,7 @@ use crate::domain::{
     Action, NewPassword, NewUser, Status, TargetKind, TenantId, Timestamp, User, UserId,
 };
 
-use super::users::{insert_user, user_record};
+use super::users::{NewRecord, insert_user};
 use super::{Access, Directory, Resource, ServiceError, ServiceResult, applied, audit};
 
 impl Directory {
@@ -23,19 +23,11 @@ impl Directory {
         new: NewUser,
     ) -> ServiceResult<(User, SecretString)> {
         self.authorize(caller, tenant, Access::Write).await?;
-        let password_hash = match (&new.password, &new.password_hash) {
-            (Some(password), _) => Some(self.passwords.hash(password).await?),
-            (None, Some(imported)) => Some(imported.as_str().to_owned()),
-            (None, None) => None,
-        };
-        let declared = self.store.list_attributes(tenant).await?;
-        let mut user = user_record(
-            tenant,
-            new,
-            &declared,
-            password_hash.is_some(),
-            Timestamp::now(),
-        )?;
+        let NewRecord {
+            mut user,
+            password_hash,
+            declared,
+        } = self.new_record(tenant, new).await?;
         let key = generate_user_access_key(tenant);
         let mut tx = self.store.begin().await?;
         insert_user(

@@ -287,7 +287,42 @@ pub(super) async fn insert_user(
     .await
 }
 
+/// A user about to be created, as [`Directory::new_record`] makes it.
+pub(super) struct NewRecord {
+    pub user: User,
+    pub password_hash: Option<String>,
+    /// The tenant's declared attributes, which the user's values were checked against.
+    pub declared: Vec<AttributeDefinition>,
+}
+
 impl Directory {
+    /// The record of a new user: its password hashed (or its imported hash kept),
+    /// its declared attributes checked against the tenant's declarations.
+    pub(super) async fn new_record(
+        &self,
+        tenant: TenantId,
+        new: NewUser,
+    ) -> ServiceResult<NewRecord> {
+        let password_hash = match (&new.password, &new.password_hash) {
+            (Some(password), _) => Some(self.passwords.hash(password).await?),
+            (None, Some(imported)) => Some(imported.as_str().to_owned()),
+            (None, None) => None,
+        };
+        let declared = self.store.list_attributes(tenant).await?;
+        let user = user_record(
+            tenant,
+            new,
+            &declared,
+            password_hash.is_some(),
+            Timestamp::now(),
+        )?;
+        Ok(NewRecord {
+            user,
+            password_hash,
+            declared,
+        })
+    }
+
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
     pub async fn create_user(
         &self,
@@ -296,19 +331,11 @@ impl Directory {
         new: NewUser,
     ) -> ServiceResult<User> {
         self.authorize(caller, tenant, Access::Write).await?;
-        let password_hash = match (&new.password, &new.password_hash) {
-            (Some(password), _) => Some(self.passwords.hash(password).await?),
-            (None, Some(imported)) => Some(imported.as_str().to_owned()),
-            (None, None) => None,
-        };
-        let declared = self.store.list_attributes(tenant).await?;
-        let mut user = user_record(
-            tenant,
-            new,
-            &declared,
-            password_hash.is_some(),
-            Timestamp::now(),
-        )?;
+        let NewRecord {
+            mut user,
+            password_hash,
+            declared,
+        } = self.new_record(tenant, new).await?;
         let mut tx = self.store.begin().await?;
         insert_user(
             &mut tx,

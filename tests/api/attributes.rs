@@ -4,7 +4,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{OPERATOR_TOKEN, TestApp, expect_json, expect_problem, problem_fields};
-use crate::scim::{PATCH as SCIM_PATCH, USER as SCIM_USER, expect_error, expect_scim, scim};
+use crate::scim::{
+    PATCH as SCIM_PATCH, USER as SCIM_USER, expect_error, expect_scim, scim, urlencode,
+};
 
 #[tokio::test]
 async fn an_admin_declares_reads_changes_and_deletes_an_attribute() {
@@ -364,7 +366,7 @@ async fn declared_attributes_are_filtered_on() {
         let app = &app;
         let token = t.admin.clone();
         async move {
-            let path = format!("/Users?filter={}", urlencoding(&filter));
+            let path = format!("/Users?filter={}", urlencode(&filter));
             let list = expect_scim(scim(app, Method::GET, &path, &token, None).await, 200).await;
             let mut names: Vec<String> = list["Resources"]
                 .as_array()
@@ -408,25 +410,13 @@ async fn declared_attributes_are_filtered_on() {
         Method::GET,
         &format!(
             "/Users?filter={}",
-            urlencoding(&format!(r#"{EXTENSION}:badge eq "x""#))
+            urlencode(&format!(r#"{EXTENSION}:badge eq "x""#))
         ),
         &t.admin,
         None,
     )
     .await;
     expect_error(wrong, 400, Some("invalidFilter")).await;
-}
-
-/// Percent-encodes a query parameter's value.
-fn urlencoding(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -103,7 +103,8 @@ fn filter(text: &str) -> String {
     format!("filter={}", urlencode(text))
 }
 
-fn urlencode(text: &str) -> String {
+/// Percent-encodes a query parameter's value.
+pub(crate) fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestTenant, expect_json};
-use crate::scim::{PATCH, USER, expect_error, expect_scim, scim};
+use crate::scim::{PATCH, USER, expect_error, expect_scim, scim, urlencode};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -450,7 +450,7 @@ async fn filters_find_users_by_profile_attributes() {
     let megan = manager(&app, &t, "MeganB@contoso.com", "Megan Bowen").await;
     post(&app, &t, &entra_user(&megan)).await;
     let found = |filter: &str| {
-        let path = format!("/Users?filter={}", urlencoding(filter));
+        let path = format!("/Users?filter={}", urlencode(filter));
         let app = &app;
         let t = &t;
         async move {
@@ -523,18 +523,6 @@ async fn filters_find_users_by_profile_attributes() {
             &Value::Null
         ]
     );
-}
-
-/// Percent-encodes a query parameter's value.
-fn urlencoding(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test]

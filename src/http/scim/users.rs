@@ -240,17 +240,7 @@ pub(super) const USER_SCHEMA: Schema<'static> = Schema {
     )],
 };
 
-/// A JSON value's type, as an error message names it.
-pub(super) fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(super) use crate::domain::json_kind as json_type;
 
 /// 400 `invalidValue`: `field` must be of the JSON type `expected`.
 fn wrong_type(field: &str, expected: &str, value: &Value) -> ScimError {
