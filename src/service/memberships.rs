@@ -62,7 +62,7 @@ fn unknown_groups(named: &[GroupId], missing: &BTreeSet<GroupId>) -> ServiceErro
             .filter(|(_, id)| missing.contains(id))
             .map(|(i, _)| FieldViolation {
                 field: format!("[{i}]"),
-                reason: "no group with this id exists in the account".into(),
+                reason: "no group with this id exists in the tenant".into(),
             })
             .collect(),
     )

@@ -634,9 +634,9 @@ impl Directory {
 
     /// Changes a user by the replace `change` makes of it as it is stored, read under
     /// the user's lock and written in the same transaction: for the faces whose
-    /// changes are relative to the stored user (a SCIM PatchOp). What the replace
-    /// restates is no change ([`UserPatch::relative_to`]); it may not move the
-    /// default group. Answers the user as stored.
+    /// changes are relative to the stored user (operations on its representation).
+    /// What the replace restates is no change ([`UserPatch::relative_to`]); it may
+    /// not move the default group. Answers the user as stored.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, user_id = %id))]
     pub async fn change_user<E: From<ServiceError>>(
         &self,

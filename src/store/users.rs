@@ -367,7 +367,7 @@ impl Tx {
         if result != 1 {
             return Ok(false);
         }
-        // Their SCIM resources change, so their versions (ETags) move.
+        // Their manager changes, so their versions (ETags) move.
         write!(self, |conn| {
             sqlx::query(
                 "UPDATE users SET manager_id = NULL, version = version + 1 \
