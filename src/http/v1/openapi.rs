@@ -132,6 +132,8 @@ fn text_rules(passwords: &PasswordPolicy) -> Vec<(&'static str, &'static str, Te
             rule(trimmed(), 1, KeyName::MAX_CHARS),
         ),
         ("CreateApiKeyBody", "description", description()),
+        ("DeclareAttributeBody", "description", description()),
+        ("ChangeAttributeBody", "description", description()),
         ("PasswordChangeBody", "newPassword", password()),
         ("PasswordBody", "password", password()),
         ("AcceptInvitationBody", "password", password()),
