@@ -181,6 +181,9 @@ pub enum UserAttr {
     /// Any of the user's emails (the sign-in address among them), compared
     /// case-insensitively.
     EmailValue,
+    /// Whether a value of the multi-valued attribute of this SCIM name (`emails`,
+    /// `phoneNumbers`, `addresses`, `roles`) is marked primary.
+    Primary(&'static str),
     /// An attribute the tenant declared; any of the user's values may match.
     Declared(DeclaredAttr),
 }

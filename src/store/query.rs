@@ -33,6 +33,8 @@ enum Column {
     Upper(&'static str),
     Id(&'static str),
     Time(&'static str),
+    /// A nullable flag: unset reads as false.
+    Flag(&'static str),
 }
 
 impl Column {
@@ -43,7 +45,8 @@ impl Column {
             | Column::Folded(c)
             | Column::Upper(c)
             | Column::Id(c)
-            | Column::Time(c) => c,
+            | Column::Time(c)
+            | Column::Flag(c) => c,
         }
     }
 }
@@ -127,6 +130,21 @@ fn render_compare(sql: &mut Sql, column: Column, op: CompareOp, value: &FilterVa
                 .push(operator(op).unwrap_or(" = "))
                 .bind(Value::Uuid(*id));
         }
+        (Column::Flag(column), FilterValue::Bool(wanted))
+            if matches!(op, CompareOp::Eq | CompareOp::Ne) =>
+        {
+            let set = (op == CompareOp::Eq) == *wanted;
+            sql.push("(").push(column);
+            if set {
+                sql.push(" = ").bind(Value::OptBool(Some(true)));
+            } else {
+                sql.push(" IS NULL OR ")
+                    .push(column)
+                    .push(" = ")
+                    .bind(Value::OptBool(Some(false)));
+            }
+            sql.push(")");
+        }
         (Column::Time(column), FilterValue::Time(at)) => match operator(op) {
             Some(symbol) => {
                 sql.push(column).push(symbol).bind(Value::Time(*at));
@@ -143,7 +161,7 @@ fn render_compare(sql: &mut Sql, column: Column, op: CompareOp, value: &FilterVa
 
 fn render_present(sql: &mut Sql, column: Column) {
     match column {
-        Column::Id(column) | Column::Time(column) => {
+        Column::Id(column) | Column::Time(column) | Column::Flag(column) => {
             sql.push("(").push(column).push(" IS NOT NULL)")
         }
         text => {
@@ -246,6 +264,7 @@ fn user_column(attr: &UserAttr) -> Column {
             Column::Folded("lower(v.type)")
         }
         UserAttr::EmailValue => Column::Key("v.value_key"),
+        UserAttr::Primary(_) => Column::Flag("v.is_primary"),
     }
 }
 
@@ -255,6 +274,7 @@ fn user_values_of(attr: &UserAttr) -> Option<&'static str> {
         UserAttr::Phone | UserAttr::PhoneType => Some("phoneNumbers"),
         UserAttr::CountryCode | UserAttr::AddressType => Some("addresses"),
         UserAttr::EmailType | UserAttr::EmailValue => Some("emails"),
+        UserAttr::Primary(list) => Some(list),
         _ => None,
     }
 }

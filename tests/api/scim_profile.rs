@@ -501,6 +501,19 @@ async fn filters_find_users_by_profile_attributes() {
             vec!["isaac.brock@example.com"],
         ),
         (r#"emails sw "isaac@""#, vec!["isaac.brock@example.com"]),
+        // `primary` as stored: only Isaac has an email that is not the primary one.
+        (
+            r#"emails[primary eq false]"#,
+            vec!["isaac.brock@example.com"],
+        ),
+        (
+            r#"emails.primary eq true"#,
+            vec![
+                "AlexW@contoso.com",
+                "MeganB@contoso.com",
+                "isaac.brock@example.com",
+            ],
+        ),
     ] {
         assert_eq!(found(filter).await, expected, "{filter}");
     }

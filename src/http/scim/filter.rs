@@ -427,9 +427,8 @@ enum Kind<A> {
     Time(A),
     /// A number (a declared integer or decimal attribute).
     Number(A),
-    /// The same for every resource: `work` for a type, `true` for primary.
+    /// The same for every resource (`User` for `meta.resourceType`).
     Shared(&'static str),
-    SharedTrue,
     /// An attribute this resource type does not have, in a search across types:
     /// unassigned on every resource of the type.
     Absent,
@@ -442,7 +441,7 @@ fn leaf<A: Clone>(
     use CompareOp::*;
     let Some((op, value)) = op else {
         return Ok(match kind {
-            Kind::Shared(_) | Kind::SharedTrue => Filter::Constant(true),
+            Kind::Shared(_) => Filter::Constant(true),
             Kind::Absent => Filter::Constant(false),
             Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a) | Kind::Number(a) => {
                 Filter::Present(a)
@@ -508,11 +507,6 @@ fn leaf<A: Clone>(
             Filter::Compare(a, op, FilterValue::Number(number))
         }
         Kind::Shared(actual) => Filter::Constant(constant(actual, op, value)?),
-        Kind::SharedTrue => Filter::Constant(match (op, value) {
-            (Eq, Literal::Bool(b)) => *b,
-            (Ne, Literal::Bool(b)) => !*b,
-            _ => return fail("primary compares with true or false"),
-        }),
     })
 }
 
@@ -607,9 +601,10 @@ fn user_kind(path: &AttrPath, declared: &[AttributeDefinition]) -> Option<Kind<U
         "emails.type" => Kind::Text(EmailType),
         "phonenumbers.type" => Kind::Text(PhoneType),
         "addresses.type" => Kind::Text(AddressType),
-        "emails.primary" | "phonenumbers.primary" | "roles.primary" | "addresses.primary" => {
-            Kind::SharedTrue
-        }
+        "emails.primary" => Kind::Bool(Primary("emails")),
+        "phonenumbers.primary" => Kind::Bool(Primary("phoneNumbers")),
+        "addresses.primary" => Kind::Bool(Primary("addresses")),
+        "roles.primary" => Kind::Bool(Primary("roles")),
         "name.givenname" => Kind::Text(FirstName),
         "name.familyname" => Kind::Text(LastName),
         "displayname" => Kind::Text(DisplayName),
@@ -660,7 +655,7 @@ fn sort_attr<A: Clone>(
         Some(Kind::Text(a) | Kind::Id(a) | Kind::Bool(a) | Kind::Time(a) | Kind::Number(a)) => {
             Ok(Some(a))
         }
-        Some(Kind::Shared(_) | Kind::SharedTrue) => Ok(None),
+        Some(Kind::Shared(_)) => Ok(None),
         Some(Kind::Absent) | None => fail(format!("cannot sort by \"{text}\"")),
     }
 }
