@@ -18,6 +18,11 @@ pub enum Filter<A> {
     /// The attribute has a value.
     Present(A),
     Compare(A, CompareOp, FilterValue),
+    /// One and the same value of the multi-valued attribute of this SCIM name
+    /// (`emails`) meets the condition, whose attributes are that value's parts (a
+    /// SCIM value filter: `emails[type eq "work" and value co "@x"]`). Where the
+    /// store keeps no such values, the condition's parts are tested one by one.
+    AnyValue(&'static str, Box<Filter<A>>),
 }
 
 impl<A> Filter<A> {

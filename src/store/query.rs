@@ -175,8 +175,74 @@ fn render_present(sql: &mut Sql, column: Column) {
     };
 }
 
-/// Renders one attribute's condition: a comparison, or presence when `None`.
-type Leaf<'a, A> = dyn Fn(&mut Sql, &A, Option<(CompareOp, &FilterValue)>) + 'a;
+/// How the conditions of a filter on objects whose attributes are named by `A` are
+/// rendered.
+trait Leaves<A> {
+    /// One attribute's condition: a comparison, or presence when `None`.
+    fn leaf(&self, sql: &mut Sql, attr: &A, comparison: Option<(CompareOp, &FilterValue)>);
+
+    /// `condition` met by one value of the multi-valued attribute `list`; by
+    /// default, its parts each met by some value.
+    fn any_value(&self, sql: &mut Sql, list: &'static str, condition: &Filter<A>) {
+        let _ = list;
+        render_with(sql, condition, self);
+    }
+}
+
+/// The users' conditions, each its own search.
+struct UserLeaves {
+    tenant: TenantId,
+}
+
+impl Leaves<UserAttr> for UserLeaves {
+    fn leaf(&self, sql: &mut Sql, attr: &UserAttr, comparison: Option<(CompareOp, &FilterValue)>) {
+        user_leaf(sql, self.tenant, attr, comparison);
+    }
+
+    /// The users holding one stored value (`user_values` row) that meets the whole
+    /// condition, read from the values' index.
+    fn any_value(&self, sql: &mut Sql, list: &'static str, condition: &Filter<UserAttr>) {
+        if !matches!(list, "emails" | "phoneNumbers" | "addresses" | "roles") {
+            render_with(sql, condition, self);
+            return;
+        }
+        sql.push("u.id IN (SELECT v.user_id FROM user_values v WHERE v.tenant_id = ")
+            .bind(Value::Uuid(self.tenant.as_uuid()))
+            .push(" AND v.attribute = ")
+            .bind(Value::Text(list.to_owned()))
+            .push(" AND ");
+        render_with(sql, condition, &ValueRowLeaves { users: self, list });
+        sql.push(")");
+    }
+}
+
+/// The conditions on the parts of one stored value `v` of the attribute `list`;
+/// any other condition is the user's own.
+struct ValueRowLeaves<'a> {
+    users: &'a UserLeaves,
+    list: &'static str,
+}
+
+impl Leaves<UserAttr> for ValueRowLeaves<'_> {
+    fn leaf(&self, sql: &mut Sql, attr: &UserAttr, comparison: Option<(CompareOp, &FilterValue)>) {
+        if user_values_of(attr) != Some(self.list) {
+            return self.users.leaf(sql, attr, comparison);
+        }
+        match comparison {
+            None => render_present(sql, user_column(attr)),
+            Some((op, value)) => render_compare(sql, user_column(attr), op, value),
+        }
+    }
+}
+
+/// The groups' conditions.
+struct GroupLeaves;
+
+impl Leaves<GroupAttr> for GroupLeaves {
+    fn leaf(&self, sql: &mut Sql, attr: &GroupAttr, comparison: Option<(CompareOp, &FilterValue)>) {
+        group_leaf(sql, attr, comparison);
+    }
+}
 
 /// The operands of a chain of one operator (`a AND b AND c`), however the tree
 /// groups them, left to right; gathered without recursion.
@@ -198,7 +264,7 @@ fn chain<A>(filter: &Filter<A>, and: bool) -> Vec<&Filter<A>> {
 /// Renders the tree, calling `leaf` for each attribute condition. A chain of one
 /// operator is one flat list (`(a AND b AND c)`), so the SQL nests only where the
 /// filter does: the text's depth follows the filter's nesting, not its length.
-fn render<A>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<'_, A>) {
+fn render_with<A, L: Leaves<A> + ?Sized>(sql: &mut Sql, filter: &Filter<A>, leaves: &L) {
     match filter {
         Filter::Constant(true) => {
             sql.push("1 = 1");
@@ -214,17 +280,18 @@ fn render<A>(sql: &mut Sql, filter: &Filter<A>, leaf: &Leaf<'_, A>) {
                 if i > 0 {
                     sql.push(joint);
                 }
-                render(sql, operand, leaf);
+                render_with(sql, operand, leaves);
             }
             sql.push(")");
         }
         Filter::Not(inner) => {
             sql.push("NOT (");
-            render(sql, inner, leaf);
+            render_with(sql, inner, leaves);
             sql.push(")");
         }
-        Filter::Present(attr) => leaf(sql, attr, None),
-        Filter::Compare(attr, op, value) => leaf(sql, attr, Some((*op, value))),
+        Filter::Present(attr) => leaves.leaf(sql, attr, None),
+        Filter::Compare(attr, op, value) => leaves.leaf(sql, attr, Some((*op, value))),
+        Filter::AnyValue(list, condition) => leaves.any_value(sql, list, condition),
     }
 }
 
@@ -238,7 +305,8 @@ fn user_column(attr: &UserAttr) -> Column {
         UserAttr::FirstName => Column::Key("u.first_name_key"),
         UserAttr::LastName => Column::Key("u.last_name_key"),
         UserAttr::ExternalId => Column::Text("u.external_id"),
-        UserAttr::Phone => Column::Text("v.value"),
+        // Folded like the other values: phone numbers have no letter case that matters.
+        UserAttr::Phone => Column::Key("v.value_key"),
         UserAttr::Company => Column::Text("u.organization"),
         UserAttr::CountryCode => Column::Upper("upper(v.country)"),
         UserAttr::Role => Column::Folded("u.role"),
@@ -510,9 +578,7 @@ fn user_query(
     sql.push(" WHERE u.tenant_id = ")
         .bind(Value::Uuid(tenant.as_uuid()))
         .push(" AND ");
-    render(&mut sql, filter, &|sql, attr, comparison| {
-        user_leaf(sql, tenant, attr, comparison)
-    });
+    render_with(&mut sql, filter, &UserLeaves { tenant });
     match window {
         None => {}
         Some(Window::After { after, limit }) => {
@@ -547,7 +613,7 @@ fn group_query(
     sql.push(" WHERE g.tenant_id = ")
         .bind(Value::Uuid(tenant.as_uuid()))
         .push(" AND ");
-    render(&mut sql, filter, &group_leaf);
+    render_with(&mut sql, filter, &GroupLeaves);
     if let Some((offset, limit)) = window {
         let descending = sort.is_some_and(|s| s.descending);
         order_by(&mut sql, group_sort_column(sort), descending, "g.id");
@@ -862,6 +928,25 @@ mod tests {
             .unwrap();
         store.migrate().await.unwrap();
         let tenant = TenantId::generate();
+        // A value filter is one search of the values' index.
+        let one_value = Filter::AnyValue(
+            "emails",
+            Box::new(Filter::and(
+                Filter::user_eq(UserAttr::EmailValue, "a@b.co"),
+                Filter::user_eq(UserAttr::EmailType, "work"),
+            )),
+        );
+        let plan = plan(
+            &store,
+            user_query(tenant, &one_value, None, Some(numbered(0, 10))),
+        )
+        .await;
+        assert!(
+            plan.contains(
+                "COVERING INDEX user_values_value_key (tenant_id=? AND attribute=? AND value_key=?)"
+            ) && plan.lines().all(|step| !step.starts_with("SCAN")),
+            "{plan}"
+        );
         // The attributes identity providers look users up by.
         for attr in [
             UserAttr::Email,

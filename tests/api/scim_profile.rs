@@ -501,6 +501,17 @@ async fn filters_find_users_by_profile_attributes() {
             vec!["isaac.brock@example.com"],
         ),
         (r#"emails sw "isaac@""#, vec!["isaac.brock@example.com"]),
+        // A value filter's conditions hold for one and the same value: Isaac's work
+        // email is not the one at home.example.
+        (r#"emails[type eq "work" and value co "home"]"#, vec![]),
+        (
+            r#"emails[type eq "home" and value co "home"]"#,
+            vec!["isaac.brock@example.com"],
+        ),
+        (
+            r#"emails[type eq "work" and value co "home"] or userName sw "Alex""#,
+            vec!["AlexW@contoso.com"],
+        ),
         // `primary` as stored: only Isaac has an email that is not the primary one.
         (
             r#"emails[primary eq false]"#,

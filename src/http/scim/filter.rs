@@ -552,9 +552,22 @@ fn resolve<A: Clone>(
             if parent.is_some() || p.sub.is_some() {
                 return fail("value filters do not nest");
             }
-            resolve(inner, Some(p), kind_of)?
+            let condition = resolve(inner, Some(p), kind_of)?;
+            // One value meets the whole condition.
+            match value_list(&p.attr) {
+                Some(list) => Filter::AnyValue(list, Box::new(condition)),
+                None => condition,
+            }
         }
     })
+}
+
+/// The SCIM name of a multi-valued attribute whose values a value filter tests one
+/// by one (`emails[type eq "work" and value co "@x"]`).
+fn value_list(attr: &str) -> Option<&'static str> {
+    ["emails", "phoneNumbers", "addresses", "roles"]
+        .into_iter()
+        .find(|list| list.eq_ignore_ascii_case(attr))
 }
 
 /// The kind of a declared attribute's values, when `path` names one of `declared`
@@ -905,18 +918,28 @@ mod tests {
         );
         assert_eq!(
             user_filter(r#"emails[type eq "work" and value co "@Example.com"]"#).unwrap(),
-            Filter::and(
-                Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("work".into())),
-                Filter::Compare(
-                    UserAttr::EmailValue,
-                    Co,
-                    FilterValue::Text("@Example.com".into())
-                )
+            Filter::AnyValue(
+                "emails",
+                Box::new(Filter::and(
+                    Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("work".into())),
+                    Filter::Compare(
+                        UserAttr::EmailValue,
+                        Co,
+                        FilterValue::Text("@Example.com".into())
+                    )
+                ))
             )
         );
         assert_eq!(
             user_filter(r#"emails[type eq "Home"]"#).unwrap(),
-            Filter::Compare(UserAttr::EmailType, Eq, FilterValue::Text("Home".into()))
+            Filter::AnyValue(
+                "emails",
+                Box::new(Filter::Compare(
+                    UserAttr::EmailType,
+                    Eq,
+                    FilterValue::Text("Home".into())
+                ))
+            )
         );
         assert_eq!(
             user_filter("active eq false").unwrap(),
@@ -924,7 +947,14 @@ mod tests {
         );
         assert_eq!(
             user_filter(r#"addresses[country eq "de"]"#).unwrap(),
-            Filter::Compare(UserAttr::CountryCode, Eq, FilterValue::Text("de".into()))
+            Filter::AnyValue(
+                "addresses",
+                Box::new(Filter::Compare(
+                    UserAttr::CountryCode,
+                    Eq,
+                    FilterValue::Text("de".into())
+                ))
+            )
         );
         assert_eq!(
             user_filter(r#"id eq "not-a-uuid""#).unwrap(),
