@@ -347,22 +347,7 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// SQLite's plan for a statement, one step per line.
-    async fn plan(store: &Store, sql: Sql) -> String {
-        let Sql { text, values } = sql;
-        let explain = format!("EXPLAIN QUERY PLAN {text}");
-        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
-            bind_values!(sqlx::query_as(&explain), values)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-        });
-        rows.into_iter()
-            .map(|row| row.3)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use crate::store::sql::plan;
 
     #[tokio::test]
     async fn a_pages_groups_are_one_statement_of_index_searches() {

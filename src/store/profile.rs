@@ -251,25 +251,15 @@ mod tests {
                 updated_at: now,
             })
             .collect();
-        let Some(Sql { text, values }) = values_query(&users) else {
+        let Some(statement) = values_query(&users) else {
             panic!("no statement for three users");
         };
-        let explain = format!("EXPLAIN QUERY PLAN {text}");
-        let rows: Vec<(i64, i64, i64, String)> = read!(store, |pool| {
-            bind_values!(sqlx::query_as(&explain), values)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-        });
-        let plan: Vec<String> = rows.into_iter().map(|row| row.3).collect();
+        let plan = crate::store::sql::plan(&store, statement).await;
         assert!(
-            plan.iter()
+            plan.lines()
                 .any(|step| step.starts_with("SEARCH") && step.contains("PRIMARY KEY")),
-            "{plan:?}"
+            "{plan}"
         );
-        assert!(
-            plan.iter().all(|step| !step.starts_with("SCAN")),
-            "{plan:?}"
-        );
+        assert!(plan.lines().all(|step| !step.starts_with("SCAN")), "{plan}");
     }
 }

@@ -67,3 +67,21 @@ macro_rules! bind_values {
 }
 
 pub(super) use bind_values;
+
+/// SQLite's plan for a statement, one step per line: what the plan tests hold
+/// statements to (an index search, never a table scan).
+#[cfg(test)]
+pub(super) async fn plan(store: &super::Store, sql: Sql) -> String {
+    let Sql { text, values } = sql;
+    let explain = format!("EXPLAIN QUERY PLAN {text}");
+    let rows: Vec<(i64, i64, i64, String)> = super::read!(store, |pool| {
+        bind_values!(sqlx::query_as(&explain), values)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    rows.into_iter()
+        .map(|row| row.3)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
