@@ -9,11 +9,13 @@ use crate::domain::Timestamp;
 #[derive(Debug, Clone)]
 pub(super) enum Value {
     Uuid(Uuid),
+    OptUuid(Option<Uuid>),
     Text(String),
     OptText(Option<String>),
     OptBool(Option<bool>),
     Int(i64),
     Time(Timestamp),
+    OptTime(Option<Timestamp>),
     /// A nullable double-precision number.
     Float(Option<f64>),
 }
@@ -54,6 +56,8 @@ macro_rules! bind_values {
         for value in $values {
             query = match value {
                 $crate::store::sql::Value::Uuid(v) => query.bind(v),
+                $crate::store::sql::Value::OptUuid(v) => query.bind(v),
+                $crate::store::sql::Value::OptTime(v) => query.bind(v),
                 $crate::store::sql::Value::Text(v) => query.bind(v),
                 $crate::store::sql::Value::OptText(v) => query.bind(v),
                 $crate::store::sql::Value::OptBool(v) => query.bind(v),

@@ -7,6 +7,7 @@ use crate::domain::{
 };
 
 use super::codec::parse_enum;
+use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
 /// The user columns every read selects, with the default group joined in.
@@ -161,39 +162,97 @@ fn on_user_unique(error: sqlx::Error, user: &User) -> StoreError {
     )
 }
 
-/// Binds the profile's single-valued columns, in the order the user statements name
-/// them after their own: display_name and its folded key, nick_name … manager_id.
-fn bind_profile<'q, DB: sqlx::Database>(
-    query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    profile: &'q Profile,
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-where
-    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<Uuid>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
+/// Every column a change of the user writes, with its value: one list, so that a
+/// column's name and its value stand in one place for both the insert and the update.
+fn written_columns(user: &User) -> Vec<(&'static str, Value)> {
+    let text = |v: &Option<String>| Value::OptText(v.clone());
+    let profile = &user.profile;
     let name = &profile.name;
     let enterprise = &profile.enterprise;
-    query
-        .bind(profile.display_name.as_ref())
-        .bind(profile.display_name.as_deref().map(fold_case))
-        .bind(profile.nick_name.as_ref())
-        .bind(profile.profile_url.as_ref())
-        .bind(profile.title.as_ref())
-        .bind(profile.user_type.as_ref())
-        .bind(profile.preferred_language.as_ref())
-        .bind(profile.locale.as_ref())
-        .bind(profile.timezone.as_ref())
-        .bind(name.formatted.as_ref())
-        .bind(name.middle_name.as_ref())
-        .bind(name.honorific_prefix.as_ref())
-        .bind(name.honorific_suffix.as_ref())
-        .bind(enterprise.employee_number.as_ref())
-        .bind(enterprise.cost_center.as_ref())
-        .bind(enterprise.organization.as_ref())
-        .bind(enterprise.division.as_ref())
-        .bind(enterprise.department.as_ref())
-        .bind(enterprise.manager.as_ref().map(|m| m.id.as_uuid()))
+    vec![
+        ("email", Value::Text(user.email.clone())),
+        ("email_key", Value::Text(fold_case(&user.email))),
+        ("first_name", Value::Text(user.first_name.clone())),
+        ("first_name_key", Value::Text(fold_case(&user.first_name))),
+        ("last_name", Value::Text(user.last_name.clone())),
+        ("last_name_key", Value::Text(fold_case(&user.last_name))),
+        ("role", Value::Text(user.role.as_str().to_owned())),
+        ("status", Value::Text(user.status.as_str().to_owned())),
+        ("external_id", text(&user.external_id)),
+        ("version", Value::Int(user.version)),
+        ("updated_at", Value::Time(user.updated_at)),
+        ("user_name", text(&user.user_name)),
+        ("user_name_key", Value::Text(fold_case(user.user_name()))),
+        ("display_name", text(&profile.display_name)),
+        (
+            "display_name_key",
+            Value::OptText(profile.display_name.as_deref().map(fold_case)),
+        ),
+        ("nick_name", text(&profile.nick_name)),
+        ("profile_url", text(&profile.profile_url)),
+        ("title", text(&profile.title)),
+        ("user_type", text(&profile.user_type)),
+        ("preferred_language", text(&profile.preferred_language)),
+        ("locale", text(&profile.locale)),
+        ("timezone", text(&profile.timezone)),
+        ("name_formatted", text(&name.formatted)),
+        ("middle_name", text(&name.middle_name)),
+        ("honorific_prefix", text(&name.honorific_prefix)),
+        ("honorific_suffix", text(&name.honorific_suffix)),
+        ("employee_number", text(&enterprise.employee_number)),
+        ("cost_center", text(&enterprise.cost_center)),
+        ("organization", text(&enterprise.organization)),
+        ("division", text(&enterprise.division)),
+        ("department", text(&enterprise.department)),
+        (
+            "manager_id",
+            Value::OptUuid(enterprise.manager.as_ref().map(|m| m.id.as_uuid())),
+        ),
+    ]
+}
+
+/// `INSERT INTO users (…) VALUES (…)` of a new user: the written columns, and those
+/// only an insert sets.
+fn insert_statement(user: &User, password_hash: Option<&str>) -> Sql {
+    let mut columns = vec![
+        ("tenant_id", Value::Uuid(user.tenant_id.as_uuid())),
+        ("id", Value::Uuid(user.id.as_uuid())),
+        ("password_hash", Value::OptText(password_hash.map(str::to_owned))),
+        (
+            "password_changed_at",
+            Value::OptTime(user.login.password_changed_at),
+        ),
+        ("created_at", Value::Time(user.created_at)),
+    ];
+    columns.extend(written_columns(user));
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let mut sql = Sql::new(&format!("INSERT INTO users ({}) VALUES (", names.join(", ")));
+    for (i, (_, value)) in columns.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(value);
+    }
+    sql.push(")");
+    sql
+}
+
+/// `UPDATE users SET …` of the written columns, if the stored version is `expected`.
+fn update_statement(user: &User, expected: i64) -> Sql {
+    let mut sql = Sql::new("UPDATE users SET ");
+    for (i, (name, value)) in written_columns(user).into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(name).push(" = ").bind(value);
+    }
+    sql.push(" WHERE tenant_id = ")
+        .bind(Value::Uuid(user.tenant_id.as_uuid()))
+        .push(" AND id = ")
+        .bind(Value::Uuid(user.id.as_uuid()))
+        .push(" AND version = ")
+        .bind(Value::Int(expected));
+    sql
 }
 
 impl Store {
@@ -257,44 +316,12 @@ impl Tx {
         user: &User,
         password_hash: Option<&str>,
     ) -> StoreResult<()> {
+        let Sql { text, values } = insert_statement(user, password_hash);
         write!(self, |conn| {
-            bind_profile(
-                sqlx::query(
-                    "INSERT INTO users (tenant_id, id, email, email_key, first_name, first_name_key, \
-                     last_name, last_name_key, role, status, \
-                     external_id, password_hash, password_changed_at, version, created_at, \
-                     updated_at, user_name, user_name_key, display_name, display_name_key, \
-                     nick_name, profile_url, title, user_type, preferred_language, locale, \
-                     timezone, name_formatted, middle_name, honorific_prefix, honorific_suffix, \
-                     employee_number, cost_center, organization, division, department, \
-                     manager_id) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, \
-                     $31, $32, $33, $34, $35, $36, $37)",
-                )
-                .bind(user.tenant_id.as_uuid())
-                .bind(user.id.as_uuid())
-                .bind(&user.email)
-                .bind(fold_case(&user.email))
-                .bind(&user.first_name)
-                .bind(fold_case(&user.first_name))
-                .bind(&user.last_name)
-                .bind(fold_case(&user.last_name))
-                .bind(user.role.as_str())
-                .bind(user.status.as_str())
-                .bind(&user.external_id)
-                .bind(password_hash)
-                .bind(user.login.password_changed_at)
-                .bind(user.version)
-                .bind(user.created_at)
-                .bind(user.updated_at)
-                .bind(&user.user_name)
-                .bind(fold_case(user.user_name())),
-                &user.profile,
-            )
-            .execute(conn)
-            .await
-            .map_err(|e| on_user_unique(e, user))?;
+            bind_values!(sqlx::query(&text), values)
+                .execute(conn)
+                .await
+                .map_err(|e| on_user_unique(e, user))?;
         });
         self.write_values(user).await
     }
@@ -302,43 +329,13 @@ impl Tx {
     /// Writes the user's profile fields if its stored version is still `expected`;
     /// `false` when it is not (changed or deleted meanwhile).
     pub async fn update_user(&mut self, user: &User, expected: i64) -> StoreResult<bool> {
+        let Sql { text, values } = update_statement(user, expected);
         let result = write!(self, |conn| {
-            bind_profile(
-                sqlx::query(
-                    "UPDATE users SET email = $3, email_key = $4, first_name = $5, \
-                     first_name_key = $6, last_name = $7, last_name_key = $8, role = $9, \
-                     status = $10, external_id = $11, version = $12, updated_at = $13, \
-                     user_name = $15, user_name_key = $16, \
-                     display_name = $17, display_name_key = $18, nick_name = $19, \
-                     profile_url = $20, title = $21, user_type = $22, preferred_language = $23, \
-                     locale = $24, timezone = $25, name_formatted = $26, middle_name = $27, \
-                     honorific_prefix = $28, honorific_suffix = $29, employee_number = $30, \
-                     cost_center = $31, organization = $32, division = $33, department = $34, \
-                     manager_id = $35 \
-                     WHERE tenant_id = $1 AND id = $2 AND version = $14",
-                )
-                .bind(user.tenant_id.as_uuid())
-                .bind(user.id.as_uuid())
-                .bind(&user.email)
-                .bind(fold_case(&user.email))
-                .bind(&user.first_name)
-                .bind(fold_case(&user.first_name))
-                .bind(&user.last_name)
-                .bind(fold_case(&user.last_name))
-                .bind(user.role.as_str())
-                .bind(user.status.as_str())
-                .bind(&user.external_id)
-                .bind(user.version)
-                .bind(user.updated_at)
-                .bind(expected)
-                .bind(&user.user_name)
-                .bind(fold_case(user.user_name())),
-                &user.profile,
-            )
-            .execute(conn)
-            .await
-            .map_err(|e| on_user_unique(e, user))?
-            .rows_affected()
+            bind_values!(sqlx::query(&text), values)
+                .execute(conn)
+                .await
+                .map_err(|e| on_user_unique(e, user))?
+                .rows_affected()
         });
         if result != 1 {
             return Ok(false);
