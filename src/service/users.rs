@@ -529,6 +529,21 @@ impl Directory {
         self.find_one(tenant, filter).await
     }
 
+    /// A user just read or written, with its groups: one read of the groups, not of
+    /// the user again.
+    pub async fn with_user_groups(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        user: User,
+    ) -> ServiceResult<UserWithGroups> {
+        self.authorize(caller, tenant, Access::Read).await?;
+        with_groups(&self.store, tenant, vec![user], Include::Groups)
+            .await?
+            .pop()
+            .ok_or(ServiceError::NotFound(Resource::User))
+    }
+
     /// Every user matching `filter`, in id order, read as keyset pages of [`CHUNK`]:
     /// memory holds one chunk however large the tenant, and no transaction or
     /// connection is held while the client reads.

@@ -666,7 +666,12 @@ pub(super) async fn change(
     let policy = state.directory.password_policy();
     if how == Change::Replace {
         let patch = read_user(body, policy)?.into_patch();
-        return updated(state, scim, id, patch, precondition).await;
+        let user = state
+            .directory
+            .update_user(&scim.caller, scim.tenant, id, patch, precondition)
+            .await?;
+        let declared = declared(state, scim).await?;
+        return with_groups(state, scim, user, &declared).await;
     }
     let operations = operations(body)?;
     let declared = declared(state, scim).await?;
@@ -675,7 +680,7 @@ pub(super) async fn change(
         .directory
         .change_user(&scim.caller, scim.tenant, id, precondition, patched)
         .await?;
-    with_groups(state, scim, user).await
+    with_groups(state, scim, user, &declared).await
 }
 
 /// The replace a PatchOp amounts to: its operations applied to the user's resource,
@@ -743,32 +748,18 @@ fn last_primary_wins(resource: &mut Value) {
     }
 }
 
-async fn updated(
-    state: &AppState,
-    scim: &ScimCaller,
-    id: UserId,
-    patch: UserPatch,
-    precondition: Precondition,
-) -> Result<Written, ScimError> {
-    let user = state
-        .directory
-        .update_user(&scim.caller, scim.tenant, id, patch, precondition)
-        .await?;
-    with_groups(state, scim, user).await
-}
-
 /// The user as written, with its groups.
 async fn with_groups(
     state: &AppState,
     scim: &ScimCaller,
     user: User,
+    declared: &[AttributeDefinition],
 ) -> Result<Written, ScimError> {
     let found = state
         .directory
-        .user(&scim.caller, scim.tenant, by_id(user.id))
+        .with_user_groups(&scim.caller, scim.tenant, user)
         .await?;
-    let declared = declared(state, scim).await?;
-    Ok(written(&found, &scim.base, &declared))
+    Ok(written(&found, &scim.base, declared))
 }
 
 /// Deletes the user.
