@@ -30,19 +30,14 @@ pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 
 /// The type of an attribute's values, as RFC 7643 §2.3 names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub enum AttributeType {
-    #[serde(rename = "string")]
     String,
-    #[serde(rename = "boolean")]
     Boolean,
-    #[serde(rename = "integer")]
     Integer,
-    #[serde(rename = "decimal")]
     Decimal,
-    #[serde(rename = "dateTime")]
     DateTime,
     /// A URI.
-    #[serde(rename = "reference")]
     Reference,
 }
 
@@ -83,12 +78,10 @@ impl AttributeType {
 /// (`readWrite`), only when the user is created or while it has no value
 /// (`immutable`), or written but never read back (`writeOnly`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub enum Mutability {
-    #[serde(rename = "readWrite")]
     ReadWrite,
-    #[serde(rename = "immutable")]
     Immutable,
-    #[serde(rename = "writeOnly")]
     WriteOnly,
 }
 
@@ -101,14 +94,11 @@ text_enum!(Mutability {
 /// When an attribute is read back, as RFC 7643 §2.2 names it: always, by default
 /// (unless excluded), only when asked for by name, or never.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub enum Returned {
-    #[serde(rename = "always")]
     Always,
-    #[serde(rename = "default")]
     Default,
-    #[serde(rename = "request")]
     Request,
-    #[serde(rename = "never")]
     Never,
 }
 

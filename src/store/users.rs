@@ -217,7 +217,10 @@ fn insert_statement(user: &User, password_hash: Option<&str>) -> Sql {
     let mut columns = vec![
         ("tenant_id", Value::Uuid(user.tenant_id.as_uuid())),
         ("id", Value::Uuid(user.id.as_uuid())),
-        ("password_hash", Value::OptText(password_hash.map(str::to_owned))),
+        (
+            "password_hash",
+            Value::OptText(password_hash.map(str::to_owned)),
+        ),
         (
             "password_changed_at",
             Value::OptTime(user.login.password_changed_at),
@@ -226,7 +229,10 @@ fn insert_statement(user: &User, password_hash: Option<&str>) -> Sql {
     ];
     columns.extend(written_columns(user));
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let mut sql = Sql::new(&format!("INSERT INTO users ({}) VALUES (", names.join(", ")));
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO users ({}) VALUES (",
+        names.join(", ")
+    ));
     for (i, (_, value)) in columns.into_iter().enumerate() {
         if i > 0 {
             sql.push(", ");
