@@ -300,6 +300,12 @@ impl AttributeDefinition {
         fold_case(&self.name)
     }
 
+    /// Whether its values are ever read back: not when written only or never
+    /// returned.
+    pub fn is_read_back(&self) -> bool {
+        self.mutability != Mutability::WriteOnly && self.returned != Returned::Never
+    }
+
     /// One value of this attribute's type read from JSON. A boolean may also come as
     /// the text `"true"` or `"false"` in any letter case, as Microsoft Entra ID sends
     /// booleans of extension attributes.

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::domain::{
-    AttributeDefinition, AttributeValues, AttributeWrite, CUSTOM_USER_SCHEMA, Mutability, Returned,
+    AttributeDefinition, AttributeValues, AttributeWrite, CUSTOM_USER_SCHEMA, Returned,
 };
 
 use super::error::ScimError;
@@ -46,7 +46,7 @@ pub fn schema(declared: &[AttributeDefinition]) -> Option<Value> {
 /// written only or never returned, and for one returned on request only when the
 /// `attributes` parameter names it (its full URN-qualified name or the extension).
 fn shown(attribute: &AttributeDefinition, requested: Option<&str>) -> bool {
-    if attribute.mutability == Mutability::WriteOnly {
+    if !attribute.is_read_back() {
         return false;
     }
     match attribute.returned {
@@ -156,7 +156,7 @@ pub fn read(body: &Value, replace: bool) -> Result<AttributeWrite, ScimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AttributeType, AttributeValue, TenantId, Timestamp};
+    use crate::domain::{AttributeType, AttributeValue, Mutability, TenantId, Timestamp};
 
     fn declared(name: &str, returned: Returned) -> AttributeDefinition {
         AttributeDefinition {

@@ -6,9 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
     AttributeDefinition, AttributeWrite, Company, CountryCode, Email, ExternalId, Filter, GroupId,
-    ImportedHash, LoginMetadata, Mutability, NewUser, PasswordPolicy, PersonName, Phone,
-    PrefixRange, Returned, Role, Status, TenantId, Timestamp, User, UserAttr, UserId, UserName,
-    UserPatch, Violations,
+    ImportedHash, LoginMetadata, NewUser, PasswordPolicy, PersonName, Phone, PrefixRange, Role,
+    Status, TenantId, Timestamp, User, UserAttr, UserId, UserName, UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -90,7 +89,7 @@ impl UserBody {
     pub fn of(user: User, declared: &[AttributeDefinition]) -> Self {
         let attributes = declared
             .iter()
-            .filter(|a| a.mutability != Mutability::WriteOnly && a.returned != Returned::Never)
+            .filter(|a| a.is_read_back())
             .filter_map(|a| {
                 let values = user.attributes.get(&a.key())?;
                 Some((a.name.clone(), a.values_to_json(values)?))
