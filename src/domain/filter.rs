@@ -72,10 +72,10 @@ impl Filter<UserAttr> {
         )
     }
 
-    /// Members of `group`.
-    pub fn member_of(group: super::GroupId) -> Self {
+    /// Members of `group`: at any depth, or only its direct ones.
+    pub fn member_of(group: super::GroupId, membership: super::Membership) -> Self {
         Filter::Compare(
-            UserAttr::GroupId,
+            UserAttr::GroupId(membership),
             CompareOp::Eq,
             FilterValue::Id(group.as_uuid()),
         )
@@ -162,8 +162,8 @@ pub enum UserAttr {
     Status,
     Created,
     LastModified,
-    /// The id of a group the user belongs to.
-    GroupId,
+    /// The id of a group the user belongs to (directly, or at any depth).
+    GroupId(super::Membership),
     /// The profile's single-valued texts, compared case-insensitively.
     DisplayName,
     NickName,
@@ -202,7 +202,7 @@ pub enum GroupAttr {
     ExternalId,
     Created,
     LastModified,
-    /// The id of a member.
+    /// The id of a direct member: a user or a group.
     MemberId,
 }
 

@@ -1,5 +1,7 @@
 use super::user::text_enum;
-use super::{Description, ExternalId, GroupId, GroupName, Invalid, Patch, TenantId, Timestamp};
+use super::{
+    Description, ExternalId, GroupId, GroupName, Invalid, Patch, TenantId, Timestamp, UserId,
+};
 
 /// Where a group came from: made here, provisioned over SCIM, or federated by SAML.
 #[derive(
@@ -83,4 +85,90 @@ impl GroupPatch {
         self.external_id
             .apply(&mut group.external_id, |e| e.into_string());
     }
+}
+
+/// A group's member: a user, or another group (whose members are then the group's
+/// members too, at any depth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Member {
+    User(UserId),
+    Group(GroupId),
+}
+
+impl Member {
+    pub fn id(&self) -> uuid::Uuid {
+        match self {
+            Member::User(id) => id.as_uuid(),
+            Member::Group(id) => id.as_uuid(),
+        }
+    }
+
+    pub fn kind(&self) -> MemberKind {
+        match self {
+            Member::User(_) => MemberKind::User,
+            Member::Group(_) => MemberKind::Group,
+        }
+    }
+}
+
+/// What kind of object a member is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MemberKind {
+    User,
+    Group,
+}
+
+/// A member as a request names it: its id, and its kind when the request says it
+/// (a SCIM client may send only the id; the directory then finds which it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MemberRef {
+    pub id: uuid::Uuid,
+    pub kind: Option<MemberKind>,
+}
+
+impl From<Member> for MemberRef {
+    fn from(member: Member) -> Self {
+        MemberRef {
+            id: member.id(),
+            kind: Some(member.kind()),
+        }
+    }
+}
+
+impl From<UserId> for MemberRef {
+    fn from(user: UserId) -> Self {
+        Member::User(user).into()
+    }
+}
+
+/// Which memberships a read means: only those a change named (direct), or those
+/// too that come through groups within groups (effective).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Membership {
+    Direct,
+    #[default]
+    Effective,
+}
+
+impl Membership {
+    /// `direct` or `effective`.
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        match text {
+            "direct" => Ok(Membership::Direct),
+            "effective" => Ok(Membership::Effective),
+            _ => Err(Invalid::new("must be direct or effective")),
+        }
+    }
+}
+
+/// Groups by how they relate to a user or a group: what a list of groups may be
+/// narrowed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupsRelated {
+    /// The groups the user belongs to.
+    OfUser(UserId, Membership),
+    /// The groups within the group (its member groups, or every group below it).
+    Within(GroupId, Membership),
+    /// The groups the group is within (its parents, or every group above it).
+    Containing(GroupId, Membership),
 }

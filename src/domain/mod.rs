@@ -9,6 +9,7 @@ mod attribute;
 mod audit;
 mod filter;
 mod group;
+mod hierarchy;
 mod ids;
 mod page;
 mod profile;
@@ -31,7 +32,11 @@ pub use filter::{
     CompareOp, DeclaredAttr, Filter, FilterValue, GroupAttr, Include, Sort, UserAttr, UserQuery,
     Window,
 };
-pub use group::{Group, GroupOwner, GroupPatch, NewGroup, parse_federated_values};
+pub use group::{
+    Group, GroupOwner, GroupPatch, GroupsRelated, Member, MemberKind, MemberRef, Membership,
+    NewGroup, parse_federated_values,
+};
+pub use hierarchy::{Cycle, Hierarchy, HierarchyChange, Reach};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
 pub use profile::{

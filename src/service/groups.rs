@@ -1,29 +1,26 @@
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use futures_util::{Stream, stream};
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Filter, Group, GroupAttr, GroupId, GroupPatch, NewGroup, Page, PageRequest, Sort,
-    TargetKind, TenantId, Timestamp, UserAttr, UserId, UserQuery, Window,
+    Action, Filter, Group, GroupAttr, GroupId, GroupPatch, Member, NewGroup, Page, PageRequest,
+    Sort, TargetKind, TenantId, Timestamp, UserAttr, UserQuery, Window,
 };
 use crate::store::Tx;
 
-use super::memberships::{
-    Delta, MAX_GROUPS_PER_REQUEST, check_users_exist, too_many_groups, write_delta,
-};
+use super::memberships::{MAX_GROUPS_PER_REQUEST, too_many_groups};
 use super::users::{UserWithGroups, chunk_limit};
 use super::{
     Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
-    retry_contended,
 };
 
-/// A group with the ids of its members.
+/// A group with its direct members, users and groups.
 #[derive(Debug, Clone)]
 pub struct GroupWithMembers {
     pub group: Group,
-    pub members: Vec<UserId>,
+    pub members: Vec<Member>,
 }
 
 /// A user or a group, as a search across object types answers them.
@@ -169,36 +166,6 @@ impl Directory {
         tx.commit().await?;
         Ok(next)
     }
-
-    /// Deletes the group and its memberships.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %id), err(level = "debug"))]
-    pub async fn delete_group(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        id: GroupId,
-        precondition: Precondition,
-    ) -> ServiceResult<()> {
-        self.authorize(caller, tenant, Access::Write).await?;
-        let mut tx = self.store.begin().await?;
-        let current = tx
-            .lock_group(tenant, id)
-            .await?
-            .ok_or(ServiceError::NotFound(Resource::Group))?;
-        precondition.check(current.version)?;
-        applied(tx.delete_group(tenant, id, current.version).await?)?;
-        audit(
-            &mut tx,
-            caller,
-            tenant,
-            Action::GroupDelete,
-            (TargetKind::Group, id.to_string()),
-            json!({ "name": current.name }),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 impl Directory {
@@ -244,15 +211,14 @@ impl Directory {
         groups: Vec<Group>,
     ) -> ServiceResult<Vec<GroupWithMembers>> {
         let ids: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-        let refs = self.store.member_ids_of_groups(tenant, &ids).await?;
+        let mut members: HashMap<GroupId, Vec<Member>> = HashMap::new();
+        for (group, member) in self.store.members_of_groups(tenant, &ids).await? {
+            members.entry(group).or_default().push(member);
+        }
         Ok(groups
             .into_iter()
             .map(|group| {
-                let members = refs
-                    .iter()
-                    .filter(|(of, _)| *of == group.id)
-                    .map(|(_, user)| *user)
-                    .collect();
+                let members = members.remove(&group.id).unwrap_or_default();
                 GroupWithMembers { group, members }
             })
             .collect())
@@ -302,44 +268,6 @@ impl Directory {
             total: user_total + groups.total,
             items,
         })
-    }
-
-    /// Creates a group with its first members, in one transaction: every member must
-    /// exist in the tenant, or nothing is made.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
-    pub async fn create_group_with_members(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        new: NewGroup,
-        members: Vec<UserId>,
-    ) -> ServiceResult<GroupId> {
-        self.authorize(caller, tenant, Access::Write).await?;
-        let now = Timestamp::now();
-        let group = group_record(tenant, new, now);
-        let members: Vec<UserId> = members
-            .into_iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let (group, members) = (&group, &members);
-        retry_contended(move || async move {
-            let mut tx = self.store.begin().await?;
-            insert_group(&mut tx, caller, group).await?;
-            check_users_exist(&mut tx, tenant, members).await?;
-            let delta = Delta {
-                add: members.iter().map(|u| (group.id, *u)).collect(),
-                remove: Vec::new(),
-            };
-            write_delta(&mut tx, caller, tenant, &delta, now, || {
-                ServiceError::invalid("members", "a user named was deleted meanwhile")
-            })
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
-        Ok(group.id)
     }
 
     /// Creates every group named, in order, in one transaction: a refused one (a

@@ -1,34 +1,58 @@
 //! The one membership-change engine: every change of who belongs to which group,
 //! whichever face asks (a group's members patched or replaced, a user's groups added,
-//! replaced or removed, one member added or removed, invited users' first groups),
-//! runs in one transaction that locks the groups it touches first, in id order, and
-//! then the users; writes the memberships in multi-row statements; and audits one
-//! event per group and direction. A transaction the database gives up because of
-//! concurrent ones is tried again.
+//! replaced or removed, one member added or removed, invited users' first groups, a
+//! group deleted), runs in one transaction. It takes the tenant's membership lock
+//! first (shared when only users join or leave groups, exclusive when groups join or
+//! leave groups), then the groups it touches, in id order, then the users; writes the
+//! memberships in multi-row statements, and with them the effective memberships they
+//! bring or end at every depth; and audits one event per group and direction. A change
+//! that would make a group a member of itself, directly or through others, is refused.
+//! A transaction the database gives up because of concurrent ones is tried again.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, FieldViolation, Filter, GroupId, GroupPatch, TargetKind, TenantId, Timestamp, UserAttr,
-    UserId,
+    Action, FieldViolation, Filter, GroupId, GroupPatch, HierarchyChange, Member, MemberKind,
+    MemberRef, NewGroup, TargetKind, TenantId, Timestamp, UserAttr, UserId,
 };
 use crate::store::{StoreError, Tx};
 
+use super::groups::{group_record, insert_group};
 use super::{
     Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
     audit, retry_contended,
 };
 
-/// A change to a group's members, applied all or nothing.
+/// A change to a group's members (users and groups), applied all or nothing.
 #[derive(Debug, Clone, Default)]
 pub struct MemberChange {
     /// When set, the members become exactly these (before `add` and `remove`).
-    pub replace: Option<Vec<UserId>>,
-    pub add: Vec<UserId>,
-    pub remove: Vec<UserId>,
+    pub replace: Option<Vec<MemberRef>>,
+    pub add: Vec<MemberRef>,
+    /// Members to let go; one that is not a member is passed over.
+    pub remove: Vec<MemberRef>,
+}
+
+impl MemberChange {
+    /// Whether the change may move groups within groups: it replaces the members, or
+    /// names a member that is (or may be) a group.
+    fn may_move_groups(&self) -> bool {
+        self.replace.is_some()
+            || (self.add.iter().chain(&self.remove)).any(|m| m.kind != Some(MemberKind::User))
+    }
+
+    /// Every member the change adds or replaces with, each once.
+    fn named(&self) -> Vec<MemberRef> {
+        let mut seen = HashSet::new();
+        (self.replace.iter().flatten())
+            .chain(&self.add)
+            .filter(|m| seen.insert(m.id))
+            .copied()
+            .collect()
+    }
 }
 
 /// How a list of groups changes a user's memberships.
@@ -82,18 +106,52 @@ impl Delta {
     }
 }
 
-/// The users of each group in `pairs`, in group, then user, id order.
-fn by_group(pairs: &[(GroupId, UserId)]) -> BTreeMap<GroupId, BTreeSet<UserId>> {
-    let mut groups: BTreeMap<GroupId, BTreeSet<UserId>> = BTreeMap::new();
-    for (group, user) in pairs {
-        groups.entry(*group).or_default().insert(*user);
+/// Audits one event per group and direction: the users (`userIds`) and the groups
+/// (`groupIds`) that joined (`group.member.add`) or left (`group.member.remove`) it.
+async fn audit_members(
+    tx: &mut Tx,
+    caller: &Caller,
+    tenant: TenantId,
+    users: &Delta,
+    groups: &HierarchyChange,
+) -> ServiceResult<()> {
+    for (action, users, groups) in [
+        (Action::MemberAdd, &users.add, &groups.added),
+        (Action::MemberRemove, &users.remove, &groups.removed),
+    ] {
+        let mut by_group: BTreeMap<GroupId, (BTreeSet<UserId>, BTreeSet<GroupId>)> =
+            BTreeMap::new();
+        for (group, user) in users {
+            by_group.entry(*group).or_default().0.insert(*user);
+        }
+        for (group, member) in groups {
+            by_group.entry(*group).or_default().1.insert(*member);
+        }
+        for (group, (users, groups)) in by_group {
+            let mut details = serde_json::Map::new();
+            if !users.is_empty() {
+                details.insert("userIds".into(), json!(users));
+            }
+            if !groups.is_empty() {
+                details.insert("groupIds".into(), json!(groups));
+            }
+            audit(
+                tx,
+                caller,
+                tenant,
+                action,
+                (TargetKind::Group, group.to_string()),
+                details.into(),
+            )
+            .await?;
+        }
     }
-    groups
+    Ok(())
 }
 
-/// Writes `delta` in multi-row statements and audits one event per group and
-/// direction (`group.member.add` / `group.member.remove`, with the users' ids). The
-/// caller holds the locks. A user or group deleted meanwhile is `missing()`.
+/// Writes `delta` in multi-row statements (with the effective memberships it brings
+/// or ends) and audits it. The caller holds the tenant's membership lock and the
+/// groups'. A user or group deleted meanwhile is `missing()`.
 pub(super) async fn write_delta(
     tx: &mut Tx,
     caller: &Caller,
@@ -102,9 +160,22 @@ pub(super) async fn write_delta(
     now: Timestamp,
     missing: impl FnOnce() -> ServiceError,
 ) -> Result<(), Attempt> {
+    write_users(tx, tenant, delta, now, missing).await?;
+    audit_members(tx, caller, tenant, delta, &HierarchyChange::default()).await?;
+    Ok(())
+}
+
+/// Writes `delta` without auditing it.
+async fn write_users(
+    tx: &mut Tx,
+    tenant: TenantId,
+    delta: &Delta,
+    now: Timestamp,
+    missing: impl FnOnce() -> ServiceError,
+) -> Result<(), Attempt> {
     if !delta.add.is_empty() {
         match tx.add_memberships(tenant, &delta.add, now).await {
-            Ok(_) => {}
+            Ok(()) => {}
             Err(StoreError::MissingReference) => return Err(missing().into()),
             Err(other) => return Err(other.into()),
         }
@@ -112,42 +183,159 @@ pub(super) async fn write_delta(
     if !delta.remove.is_empty() {
         tx.remove_memberships(tenant, &delta.remove).await?;
     }
-    for (action, pairs) in [
-        (Action::MemberAdd, &delta.add),
-        (Action::MemberRemove, &delta.remove),
-    ] {
-        for (group, users) in by_group(pairs) {
-            audit(
-                tx,
-                caller,
-                tenant,
-                action,
-                (TargetKind::Group, group.to_string()),
-                json!({ "userIds": users }),
-            )
-            .await?;
-        }
-    }
     Ok(())
 }
 
-/// Refuses the change when any of `users` is not a user of the tenant.
-pub(super) async fn check_users_exist(
-    tx: &mut Tx,
-    tenant: TenantId,
-    users: &[UserId],
-) -> ServiceResult<()> {
-    let existing: HashSet<UserId> = tx
-        .existing_user_ids(tenant, users)
-        .await?
+/// The members `named` as they are: each a user or a group of the tenant, or the
+/// change is refused naming the first that is neither (or not of its stated kind).
+async fn resolve(tx: &mut Tx, tenant: TenantId, named: &[MemberRef]) -> ServiceResult<Vec<Member>> {
+    let ids = |kind: MemberKind| -> Vec<uuid::Uuid> {
+        (named.iter())
+            .filter(|m| m.kind.is_none_or(|k| k == kind))
+            .map(|m| m.id)
+            .collect()
+    };
+    let users: HashSet<uuid::Uuid> = (tx.existing_user_ids(tenant, &ids(MemberKind::User)).await?)
         .into_iter()
+        .map(|u| u.as_uuid())
         .collect();
-    match users.iter().find(|id| !existing.contains(id)) {
-        Some(missing) => Err(ServiceError::invalid(
-            "members",
-            format!("no user with id {missing} exists in the tenant"),
-        )),
-        None => Ok(()),
+    let maybe_groups: Vec<uuid::Uuid> = (ids(MemberKind::Group).into_iter())
+        .filter(|id| !users.contains(id))
+        .collect();
+    let groups: HashSet<uuid::Uuid> = (tx.existing_group_ids(tenant, &maybe_groups).await?)
+        .into_iter()
+        .map(|g| g.as_uuid())
+        .collect();
+    named
+        .iter()
+        .map(|m| {
+            if users.contains(&m.id) {
+                Ok(Member::User(UserId::from_uuid(m.id)))
+            } else if groups.contains(&m.id) {
+                Ok(Member::Group(GroupId::from_uuid(m.id)))
+            } else {
+                let what = match m.kind {
+                    Some(MemberKind::User) => "user",
+                    Some(MemberKind::Group) => "group",
+                    None => "user or group",
+                };
+                Err(ServiceError::invalid(
+                    "members",
+                    format!("no {what} with id {} exists in the tenant", m.id),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// The refusal of a change that would make a group a member of itself.
+pub(super) fn cycle(cycle: crate::domain::Cycle) -> ServiceError {
+    ServiceError::Cycle(cycle)
+}
+
+/// A group's direct members as a change finds them, under its locks.
+#[derive(Debug, Default)]
+struct Members {
+    users: BTreeSet<UserId>,
+    groups: BTreeSet<GroupId>,
+}
+
+impl Members {
+    async fn of(tx: &mut Tx, tenant: TenantId, group: GroupId) -> ServiceResult<Self> {
+        Ok(Members {
+            users: tx.member_ids(tenant, group).await?.into_iter().collect(),
+            groups: tx
+                .member_group_ids(tenant, group)
+                .await?
+                .into_iter()
+                .collect(),
+        })
+    }
+}
+
+/// Applies `change` to the locked `group` whose members are `current`: the users'
+/// memberships, then the hierarchy (checked for cycles), each audited. The caller
+/// holds the tenant's membership lock, exclusive when the change may move groups.
+/// Answers whether any member changed.
+async fn apply_member_change(
+    tx: &mut Tx,
+    caller: &Caller,
+    tenant: TenantId,
+    group: GroupId,
+    current: Members,
+    change: &MemberChange,
+    now: Timestamp,
+) -> Result<bool, Attempt> {
+    let named = resolve(tx, tenant, &change.named()).await?;
+    let named: HashMap<uuid::Uuid, Member> = named.into_iter().map(|m| (m.id(), m)).collect();
+    let mut target = match &change.replace {
+        Some(replace) => Members {
+            users: BTreeSet::new(),
+            groups: BTreeSet::new(),
+        }
+        .with(replace.iter().map(|m| named[&m.id])),
+        None => Members {
+            users: current.users.clone(),
+            groups: current.groups.clone(),
+        },
+    }
+    .with(change.add.iter().map(|m| named[&m.id]));
+    for id in change.remove.iter().map(|m| m.id) {
+        target.users.remove(&UserId::from_uuid(id));
+        target.groups.remove(&GroupId::from_uuid(id));
+    }
+    let users = Delta {
+        add: (target.users.difference(&current.users))
+            .map(|u| (group, *u))
+            .collect(),
+        remove: (current.users.difference(&target.users))
+            .map(|u| (group, *u))
+            .collect(),
+    };
+    let added: Vec<(GroupId, GroupId)> = (target.groups.difference(&current.groups))
+        .map(|g| (group, *g))
+        .collect();
+    let removed: Vec<(GroupId, GroupId)> = (current.groups.difference(&target.groups))
+        .map(|g| (group, *g))
+        .collect();
+    let groups = if added.is_empty() && removed.is_empty() {
+        HierarchyChange::default()
+    } else {
+        tx.hierarchy(tenant)
+            .await?
+            .change(&added, &removed)
+            .map_err(cycle)?
+    };
+    write_users(tx, tenant, &users, now, || {
+        ServiceError::invalid("members", "a member named was deleted meanwhile")
+    })
+    .await?;
+    if !groups.is_empty() {
+        match tx.write_hierarchy_change(tenant, &groups, now).await {
+            Ok(()) => {}
+            Err(StoreError::MissingReference) => {
+                return Err(ServiceError::invalid(
+                    "members",
+                    "a member named was deleted meanwhile",
+                )
+                .into());
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    audit_members(tx, caller, tenant, &users, &groups).await?;
+    Ok(!users.is_empty() || !groups.is_empty())
+}
+
+impl Members {
+    fn with(mut self, members: impl Iterator<Item = Member>) -> Self {
+        for member in members {
+            match member {
+                Member::User(user) => self.users.insert(user),
+                Member::Group(group) => self.groups.insert(group),
+            };
+        }
+        self
     }
 }
 
@@ -170,10 +358,75 @@ impl Directory {
         retry_contended(move || {
             self.try_change_group(caller, tenant, group, patch, change, precondition)
         })
+        .await?;
+        Ok(())
+    }
+
+    /// Makes `member` a member group of `group`; adding it again changes nothing,
+    /// and one that would make a cycle is refused.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %group, member_id = %member), err(level = "debug"))]
+    pub async fn add_member_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        member: GroupId,
+    ) -> ServiceResult<()> {
+        self.member_group_change(caller, tenant, group, member, true)
+            .await
+            .map(|_| ())
+    }
+
+    /// Takes `member` out of `group`'s member groups; one that is not a member is
+    /// not found.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %group, member_id = %member), err(level = "debug"))]
+    pub async fn remove_member_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        member: GroupId,
+    ) -> ServiceResult<()> {
+        match self
+            .member_group_change(caller, tenant, group, member, false)
+            .await?
+        {
+            true => Ok(()),
+            false => Err(ServiceError::NotFound(Resource::Membership)),
+        }
+    }
+
+    /// Adds or removes one member group; answers whether it changed anything.
+    async fn member_group_change(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        group: GroupId,
+        member: GroupId,
+        add: bool,
+    ) -> ServiceResult<bool> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        self.find_group(tenant, member).await?;
+        let named = vec![Member::Group(member).into()];
+        let change = &match add {
+            true => MemberChange {
+                add: named,
+                ..MemberChange::default()
+            },
+            false => MemberChange {
+                remove: named,
+                ..MemberChange::default()
+            },
+        };
+        let (patch, precondition) = (&GroupPatch::default(), &Precondition::None);
+        retry_contended(move || {
+            self.try_change_group(caller, tenant, group, patch, change, precondition)
+        })
         .await
     }
 
-    /// One try of [`Self::change_group`]'s transaction.
+    /// One try of [`Self::change_group`]'s transaction; answers whether any member
+    /// changed.
     async fn try_change_group(
         &self,
         caller: &Caller,
@@ -182,8 +435,10 @@ impl Directory {
         patch: &GroupPatch,
         change: &MemberChange,
         precondition: &Precondition,
-    ) -> Result<(), Attempt> {
+    ) -> Result<bool, Attempt> {
         let mut tx = self.store.begin().await?;
+        tx.lock_memberships(tenant, change.may_move_groups())
+            .await?;
         let locked = tx
             .lock_group(tenant, group)
             .await?
@@ -192,33 +447,11 @@ impl Directory {
         let mut next = locked.clone();
         patch.clone().apply_to(&mut next);
         let fields_changed = next != locked;
-        let current: BTreeSet<UserId> = tx.member_ids(tenant, group).await?.into_iter().collect();
-        let named: Vec<UserId> = {
-            let mut all: BTreeSet<UserId> = change.add.iter().copied().collect();
-            if let Some(replace) = &change.replace {
-                all.extend(replace.iter().copied());
-            }
-            all.into_iter().collect()
-        };
-        check_users_exist(&mut tx, tenant, &named).await?;
-        let mut target: BTreeSet<UserId> = match &change.replace {
-            Some(replace) => replace.iter().copied().collect(),
-            None => current.clone(),
-        };
-        target.extend(change.add.iter().copied());
-        for id in &change.remove {
-            target.remove(id);
-        }
-        let delta = Delta {
-            add: target.difference(&current).map(|u| (group, *u)).collect(),
-            remove: current.difference(&target).map(|u| (group, *u)).collect(),
-        };
+        let current = Members::of(&mut tx, tenant, group).await?;
         let now = Timestamp::now();
-        write_delta(&mut tx, caller, tenant, &delta, now, || {
-            ServiceError::invalid("members", "a user named was deleted meanwhile")
-        })
-        .await?;
-        if fields_changed || !delta.is_empty() {
+        let members_changed =
+            apply_member_change(&mut tx, caller, tenant, group, current, change, now).await?;
+        if fields_changed || members_changed {
             // The members are part of the group's resource, so its ETag moves.
             next.version = locked.version + 1;
             next.updated_at = now;
@@ -236,7 +469,110 @@ impl Directory {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(members_changed)
+    }
+
+    /// Creates a group with its first members (users and groups), in one
+    /// transaction: every member must exist in the tenant, or nothing is made.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn create_group_with_members(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewGroup,
+        members: Vec<MemberRef>,
+    ) -> ServiceResult<GroupId> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let now = Timestamp::now();
+        let group = group_record(tenant, new, now);
+        let change = MemberChange {
+            add: members,
+            ..MemberChange::default()
+        };
+        let (group, change) = (&group, &change);
+        retry_contended(move || async move {
+            let mut tx = self.store.begin().await?;
+            tx.lock_memberships(tenant, change.may_move_groups())
+                .await?;
+            insert_group(&mut tx, caller, group).await?;
+            let current = Members::default();
+            apply_member_change(&mut tx, caller, tenant, group.id, current, change, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        Ok(group.id)
+    }
+
+    /// Deletes the group: it leaves the groups it is a member of (whose versions
+    /// move), its members leave it, and every effective membership that came through
+    /// it ends, in one transaction. The audit event names the group's users, member
+    /// groups and parents.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %id), err(level = "debug"))]
+    pub async fn delete_group(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        id: GroupId,
+        precondition: Precondition,
+    ) -> ServiceResult<()> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let precondition = &precondition;
+        retry_contended(move || async move {
+            let mut tx = self.store.begin().await?;
+            tx.lock_memberships(tenant, true).await?;
+            let hierarchy = tx.hierarchy(tenant).await?;
+            let parents: Vec<GroupId> = hierarchy.parents_of(id).collect();
+            let mut locking = parents.clone();
+            locking.push(id);
+            locking.sort();
+            tx.lock_groups(tenant, &locking).await?;
+            let current = tx
+                .lock_group(tenant, id)
+                .await?
+                .ok_or(ServiceError::NotFound(Resource::Group))?;
+            precondition.check(current.version)?;
+            let members = Members::of(&mut tx, tenant, id).await?;
+            let users = Delta {
+                add: Vec::new(),
+                remove: members.users.iter().map(|u| (id, *u)).collect(),
+            };
+            let edges: Vec<(GroupId, GroupId)> = (parents.iter().map(|p| (*p, id)))
+                .chain(members.groups.iter().map(|g| (id, *g)))
+                .collect();
+            let groups = hierarchy.change(&[], &edges).map_err(cycle)?;
+            let now = Timestamp::now();
+            write_users(&mut tx, tenant, &users, now, || {
+                ServiceError::NotFound(Resource::Group)
+            })
+            .await?;
+            tx.write_hierarchy_change(tenant, &groups, now).await?;
+            tx.bump_group_versions(tenant, &parents, now).await?;
+            applied(tx.delete_group(tenant, id, current.version).await?)?;
+            // The parents lost a member; the group's own members went with it.
+            let left_parents = HierarchyChange {
+                removed: parents.iter().map(|p| (*p, id)).collect(),
+                ..HierarchyChange::default()
+            };
+            audit_members(&mut tx, caller, tenant, &Delta::default(), &left_parents).await?;
+            audit(
+                &mut tx,
+                caller,
+                tenant,
+                Action::GroupDelete,
+                (TargetKind::Group, id.to_string()),
+                json!({
+                    "name": current.name,
+                    "userIds": members.users,
+                    "groupIds": members.groups,
+                    "parentIds": parents,
+                }),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Changes the groups of the user matching `user` (an email, an id) by the groups
@@ -276,8 +612,9 @@ impl Directory {
         how: GroupsChange,
     ) -> Result<(), Attempt> {
         let mut tx = self.store.begin().await?;
-        // The groups first, in id order, then the user: the order every membership
-        // change takes its locks in.
+        // The tenant's membership lock, the groups in id order, then the user: the
+        // order every membership change takes its locks in.
+        tx.lock_memberships(tenant, false).await?;
         let mut touched = wanted.clone();
         if how != GroupsChange::Add {
             touched.extend(tx.group_ids_of_user(tenant, user).await?);
@@ -363,7 +700,9 @@ impl Directory {
         self.find_user(tenant, user).await?;
         retry_contended(move || async move {
             let mut tx = self.store.begin().await?;
-            // The group's lock first, as every membership change takes it.
+            // The tenant's membership lock, then the group's, as every membership
+            // change takes them.
+            tx.lock_memberships(tenant, false).await?;
             tx.lock_group(tenant, group)
                 .await?
                 .ok_or(ServiceError::NotFound(Resource::Group))?;

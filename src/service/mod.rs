@@ -27,7 +27,7 @@ pub use groups::{DirectoryObject, GroupWithMembers, Listing};
 pub use memberships::{GroupsChange, MemberChange};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
-pub use users::{Invitation, InvitationOutcome, UserList, UserWithGroups};
+pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
 
 /// The kinds of object a lookup can miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +65,10 @@ pub enum ServiceError {
         field: &'static str,
         message: String,
     },
+    /// The change would make a group a member of itself, directly or through
+    /// other groups.
+    #[error("{0}")]
+    Cycle(crate::domain::Cycle),
     /// The input broke the rules named per field.
     #[error("invalid input")]
     Invalid(Vec<FieldViolation>),

@@ -5,9 +5,10 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, AttributeDefinition, Email, Filter, Group, GroupId, Include, LoginMetadata, NewUser,
-    Page, PageCursor, PageLimit, PageRequest, Patch, PersonName, Profile, Role, Status, TargetKind,
-    TenantId, Timestamp, User, UserAttr, UserId, UserName, UserPatch, UserQuery, Window,
+    Action, AttributeDefinition, Email, Filter, Group, GroupId, GroupsRelated, Include,
+    LoginMetadata, NewUser, Page, PageCursor, PageLimit, PageRequest, Patch, PersonName, Profile,
+    Role, Status, TargetKind, TenantId, Timestamp, User, UserAttr, UserId, UserName, UserPatch,
+    UserQuery, Window,
 };
 use crate::store::{Store, StoreError, Tx};
 
@@ -25,12 +26,28 @@ pub(super) fn chunk_limit() -> PageLimit {
     PageLimit::new(CHUNK).unwrap_or_default()
 }
 
-/// A user with the groups it belongs to, in group id order (none unless asked for):
-/// the one shape every face reads users in.
+/// A user with the groups it belongs to at any depth, in group id order (none unless
+/// asked for): the one shape every face reads users in.
 #[derive(Debug, Clone)]
 pub struct UserWithGroups {
     pub user: User,
-    pub groups: Vec<Group>,
+    pub groups: Vec<MemberOf>,
+}
+
+/// A group a user belongs to: directly, or only through a group within it.
+#[derive(Debug, Clone)]
+pub struct MemberOf {
+    pub group: Group,
+    pub direct: bool,
+}
+
+impl UserWithGroups {
+    /// The groups the user is a direct member of: what the faces whose products know
+    /// no nesting show, so that what their clients read back and write is what they
+    /// wrote.
+    pub fn direct_groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.iter().filter(|g| g.direct).map(|g| &g.group)
+    }
 }
 
 /// The window of users a [`UserQuery`] asked for.
@@ -79,9 +96,12 @@ pub(super) async fn with_groups(
         }
         _ => Vec::new(),
     };
-    let mut by_user: HashMap<UserId, Vec<Group>> = HashMap::new();
-    for (user, group) in memberships {
-        by_user.entry(user).or_default().push(group);
+    let mut by_user: HashMap<UserId, Vec<MemberOf>> = HashMap::new();
+    for found in memberships {
+        by_user.entry(found.user).or_default().push(MemberOf {
+            group: found.group,
+            direct: found.direct,
+        });
     }
     Ok(users
         .into_iter()
@@ -413,6 +433,7 @@ impl Directory {
             };
             user.default_group_id = invitation.default_group;
             let mut tx = self.store.begin().await?;
+            tx.lock_memberships(tenant, false).await?;
             if tx.lock_groups(tenant, &groups).await?.len() != groups.len() {
                 // Deleted since the check above.
                 return Err(ServiceError::NotFound(Resource::Group));
@@ -583,17 +604,26 @@ impl Directory {
         }))
     }
 
-    /// A page of the groups `user` belongs to.
-    pub async fn user_groups(
+    /// A page of the groups related to a user or group as `related` says: the groups
+    /// a user belongs to, the groups within a group, or those it is within, each
+    /// directly or at any depth.
+    pub async fn related_groups(
         &self,
         caller: &Caller,
         tenant: TenantId,
-        user: UserId,
+        related: GroupsRelated,
         page: PageRequest,
     ) -> ServiceResult<Page<Group>> {
         self.authorize(caller, tenant, Access::Read).await?;
-        self.find_user(tenant, user).await?;
-        let rows = self.store.list_groups(tenant, Some(user), page).await?;
+        match related {
+            GroupsRelated::OfUser(user, _) => {
+                self.find_user(tenant, user).await?;
+            }
+            GroupsRelated::Within(group, _) | GroupsRelated::Containing(group, _) => {
+                self.find_group(tenant, group).await?;
+            }
+        }
+        let rows = self.store.list_groups(tenant, Some(related), page).await?;
         Ok(Page::from_rows(rows, page.limit, |g| g.id.as_uuid()))
     }
 
@@ -633,8 +663,9 @@ impl Directory {
         let declared = self.declared_for(tenant, &patch.attributes, false).await?;
         let mut tx = self.store.begin().await?;
         if let Patch::Set(group) = patch.default_group_id {
-            // A new default group is a membership change: its group's lock comes
-            // before the user's, as in every membership change.
+            // A new default group is a membership change: the tenant's membership
+            // lock and the group's come before the user's, as in every one.
+            tx.lock_memberships(tenant, false).await?;
             tx.lock_groups(tenant, &[group]).await?;
         }
         let current = tx
@@ -689,6 +720,8 @@ impl Directory {
     ) -> ServiceResult<()> {
         self.authorize(caller, tenant, Access::Write).await?;
         let mut tx = self.store.begin().await?;
+        // Its memberships end: no change of the hierarchy may count them meanwhile.
+        tx.lock_memberships(tenant, false).await?;
         let current = tx
             .lock_user(tenant, id)
             .await?

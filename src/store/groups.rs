@@ -2,7 +2,9 @@ use sqlx::FromRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::domain::{Group, GroupId, PageRequest, TenantId, Timestamp, UserId, fold_case};
+use crate::domain::{
+    Group, GroupId, GroupsRelated, Membership, PageRequest, TenantId, Timestamp, fold_case,
+};
 
 use super::codec::parse_enum;
 use super::sql::{Sql, Value, bind_values};
@@ -62,18 +64,48 @@ impl Store {
         row.map(Group::try_from).transpose()
     }
 
-    /// Up to `page.limit + 1` groups in id order after the cursor; only the groups
-    /// `member` belongs to when it is given.
+    /// Up to `page.limit + 1` groups in id order after the cursor; only those
+    /// `related` to a user or group when it is given, each through an index that
+    /// holds them in id order.
     pub async fn list_groups(
         &self,
         tenant: TenantId,
-        member: Option<UserId>,
+        related: Option<GroupsRelated>,
         page: PageRequest,
     ) -> StoreResult<Vec<Group>> {
         let mut sql = Sql::new(SELECT_GROUPS);
-        if let Some(user) = member {
-            sql.push(" JOIN memberships m ON m.tenant_id = g.tenant_id AND m.group_id = g.id AND m.user_id = ")
-                .bind(Value::Uuid(user.as_uuid()));
+        if let Some(related) = related {
+            use GroupsRelated::{Containing, OfUser, Within};
+            use Membership::{Direct, Effective};
+            let (join, other) = match related {
+                OfUser(user, Direct) => (
+                    "memberships r ON r.group_id = g.id AND r.user_id",
+                    user.as_uuid(),
+                ),
+                OfUser(user, Effective) => (
+                    "effective_memberships r ON r.group_id = g.id AND r.user_id",
+                    user.as_uuid(),
+                ),
+                Within(group, Direct) => (
+                    "group_members r ON r.member_id = g.id AND r.group_id",
+                    group.as_uuid(),
+                ),
+                Within(group, Effective) => (
+                    "group_closure r ON r.descendant_id = g.id AND r.descendant_id <> r.ancestor_id AND r.ancestor_id",
+                    group.as_uuid(),
+                ),
+                Containing(group, Direct) => (
+                    "group_members r ON r.group_id = g.id AND r.member_id",
+                    group.as_uuid(),
+                ),
+                Containing(group, Effective) => (
+                    "group_closure r ON r.ancestor_id = g.id AND r.descendant_id <> r.ancestor_id AND r.descendant_id",
+                    group.as_uuid(),
+                ),
+            };
+            sql.push(&format!(" JOIN {join} = "))
+                .bind(Value::Uuid(other))
+                .push(" AND r.tenant_id = g.tenant_id");
         }
         sql.push(" WHERE g.tenant_id = ")
             .bind(Value::Uuid(tenant.as_uuid()));
@@ -136,7 +168,7 @@ impl Tx {
             .await
             .map_err(|e| on_unique(e, Unique::GroupName))?;
         });
-        Ok(())
+        self.insert_closure_of(group.tenant_id, group.id).await
     }
 
     /// Writes the group's fields if its stored version is still `expected`.
@@ -165,7 +197,29 @@ impl Tx {
         Ok(result == 1)
     }
 
-    /// Deletes the group and its memberships if its version is still `expected`.
+    /// Moves the versions of `groups` (whose members changed without a write of
+    /// their own).
+    pub async fn bump_group_versions(
+        &mut self,
+        tenant: TenantId,
+        groups: &[GroupId],
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new("UPDATE groups SET version = version + 1, updated_at = ");
+        sql.bind(Value::Time(now))
+            .push(" WHERE tenant_id = ")
+            .bind(Value::Uuid(tenant.as_uuid()))
+            .push(" AND id IN ")
+            .push_ids(groups.iter().map(|g| g.as_uuid()));
+        self.run(sql).await?;
+        Ok(())
+    }
+
+    /// Deletes the group, its memberships and what they derive, if its version is
+    /// still `expected`. The caller has taken it out of the hierarchy first.
     pub async fn delete_group(
         &mut self,
         tenant: TenantId,
@@ -181,6 +235,9 @@ impl Tx {
                 .await?
                 .rows_affected()
         });
+        if result == 1 {
+            self.delete_derived_of_group(tenant, id).await?;
+        }
         Ok(result == 1)
     }
 }

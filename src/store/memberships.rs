@@ -6,80 +6,96 @@
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use crate::domain::{Group, GroupId, TenantId, Timestamp, UserId};
+use crate::domain::{Group, GroupId, Member, TenantId, Timestamp, UserId};
 
 use super::groups::GroupRow;
+use super::hierarchy::{Direction, IDS_PER_STATEMENT};
 use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, read, write};
-
-/// How many ids one statement binds: a page of the largest size (1,000) in one
-/// statement, far below either backend's parameter limit.
-const IDS_PER_STATEMENT: usize = 1000;
 
 /// How many memberships one multi-row INSERT writes (two parameters each).
 const ROWS_PER_INSERT: usize = 500;
 
-/// `sql (id, id, …) suffix` with every id bound.
-fn with_ids(mut sql: Sql, ids: impl IntoIterator<Item = Uuid>, suffix: &str) -> Sql {
-    sql.push("(");
-    for (i, id) in ids.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(Value::Uuid(id));
-    }
-    sql.push(")").push(suffix);
+/// The statement reading the groups of `users` at any depth: one search of
+/// `effective_memberships_by_user` per user joined to the groups' primary key, and
+/// whether each is direct, in user, then group id, order.
+fn groups_of_users_query(tenant: TenantId, users: &[UserId]) -> Sql {
+    let mut sql = Sql::new(
+        "SELECT e.user_id AS member_id, m.user_id IS NOT NULL AS direct, \
+         g.tenant_id, g.id, g.name, g.description, \
+         g.owner, g.federated_attribute_values, g.external_id, g.version, \
+         g.created_at, g.updated_at \
+         FROM effective_memberships e \
+         JOIN groups g ON g.tenant_id = e.tenant_id AND g.id = e.group_id \
+         LEFT JOIN memberships m ON m.tenant_id = e.tenant_id AND m.group_id = e.group_id \
+         AND m.user_id = e.user_id \
+         WHERE e.tenant_id = ",
+    );
+    sql.bind(Value::Uuid(tenant.as_uuid()))
+        .push(" AND e.user_id IN ")
+        .push_ids(users.iter().map(|u| u.as_uuid()))
+        .push(" ORDER BY e.user_id, e.group_id");
     sql
 }
 
-/// The statement reading the groups of `users`: one search of `memberships_by_user`
-/// per user joined to the groups' primary key, in user, then group id, order.
-fn groups_of_users_query(tenant: TenantId, users: &[UserId]) -> Sql {
-    let mut sql = Sql::new(
-        "SELECT m.user_id AS member_id, g.tenant_id, g.id, g.name, g.description, \
-         g.owner, g.federated_attribute_values, g.external_id, g.version, \
-         g.created_at, g.updated_at \
-         FROM memberships m \
-         JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
-         WHERE m.tenant_id = ",
-    );
-    sql.bind(Value::Uuid(tenant.as_uuid()))
-        .push(" AND m.user_id IN ");
-    with_ids(
-        sql,
-        users.iter().map(|u| u.as_uuid()),
-        " ORDER BY m.user_id, m.group_id",
-    )
-}
-
-/// One membership with its group's columns.
+/// One effective membership with its group's columns.
 #[derive(FromRow)]
 struct MemberGroupRow {
     member_id: Uuid,
+    direct: bool,
     #[sqlx(flatten)]
     group: GroupRow,
 }
 
-impl TryFrom<MemberGroupRow> for (UserId, Group) {
+/// A group a user is in, and whether the user is a member of it directly (or only
+/// through a group within it).
+#[derive(Debug, Clone)]
+pub struct GroupOfUser {
+    pub user: UserId,
+    pub group: Group,
+    pub direct: bool,
+}
+
+impl TryFrom<MemberGroupRow> for GroupOfUser {
     type Error = StoreError;
 
     fn try_from(row: MemberGroupRow) -> Result<Self, StoreError> {
-        Ok((
-            UserId::from_uuid(row.member_id),
-            Group::try_from(row.group)?,
-        ))
+        Ok(GroupOfUser {
+            user: UserId::from_uuid(row.member_id),
+            group: Group::try_from(row.group)?,
+            direct: row.direct,
+        })
     }
 }
 
+/// Splits (group, user) pairs into statements of one user and many groups (when
+/// they are all one user's) or of one group and many users.
+fn by_one_side(pairs: &[(GroupId, UserId)]) -> Vec<(Vec<GroupId>, Vec<UserId>)> {
+    let Some((_, first_user)) = pairs.first() else {
+        return Vec::new();
+    };
+    if pairs.iter().all(|(_, user)| user == first_user) {
+        return vec![(pairs.iter().map(|(g, _)| *g).collect(), vec![*first_user])];
+    }
+    let mut by_group: std::collections::BTreeMap<GroupId, Vec<UserId>> = Default::default();
+    for (group, user) in pairs {
+        by_group.entry(*group).or_default().push(*user);
+    }
+    by_group
+        .into_iter()
+        .map(|(group, users)| (vec![group], users))
+        .collect()
+}
+
 impl Store {
-    /// The groups of `users` (a page of a user list), as (user, group) pairs in user,
-    /// then group id, order: one statement for a page of up to 1,000 users, whatever
-    /// order the page is in.
+    /// The groups of `users` (a page of a user list) at any depth, in user, then
+    /// group id, order: one statement for a page of up to 1,000 users, whatever order
+    /// the page is in.
     pub async fn groups_of_users(
         &self,
         tenant: TenantId,
         users: &[UserId],
-    ) -> StoreResult<Vec<(UserId, Group)>> {
+    ) -> StoreResult<Vec<GroupOfUser>> {
         let mut found = Vec::new();
         for chunk in users.chunks(IDS_PER_STATEMENT) {
             let Sql { text, values } = groups_of_users_query(tenant, chunk);
@@ -89,46 +105,63 @@ impl Store {
                     .await?
             });
             for row in rows {
-                found.push(<(UserId, Group)>::try_from(row)?);
+                found.push(GroupOfUser::try_from(row)?);
             }
         }
         Ok(found)
     }
 
-    /// The (group, member id) memberships of `groups`, through the primary key, in
-    /// one statement per page of groups.
-    pub async fn member_ids_of_groups(
+    /// The direct members of `groups`, users and groups, as (group, member) pairs in
+    /// group, then member order: two statements per page of groups, each through a
+    /// primary key.
+    pub async fn members_of_groups(
         &self,
         tenant: TenantId,
         groups: &[GroupId],
-    ) -> StoreResult<Vec<(GroupId, UserId)>> {
+    ) -> StoreResult<Vec<(GroupId, Member)>> {
         let mut found = Vec::new();
         for chunk in groups.chunks(IDS_PER_STATEMENT) {
-            let mut sql =
-                Sql::new("SELECT m.group_id, m.user_id FROM memberships m WHERE m.tenant_id = ");
-            sql.bind(Value::Uuid(tenant.as_uuid()))
-                .push(" AND m.group_id IN ");
-            let Sql { text, values } = with_ids(
-                sql,
-                chunk.iter().map(|g| g.as_uuid()),
-                " ORDER BY m.group_id, m.user_id",
-            );
-            let rows: Vec<(Uuid, Uuid)> = read!(self, |pool| {
-                bind_values!(sqlx::query_as(&text), values)
-                    .fetch_all(pool)
-                    .await?
-            });
-            found.extend(
-                rows.into_iter()
-                    .map(|(group, user)| (GroupId::from_uuid(group), UserId::from_uuid(user))),
-            );
+            let users = self
+                .pairs_in(tenant, "memberships", "user_id", chunk)
+                .await?;
+            found.extend(users.map(|(g, u)| (g, Member::User(UserId::from_uuid(u)))));
+            let groups = self
+                .pairs_in(tenant, "group_members", "member_id", chunk)
+                .await?;
+            found.extend(groups.map(|(g, m)| (g, Member::Group(GroupId::from_uuid(m)))));
         }
+        found.sort();
         Ok(found)
+    }
+
+    /// The (group, member) rows of `table` whose group is one of `groups`.
+    async fn pairs_in(
+        &self,
+        tenant: TenantId,
+        table: &str,
+        member: &str,
+        groups: &[GroupId],
+    ) -> StoreResult<impl Iterator<Item = (GroupId, Uuid)>> {
+        let mut sql = Sql::new(&format!(
+            "SELECT m.group_id, m.{member} FROM {table} m WHERE m.tenant_id = "
+        ));
+        sql.bind(Value::Uuid(tenant.as_uuid()))
+            .push(" AND m.group_id IN ")
+            .push_ids(groups.iter().map(|g| g.as_uuid()));
+        let Sql { text, values } = sql;
+        let rows: Vec<(Uuid, Uuid)> = read!(self, |pool| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(group, member)| (GroupId::from_uuid(group), member)))
     }
 }
 
 impl Tx {
-    /// The ids of the groups the user belongs to, in id order.
+    /// The ids of the groups the user belongs to directly, in id order.
     pub async fn group_ids_of_user(
         &mut self,
         tenant: TenantId,
@@ -147,7 +180,7 @@ impl Tx {
         Ok(ids.into_iter().map(GroupId::from_uuid).collect())
     }
 
-    /// The ids of the group's members, in id order.
+    /// The ids of the group's direct members that are users, in id order.
     pub async fn member_ids(
         &mut self,
         tenant: TenantId,
@@ -166,17 +199,19 @@ impl Tx {
         Ok(rows.into_iter().map(UserId::from_uuid).collect())
     }
 
-    /// Which of `users` exist in the tenant.
+    /// Which of `ids` name users of the tenant.
     pub async fn existing_user_ids(
         &mut self,
         tenant: TenantId,
-        users: &[UserId],
+        ids: &[Uuid],
     ) -> StoreResult<Vec<UserId>> {
         let mut found = Vec::new();
-        for chunk in users.chunks(IDS_PER_STATEMENT) {
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
             let mut sql = Sql::new("SELECT id FROM users WHERE tenant_id = ");
-            sql.bind(Value::Uuid(tenant.as_uuid())).push(" AND id IN ");
-            let Sql { text, values } = with_ids(sql, chunk.iter().map(|u| u.as_uuid()), "");
+            sql.bind(Value::Uuid(tenant.as_uuid()))
+                .push(" AND id IN ")
+                .push_ids(chunk.iter().copied());
+            let Sql { text, values } = sql;
             let rows: Vec<Uuid> = write!(self, |conn| {
                 bind_values!(sqlx::query_scalar(&text), values)
                     .fetch_all(conn)
@@ -190,9 +225,10 @@ impl Tx {
     /// Which of `ids` name groups of the tenant, each locked against other writers
     /// until the transaction ends: one primary-key lookup per id, in one statement.
     ///
-    /// Every change of memberships locks the groups it touches before anything else,
-    /// and always in id order (the sort runs below the lock), so two changes that
-    /// start from different faces queue behind each other instead of deadlocking.
+    /// Every change of memberships locks the groups it touches before anything else
+    /// but the tenant's membership lock, and always in id order (the sort runs below
+    /// the lock), so two changes that start from different faces queue behind each
+    /// other instead of deadlocking.
     pub async fn lock_groups(
         &mut self,
         tenant: TenantId,
@@ -203,9 +239,10 @@ impl Tx {
         }
         let mut sql = Sql::new("SELECT g.id FROM groups g WHERE g.tenant_id = ");
         sql.bind(Value::Uuid(tenant.as_uuid()))
-            .push(" AND g.id IN ");
-        let suffix = format!(" ORDER BY g.id{}", self.row_lock("g"));
-        let Sql { text, values } = with_ids(sql, ids.iter().map(|g| g.as_uuid()), &suffix);
+            .push(" AND g.id IN ")
+            .push_ids(ids.iter().map(|g| g.as_uuid()))
+            .push(&format!(" ORDER BY g.id{}", self.row_lock("g")));
+        let Sql { text, values } = sql;
         let found: Vec<Uuid> = write!(self, |conn| {
             bind_values!(sqlx::query_scalar(&text), values)
                 .fetch_all(conn)
@@ -214,16 +251,17 @@ impl Tx {
         Ok(found.into_iter().map(GroupId::from_uuid).collect())
     }
 
-    /// Adds the (group, user) memberships, in multi-row statements; those that exist
-    /// already stay as they are. Answers how many were added. A missing user or group
-    /// is [`StoreError::MissingReference`].
+    /// Adds the (group, user) memberships, in multi-row statements, and the
+    /// effective memberships they bring in every group above; those that exist
+    /// already stay as they are. The caller holds the tenant's membership lock. A
+    /// missing user or group is [`StoreError::MissingReference`].
     pub async fn add_memberships(
         &mut self,
         tenant: TenantId,
         memberships: &[(GroupId, UserId)],
         now: Timestamp,
-    ) -> StoreResult<u64> {
-        let mut added = 0;
+    ) -> StoreResult<()> {
+        let mut added = Vec::new();
         for chunk in memberships.chunks(ROWS_PER_INSERT) {
             let mut sql = Sql::new(
                 "INSERT INTO memberships (tenant_id, group_id, user_id, is_default, created_at) \
@@ -233,83 +271,83 @@ impl Tx {
             sql.values.push(Value::Uuid(tenant.as_uuid()));
             sql.values.push(Value::Time(now));
             for (i, (group, user)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("($1, ")
+                sql.push(if i == 0 { "($1, " } else { ", ($1, " })
                     .bind(Value::Uuid(group.as_uuid()))
                     .push(", ")
                     .bind(Value::Uuid(user.as_uuid()))
                     .push(", FALSE, $2)");
             }
-            sql.push(" ON CONFLICT (tenant_id, group_id, user_id) DO NOTHING");
-            let Sql { text, values } = sql;
-            added += write!(self, |conn| {
-                bind_values!(sqlx::query(&text), values)
-                    .execute(conn)
-                    .await?
-                    .rows_affected()
-            });
+            sql.push(
+                " ON CONFLICT (tenant_id, group_id, user_id) DO NOTHING \
+                 RETURNING group_id, user_id",
+            );
+            added.extend(self.changed_pairs(sql).await?);
         }
-        Ok(added)
+        self.count_pairs(tenant, Direction::Gain, &added).await
     }
 
-    /// Ends the (group, user) memberships (and with them a default-group mark), in
-    /// one statement per group, or one in all when they are one user's; answers how
-    /// many there were.
+    /// Ends the (group, user) memberships (and with them a default-group mark) and
+    /// the effective memberships only they held, in one statement per group, or one
+    /// in all when they are one user's. The caller holds the tenant's membership lock.
     pub async fn remove_memberships(
         &mut self,
         tenant: TenantId,
         memberships: &[(GroupId, UserId)],
-    ) -> StoreResult<u64> {
-        let Some((_, first_user)) = memberships.first() else {
-            return Ok(0);
-        };
-        // (fixed column, its value, the other column, its values)
-        let mut statements: Vec<(&str, Uuid, &str, Vec<Uuid>)> = Vec::new();
-        if memberships.iter().all(|(_, user)| user == first_user) {
-            let groups = memberships.iter().map(|(g, _)| g.as_uuid()).collect();
-            statements.push(("user_id", first_user.as_uuid(), "group_id", groups));
-        } else {
-            let mut by_group: std::collections::BTreeMap<Uuid, Vec<Uuid>> = Default::default();
-            for (group, user) in memberships {
-                by_group
-                    .entry(group.as_uuid())
-                    .or_default()
-                    .push(user.as_uuid());
-            }
-            statements.extend(
-                by_group
-                    .into_iter()
-                    .map(|(group, users)| ("group_id", group, "user_id", users)),
-            );
-        }
-        let mut removed = 0;
-        for (fixed, value, other, ids) in statements {
+    ) -> StoreResult<()> {
+        let mut removed = Vec::new();
+        for (groups, users) in by_one_side(memberships) {
+            let (fixed, value, other, ids): (&str, Uuid, &str, Vec<Uuid>) = match groups[..] {
+                [group] => ("group_id", group.as_uuid(), "user_id", {
+                    users.iter().map(|u| u.as_uuid()).collect()
+                }),
+                _ => ("user_id", users[0].as_uuid(), "group_id", {
+                    groups.iter().map(|g| g.as_uuid()).collect()
+                }),
+            };
             for chunk in ids.chunks(IDS_PER_STATEMENT) {
                 let mut sql = Sql::new("DELETE FROM memberships WHERE tenant_id = ");
                 sql.bind(Value::Uuid(tenant.as_uuid()))
-                    .push(" AND ")
-                    .push(fixed)
-                    .push(" = ")
+                    .push(&format!(" AND {fixed} = "))
                     .bind(Value::Uuid(value))
-                    .push(" AND ")
-                    .push(other)
-                    .push(" IN ");
-                let Sql { text, values } = with_ids(sql, chunk.iter().copied(), "");
-                removed += write!(self, |conn| {
-                    bind_values!(sqlx::query(&text), values)
-                        .execute(conn)
-                        .await?
-                        .rows_affected()
-                });
+                    .push(&format!(" AND {other} IN "))
+                    .push_ids(chunk.iter().copied())
+                    .push(" RETURNING group_id, user_id");
+                removed.extend(self.changed_pairs(sql).await?);
             }
         }
-        Ok(removed)
+        self.count_pairs(tenant, Direction::Lose, &removed).await
+    }
+
+    /// The (group, user) pairs a statement `RETURNING group_id, user_id` changed.
+    async fn changed_pairs(&mut self, sql: Sql) -> StoreResult<Vec<(GroupId, UserId)>> {
+        let Sql { text, values } = sql;
+        let rows: Vec<(Uuid, Uuid)> = write!(self, |conn| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(conn)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(group, user)| (GroupId::from_uuid(group), UserId::from_uuid(user)))
+            .collect())
+    }
+
+    /// Moves the effective memberships by memberships just added or ended.
+    async fn count_pairs(
+        &mut self,
+        tenant: TenantId,
+        direction: Direction,
+        pairs: &[(GroupId, UserId)],
+    ) -> StoreResult<()> {
+        for (groups, users) in by_one_side(pairs) {
+            self.count_direct(tenant, direction, &groups, &users)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Makes `group` the user's default group (adding the membership when missing),
-    /// or clears it.
+    /// or clears it. The caller holds the tenant's membership lock.
     pub async fn set_default_group(
         &mut self,
         tenant: TenantId,
@@ -317,6 +355,9 @@ impl Tx {
         group: Option<GroupId>,
         now: Timestamp,
     ) -> StoreResult<()> {
+        if let Some(group) = group {
+            self.add_memberships(tenant, &[(group, user)], now).await?;
+        }
         write!(self, |conn| {
             sqlx::query(
                 "UPDATE memberships SET is_default = FALSE \
@@ -328,14 +369,12 @@ impl Tx {
             .await?;
             if let Some(group) = group {
                 sqlx::query(
-                    "INSERT INTO memberships (tenant_id, group_id, user_id, is_default, created_at) \
-                     VALUES ($1, $2, $3, TRUE, $4) \
-                     ON CONFLICT (tenant_id, group_id, user_id) DO UPDATE SET is_default = TRUE",
+                    "UPDATE memberships SET is_default = TRUE \
+                     WHERE tenant_id = $1 AND user_id = $2 AND group_id = $3",
                 )
                 .bind(tenant.as_uuid())
-                .bind(group.as_uuid())
                 .bind(user.as_uuid())
-                .bind(now)
+                .bind(group.as_uuid())
                 .execute(&mut *conn)
                 .await?;
             }

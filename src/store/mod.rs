@@ -15,6 +15,7 @@ mod attributes;
 mod audit;
 mod codec;
 mod groups;
+mod hierarchy;
 mod memberships;
 mod operator;
 mod profile;

@@ -5,8 +5,8 @@
 //! Every statement is bounded to one tenant by the leading `tenant_id` of an index.
 
 use crate::domain::{
-    CompareOp, DeclaredAttr, Filter, FilterValue, Group, GroupAttr, PrefixRange, Sort, TenantId,
-    User, UserAttr, UserQuery, Window, fold_case,
+    CompareOp, DeclaredAttr, Filter, FilterValue, Group, GroupAttr, Membership, PrefixRange, Sort,
+    TenantId, User, UserAttr, UserQuery, Window, fold_case,
 };
 
 use super::groups::{GroupRow, SELECT_GROUPS, into_groups};
@@ -313,7 +313,7 @@ fn user_column(attr: &UserAttr) -> Column {
         UserAttr::Active | UserAttr::Status => Column::Text("u.status"),
         UserAttr::Created => Column::Time("u.created_at"),
         UserAttr::LastModified => Column::Time("u.updated_at"),
-        UserAttr::GroupId => Column::Id("m.group_id"),
+        UserAttr::GroupId(_) => Column::Id("m.group_id"),
         UserAttr::Declared(_) => Column::Text("NULL"),
         UserAttr::DisplayName => Column::Key("u.display_name_key"),
         // Compared case-insensitively: the store folds both the value and the column.
@@ -448,13 +448,14 @@ fn user_leaf(
                 "u.status <> 'active'"
             });
         }
-        (UserAttr::GroupId, None) => {
-            sql.push(
-                "EXISTS (SELECT 1 FROM memberships m \
+        (UserAttr::GroupId(membership), None) => {
+            sql.push(&format!(
+                "EXISTS (SELECT 1 FROM {} m \
                  WHERE m.tenant_id = u.tenant_id AND m.user_id = u.id)",
-            );
+                membership_table(*membership)
+            ));
         }
-        (UserAttr::GroupId, Some((op, FilterValue::Id(id))))
+        (UserAttr::GroupId(membership), Some((op, FilterValue::Id(id))))
             if matches!(op, CompareOp::Eq | CompareOp::Ne) =>
         {
             // The group's members, read from the memberships' primary key (tenant,
@@ -465,13 +466,16 @@ fn user_leaf(
             } else {
                 "u.id NOT IN "
             })
-            .push("(SELECT m.user_id FROM memberships m WHERE m.tenant_id = ")
+            .push(&format!(
+                "(SELECT m.user_id FROM {} m WHERE m.tenant_id = ",
+                membership_table(*membership)
+            ))
             .bind(Value::Uuid(tenant.as_uuid()))
             .push(" AND m.group_id = ")
             .bind(Value::Uuid(*id))
             .push(")");
         }
-        (UserAttr::GroupId, Some(_)) => {
+        (UserAttr::GroupId(_), Some(_)) => {
             sql.push("1 = 0");
         }
         (attr, comparison) if user_values_of(attr).is_some() => {
@@ -505,12 +509,27 @@ fn group_column(attr: &GroupAttr) -> Column {
     }
 }
 
+/// The table of direct or of effective memberships.
+fn membership_table(membership: Membership) -> &'static str {
+    match membership {
+        Membership::Direct => "memberships",
+        Membership::Effective => "effective_memberships",
+    }
+}
+
 fn group_leaf(sql: &mut Sql, attr: &GroupAttr, comparison: Option<(CompareOp, &FilterValue)>) {
-    const MEMBERSHIP: &str = "EXISTS (SELECT 1 FROM memberships m \
+    // A direct member is a user (memberships) or a group (group_members).
+    const USERS: &str = "EXISTS (SELECT 1 FROM memberships m \
         WHERE m.tenant_id = g.tenant_id AND m.group_id = g.id";
+    const GROUPS: &str = "EXISTS (SELECT 1 FROM group_members s \
+        WHERE s.tenant_id = g.tenant_id AND s.group_id = g.id";
     match (attr, comparison) {
         (GroupAttr::MemberId, None) => {
-            sql.push(MEMBERSHIP).push(")");
+            sql.push("(")
+                .push(USERS)
+                .push(") OR ")
+                .push(GROUPS)
+                .push("))");
         }
         (GroupAttr::MemberId, Some((op, FilterValue::Id(id))))
             if matches!(op, CompareOp::Eq | CompareOp::Ne) =>
@@ -518,10 +537,15 @@ fn group_leaf(sql: &mut Sql, attr: &GroupAttr, comparison: Option<(CompareOp, &F
             if op == CompareOp::Ne {
                 sql.push("NOT ");
             }
-            sql.push(MEMBERSHIP)
+            sql.push("(")
+                .push(USERS)
                 .push(" AND m.user_id = ")
                 .bind(Value::Uuid(*id))
-                .push(")");
+                .push(") OR ")
+                .push(GROUPS)
+                .push(" AND s.member_id = ")
+                .bind(Value::Uuid(*id))
+                .push("))");
         }
         (GroupAttr::MemberId, Some(_)) => {
             sql.push("1 = 0");
@@ -550,7 +574,7 @@ fn order_by(sql: &mut Sql, sort: Option<Column>, descending: bool, id: &str) {
 /// or by a declared attribute is not offered.
 fn user_sort_column(sort: Option<&Sort<UserAttr>>) -> Option<Column> {
     sort.filter(|s| {
-        !matches!(s.attr, UserAttr::GroupId | UserAttr::Declared(_))
+        !matches!(s.attr, UserAttr::GroupId(_) | UserAttr::Declared(_))
             && user_values_of(&s.attr).is_none()
     })
     .map(|s| user_column(&s.attr))
@@ -700,7 +724,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{CompareOp, GroupId, PageCursor, PageLimit, Role, Status, UserId};
+    use crate::domain::{
+        CompareOp, GroupId, Membership, PageCursor, PageLimit, Role, Status, UserId,
+    };
     use crate::store::Backend;
     use crate::store::sql::plan;
     use uuid::Uuid;
@@ -731,12 +757,12 @@ mod tests {
             Filter::name_or_email_starts_with("Rog"),
             Filter::user_eq(UserAttr::Status, Status::Disabled.as_str()),
             Filter::user_eq(UserAttr::Role, Role::Admin.as_str()),
-            Filter::member_of(GroupId::generate()),
+            Filter::member_of(GroupId::generate(), Membership::Effective),
             Filter::all([
                 Filter::name_or_email_starts_with("rog"),
                 Filter::user_eq(UserAttr::Status, "active"),
                 Filter::user_eq(UserAttr::Role, "member"),
-                Filter::member_of(GroupId::generate()),
+                Filter::member_of(GroupId::generate(), Membership::Effective),
             ]),
         ];
         for filter in &filters {

@@ -40,6 +40,19 @@ impl Sql {
         self
     }
 
+    /// Appends `(id, id, …)`, each id bound.
+    pub fn push_ids(&mut self, ids: impl IntoIterator<Item = Uuid>) -> &mut Self {
+        self.text.push('(');
+        for (i, id) in ids.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(Value::Uuid(id));
+        }
+        self.text.push(')');
+        self
+    }
+
     /// Appends the next parameter's placeholder and remembers its value.
     pub fn bind(&mut self, value: Value) -> &mut Self {
         self.values.push(value);

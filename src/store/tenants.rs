@@ -122,6 +122,9 @@ impl Tx {
                 .await?
                 .rows_affected()
         });
+        if result == 1 {
+            self.delete_derived_of_tenant(id).await?;
+        }
         Ok(result == 1)
     }
 }

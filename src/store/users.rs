@@ -370,6 +370,7 @@ impl Tx {
         if result != 1 {
             return Ok(false);
         }
+        self.delete_derived_of_user(tenant, id).await?;
         // Their manager changes, so their versions (ETags) move.
         write!(self, |conn| {
             sqlx::query(

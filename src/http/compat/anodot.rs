@@ -60,7 +60,12 @@ struct AnodotUser {
 
 impl From<UserWithGroups> for AnodotUser {
     fn from(UserWithGroups { user, groups }: UserWithGroups) -> Self {
-        let group_ids: Vec<_> = groups.into_iter().map(|g| g.id).collect();
+        // Anodot has no nested groups: its clients write the groups they read back,
+        // so a user shows its direct groups only (docs/compat.md).
+        let group_ids: Vec<_> = (groups.into_iter())
+            .filter(|g| g.direct)
+            .map(|g| g.group.id)
+            .collect();
         let User {
             id,
             tenant_id,

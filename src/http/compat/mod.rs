@@ -54,6 +54,7 @@ pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
             (StatusCode::NOT_FOUND, format!("{resource} not found"))
         }
         ServiceError::Conflict { message, .. } => (StatusCode::CONFLICT, message),
+        cycle @ ServiceError::Cycle(_) => (StatusCode::CONFLICT, cycle.to_string()),
         ServiceError::Invalid(violations) => (
             StatusCode::BAD_REQUEST,
             violations

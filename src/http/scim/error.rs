@@ -68,6 +68,12 @@ impl ScimError {
             ScimError::Service(ServiceError::Conflict { message, .. }) => {
                 (StatusCode::CONFLICT, Some("uniqueness"), message)
             }
+            // RFC 7644 §3.12: a member that would make a cycle is an invalid value.
+            ScimError::Service(cycle @ ServiceError::Cycle(_)) => (
+                StatusCode::BAD_REQUEST,
+                Some("invalidValue"),
+                cycle.to_string(),
+            ),
             ScimError::Service(error @ ServiceError::Invalid(_)) => {
                 let (status, detail) = service_failure(error);
                 (status, Some("invalidValue"), detail)

@@ -635,7 +635,8 @@ fn user_kind(path: &AttrPath, declared: &[AttributeDefinition]) -> Option<Kind<U
         "meta.created" => Kind::Time(Created),
         "meta.lastmodified" => Kind::Time(LastModified),
         "meta.resourcetype" => Kind::Shared("User"),
-        "groups" | "groups.value" => Kind::Id(GroupId),
+        // A user is in a group it belongs to at any depth (RFC 7643 §4.1.2).
+        "groups" | "groups.value" => Kind::Id(GroupId(crate::domain::Membership::Effective)),
         _ => return None,
     })
 }

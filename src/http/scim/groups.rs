@@ -2,12 +2,14 @@
 //! owned by `SCIM`; member changes of one request, however many, are one
 //! transaction.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::domain::{
-    Description, ExternalId, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, Patch, UserId,
+    Description, ExternalId, GroupId, GroupName, GroupOwner, GroupPatch, MemberKind, MemberRef,
+    NewGroup, Patch,
 };
 use crate::http::AppState;
 use crate::service::{GroupWithMembers, MemberChange, Precondition, Resource};
@@ -26,10 +28,17 @@ pub fn render(found: &GroupWithMembers, base: &str) -> Value {
         "schemas": [GROUP],
         "id": group.id.to_string(),
         "displayName": group.name,
-        "members": found.members.iter().map(|id| json!({
-            "value": id.to_string(),
-            "$ref": format!("{base}/Users/{id}"),
-        })).collect::<Vec<_>>(),
+        "members": found.members.iter().map(|member| {
+            let (kind, endpoint) = match member.kind() {
+                MemberKind::User => ("User", "Users"),
+                MemberKind::Group => ("Group", "Groups"),
+            };
+            json!({
+                "value": member.id().to_string(),
+                "$ref": format!("{base}/{endpoint}/{}", member.id()),
+                "type": kind,
+            })
+        }).collect::<Vec<_>>(),
         "meta": {
             "resourceType": "Group",
             "created": group.created_at.rfc3339(),
@@ -61,8 +70,9 @@ fn external_id(value: &Value) -> Result<Option<ExternalId>, ScimError> {
     }
 }
 
-/// The user ids of a `members` value: an array of `{"value": id}` (or one such object).
-fn members(value: &Value) -> Result<Vec<UserId>, ScimError> {
+/// The members named by a `members` value: an array of `{"value": id}` (or one such
+/// object), each with the `type` `User` or `Group` when the client says which.
+fn members(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
     let items = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items.as_slice(),
@@ -71,64 +81,75 @@ fn members(value: &Value) -> Result<Vec<UserId>, ScimError> {
     };
     items
         .iter()
-        .map(|item| match attribute(item, "value") {
-            Value::String(id) => UserId::parse(id).map_err(|_| {
-                invalid(
-                    "members",
-                    format!("no user with id {id} exists in the tenant"),
-                )
-            }),
-            _ => Err(invalid(
-                "members.value",
-                "must be a string, the user's id, in each member",
-            )),
+        .map(|item| {
+            let kind = match attribute(item, "type") {
+                Value::Null => None,
+                Value::String(kind) if kind.eq_ignore_ascii_case("User") => Some(MemberKind::User),
+                Value::String(kind) if kind.eq_ignore_ascii_case("Group") => {
+                    Some(MemberKind::Group)
+                }
+                _ => return Err(invalid("members.type", "must be \"User\" or \"Group\"")),
+            };
+            match attribute(item, "value") {
+                Value::String(id) => match uuid::Uuid::try_parse(id) {
+                    Ok(id) => Ok(MemberRef { id, kind }),
+                    Err(_) => Err(invalid(
+                        "members",
+                        format!("no user or group with id {id} exists in the tenant"),
+                    )),
+                },
+                _ => Err(invalid(
+                    "members.value",
+                    "must be a string, the member's id, in each member",
+                )),
+            }
         })
         .collect()
 }
 
-/// Member changes accumulated in request order.
+/// Member changes accumulated in request order, by member id.
 #[derive(Default)]
 struct Members {
-    replace: Option<HashSet<UserId>>,
-    add: HashSet<UserId>,
-    remove: HashSet<UserId>,
+    replace: Option<HashMap<Uuid, MemberRef>>,
+    add: HashMap<Uuid, MemberRef>,
+    remove: HashMap<Uuid, MemberRef>,
 }
 
 impl Members {
-    fn add(&mut self, ids: Vec<UserId>) {
-        for id in ids {
-            self.remove.remove(&id);
-            self.add.insert(id);
+    fn add(&mut self, members: Vec<MemberRef>) {
+        for member in members {
+            self.remove.remove(&member.id);
+            self.add.insert(member.id, member);
         }
     }
 
-    fn remove(&mut self, ids: Vec<UserId>) {
-        for id in ids {
-            self.add.remove(&id);
-            self.remove.insert(id);
+    fn remove(&mut self, members: Vec<MemberRef>) {
+        for member in members {
+            self.add.remove(&member.id);
+            self.remove.insert(member.id, member);
         }
     }
 
-    fn replace(&mut self, ids: Vec<UserId>) {
-        self.replace = Some(ids.into_iter().collect());
+    fn replace(&mut self, members: Vec<MemberRef>) {
+        self.replace = Some(members.into_iter().map(|m| (m.id, m)).collect());
         self.add.clear();
         self.remove.clear();
     }
 
     /// Whether `id` is a member once the changes so far are made to `current`.
-    fn holds(&self, id: &UserId, current: &HashSet<UserId>) -> bool {
+    fn holds(&self, id: &Uuid, current: &HashSet<Uuid>) -> bool {
         let before = match &self.replace {
-            Some(replaced) => replaced.contains(id),
+            Some(replaced) => replaced.contains_key(id),
             None => current.contains(id),
         };
-        (before || self.add.contains(id)) && !self.remove.contains(id)
+        (before || self.add.contains_key(id)) && !self.remove.contains_key(id)
     }
 
     fn into_change(self) -> MemberChange {
         MemberChange {
-            replace: self.replace.map(|r| r.into_iter().collect()),
-            add: self.add.into_iter().collect(),
-            remove: self.remove.into_iter().collect(),
+            replace: self.replace.map(|r| r.into_values().collect()),
+            add: self.add.into_values().collect(),
+            remove: self.remove.into_values().collect(),
         }
     }
 }
@@ -143,7 +164,7 @@ fn removes_by_filter(operation: &Operation) -> bool {
 /// members; `current` holds the group's members when an operation removes by filter.
 fn read_patch(
     operations: Vec<Operation>,
-    current: &HashSet<UserId>,
+    current: &HashSet<Uuid>,
 ) -> Result<(GroupPatch, MemberChange), ScimError> {
     let mut patch = GroupPatch::default();
     let mut change = Members::default();
@@ -198,13 +219,13 @@ fn read_patch(
             ("members", Op::Remove, None) if !value.is_null() => change.remove(members(&value)?),
             ("members", Op::Remove, None) => change.replace(Vec::new()),
             ("members", Op::Remove, Some(filter)) => {
-                let named: Vec<UserId> = member_ids(filter)
+                let named: Vec<MemberRef> = member_ids(filter)
                     .map_err(|e| ScimError::bad("invalidFilter", e.0))?
                     .into_iter()
-                    .map(UserId::from_uuid)
+                    .map(|id| MemberRef { id, kind: None })
                     .collect();
                 // RFC 7644 §3.12: a path whose filter yields no match is noTarget.
-                if !named.iter().any(|id| change.holds(id, current)) {
+                if !named.iter().any(|m| change.holds(&m.id, current)) {
                     return Err(ScimError::bad(
                         "noTarget",
                         "the value filter of \"members\" matches no member of the group",
@@ -287,12 +308,12 @@ pub(super) async fn change(
     let (patch, change) = match how {
         Change::Patch => {
             let operations = operations(body)?;
-            let current: HashSet<UserId> = if operations.iter().any(removes_by_filter) {
+            let current: HashSet<Uuid> = if operations.iter().any(removes_by_filter) {
                 let found = state
                     .directory
                     .group_with_members(&scim.caller, scim.tenant, id)
                     .await?;
-                found.members.into_iter().collect()
+                found.members.iter().map(|m| m.id()).collect()
             } else {
                 HashSet::new()
             };

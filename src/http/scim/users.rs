@@ -26,17 +26,19 @@ use super::{ListParams, ScimCaller, Written, attribute, invalid, parse_id};
 pub fn render(found: &UserWithGroups, base: &str) -> Value {
     let user = &found.user;
     let profile = &user.profile;
-    // Groups by name, as SCIM has always listed them.
-    let mut groups: Vec<&crate::domain::Group> = found.groups.iter().collect();
-    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    // Every group the user is in, directly or through a group within it (RFC 7643
+    // §4.1.2), by name, as SCIM has always listed them.
+    let mut groups: Vec<&crate::service::MemberOf> = found.groups.iter().collect();
+    groups.sort_by(|a, b| a.group.name.cmp(&b.group.name));
     let resource = json!({
         "id": user.id.to_string(),
         "userName": user.user_name(),
         "active": user.status == Status::Active,
-        "groups": groups.iter().map(|group| json!({
-            "value": group.id.to_string(),
-            "display": group.name,
-            "$ref": format!("{base}/Groups/{}", group.id),
+        "groups": groups.iter().map(|of| json!({
+            "value": of.group.id.to_string(),
+            "display": of.group.name,
+            "$ref": format!("{base}/Groups/{}", of.group.id),
+            "type": if of.direct { "direct" } else { "indirect" },
         })).collect::<Vec<_>>(),
         "meta": {
             "resourceType": "User",

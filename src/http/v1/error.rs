@@ -241,6 +241,16 @@ fn service_problem(error: ServiceError) -> (Problem, Vec<(HeaderName, HeaderValu
             ),
             vec![],
         ),
+        cycle @ ServiceError::Cycle(_) => (
+            problem(
+                "urn:roster:problem:cycle",
+                "Conflict",
+                StatusCode::CONFLICT,
+                cycle.to_string(),
+                vec![],
+            ),
+            vec![],
+        ),
         ServiceError::Invalid(violations) => {
             let fields: Vec<String> = violations.iter().map(|v| v.field.clone()).collect();
             (

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    Description, ExternalId, Group, GroupId, GroupName, GroupOwner, GroupPatch, NewGroup, TenantId,
-    Timestamp, UserId, Violations, parse_federated_values,
+    Description, ExternalId, Group, GroupId, GroupName, GroupOwner, GroupPatch, GroupsRelated,
+    Membership, NewGroup, TenantId, Timestamp, UserId, Violations, parse_federated_values,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -15,7 +15,8 @@ use super::error::{ApiError, Problem};
 use super::extract::{Auth, IfMatch, Json, Path, Query};
 use super::users::UserBody;
 use super::{
-    ListBody, PageParams, created, invalid, nullable, patch_nullable, patch_required, tagged,
+    ListBody, MembershipParams, PageParams, created, invalid, nullable, patch_nullable,
+    patch_required, tagged,
 };
 
 /// A group as the native API shows it.
@@ -235,7 +236,8 @@ pub async fn update(
     Ok(tagged(group.version, GroupBody::from(group)))
 }
 
-/// Delete a group and its memberships (its members stay).
+/// Delete a group and its memberships (its members stay): it leaves the groups it
+/// is a member of, and its users stop being members of the groups above it through it.
 #[utoipa::path(
     delete, path = "/v1/tenants/{tenantId}/groups/{groupId}", tag = "groups", operation_id = "deleteGroup",
     params(
@@ -261,10 +263,12 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// List a group's members, in creation order.
+/// List a group's members that are users, in creation order: by default every user
+/// in the group at any depth (through the groups within it); with
+/// `membership=direct`, only those made its members directly.
 #[utoipa::path(
     get, path = "/v1/tenants/{tenantId}/groups/{groupId}/members", tag = "groups", operation_id = "listGroupMembers",
-    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), PageParams),
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), MembershipParams),
     responses(
         (status = 200, body = ListBody<UserBody>),
         (status = 404, body = Problem, content_type = PROBLEM),
@@ -274,14 +278,121 @@ pub async fn members(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path((tenant, id)): Path<(TenantId, GroupId)>,
-    Query(params): Query<PageParams>,
+    Query(params): Query<MembershipParams>,
 ) -> Result<axum::Json<ListBody<UserBody>>, ApiError> {
-    let filter = crate::domain::Filter::member_of(id);
-    let users = super::user_page(&state, &caller, tenant, filter, Some(id), params.page()?).await?;
+    let (membership, page) = params.parse()?;
+    let filter = crate::domain::Filter::member_of(id, membership);
+    let users = super::user_page(&state, &caller, tenant, filter, Some(id), page).await?;
     let declared = state.directory.attributes(&caller, tenant).await?;
     Ok(axum::Json(ListBody::from_page(users, |u| {
         UserBody::of(u, &declared)
     })))
+}
+
+/// List the groups within a group, in creation order: by default every group below
+/// it at any depth; with `membership=direct`, only its member groups.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/groups/{groupId}/subgroups", tag = "groups", operation_id = "listSubgroups",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), MembershipParams),
+    responses(
+        (status = 200, body = ListBody<GroupBody>),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn subgroups(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, GroupId)>,
+    Query(params): Query<MembershipParams>,
+) -> Result<axum::Json<ListBody<GroupBody>>, ApiError> {
+    related(&state, &caller, tenant, &params, |m| {
+        GroupsRelated::Within(id, m)
+    })
+    .await
+}
+
+/// List the groups a group is within, in creation order: by default every group
+/// above it at any depth; with `membership=direct`, only those it is a member of.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/groups/{groupId}/parents", tag = "groups", operation_id = "listParentGroups",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), MembershipParams),
+    responses(
+        (status = 200, body = ListBody<GroupBody>),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn parents(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, GroupId)>,
+    Query(params): Query<MembershipParams>,
+) -> Result<axum::Json<ListBody<GroupBody>>, ApiError> {
+    related(&state, &caller, tenant, &params, |m| {
+        GroupsRelated::Containing(id, m)
+    })
+    .await
+}
+
+/// A page of the groups related to a user or group, read as `params` say.
+pub(super) async fn related(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    tenant: TenantId,
+    params: &MembershipParams,
+    related: impl FnOnce(Membership) -> GroupsRelated,
+) -> Result<axum::Json<ListBody<GroupBody>>, ApiError> {
+    let (membership, page) = params.parse()?;
+    let groups = state
+        .directory
+        .related_groups(caller, tenant, related(membership), page)
+        .await?;
+    Ok(axum::Json(ListBody::from_page(groups, GroupBody::from)))
+}
+
+/// Make a group a member of the group: its members become the group's members too.
+/// Adding it again changes nothing; a group that would then be within itself,
+/// directly or through others, is refused with 409 of type
+/// `urn:roster:problem:cycle`.
+#[utoipa::path(
+    put, path = "/v1/tenants/{tenantId}/groups/{groupId}/subgroups/{subgroupId}", tag = "groups", operation_id = "addSubgroup",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), ("subgroupId" = GroupId, Path)),
+    responses(
+        (status = 204, description = "The group is a member"),
+        (status = 404, description = "No such group", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "The groups would form a cycle", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn add_subgroup(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, group, member)): Path<(TenantId, GroupId, GroupId)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .add_member_group(&caller, tenant, group, member)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Take a member group out of the group (the groups themselves stay).
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenantId}/groups/{groupId}/subgroups/{subgroupId}", tag = "groups", operation_id = "removeSubgroup",
+    params(("tenantId" = TenantId, Path), ("groupId" = GroupId, Path), ("subgroupId" = GroupId, Path)),
+    responses(
+        (status = 204, description = "The group is no longer a member"),
+        (status = 404, description = "No such group or membership", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn remove_subgroup(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, group, member)): Path<(TenantId, GroupId, GroupId)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .remove_member_group(&caller, tenant, group, member)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Make a user a member of the group; adding a member again changes nothing.

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{PageCursor, PageLimit, PageRequest, Violations};
+use crate::domain::{Membership, PageCursor, PageLimit, PageRequest, Violations};
 
 use super::AppState;
 
@@ -72,6 +72,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(groups::get, groups::update, groups::delete))
         .routes(routes!(groups::members))
         .routes(routes!(groups::add_member, groups::remove_member))
+        .routes(routes!(groups::subgroups))
+        .routes(routes!(groups::add_subgroup, groups::remove_subgroup))
+        .routes(routes!(groups::parents))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::revoke))
         .routes(routes!(attributes::list, attributes::declare))
@@ -149,6 +152,50 @@ impl PageParams {
         );
         violations.finish().map_err(ApiError::Query)?;
         Ok(page)
+    }
+}
+
+/// Keyset paging of a list of members or groups, and which memberships it means.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembershipParams {
+    /// `effective` (the default): memberships at any depth, through groups within
+    /// groups; `direct`: only those made directly.
+    #[param(value_type = Option<MembershipName>)]
+    membership: Option<String>,
+    /// Items per page, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// Which memberships a list means.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Named in the OpenAPI document only: the parameter is read as text.
+pub enum MembershipName {
+    Direct,
+    Effective,
+}
+
+impl MembershipParams {
+    /// The memberships and the page, or a problem naming the bad parameters.
+    fn parse(&self) -> Result<(Membership, PageRequest), ApiError> {
+        let mut violations = Violations::new();
+        let membership = violations
+            .check_opt(
+                "membership",
+                self.membership.as_deref().map(Membership::parse),
+            )
+            .unwrap_or_default();
+        let page = page_request(
+            self.limit.as_deref(),
+            self.cursor.as_deref(),
+            &mut violations,
+        );
+        violations.finish().map_err(ApiError::Query)?;
+        Ok((membership, page))
     }
 }
 

@@ -6,8 +6,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
     AttributeDefinition, AttributeWrite, Company, CountryCode, Email, ExternalId, Filter, GroupId,
-    ImportedHash, LoginMetadata, NewUser, PasswordPolicy, PersonName, Phone, PrefixRange, Role,
-    Status, TenantId, Timestamp, User, UserAttr, UserId, UserName, UserPatch, Violations,
+    GroupsRelated, ImportedHash, LoginMetadata, Membership, NewUser, PasswordPolicy, PersonName,
+    Phone, PrefixRange, Role, Status, TenantId, Timestamp, User, UserAttr, UserId, UserName,
+    UserPatch, Violations,
 };
 use crate::http::AppState;
 use crate::service::ServiceError;
@@ -17,8 +18,8 @@ use super::extract::{Auth, IfMatch, Json, Path, Query};
 use super::groups::GroupBody;
 use super::profile::{ProfileBody, ProfileUpdate};
 use super::{
-    ListBody, PageParams, created, invalid, nullable, page_request, patch_nullable, patch_required,
-    tagged,
+    ListBody, MembershipParams, created, invalid, nullable, page_request, patch_nullable,
+    patch_required, tagged,
 };
 
 /// A user as the native API shows it. Never carries a password or its hash.
@@ -370,7 +371,7 @@ impl ListUsersParams {
                 q.map(Filter::name_or_email_starts_with),
                 status.map(|s| Filter::user_eq(UserAttr::Status, s.as_str())),
                 role.map(|r| Filter::user_eq(UserAttr::Role, r.as_str())),
-                group.map(Filter::member_of),
+                group.map(|g| Filter::member_of(g, Membership::Effective)),
             ]
             .into_iter()
             .flatten(),
@@ -516,10 +517,12 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// List the groups a user belongs to.
+/// List the groups a user belongs to, in creation order: by default every group it
+/// is in at any depth (through groups within groups); with `membership=direct`,
+/// only those it was made a member of.
 #[utoipa::path(
     get, path = "/v1/tenants/{tenantId}/users/{userId}/groups", tag = "users", operation_id = "listUserGroups",
-    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path), PageParams),
+    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path), MembershipParams),
     responses(
         (status = 200, body = ListBody<GroupBody>),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -529,11 +532,10 @@ pub async fn groups(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path((tenant, id)): Path<(TenantId, UserId)>,
-    Query(params): Query<PageParams>,
+    Query(params): Query<MembershipParams>,
 ) -> Result<axum::Json<ListBody<GroupBody>>, ApiError> {
-    let groups = state
-        .directory
-        .user_groups(&caller, tenant, id, params.page()?)
-        .await?;
-    Ok(axum::Json(ListBody::from_page(groups, GroupBody::from)))
+    super::groups::related(&state, &caller, tenant, &params, |m| {
+        GroupsRelated::OfUser(id, m)
+    })
+    .await
 }

@@ -24,7 +24,8 @@ use serde::de::DeserializeOwned;
 use crate::auth::Caller;
 use crate::domain::NumberedPage;
 use crate::domain::{
-    Email, Filter, GroupId, Include, PageLimit, TenantId, UserAttr, UserQuery, Violations, Window,
+    Email, Filter, GroupId, Include, Membership, PageLimit, TenantId, UserAttr, UserQuery,
+    Violations, Window,
 };
 use crate::http::AppState;
 use crate::http::body::read_json;
@@ -506,7 +507,7 @@ async fn group_members(
         .stream_users(
             &account.caller,
             account.id,
-            Filter::member_of(group),
+            Filter::member_of(group, Membership::Direct),
             Include::Nothing,
         )
         .await?;

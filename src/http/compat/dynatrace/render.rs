@@ -124,9 +124,9 @@ impl RestUserWithGroups {
             },
             created_at: user.created_at,
             updated_at: user.updated_at,
-            groups: groups
-                .into_iter()
-                .map(|g| RestUserGroup::new(g, account))
+            groups: (groups.into_iter())
+                .filter(|g| g.direct)
+                .map(|g| RestUserGroup::new(g.group, account))
                 .collect(),
         }
     }
@@ -176,9 +176,9 @@ impl UserGroupsDto {
             name: user.first_name,
             surname: user.last_name,
             user_status: user_status(user.status),
-            groups: groups
-                .into_iter()
-                .map(|g| RestUserGroup::new(g, account))
+            groups: (groups.into_iter())
+                .filter(|g| g.direct)
+                .map(|g| RestUserGroup::new(g.group, account))
                 .collect(),
         }
     }

@@ -1,0 +1,398 @@
+//! Every statement on groups within groups: the direct edges (`group_members`), and
+//! the two tables derived from the edges and the memberships, which answer effective
+//! membership with one index search each: `group_closure` (every ancestor and
+//! descendant pair, each group its own) and `effective_memberships` (every group a
+//! user is in at any depth, with `via`, how many of its direct groups lie within).
+//!
+//! The derived rows change in the transaction that changes what they derive from,
+//! in set statements whose count does not grow with the number of rows they write.
+
+use uuid::Uuid;
+
+use crate::domain::{GroupId, Hierarchy, HierarchyChange, TenantId, Timestamp, UserId};
+
+use super::sql::{Sql, Value, bind_values};
+use super::{StoreResult, Tx, write};
+
+/// How many ids one statement binds (far below either backend's parameter limit).
+pub(super) const IDS_PER_STATEMENT: usize = 1000;
+
+/// How many rows one multi-row INSERT writes.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Which way a count of memberships moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    Gain,
+    Lose,
+}
+
+/// The (group, user, n) relation a change moves the effective memberships by: for
+/// each group and user, how many of the user's direct groups come within the group
+/// (or go out of it).
+enum Counted<'a> {
+    /// The users joining or leaving these groups directly: each group above (and
+    /// including) each of the groups, once per group.
+    Direct {
+        groups: &'a [GroupId],
+        users: &'a [UserId],
+    },
+    /// The direct members of the groups `within`, as `group` gains or loses them.
+    Within {
+        group: GroupId,
+        within: &'a [GroupId],
+    },
+}
+
+/// `SELECT group_id, user_id, n` of a [`Counted`] relation.
+fn push_counted(sql: &mut Sql, tenant: TenantId, counted: &Counted<'_>) {
+    match counted {
+        Counted::Direct { groups, users } => {
+            sql.push(
+                "SELECT c.ancestor_id AS group_id, u.id AS user_id, COUNT(*) AS n \
+                 FROM group_closure c JOIN users u ON u.tenant_id = c.tenant_id AND u.id IN ",
+            )
+            .push_ids(users.iter().map(|u| u.as_uuid()))
+            .push(" WHERE c.tenant_id = ")
+            .bind(Value::Uuid(tenant.as_uuid()))
+            .push(" AND c.descendant_id IN ")
+            .push_ids(groups.iter().map(|g| g.as_uuid()))
+            .push(" GROUP BY c.ancestor_id, u.id");
+        }
+        Counted::Within { group, within } => {
+            sql.push("SELECT ")
+                .bind(Value::Uuid(group.as_uuid()))
+                .push(
+                    " AS group_id, m.user_id AS user_id, COUNT(*) AS n \
+                     FROM memberships m WHERE m.tenant_id = ",
+                )
+                .bind(Value::Uuid(tenant.as_uuid()))
+                .push(" AND m.group_id IN ")
+                .push_ids(within.iter().map(|g| g.as_uuid()))
+                .push(" GROUP BY m.user_id");
+        }
+    }
+}
+
+impl Tx {
+    /// Takes the tenant's membership lock until the transaction ends: shared by
+    /// changes of which users belong to which groups, exclusive for a change of the
+    /// hierarchy (which reads and rewrites what the shared holders write through).
+    ///
+    /// It is taken before any group or user lock. On SQLite, where one transaction
+    /// writes at a time, there is nothing to take.
+    pub async fn lock_memberships(&mut self, tenant: TenantId, exclusive: bool) -> StoreResult<()> {
+        // The tenant's row: FOR NO KEY UPDATE and FOR SHARE exclude each other and
+        // themselves (shared holders excepted), and neither blocks the key-share
+        // locks that inserting a user or group of the tenant takes.
+        let mode = if exclusive {
+            "FOR NO KEY UPDATE"
+        } else {
+            "FOR SHARE"
+        };
+        if let super::TxInner::Postgres(tx) = &mut self.inner {
+            sqlx::query(&format!(
+                "SELECT tenant_id FROM tenants WHERE tenant_id = $1 {mode}"
+            ))
+            .bind(tenant.as_uuid())
+            .fetch_optional(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The tenant's hierarchy: every (group, member group) edge.
+    pub async fn hierarchy(&mut self, tenant: TenantId) -> StoreResult<Hierarchy> {
+        let rows: Vec<(Uuid, Uuid)> = write!(self, |conn| {
+            sqlx::query_as("SELECT group_id, member_id FROM group_members WHERE tenant_id = $1")
+                .bind(tenant.as_uuid())
+                .fetch_all(conn)
+                .await?
+        });
+        Ok(Hierarchy::new(rows.into_iter().map(|(group, member)| {
+            (GroupId::from_uuid(group), GroupId::from_uuid(member))
+        })))
+    }
+
+    /// The group's direct member groups, in id order.
+    pub async fn member_group_ids(
+        &mut self,
+        tenant: TenantId,
+        group: GroupId,
+    ) -> StoreResult<Vec<GroupId>> {
+        let rows: Vec<Uuid> = write!(self, |conn| {
+            sqlx::query_scalar(
+                "SELECT member_id FROM group_members WHERE tenant_id = $1 AND group_id = $2 \
+                 ORDER BY member_id",
+            )
+            .bind(tenant.as_uuid())
+            .bind(group.as_uuid())
+            .fetch_all(conn)
+            .await?
+        });
+        Ok(rows.into_iter().map(GroupId::from_uuid).collect())
+    }
+
+    /// Which of `ids` name groups of the tenant.
+    pub async fn existing_group_ids(
+        &mut self,
+        tenant: TenantId,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<GroupId>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut sql = Sql::new("SELECT id FROM groups WHERE tenant_id = ");
+            sql.bind(Value::Uuid(tenant.as_uuid()))
+                .push(" AND id IN ")
+                .push_ids(chunk.iter().copied());
+            let Sql { text, values } = sql;
+            let rows: Vec<Uuid> = write!(self, |conn| {
+                bind_values!(sqlx::query_scalar(&text), values)
+                    .fetch_all(conn)
+                    .await?
+            });
+            found.extend(rows.into_iter().map(GroupId::from_uuid));
+        }
+        Ok(found)
+    }
+
+    /// Writes a checked change of the hierarchy: its edges, the closure pairs it
+    /// adds and removes, and the effective memberships that come with them. The
+    /// caller holds the tenant's exclusive membership lock, and has written the
+    /// change's memberships of users first. A group deleted meanwhile is
+    /// [`StoreError::MissingReference`].
+    pub async fn write_hierarchy_change(
+        &mut self,
+        tenant: TenantId,
+        change: &HierarchyChange,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        for chunk in change.added.chunks(ROWS_PER_INSERT) {
+            let mut sql = Sql::new(
+                "INSERT INTO group_members (tenant_id, group_id, member_id, created_at) VALUES ",
+            );
+            sql.values.push(Value::Uuid(tenant.as_uuid()));
+            sql.values.push(Value::Time(now));
+            for (i, (group, member)) in chunk.iter().enumerate() {
+                sql.push(if i == 0 { "($1, " } else { ", ($1, " })
+                    .bind(Value::Uuid(group.as_uuid()))
+                    .push(", ")
+                    .bind(Value::Uuid(member.as_uuid()))
+                    .push(", $2)");
+            }
+            self.run(sql).await?;
+        }
+        for (group, member) in &change.removed {
+            write!(self, |conn| {
+                sqlx::query(
+                    "DELETE FROM group_members \
+                     WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(group.as_uuid())
+                .bind(member.as_uuid())
+                .execute(conn)
+                .await?;
+            });
+        }
+        for reach in &change.reach {
+            for within in reach.gained.chunks(ROWS_PER_INSERT) {
+                let mut sql = Sql::new(
+                    "INSERT INTO group_closure (tenant_id, ancestor_id, descendant_id) VALUES ",
+                );
+                sql.values.push(Value::Uuid(tenant.as_uuid()));
+                sql.values.push(Value::Uuid(reach.group.as_uuid()));
+                for (i, descendant) in within.iter().enumerate() {
+                    sql.push(if i == 0 { "($1, $2, " } else { ", ($1, $2, " })
+                        .bind(Value::Uuid(descendant.as_uuid()))
+                        .push(")");
+                }
+                self.run(sql).await?;
+                self.count(
+                    tenant,
+                    Direction::Gain,
+                    Counted::Within {
+                        group: reach.group,
+                        within,
+                    },
+                )
+                .await?;
+            }
+            for within in reach.lost.chunks(IDS_PER_STATEMENT) {
+                let mut sql = Sql::new("DELETE FROM group_closure WHERE tenant_id = ");
+                sql.bind(Value::Uuid(tenant.as_uuid()))
+                    .push(" AND ancestor_id = ")
+                    .bind(Value::Uuid(reach.group.as_uuid()))
+                    .push(" AND descendant_id IN ")
+                    .push_ids(within.iter().map(|g| g.as_uuid()));
+                self.run(sql).await?;
+                self.count(
+                    tenant,
+                    Direction::Lose,
+                    Counted::Within {
+                        group: reach.group,
+                        within,
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the effective memberships by `users` joining or leaving `groups`
+    /// directly (every pair of the two): one group and many users, or one user and
+    /// many groups.
+    pub(super) async fn count_direct(
+        &mut self,
+        tenant: TenantId,
+        direction: Direction,
+        groups: &[GroupId],
+        users: &[UserId],
+    ) -> StoreResult<()> {
+        for groups in groups.chunks(IDS_PER_STATEMENT) {
+            for users in users.chunks(IDS_PER_STATEMENT) {
+                self.count(tenant, direction, Counted::Direct { groups, users })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a counted relation to the effective memberships, or takes it away (and
+    /// with it each membership that no direct group holds any more).
+    async fn count(
+        &mut self,
+        tenant: TenantId,
+        direction: Direction,
+        counted: Counted<'_>,
+    ) -> StoreResult<()> {
+        if let Counted::Direct { groups: [], .. }
+        | Counted::Direct { users: [], .. }
+        | Counted::Within { within: [], .. } = counted
+        {
+            return Ok(());
+        }
+        match direction {
+            Direction::Gain => {
+                let mut sql = Sql::new(
+                    "INSERT INTO effective_memberships (tenant_id, group_id, user_id, via) \
+                     SELECT ",
+                );
+                sql.bind(Value::Uuid(tenant.as_uuid()))
+                    .push(", r.group_id, r.user_id, r.n FROM (");
+                push_counted(&mut sql, tenant, &counted);
+                sql.push(
+                    ") r WHERE TRUE ON CONFLICT (tenant_id, group_id, user_id) \
+                     DO UPDATE SET via = effective_memberships.via + excluded.via",
+                );
+                self.run(sql).await?;
+            }
+            Direction::Lose => {
+                let mut sql = Sql::new("UPDATE effective_memberships SET via = via - r.n FROM (");
+                push_counted(&mut sql, tenant, &counted);
+                sql.push(") r WHERE effective_memberships.tenant_id = ")
+                    .bind(Value::Uuid(tenant.as_uuid()))
+                    .push(
+                        " AND effective_memberships.group_id = r.group_id \
+                         AND effective_memberships.user_id = r.user_id",
+                    );
+                self.run(sql).await?;
+                let mut sql = Sql::new("DELETE FROM effective_memberships WHERE tenant_id = ");
+                sql.bind(Value::Uuid(tenant.as_uuid())).push(
+                    " AND via = 0 AND (group_id, user_id) IN (SELECT r.group_id, r.user_id FROM (",
+                );
+                push_counted(&mut sql, tenant, &counted);
+                sql.push(") r)");
+                self.run(sql).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the closure's own pair of a new group.
+    pub(super) async fn insert_closure_of(
+        &mut self,
+        tenant: TenantId,
+        group: GroupId,
+    ) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO group_closure (tenant_id, ancestor_id, descendant_id) \
+                 VALUES ($1, $2, $2)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(group.as_uuid())
+            .execute(conn)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes the derived rows that name a group about to be deleted (whose edges
+    /// and memberships its deletion has already taken out of the others').
+    pub(super) async fn delete_derived_of_group(
+        &mut self,
+        tenant: TenantId,
+        group: GroupId,
+    ) -> StoreResult<()> {
+        for statement in [
+            "DELETE FROM group_closure WHERE tenant_id = $1 AND ancestor_id = $2",
+            "DELETE FROM group_closure WHERE tenant_id = $1 AND descendant_id = $2",
+            "DELETE FROM effective_memberships WHERE tenant_id = $1 AND group_id = $2",
+        ] {
+            write!(self, |conn| {
+                sqlx::query(statement)
+                    .bind(tenant.as_uuid())
+                    .bind(group.as_uuid())
+                    .execute(conn)
+                    .await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes a deleted user's effective memberships.
+    pub(super) async fn delete_derived_of_user(
+        &mut self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> StoreResult<()> {
+        write!(self, |conn| {
+            sqlx::query("DELETE FROM effective_memberships WHERE tenant_id = $1 AND user_id = $2")
+                .bind(tenant.as_uuid())
+                .bind(user.as_uuid())
+                .execute(conn)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes a deleted tenant's derived rows.
+    pub(super) async fn delete_derived_of_tenant(&mut self, tenant: TenantId) -> StoreResult<()> {
+        for statement in [
+            "DELETE FROM group_closure WHERE tenant_id = $1",
+            "DELETE FROM effective_memberships WHERE tenant_id = $1",
+        ] {
+            write!(self, |conn| {
+                sqlx::query(statement)
+                    .bind(tenant.as_uuid())
+                    .execute(conn)
+                    .await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs a built statement; answers how many rows it changed.
+    pub(super) async fn run(&mut self, sql: Sql) -> StoreResult<u64> {
+        let Sql { text, values } = sql;
+        let changed = write!(self, |conn| {
+            bind_values!(sqlx::query(&text), values)
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed)
+    }
+}
