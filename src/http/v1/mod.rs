@@ -161,7 +161,7 @@ impl PageParams {
 pub struct MembershipParams {
     /// `effective` (the default): memberships at any depth, through groups within
     /// groups; `direct`: only those made directly.
-    #[param(value_type = Option<MembershipName>)]
+    #[param(value_type = Option<MembershipName>, inline)]
     membership: Option<String>,
     /// Items per page, 1 to 1000 (default 50).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
