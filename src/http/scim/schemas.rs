@@ -222,7 +222,7 @@ fn user_schema() -> Value {
             multi("photos", "URLs of photos of the user",
                   value_subs(reference("value", "The URL of a photo", &["external"]), &["photo", "thumbnail"])),
             multi("addresses", "Physical mailing addresses", address_subs),
-            with(multi("groups", "The groups the user belongs to", vec![
+            with(multi("groups", "The groups the user belongs to: directly, or through a group within them", vec![
                 with(attr("value", "string", "The group's id"), json!({ "mutability": "readOnly" })),
                 with(reference("$ref", "The group's URI", &["Group"]), json!({ "mutability": "readOnly" })),
                 with(attr("display", "string", "The group's name"), json!({ "mutability": "readOnly" })),
@@ -270,10 +270,12 @@ fn group_schema() -> Value {
         "attributes": [
             with(attr("displayName", "string", "The group's name, unique in the tenant regardless of case"),
                  json!({ "required": true, "uniqueness": "server" })),
-            multi("members", "The group's users", vec![
-                with(attr("value", "string", "The user's id"), json!({ "mutability": "immutable" })),
-                with(attr("$ref", "reference", "The user's URI"),
-                     json!({ "mutability": "immutable", "referenceTypes": ["User"] })),
+            multi("members", "The group's direct members: users, and groups whose members are then members too", vec![
+                with(attr("value", "string", "The member's id"), json!({ "mutability": "immutable" })),
+                with(attr("$ref", "reference", "The member's URI"),
+                     json!({ "mutability": "immutable", "referenceTypes": ["User", "Group"] })),
+                with(canonical("type", "Whether the member is a user or a group", &["User", "Group"]),
+                     json!({ "mutability": "immutable" })),
             ]),
         ],
         "meta": { "resourceType": "Schema" }
