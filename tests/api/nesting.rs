@@ -865,3 +865,71 @@ async fn concurrent_changes_never_close_a_cycle_nor_lose_a_membership() {
     futures_util::future::join_all(clients).await;
     check_effective_memberships(&app, &t, &groups, &users).await;
 }
+
+#[tokio::test]
+async fn the_vendor_faces_show_direct_memberships_their_clients_write_back() {
+    let app = TestApp::spawn().await;
+    let tree = Tree::new(&app).await;
+    // Anodot: a user's groups are those it was made a member of.
+    let users = expect_json(app.get("/api/v2/users", &tree.t.admin).await, 200).await;
+    let a = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["_id"] == tree.a.as_str())
+        .expect("a is listed");
+    assert_eq!(a["groups"], json!([tree.bottom]), "{a}");
+
+    // Dynatrace: a user's groups, and a group's users, are the direct ones.
+    let account = |rest: &str| format!("/iam/v1/accounts/{}{rest}", tree.t.id);
+    let user = expect_json(
+        app.get(&account("/users/a@acme.test"), &tree.t.admin).await,
+        200,
+    )
+    .await;
+    let groups: Vec<&str> = user["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, [tree.bottom.as_str()], "{user}");
+    let top_users = expect_json(
+        app.get(
+            &account(&format!("/groups/{}/users", tree.top)),
+            &tree.t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(top_users["count"], 0, "{top_users}");
+    let middle_users = expect_json(
+        app.get(
+            &account(&format!("/groups/{}/users", tree.middle)),
+            &tree.t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(middle_users["count"], 1, "{middle_users}");
+
+    // Replacing the user's groups with what Dynatrace showed changes nothing.
+    let path = account("/users/a@acme.test/groups");
+    let response = app
+        .request(Method::PUT, &path, &tree.t.admin)
+        .json(&json!([tree.bottom]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        tree.groups_of(&app, &tree.a, "direct").await,
+        set([&tree.bottom])
+    );
+    assert_eq!(
+        tree.groups_of(&app, &tree.a, "effective").await,
+        set([&tree.top, &tree.middle, &tree.bottom])
+    );
+}
