@@ -396,3 +396,57 @@ impl Tx {
         Ok(changed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use crate::store::sql::plan;
+
+    async fn store() -> Store {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    fn counted(counted: Counted<'_>) -> Sql {
+        let mut sql = Sql::default();
+        push_counted(&mut sql, TenantId::generate(), &counted);
+        sql
+    }
+
+    #[tokio::test]
+    async fn what_a_change_counts_is_read_through_indexes() {
+        let store = store().await;
+        let (groups, users) = (
+            [GroupId::generate()],
+            [UserId::generate(), UserId::generate()],
+        );
+        // The groups above the changed ones, from the closure's descendant index,
+        // and the users by primary key.
+        let direct = plan(
+            &store,
+            counted(Counted::Direct {
+                groups: &groups,
+                users: &users,
+            }),
+        )
+        .await;
+        assert!(direct.contains("group_closure_by_descendant"), "{direct}");
+        assert!(!direct.contains("SCAN"), "{direct}");
+        // The direct members of the groups coming within another, by the
+        // memberships' primary key.
+        let within = [GroupId::generate(), GroupId::generate()];
+        let within = plan(
+            &store,
+            counted(Counted::Within {
+                group: GroupId::generate(),
+                within: &within,
+            }),
+        )
+        .await;
+        assert!(!within.contains("SCAN m"), "{within}");
+    }
+}

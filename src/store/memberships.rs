@@ -397,6 +397,6 @@ mod tests {
         let users: Vec<UserId> = (0..3).map(|_| UserId::generate()).collect();
         let plan = plan(&store, groups_of_users_query(TenantId::generate(), &users)).await;
         assert!(plan.lines().all(|step| !step.contains("SCAN")), "{plan}");
-        assert!(plan.contains("memberships_by_user"), "{plan}");
+        assert!(plan.contains("effective_memberships_by_user"), "{plan}");
     }
 }
