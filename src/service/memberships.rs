@@ -228,13 +228,8 @@ async fn resolve(tx: &mut Tx, tenant: TenantId, named: &[MemberRef]) -> ServiceR
         .collect()
 }
 
-/// The refusal of a change that would make a group a member of itself.
-pub(super) fn cycle(cycle: crate::domain::Cycle) -> ServiceError {
-    ServiceError::Cycle(cycle)
-}
-
 /// A group's direct members as a change finds them, under its locks.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Members {
     users: BTreeSet<UserId>,
     groups: BTreeSet<GroupId>,
@@ -250,6 +245,16 @@ impl Members {
                 .into_iter()
                 .collect(),
         })
+    }
+
+    fn with(mut self, members: impl Iterator<Item = Member>) -> Self {
+        for member in members {
+            match member {
+                Member::User(user) => self.users.insert(user),
+                Member::Group(group) => self.groups.insert(group),
+            };
+        }
+        self
     }
 }
 
@@ -269,20 +274,17 @@ async fn apply_member_change(
     let named = resolve(tx, tenant, &change.named()).await?;
     let named: HashMap<uuid::Uuid, Member> = named.into_iter().map(|m| (m.id(), m)).collect();
     let mut target = match &change.replace {
-        Some(replace) => Members {
-            users: BTreeSet::new(),
-            groups: BTreeSet::new(),
-        }
-        .with(replace.iter().map(|m| named[&m.id])),
-        None => Members {
-            users: current.users.clone(),
-            groups: current.groups.clone(),
-        },
+        Some(replace) => Members::default().with(replace.iter().map(|m| named[&m.id])),
+        None => current.clone(),
     }
     .with(change.add.iter().map(|m| named[&m.id]));
-    for id in change.remove.iter().map(|m| m.id) {
-        target.users.remove(&UserId::from_uuid(id));
-        target.groups.remove(&GroupId::from_uuid(id));
+    for member in &change.remove {
+        if member.kind != Some(MemberKind::Group) {
+            target.users.remove(&UserId::from_uuid(member.id));
+        }
+        if member.kind != Some(MemberKind::User) {
+            target.groups.remove(&GroupId::from_uuid(member.id));
+        }
     }
     let users = Delta {
         add: (target.users.difference(&current.users))
@@ -304,7 +306,7 @@ async fn apply_member_change(
         tx.hierarchy(tenant)
             .await?
             .change(&added, &removed)
-            .map_err(cycle)?
+            .map_err(ServiceError::Cycle)?
     };
     write_users(tx, tenant, &users, now, || {
         ServiceError::invalid("members", "a member named was deleted meanwhile")
@@ -325,18 +327,6 @@ async fn apply_member_change(
     }
     audit_members(tx, caller, tenant, &users, &groups).await?;
     Ok(!users.is_empty() || !groups.is_empty())
-}
-
-impl Members {
-    fn with(mut self, members: impl Iterator<Item = Member>) -> Self {
-        for member in members {
-            match member {
-                Member::User(user) => self.users.insert(user),
-                Member::Group(group) => self.groups.insert(group),
-            };
-        }
-        self
-    }
 }
 
 impl Directory {
@@ -540,7 +530,7 @@ impl Directory {
             let edges: Vec<(GroupId, GroupId)> = (parents.iter().map(|p| (*p, id)))
                 .chain(members.groups.iter().map(|g| (id, *g)))
                 .collect();
-            let groups = hierarchy.change(&[], &edges).map_err(cycle)?;
+            let groups = hierarchy.change(&[], &edges).map_err(ServiceError::Cycle)?;
             let now = Timestamp::now();
             write_users(&mut tx, tenant, &users, now, || {
                 ServiceError::NotFound(Resource::Group)

@@ -139,9 +139,21 @@ impl Tx {
         tenant: TenantId,
         ids: &[Uuid],
     ) -> StoreResult<Vec<GroupId>> {
+        let found = self.existing_ids(tenant, "groups", ids).await?;
+        Ok(found.into_iter().map(GroupId::from_uuid).collect())
+    }
+
+    /// Which of `ids` are ids of `table`'s rows in the tenant: one primary-key search
+    /// each, 1,000 to a statement.
+    pub(super) async fn existing_ids(
+        &mut self,
+        tenant: TenantId,
+        table: &str,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<Uuid>> {
         let mut found = Vec::new();
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let mut sql = Sql::new("SELECT id FROM groups WHERE tenant_id = ");
+            let mut sql = Sql::new(&format!("SELECT id FROM {table} WHERE tenant_id = "));
             sql.bind(Value::Uuid(tenant.as_uuid()))
                 .push(" AND id IN ")
                 .push_ids(chunk.iter().copied());
@@ -151,7 +163,7 @@ impl Tx {
                     .fetch_all(conn)
                     .await?
             });
-            found.extend(rows.into_iter().map(GroupId::from_uuid));
+            found.extend(rows);
         }
         Ok(found)
     }

@@ -205,21 +205,8 @@ impl Tx {
         tenant: TenantId,
         ids: &[Uuid],
     ) -> StoreResult<Vec<UserId>> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let mut sql = Sql::new("SELECT id FROM users WHERE tenant_id = ");
-            sql.bind(Value::Uuid(tenant.as_uuid()))
-                .push(" AND id IN ")
-                .push_ids(chunk.iter().copied());
-            let Sql { text, values } = sql;
-            let rows: Vec<Uuid> = write!(self, |conn| {
-                bind_values!(sqlx::query_scalar(&text), values)
-                    .fetch_all(conn)
-                    .await?
-            });
-            found.extend(rows.into_iter().map(UserId::from_uuid));
-        }
-        Ok(found)
+        let found = self.existing_ids(tenant, "users", ids).await?;
+        Ok(found.into_iter().map(UserId::from_uuid).collect())
     }
 
     /// Which of `ids` name groups of the tenant, each locked against other writers
