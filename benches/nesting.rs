@@ -208,7 +208,8 @@ fn ms(d: Duration) -> f64 {
 fn median_p95(times: &[Duration]) -> (f64, f64) {
     let mut sorted = times.to_vec();
     sorted.sort();
-    let rank = |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+    let rank =
+        |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
     (ms(rank(0.5)), ms(rank(0.95)))
 }
 
@@ -235,18 +236,32 @@ fn main() {
             .bearer_auth(TOKEN)
             .json(&json!({"name": "Bench"}))
             .send()
-            .await.expect("tenant").json().await.expect("JSON");
+            .await
+            .expect("tenant")
+            .json()
+            .await
+            .expect("JSON");
         let tenant = tenant["id"].as_str().expect("id").to_owned();
         let key: Value = client
             .post(format!("{addr}/v1/tenants/{tenant}/api-keys"))
             .bearer_auth(TOKEN)
             .json(&json!({"name": "idp", "role": "admin"}))
             .send()
-            .await.expect("key").json().await.expect("JSON");
+            .await
+            .expect("key")
+            .json()
+            .await
+            .expect("JSON");
         let key = key["secret"].as_str().expect("secret").to_owned();
 
         println!("levels (top first): {sizes:?}");
-        let seeded = seed(&database_url, TenantId::parse(&tenant).expect("tenant"), users, &sizes).await;
+        let seeded = seed(
+            &database_url,
+            TenantId::parse(&tenant).expect("tenant"),
+            users,
+            &sizes,
+        )
+        .await;
         let top = seeded.levels[0][0];
         // A deepest user outside S, and a ninth-level group whose subtree holds none of
         // S's members (they are the first users, in the first deepest groups).
@@ -264,7 +279,12 @@ fn main() {
                 let mut times = Vec::with_capacity(repeats);
                 for i in 0..20 + repeats {
                     let started = Instant::now();
-                    let response = client.get(&url).bearer_auth(&token).send().await.expect("read");
+                    let response = client
+                        .get(&url)
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                        .expect("read");
                     assert_eq!(response.status(), 200, "{url}");
                     let body = response.bytes().await.expect("body");
                     let elapsed = started.elapsed();
@@ -282,20 +302,33 @@ fn main() {
             println!("{name:58} median {median:7.2} ms   p95 {p95:7.2} ms");
         };
 
-        report("GET /healthz (baseline)", time(format!("{addr}/healthz"), TOKEN.into(), |_| {}).await);
+        report(
+            "GET /healthz (baseline)",
+            time(format!("{addr}/healthz"), TOKEN.into(), |_| {}).await,
+        );
         report(
             "v1 effective groups of a deepest user",
             time(
                 v1(&format!("/users/{deep_user}/groups?membership=effective")),
                 TOKEN.into(),
-                |body| assert_eq!(body["items"].as_array().map(Vec::len), Some(LEVELS), "{body}"),
+                |body| {
+                    assert_eq!(
+                        body["items"].as_array().map(Vec::len),
+                        Some(LEVELS),
+                        "{body}"
+                    )
+                },
             )
             .await,
         );
         report(
             "SCIM GET /Users/{id} of a deepest user",
             time(scim(&format!("/Users/{deep_user}")), key.clone(), |body| {
-                assert_eq!(body["groups"].as_array().map(Vec::len), Some(LEVELS), "{body}")
+                assert_eq!(
+                    body["groups"].as_array().map(Vec::len),
+                    Some(LEVELS),
+                    "{body}"
+                )
             })
             .await,
         );
@@ -311,7 +344,9 @@ fn main() {
         report(
             "v1 effective members of top, first page of 100",
             time(
-                v1(&format!("/groups/{top}/members?membership=effective&limit=100")),
+                v1(&format!(
+                    "/groups/{top}/members?membership=effective&limit=100"
+                )),
                 TOKEN.into(),
                 |body| assert_eq!(body["items"].as_array().map(Vec::len), Some(100), "{body}"),
             )
@@ -320,9 +355,17 @@ fn main() {
         report(
             "SCIM /Users?filter=groups.value eq top&count=100",
             time(
-                format!("{}?filter=groups.value%20eq%20%22{top}%22&count=100", scim("/Users")),
+                format!(
+                    "{}?filter=groups.value%20eq%20%22{top}%22&count=100",
+                    scim("/Users")
+                ),
                 key.clone(),
-                |body| assert!(body["Resources"].as_array().map(Vec::len) == Some(100), "{body}"),
+                |body| {
+                    assert!(
+                        body["Resources"].as_array().map(Vec::len) == Some(100),
+                        "{body}"
+                    )
+                },
             )
             .await,
         );
@@ -332,12 +375,19 @@ fn main() {
         let mut listed = 0;
         let mut cursor: Option<String> = None;
         loop {
-            let mut url = v1(&format!("/groups/{top}/members?membership=effective&limit=100"));
+            let mut url = v1(&format!(
+                "/groups/{top}/members?membership=effective&limit=100"
+            ));
             if let Some(cursor) = &cursor {
                 url.push_str(&format!("&cursor={cursor}"));
             }
             let started = Instant::now();
-            let response = client.get(&url).bearer_auth(TOKEN).send().await.expect("page");
+            let response = client
+                .get(&url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .expect("page");
             assert_eq!(response.status(), 200);
             let body = response.bytes().await.expect("body");
             pages.push(started.elapsed());
@@ -387,25 +437,47 @@ fn main() {
                     .send()
                     .await
                     .expect("change");
-                assert_eq!(response.status(), 204, "{}", response.text().await.unwrap_or_default());
+                assert_eq!(
+                    response.status(),
+                    204,
+                    "{}",
+                    response.text().await.unwrap_or_default()
+                );
                 changes[i].1.push(started.elapsed());
                 if round == 0 {
                     // What a member of S is in now: its deepest group's ten, S, and
                     // the eight of the ninth-level group's chain it was not in already.
                     let body: Value = client
-                        .get(v1(&format!("/users/{s_member}/groups?membership=effective&limit=100")))
+                        .get(v1(&format!(
+                            "/users/{s_member}/groups?membership=effective&limit=100"
+                        )))
                         .bearer_auth(TOKEN)
                         .send()
-                        .await.expect("groups").json().await.expect("JSON");
-                    let expected = if i == 0 { LEVELS + 1 + LEVELS - 2 } else { LEVELS + 1 };
-                    assert_eq!(body["items"].as_array().map(Vec::len), Some(expected), "after change {i}");
+                        .await
+                        .expect("groups")
+                        .json()
+                        .await
+                        .expect("JSON");
+                    let expected = if i == 0 {
+                        LEVELS + 1 + LEVELS - 2
+                    } else {
+                        LEVELS + 1
+                    };
+                    assert_eq!(
+                        body["items"].as_array().map(Vec::len),
+                        Some(expected),
+                        "after change {i}"
+                    );
                 }
             }
         }
         for (name, times) in &changes {
             let each: Vec<String> = times.iter().map(|t| format!("{:.0}", ms(*t))).collect();
             let (median, _) = median_p95(times);
-            println!("{name:38} median {median:7.0} ms   each: {} ms", each.join(", "));
+            println!(
+                "{name:38} median {median:7.0} ms   each: {} ms",
+                each.join(", ")
+            );
         }
     });
     drop(server);
