@@ -65,54 +65,68 @@ impl Store {
     }
 
     /// Up to `page.limit + 1` groups in id order after the cursor; only those
-    /// `related` to a user or group when it is given, each through an index that
-    /// holds them in id order.
+    /// `related` to a user or group when it is given.
     pub async fn list_groups(
         &self,
         tenant: TenantId,
         related: Option<GroupsRelated>,
         page: PageRequest,
     ) -> StoreResult<Vec<Group>> {
+        // The relation's table is read in its key order (tenant, the related id,
+        // the group's id): the page is found and ordered there, and only its groups
+        // are read by primary key.
         let mut sql = Sql::new(SELECT_GROUPS);
-        if let Some(related) = related {
-            use GroupsRelated::{Containing, OfUser, Within};
-            use Membership::{Direct, Effective};
-            let (join, other) = match related {
-                OfUser(user, Direct) => (
-                    "memberships r ON r.group_id = g.id AND r.user_id",
-                    user.as_uuid(),
-                ),
-                OfUser(user, Effective) => (
-                    "effective_memberships r ON r.group_id = g.id AND r.user_id",
-                    user.as_uuid(),
-                ),
-                Within(group, Direct) => (
-                    "group_members r ON r.member_id = g.id AND r.group_id",
-                    group.as_uuid(),
-                ),
-                Within(group, Effective) => (
-                    "group_closure r ON r.descendant_id = g.id AND r.descendant_id <> r.ancestor_id AND r.ancestor_id",
-                    group.as_uuid(),
-                ),
-                Containing(group, Direct) => (
-                    "group_members r ON r.group_id = g.id AND r.member_id",
-                    group.as_uuid(),
-                ),
-                Containing(group, Effective) => (
-                    "group_closure r ON r.ancestor_id = g.id AND r.descendant_id <> r.ancestor_id AND r.descendant_id",
-                    group.as_uuid(),
-                ),
-            };
-            sql.push(&format!(" JOIN {join} = "))
-                .bind(Value::Uuid(other))
-                .push(" AND r.tenant_id = g.tenant_id");
-        }
+        let key = match related {
+            None => "g.id".to_owned(),
+            Some(related) => {
+                use GroupsRelated::{Containing, OfUser, Within};
+                use Membership::{Direct, Effective};
+                let (table, fixed, key, other) = match related {
+                    OfUser(user, Direct) => ("memberships", "user_id", "group_id", user.as_uuid()),
+                    OfUser(user, Effective) => (
+                        "effective_memberships",
+                        "user_id",
+                        "group_id",
+                        user.as_uuid(),
+                    ),
+                    Within(group, Direct) => {
+                        ("group_members", "group_id", "member_id", group.as_uuid())
+                    }
+                    Within(group, Effective) => (
+                        "group_closure",
+                        "ancestor_id",
+                        "descendant_id",
+                        group.as_uuid(),
+                    ),
+                    Containing(group, Direct) => {
+                        ("group_members", "member_id", "group_id", group.as_uuid())
+                    }
+                    Containing(group, Effective) => (
+                        "group_closure",
+                        "descendant_id",
+                        "ancestor_id",
+                        group.as_uuid(),
+                    ),
+                };
+                sql.push(&format!(
+                    " JOIN {table} r ON r.tenant_id = g.tenant_id AND r.{key} = g.id \
+                     AND r.{fixed} = "
+                ))
+                .bind(Value::Uuid(other));
+                if table == "group_closure" {
+                    // The closure holds each group as its own ancestor: not listed.
+                    sql.push(&format!(" AND r.{key} <> r.{fixed}"));
+                }
+                format!("r.{key}")
+            }
+        };
         sql.push(" WHERE g.tenant_id = ")
             .bind(Value::Uuid(tenant.as_uuid()));
         if let Some(after) = page.after {
-            sql.push(" AND g.id > ").bind(Value::Uuid(after.last_id()));
+            sql.push(&format!(" AND {key} > "))
+                .bind(Value::Uuid(after.last_id()));
         }
-        sql.push(" ORDER BY g.id LIMIT ")
+        sql.push(&format!(" ORDER BY {key} LIMIT "))
             .bind(Value::Int(i64::from(page.limit.get()) + 1));
         let Sql { text, values } = sql;
         let rows: Vec<GroupRow> = read!(self, |pool| {

@@ -7,6 +7,8 @@
 //! The derived rows change in the transaction that changes what they derive from,
 //! in set statements whose count does not grow with the number of rows they write.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
 
 use crate::domain::{GroupId, Hierarchy, HierarchyChange, TenantId, Timestamp, UserId};
@@ -37,9 +39,10 @@ enum Counted<'a> {
         groups: &'a [GroupId],
         users: &'a [UserId],
     },
-    /// The direct members of the groups `within`, as `group` gains or loses them.
+    /// The direct members of the groups `within`, as each of `groups` gains or
+    /// loses them.
     Within {
-        group: GroupId,
+        groups: &'a [GroupId],
         within: &'a [GroupId],
     },
 }
@@ -59,19 +62,33 @@ fn push_counted(sql: &mut Sql, tenant: TenantId, counted: &Counted<'_>) {
             .push_ids(groups.iter().map(|g| g.as_uuid()))
             .push(" GROUP BY c.ancestor_id, u.id");
         }
-        Counted::Within { group, within } => {
-            sql.push("SELECT ")
-                .bind(Value::Uuid(group.as_uuid()))
-                .push(
-                    " AS group_id, m.user_id AS user_id, COUNT(*) AS n \
-                     FROM memberships m WHERE m.tenant_id = ",
-                )
-                .bind(Value::Uuid(tenant.as_uuid()))
-                .push(" AND m.group_id IN ")
-                .push_ids(within.iter().map(|g| g.as_uuid()))
-                .push(" GROUP BY m.user_id");
+        Counted::Within { groups, within } => {
+            sql.push(
+                "SELECT a.id AS group_id, m.user_id AS user_id, COUNT(*) AS n \
+                 FROM groups a JOIN memberships m ON m.tenant_id = a.tenant_id AND m.group_id IN ",
+            )
+            .push_ids(within.iter().map(|g| g.as_uuid()))
+            .push(" WHERE a.tenant_id = ")
+            .bind(Value::Uuid(tenant.as_uuid()))
+            .push(" AND a.id IN ")
+            .push_ids(groups.iter().map(|g| g.as_uuid()))
+            .push(" GROUP BY a.id, m.user_id");
         }
     }
+}
+
+/// The groups of a change's reach that gain (or lose) the same descendants, by those
+/// descendants: adding a subgroup deep down extends every group above it by the same
+/// set, written for all of them at once.
+fn by_set(
+    reach: &[crate::domain::Reach],
+    set: impl Fn(&crate::domain::Reach) -> &Vec<GroupId>,
+) -> BTreeMap<&Vec<GroupId>, Vec<GroupId>> {
+    let mut found: BTreeMap<&Vec<GroupId>, Vec<GroupId>> = BTreeMap::new();
+    for r in reach.iter().filter(|r| !set(r).is_empty()) {
+        found.entry(set(r)).or_default().push(r.group);
+    }
+    found
 }
 
 impl Tx {
@@ -207,47 +224,39 @@ impl Tx {
                 .await?;
             });
         }
-        for reach in &change.reach {
-            for within in reach.gained.chunks(ROWS_PER_INSERT) {
+        for (gained, groups) in by_set(&change.reach, |r| &r.gained) {
+            let pairs: Vec<(GroupId, GroupId)> = (groups.iter())
+                .flat_map(|g| gained.iter().map(move |d| (*g, *d)))
+                .collect();
+            for chunk in pairs.chunks(ROWS_PER_INSERT) {
                 let mut sql = Sql::new(
                     "INSERT INTO group_closure (tenant_id, ancestor_id, descendant_id) VALUES ",
                 );
                 sql.values.push(Value::Uuid(tenant.as_uuid()));
-                sql.values.push(Value::Uuid(reach.group.as_uuid()));
-                for (i, descendant) in within.iter().enumerate() {
-                    sql.push(if i == 0 { "($1, $2, " } else { ", ($1, $2, " })
+                for (i, (ancestor, descendant)) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "($1, " } else { ", ($1, " })
+                        .bind(Value::Uuid(ancestor.as_uuid()))
+                        .push(", ")
                         .bind(Value::Uuid(descendant.as_uuid()))
                         .push(")");
                 }
                 self.run(sql).await?;
-                self.count(
-                    tenant,
-                    Direction::Gain,
-                    Counted::Within {
-                        group: reach.group,
-                        within,
-                    },
-                )
-                .await?;
             }
-            for within in reach.lost.chunks(IDS_PER_STATEMENT) {
+            self.count_within(tenant, Direction::Gain, &groups, gained)
+                .await?;
+        }
+        for (lost, groups) in by_set(&change.reach, |r| &r.lost) {
+            for within in lost.chunks(IDS_PER_STATEMENT) {
                 let mut sql = Sql::new("DELETE FROM group_closure WHERE tenant_id = ");
                 sql.bind(Value::Uuid(tenant.as_uuid()))
-                    .push(" AND ancestor_id = ")
-                    .bind(Value::Uuid(reach.group.as_uuid()))
+                    .push(" AND ancestor_id IN ")
+                    .push_ids(groups.iter().map(|g| g.as_uuid()))
                     .push(" AND descendant_id IN ")
                     .push_ids(within.iter().map(|g| g.as_uuid()));
                 self.run(sql).await?;
-                self.count(
-                    tenant,
-                    Direction::Lose,
-                    Counted::Within {
-                        group: reach.group,
-                        within,
-                    },
-                )
-                .await?;
             }
+            self.count_within(tenant, Direction::Lose, &groups, lost)
+                .await?;
         }
         Ok(())
     }
@@ -271,8 +280,29 @@ impl Tx {
         Ok(())
     }
 
+    /// Moves the effective memberships of `groups` by the direct members of the
+    /// groups `within`, which they all gain or lose.
+    async fn count_within(
+        &mut self,
+        tenant: TenantId,
+        direction: Direction,
+        groups: &[GroupId],
+        within: &[GroupId],
+    ) -> StoreResult<()> {
+        for groups in groups.chunks(IDS_PER_STATEMENT) {
+            for within in within.chunks(IDS_PER_STATEMENT) {
+                self.count(tenant, direction, Counted::Within { groups, within })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Adds a counted relation to the effective memberships, or takes it away (and
-    /// with it each membership that no direct group holds any more).
+    /// with it each membership that no direct group holds any more). Both are one
+    /// upsert driven by the relation through the primary key, whatever the table's
+    /// size or statistics; the memberships taken down to no direct group are then
+    /// deleted by key.
     async fn count(
         &mut self,
         tenant: TenantId,
@@ -285,37 +315,45 @@ impl Tx {
         {
             return Ok(());
         }
-        match direction {
-            Direction::Gain => {
-                let mut sql = Sql::new(
-                    "INSERT INTO effective_memberships (tenant_id, group_id, user_id, via) \
-                     SELECT ",
-                );
-                sql.bind(Value::Uuid(tenant.as_uuid()))
-                    .push(", r.group_id, r.user_id, r.n FROM (");
-                push_counted(&mut sql, tenant, &counted);
-                sql.push(
-                    ") r WHERE TRUE ON CONFLICT (tenant_id, group_id, user_id) \
-                     DO UPDATE SET via = effective_memberships.via + excluded.via",
-                );
-                self.run(sql).await?;
+        let sign = match direction {
+            Direction::Gain => "",
+            Direction::Lose => "-",
+        };
+        let mut sql = Sql::new(
+            "INSERT INTO effective_memberships (tenant_id, group_id, user_id, via) SELECT ",
+        );
+        sql.bind(Value::Uuid(tenant.as_uuid()))
+            .push(&format!(", r.group_id, r.user_id, {sign}r.n FROM ("));
+        push_counted(&mut sql, tenant, &counted);
+        sql.push(
+            ") r WHERE TRUE ON CONFLICT (tenant_id, group_id, user_id) \
+             DO UPDATE SET via = effective_memberships.via + excluded.via",
+        );
+        if direction == Direction::Gain {
+            self.run(sql).await?;
+            return Ok(());
+        }
+        sql.push(" RETURNING group_id, user_id, via");
+        let Sql { text, values } = sql;
+        let rows: Vec<(Uuid, Uuid, i64)> = write!(self, |conn| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(conn)
+                .await?
+        });
+        let mut ended: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for (group, user, via) in rows {
+            if via <= 0 {
+                ended.entry(group).or_default().push(user);
             }
-            Direction::Lose => {
-                let mut sql = Sql::new("UPDATE effective_memberships SET via = via - r.n FROM (");
-                push_counted(&mut sql, tenant, &counted);
-                sql.push(") r WHERE effective_memberships.tenant_id = ")
-                    .bind(Value::Uuid(tenant.as_uuid()))
-                    .push(
-                        " AND effective_memberships.group_id = r.group_id \
-                         AND effective_memberships.user_id = r.user_id",
-                    );
-                self.run(sql).await?;
+        }
+        for (group, users) in ended {
+            for users in users.chunks(IDS_PER_STATEMENT) {
                 let mut sql = Sql::new("DELETE FROM effective_memberships WHERE tenant_id = ");
-                sql.bind(Value::Uuid(tenant.as_uuid())).push(
-                    " AND via = 0 AND (group_id, user_id) IN (SELECT r.group_id, r.user_id FROM (",
-                );
-                push_counted(&mut sql, tenant, &counted);
-                sql.push(") r)");
+                sql.bind(Value::Uuid(tenant.as_uuid()))
+                    .push(" AND group_id = ")
+                    .bind(Value::Uuid(group))
+                    .push(" AND via <= 0 AND user_id IN ")
+                    .push_ids(users.iter().copied());
                 self.run(sql).await?;
             }
         }
@@ -454,7 +492,7 @@ mod tests {
         let within = plan(
             &store,
             counted(Counted::Within {
-                group: GroupId::generate(),
+                groups: &[GroupId::generate()],
                 within: &within,
             }),
         )

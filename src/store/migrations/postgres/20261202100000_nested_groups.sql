@@ -38,7 +38,7 @@ CREATE TABLE effective_memberships (
     tenant_id  uuid NOT NULL,
     group_id   uuid NOT NULL,
     user_id    uuid NOT NULL,
-    via        bigint NOT NULL CHECK (via >= 0),
+    via        bigint NOT NULL,
     PRIMARY KEY (tenant_id, group_id, user_id)
 );
 CREATE INDEX effective_memberships_by_user ON effective_memberships (tenant_id, user_id, group_id);

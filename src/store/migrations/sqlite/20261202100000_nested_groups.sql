@@ -38,7 +38,7 @@ CREATE TABLE effective_memberships (
     tenant_id  BLOB NOT NULL,
     group_id   BLOB NOT NULL,
     user_id    BLOB NOT NULL,
-    via        INTEGER NOT NULL CHECK (via >= 0),
+    via        INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, group_id, user_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX effective_memberships_by_user ON effective_memberships (tenant_id, user_id, group_id);
