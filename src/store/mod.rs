@@ -311,6 +311,20 @@ impl Store {
         }
     }
 
+    /// Refreshes the planner's statistics of every table (`ANALYZE`), as after a
+    /// bulk load, which the database's own upkeep would do only later.
+    pub async fn analyze(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                sqlx::query("ANALYZE").execute(writer).await?;
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query("ANALYZE").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Answers when the database answers a trivial query.
     pub async fn ping(&self) -> StoreResult<()> {
         read!(self, |pool| {

@@ -192,11 +192,69 @@ trait Leaves<A> {
 /// The users' conditions, each its own search.
 struct UserLeaves {
     tenant: TenantId,
+    /// Whether the filter names one user by a unique key (its id, email or
+    /// userName) besides its other conditions: a membership is then checked for
+    /// that user (one key lookup) rather than by reading the group's members.
+    one_user: bool,
+}
+
+impl UserLeaves {
+    fn of(tenant: TenantId, filter: &Filter<UserAttr>) -> Self {
+        let one_user = conjuncts(filter).into_iter().any(|f| {
+            matches!(
+                f,
+                Filter::Compare(
+                    UserAttr::Id | UserAttr::Email | UserAttr::UserName,
+                    CompareOp::Eq,
+                    _
+                )
+            )
+        });
+        UserLeaves { tenant, one_user }
+    }
+}
+
+/// The conditions that must all hold for `filter` to hold.
+fn conjuncts<A>(filter: &Filter<A>) -> Vec<&Filter<A>> {
+    match filter {
+        Filter::And(left, right) => {
+            let mut all = conjuncts(left);
+            all.extend(conjuncts(right));
+            all
+        }
+        other => vec![other],
+    }
+}
+
+/// The group whose members a filter asks for, when that is all it asks.
+fn only_members_of(filter: &Filter<UserAttr>) -> Option<(Membership, uuid::Uuid)> {
+    match filter {
+        Filter::Compare(UserAttr::GroupId(membership), CompareOp::Eq, FilterValue::Id(group)) => {
+            Some((*membership, *group))
+        }
+        _ => None,
+    }
 }
 
 impl Leaves<UserAttr> for UserLeaves {
     fn leaf(&self, sql: &mut Sql, attr: &UserAttr, comparison: Option<(CompareOp, &FilterValue)>) {
-        user_leaf(sql, self.tenant, attr, comparison);
+        match (attr, comparison) {
+            (UserAttr::GroupId(membership), Some((op, FilterValue::Id(group))))
+                if self.one_user && matches!(op, CompareOp::Eq | CompareOp::Ne) =>
+            {
+                if op == CompareOp::Ne {
+                    sql.push("NOT ");
+                }
+                sql.push(&format!(
+                    "EXISTS (SELECT 1 FROM {} m WHERE m.tenant_id = u.tenant_id \
+                     AND m.group_id = ",
+                    membership_table(*membership)
+                ))
+                .bind(Value::Uuid(*group))
+                .push(" AND m.user_id = u.id)");
+            }
+            _ => user_leaf(sql, self.tenant, attr, comparison),
+        }
     }
 
     /// The users holding one stored value (`user_values` row) that meets the whole
@@ -595,6 +653,11 @@ fn user_query(
     sort: Option<&Sort<UserAttr>>,
     window: Option<Window>,
 ) -> Sql {
+    if let Some((membership, group)) = only_members_of(filter)
+        && sort.is_none()
+    {
+        return members_query(tenant, membership, group, window);
+    }
     let mut sql = Sql::new(match window {
         Some(_) => SELECT_USERS,
         None => "SELECT COUNT(*) FROM users u",
@@ -602,7 +665,7 @@ fn user_query(
     sql.push(" WHERE u.tenant_id = ")
         .bind(Value::Uuid(tenant.as_uuid()))
         .push(" AND ");
-    render_with(&mut sql, filter, &UserLeaves { tenant });
+    render_with(&mut sql, filter, &UserLeaves::of(tenant, filter));
     match window {
         None => {}
         Some(Window::After { after, limit }) => {
@@ -621,6 +684,56 @@ fn user_query(
                 .bind(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         }
     }
+    sql
+}
+
+/// The statement of a list of a group's members and nothing else: the window is
+/// found in the membership table's key (tenant, group, user), and only its users are
+/// read, by primary key, so that a page costs the same at any depth of a list of
+/// any size; the count is the group's rows of the table alone.
+fn members_query(
+    tenant: TenantId,
+    membership: Membership,
+    group: uuid::Uuid,
+    window: Option<Window>,
+) -> Sql {
+    let table = membership_table(membership);
+    let members = |sql: &mut Sql| {
+        sql.push(&format!(
+            "SELECT m.user_id FROM {table} m WHERE m.tenant_id = "
+        ))
+        .bind(Value::Uuid(tenant.as_uuid()))
+        .push(" AND m.group_id = ")
+        .bind(Value::Uuid(group));
+    };
+    let Some(window) = window else {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM (");
+        members(&mut sql);
+        sql.push(") c");
+        return sql;
+    };
+    let mut sql = Sql::new(SELECT_USERS);
+    sql.push(" WHERE u.tenant_id = ")
+        .bind(Value::Uuid(tenant.as_uuid()))
+        .push(" AND u.id IN (");
+    members(&mut sql);
+    let (limit, offset) = match window {
+        Window::After { after, limit } => {
+            if let Some(after) = after {
+                sql.push(" AND m.user_id > ")
+                    .bind(Value::Uuid(after.last_id()));
+            }
+            (i64::from(limit.get()) + 1, 0)
+        }
+        Window::Numbered { offset, count, .. } => {
+            (i64::from(count), i64::try_from(offset).unwrap_or(i64::MAX))
+        }
+    };
+    sql.push(" ORDER BY m.user_id LIMIT ")
+        .bind(Value::Int(limit))
+        .push(" OFFSET ")
+        .bind(Value::Int(offset))
+        .push(") ORDER BY u.id");
     sql
 }
 
@@ -785,6 +898,40 @@ mod tests {
                 && plan.lines().all(|step| !step.starts_with("SCAN")),
             "{plan}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_groups_members_are_paged_and_counted_in_the_membership_key() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let tenant = TenantId::generate();
+        let page = Window::After {
+            after: Some(PageCursor::after(Uuid::now_v7())),
+            limit: PageLimit::DEFAULT,
+        };
+        for membership in [Membership::Direct, Membership::Effective] {
+            let members = Filter::member_of(GroupId::generate(), membership);
+            for window in [Some(page), Some(numbered(20, 10)), None] {
+                let plan = plan(&store, user_query(tenant, &members, None, window)).await;
+                // The window (or count) is read from the membership key alone, and
+                // the users by primary key.
+                assert!(
+                    plan.lines().all(|step| !step.contains("SCAN")),
+                    "{membership:?}:\n{plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "{membership:?}:\n{plan}");
+            }
+        }
+        // One user's membership is checked on that user, not by reading the group.
+        let check = Filter::all([
+            Filter::user_eq(UserAttr::Email, "a@b.co"),
+            Filter::member_of(GroupId::generate(), Membership::Effective),
+        ]);
+        let plan = plan(&store, user_query(tenant, &check, None, Some(page))).await;
+        assert!(plan.contains("users_email"), "{plan}");
+        assert!(plan.contains("CORRELATED"), "{plan}");
     }
 
     #[tokio::test]
