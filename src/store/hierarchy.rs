@@ -246,14 +246,16 @@ impl Tx {
                 .await?;
         }
         for (lost, groups) in by_set(&change.reach, |r| &r.lost) {
-            for within in lost.chunks(IDS_PER_STATEMENT) {
-                let mut sql = Sql::new("DELETE FROM group_closure WHERE tenant_id = ");
-                sql.bind(Value::Uuid(tenant.as_uuid()))
-                    .push(" AND ancestor_id IN ")
-                    .push_ids(groups.iter().map(|g| g.as_uuid()))
-                    .push(" AND descendant_id IN ")
-                    .push_ids(within.iter().map(|g| g.as_uuid()));
-                self.run(sql).await?;
+            for ancestors in groups.chunks(IDS_PER_STATEMENT) {
+                for within in lost.chunks(IDS_PER_STATEMENT) {
+                    let mut sql = Sql::new("DELETE FROM group_closure WHERE tenant_id = ");
+                    sql.bind(Value::Uuid(tenant.as_uuid()))
+                        .push(" AND ancestor_id IN ")
+                        .push_ids(ancestors.iter().map(|g| g.as_uuid()))
+                        .push(" AND descendant_id IN ")
+                        .push_ids(within.iter().map(|g| g.as_uuid()));
+                    self.run(sql).await?;
+                }
             }
             self.count_within(tenant, Direction::Lose, &groups, lost)
                 .await?;
