@@ -5,15 +5,18 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, Filter, Group, GroupAttr, GroupId, GroupPatch, Member, NewGroup, Page, PageRequest,
-    Sort, TargetKind, TenantId, Timestamp, UserAttr, UserQuery, Window,
+    Action, Filter, Group, GroupAttr, GroupId, GroupPatch, Member, MemberRef, NewGroup, Page,
+    PageRequest, Sort, TargetKind, TenantId, Timestamp, UserAttr, UserQuery, Window,
 };
 use crate::store::Tx;
 
-use super::memberships::{MAX_GROUPS_PER_REQUEST, too_many_groups};
+use super::memberships::{
+    MAX_GROUPS_PER_REQUEST, MemberChange, Members, apply_member_change, too_many_groups,
+};
 use super::users::{UserWithGroups, chunk_limit};
 use super::{
     Access, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
+    retry_contended,
 };
 
 /// A group with its direct members, users and groups.
@@ -268,6 +271,38 @@ impl Directory {
             total: user_total + groups.total,
             items,
         })
+    }
+
+    /// Creates a group with its first members (users and groups), in one
+    /// transaction: every member must exist in the tenant, or nothing is made.
+    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
+    pub async fn create_group_with_members(
+        &self,
+        caller: &Caller,
+        tenant: TenantId,
+        new: NewGroup,
+        members: Vec<MemberRef>,
+    ) -> ServiceResult<GroupId> {
+        self.authorize(caller, tenant, Access::Write).await?;
+        let now = Timestamp::now();
+        let group = group_record(tenant, new, now);
+        let change = MemberChange {
+            add: members,
+            ..MemberChange::default()
+        };
+        let (group, change) = (&group, &change);
+        retry_contended(move || async move {
+            let mut tx = self.store.begin().await?;
+            tx.lock_memberships(tenant, change.may_move_groups())
+                .await?;
+            insert_group(&mut tx, caller, group).await?;
+            let current = Members::default();
+            apply_member_change(&mut tx, caller, tenant, group.id, current, change, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        Ok(group.id)
     }
 
     /// Creates every group named, in order, in one transaction: a refused one (a

@@ -16,11 +16,10 @@ use serde_json::json;
 use crate::auth::Caller;
 use crate::domain::{
     Action, FieldViolation, Filter, GroupId, GroupPatch, HierarchyChange, Member, MemberKind,
-    MemberRef, NewGroup, TargetKind, TenantId, Timestamp, UserAttr, UserId,
+    MemberRef, TargetKind, TenantId, Timestamp, UserAttr, UserId,
 };
 use crate::store::{StoreError, Tx};
 
-use super::groups::{group_record, insert_group};
 use super::{
     Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
     audit, retry_contended,
@@ -39,7 +38,7 @@ pub struct MemberChange {
 impl MemberChange {
     /// Whether the change may move groups within groups: it replaces the members, or
     /// names a member that is (or may be) a group.
-    fn may_move_groups(&self) -> bool {
+    pub(super) fn may_move_groups(&self) -> bool {
         self.replace.is_some()
             || (self.add.iter().chain(&self.remove)).any(|m| m.kind != Some(MemberKind::User))
     }
@@ -230,7 +229,7 @@ async fn resolve(tx: &mut Tx, tenant: TenantId, named: &[MemberRef]) -> ServiceR
 
 /// A group's direct members as a change finds them, under its locks.
 #[derive(Debug, Clone, Default)]
-struct Members {
+pub(super) struct Members {
     users: BTreeSet<UserId>,
     groups: BTreeSet<GroupId>,
 }
@@ -262,7 +261,7 @@ impl Members {
 /// memberships, then the hierarchy (checked for cycles), each audited. The caller
 /// holds the tenant's membership lock, exclusive when the change may move groups.
 /// Answers whether any member changed.
-async fn apply_member_change(
+pub(super) async fn apply_member_change(
     tx: &mut Tx,
     caller: &Caller,
     tenant: TenantId,
@@ -460,38 +459,6 @@ impl Directory {
         }
         tx.commit().await?;
         Ok(members_changed)
-    }
-
-    /// Creates a group with its first members (users and groups), in one
-    /// transaction: every member must exist in the tenant, or nothing is made.
-    #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
-    pub async fn create_group_with_members(
-        &self,
-        caller: &Caller,
-        tenant: TenantId,
-        new: NewGroup,
-        members: Vec<MemberRef>,
-    ) -> ServiceResult<GroupId> {
-        self.authorize(caller, tenant, Access::Write).await?;
-        let now = Timestamp::now();
-        let group = group_record(tenant, new, now);
-        let change = MemberChange {
-            add: members,
-            ..MemberChange::default()
-        };
-        let (group, change) = (&group, &change);
-        retry_contended(move || async move {
-            let mut tx = self.store.begin().await?;
-            tx.lock_memberships(tenant, change.may_move_groups())
-                .await?;
-            insert_group(&mut tx, caller, group).await?;
-            let current = Members::default();
-            apply_member_change(&mut tx, caller, tenant, group.id, current, change, now).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
-        Ok(group.id)
     }
 
     /// Deletes the group: it leaves the groups it is a member of (whose versions
