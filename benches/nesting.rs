@@ -281,10 +281,11 @@ impl Raw {
     }
 }
 
-/// Writes the tenant straight into the store: the groups and their hierarchy in one
-/// transaction, then the users with their one direct group each (users in order fill
-/// the deepest groups in order) in transactions of 5,000, then S with the first
-/// `subgroup_members` users.
+/// Writes the tenant straight into the database: the groups and their hierarchy in
+/// one transaction of the store's, then the users and their values in plain
+/// multi-row statements (PostgreSQL: then analyzed), then each user's one direct
+/// group (users in order fill the deepest groups in order) in the store's
+/// transactions of 5,000, then S with the first tenth of the users.
 async fn seed(database_url: &str, tenant: TenantId, users: usize, sizes: &[usize]) -> Seeded {
     let store = Store::connect(database_url, &Default::default())
         .await
