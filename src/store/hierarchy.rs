@@ -304,7 +304,7 @@ impl Tx {
     /// with it each membership that no direct group holds any more). Both are one
     /// upsert driven by the relation through the primary key, whatever the table's
     /// size or statistics; the memberships taken down to no direct group are then
-    /// deleted by key.
+    /// deleted through the partial index that holds only them.
     async fn count(
         &mut self,
         tenant: TenantId,
@@ -331,33 +331,16 @@ impl Tx {
             ") r WHERE TRUE ON CONFLICT (tenant_id, group_id, user_id) \
              DO UPDATE SET via = effective_memberships.via + excluded.via",
         );
-        if direction == Direction::Gain {
-            self.run(sql).await?;
-            return Ok(());
-        }
-        sql.push(" RETURNING group_id, user_id, via");
-        let Sql { text, values } = sql;
-        let rows: Vec<(Uuid, Uuid, i64)> = write!(self, |conn| {
-            bind_values!(sqlx::query_as(&text), values)
-                .fetch_all(conn)
-                .await?
-        });
-        let mut ended: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-        for (group, user, via) in rows {
-            if via <= 0 {
-                ended.entry(group).or_default().push(user);
-            }
-        }
-        for (group, users) in ended {
-            for users in users.chunks(IDS_PER_STATEMENT) {
-                let mut sql = Sql::new("DELETE FROM effective_memberships WHERE tenant_id = ");
-                sql.bind(Value::Uuid(tenant.as_uuid()))
-                    .push(" AND group_id = ")
-                    .bind(Value::Uuid(group))
-                    .push(" AND via <= 0 AND user_id IN ")
-                    .push_ids(users.iter().copied());
-                self.run(sql).await?;
-            }
+        self.run(sql).await?;
+        if direction == Direction::Lose {
+            // The memberships counted down to no direct group, from the partial
+            // index that holds only them.
+            write!(self, |conn| {
+                sqlx::query("DELETE FROM effective_memberships WHERE tenant_id = $1 AND via <= 0")
+                    .bind(tenant.as_uuid())
+                    .execute(conn)
+                    .await?;
+            });
         }
         Ok(())
     }

@@ -42,5 +42,8 @@ CREATE TABLE effective_memberships (
     PRIMARY KEY (tenant_id, group_id, user_id)
 );
 CREATE INDEX effective_memberships_by_user ON effective_memberships (tenant_id, user_id, group_id);
+-- The rows a change has just counted down to no direct group, found without reading
+-- the groups they belong to; each change deletes its own before it commits.
+CREATE INDEX effective_memberships_ended ON effective_memberships (tenant_id) WHERE via <= 0;
 INSERT INTO effective_memberships (tenant_id, group_id, user_id, via)
 SELECT tenant_id, group_id, user_id, 1 FROM memberships;
