@@ -64,6 +64,30 @@ impl Store {
         row.map(Group::try_from).transpose()
     }
 
+    /// The groups of these ids that exist, by primary key, 1,000 to a statement.
+    pub async fn groups_by_ids(
+        &self,
+        tenant: TenantId,
+        ids: &[GroupId],
+    ) -> StoreResult<Vec<Group>> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(1000) {
+            let mut sql = Sql::new(SELECT_GROUPS);
+            sql.push(" WHERE g.tenant_id = ")
+                .bind(Value::Uuid(tenant.as_uuid()))
+                .push(" AND g.id IN ")
+                .push_ids(chunk.iter().map(|g| g.as_uuid()));
+            let Sql { text, values } = sql;
+            let rows: Vec<GroupRow> = read!(self, |pool| {
+                bind_values!(sqlx::query_as(&text), values)
+                    .fetch_all(pool)
+                    .await?
+            });
+            found.extend(into_groups(rows)?);
+        }
+        Ok(found)
+    }
+
     /// Up to `page.limit + 1` groups in id order after the cursor; only those
     /// `related` to a user or group when it is given.
     pub async fn list_groups(
@@ -72,61 +96,62 @@ impl Store {
         related: Option<GroupsRelated>,
         page: PageRequest,
     ) -> StoreResult<Vec<Group>> {
-        // The relation's table is read in its key order (tenant, the related id,
-        // the group's id): the page is found and ordered there, and only its groups
-        // are read by primary key.
+        // The page is found in the relation table's key (tenant, the related id,
+        // the group's id), and only its groups are read, by primary key.
         let mut sql = Sql::new(SELECT_GROUPS);
-        let key = match related {
-            None => "g.id".to_owned(),
-            Some(related) => {
-                use GroupsRelated::{Containing, OfUser, Within};
-                use Membership::{Direct, Effective};
-                let (table, fixed, key, other) = match related {
-                    OfUser(user, Direct) => ("memberships", "user_id", "group_id", user.as_uuid()),
-                    OfUser(user, Effective) => (
-                        "effective_memberships",
-                        "user_id",
-                        "group_id",
-                        user.as_uuid(),
-                    ),
-                    Within(group, Direct) => {
-                        ("group_members", "group_id", "member_id", group.as_uuid())
-                    }
-                    Within(group, Effective) => (
-                        "group_closure",
-                        "ancestor_id",
-                        "descendant_id",
-                        group.as_uuid(),
-                    ),
-                    Containing(group, Direct) => {
-                        ("group_members", "member_id", "group_id", group.as_uuid())
-                    }
-                    Containing(group, Effective) => (
-                        "group_closure",
-                        "descendant_id",
-                        "ancestor_id",
-                        group.as_uuid(),
-                    ),
-                };
-                sql.push(&format!(
-                    " JOIN {table} r ON r.tenant_id = g.tenant_id AND r.{key} = g.id \
-                     AND r.{fixed} = "
-                ))
-                .bind(Value::Uuid(other));
-                if table == "group_closure" {
-                    // The closure holds each group as its own ancestor: not listed.
-                    sql.push(&format!(" AND r.{key} <> r.{fixed}"));
-                }
-                format!("r.{key}")
-            }
-        };
         sql.push(" WHERE g.tenant_id = ")
             .bind(Value::Uuid(tenant.as_uuid()));
-        if let Some(after) = page.after {
-            sql.push(&format!(" AND {key} > "))
-                .bind(Value::Uuid(after.last_id()));
+        if let Some(related) = related {
+            use GroupsRelated::{Containing, OfUser, Within};
+            use Membership::{Direct, Effective};
+            let (table, fixed, key, other) = match related {
+                OfUser(user, Direct) => ("memberships", "user_id", "group_id", user.as_uuid()),
+                OfUser(user, Effective) => (
+                    "effective_memberships",
+                    "user_id",
+                    "group_id",
+                    user.as_uuid(),
+                ),
+                Within(group, Direct) => {
+                    ("group_members", "group_id", "member_id", group.as_uuid())
+                }
+                Within(group, Effective) => (
+                    "group_closure",
+                    "ancestor_id",
+                    "descendant_id",
+                    group.as_uuid(),
+                ),
+                Containing(group, Direct) => {
+                    ("group_members", "member_id", "group_id", group.as_uuid())
+                }
+                Containing(group, Effective) => (
+                    "group_closure",
+                    "descendant_id",
+                    "ancestor_id",
+                    group.as_uuid(),
+                ),
+            };
+            sql.push(&format!(
+                " AND g.id IN (SELECT r.{key} FROM {table} r WHERE r.tenant_id = "
+            ))
+            .bind(Value::Uuid(tenant.as_uuid()))
+            .push(&format!(" AND r.{fixed} = "))
+            .bind(Value::Uuid(other));
+            if table == "group_closure" {
+                // The closure holds each group as its own ancestor: not listed.
+                sql.push(&format!(" AND r.{key} <> r.{fixed}"));
+            }
+            if let Some(after) = page.after {
+                sql.push(&format!(" AND r.{key} > "))
+                    .bind(Value::Uuid(after.last_id()));
+            }
+            sql.push(&format!(" ORDER BY r.{key} LIMIT "))
+                .bind(Value::Int(i64::from(page.limit.get()) + 1))
+                .push(")");
+        } else if let Some(after) = page.after {
+            sql.push(" AND g.id > ").bind(Value::Uuid(after.last_id()));
         }
-        sql.push(&format!(" ORDER BY {key} LIMIT "))
+        sql.push(" ORDER BY g.id LIMIT ")
             .bind(Value::Int(i64::from(page.limit.get()) + 1));
         let Sql { text, values } = sql;
         let rows: Vec<GroupRow> = read!(self, |pool| {

@@ -3,48 +3,35 @@
 //! takes, and the batched changes themselves (multi-row statements, however many
 //! memberships change). Every statement starts at an index led by `tenant_id`.
 
-use sqlx::FromRow;
+use std::collections::{BTreeSet, HashMap};
+
 use uuid::Uuid;
 
 use crate::domain::{Group, GroupId, Member, TenantId, Timestamp, UserId};
 
-use super::groups::GroupRow;
 use super::hierarchy::{Direction, IDS_PER_STATEMENT};
 use super::sql::{Sql, Value, bind_values};
-use super::{Store, StoreError, StoreResult, Tx, read, write};
+use super::{Store, StoreResult, Tx, read, write};
 
 /// How many memberships one multi-row INSERT writes (two parameters each).
 const ROWS_PER_INSERT: usize = 500;
 
-/// The statement reading the groups of `users` at any depth: one search of
-/// `effective_memberships_by_user` per user joined to the groups' primary key, and
-/// whether each is direct, in user, then group id, order.
+/// The statement reading the groups of `users` at any depth, as (user, group,
+/// direct) ids: one search of `effective_memberships_by_user` per user, and for each
+/// row one probe of the memberships' primary key, in user, then group id, order.
+/// The groups themselves are read once each, by key.
 fn groups_of_users_query(tenant: TenantId, users: &[UserId]) -> Sql {
     let mut sql = Sql::new(
-        "SELECT e.user_id AS member_id, m.user_id IS NOT NULL AS direct, \
-         g.tenant_id, g.id, g.name, g.description, \
-         g.owner, g.federated_attribute_values, g.external_id, g.version, \
-         g.created_at, g.updated_at \
-         FROM effective_memberships e \
-         JOIN groups g ON g.tenant_id = e.tenant_id AND g.id = e.group_id \
-         LEFT JOIN memberships m ON m.tenant_id = e.tenant_id AND m.group_id = e.group_id \
-         AND m.user_id = e.user_id \
-         WHERE e.tenant_id = ",
+        "SELECT e.user_id, e.group_id, EXISTS (SELECT 1 FROM memberships m \
+         WHERE m.tenant_id = e.tenant_id AND m.group_id = e.group_id \
+         AND m.user_id = e.user_id) AS direct \
+         FROM effective_memberships e WHERE e.tenant_id = ",
     );
     sql.bind(Value::Uuid(tenant.as_uuid()))
         .push(" AND e.user_id IN ")
         .push_ids(users.iter().map(|u| u.as_uuid()))
         .push(" ORDER BY e.user_id, e.group_id");
     sql
-}
-
-/// One effective membership with its group's columns.
-#[derive(FromRow)]
-struct MemberGroupRow {
-    member_id: Uuid,
-    direct: bool,
-    #[sqlx(flatten)]
-    group: GroupRow,
 }
 
 /// A group a user is in, and whether the user is a member of it directly (or only
@@ -54,18 +41,6 @@ pub struct GroupOfUser {
     pub user: UserId,
     pub group: Group,
     pub direct: bool,
-}
-
-impl TryFrom<MemberGroupRow> for GroupOfUser {
-    type Error = StoreError;
-
-    fn try_from(row: MemberGroupRow) -> Result<Self, StoreError> {
-        Ok(GroupOfUser {
-            user: UserId::from_uuid(row.member_id),
-            group: Group::try_from(row.group)?,
-            direct: row.direct,
-        })
-    }
 }
 
 /// Splits (group, user) pairs into statements of one user and many groups (when
@@ -96,19 +71,37 @@ impl Store {
         tenant: TenantId,
         users: &[UserId],
     ) -> StoreResult<Vec<GroupOfUser>> {
-        let mut found = Vec::new();
+        let mut memberships: Vec<(Uuid, Uuid, bool)> = Vec::new();
         for chunk in users.chunks(IDS_PER_STATEMENT) {
             let Sql { text, values } = groups_of_users_query(tenant, chunk);
-            let rows: Vec<MemberGroupRow> = read!(self, |pool| {
+            let rows: Vec<(Uuid, Uuid, bool)> = read!(self, |pool| {
                 bind_values!(sqlx::query_as(&text), values)
                     .fetch_all(pool)
                     .await?
             });
-            for row in rows {
-                found.push(GroupOfUser::try_from(row)?);
-            }
+            memberships.extend(rows);
         }
-        Ok(found)
+        let ids: BTreeSet<GroupId> = memberships
+            .iter()
+            .map(|(_, group, _)| GroupId::from_uuid(*group))
+            .collect();
+        let ids: Vec<GroupId> = ids.into_iter().collect();
+        let groups: HashMap<GroupId, Group> = (self.groups_by_ids(tenant, &ids).await?)
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect();
+        Ok(memberships
+            .into_iter()
+            .filter_map(|(user, group, direct)| {
+                // A group deleted between the two reads is left out.
+                let group = groups.get(&GroupId::from_uuid(group))?.clone();
+                Some(GroupOfUser {
+                    user: UserId::from_uuid(user),
+                    group,
+                    direct,
+                })
+            })
+            .collect())
     }
 
     /// The direct members of `groups`, users and groups, as (group, member) pairs in
