@@ -24,8 +24,7 @@
 use std::time::{Duration, Instant};
 
 use roster::domain::{
-    Group, GroupId, GroupOwner, Hierarchy, LoginMetadata, Profile, Role, Status, TenantId,
-    Timestamp, User, UserId, ValueList, fold_case,
+    Group, GroupId, GroupOwner, Hierarchy, TenantId, Timestamp, User, UserId, ValueList, fold_case,
 };
 use roster::store::Store;
 use serde_json::{Value, json};
@@ -68,33 +67,6 @@ struct Seeded {
     levels: Vec<Vec<GroupId>>,
     users: Vec<UserId>,
     subgroup: GroupId,
-}
-
-fn user(tenant: TenantId, i: usize) -> User {
-    let now = Timestamp::now();
-    let mut user = User {
-        id: UserId::generate(),
-        tenant_id: tenant,
-        email: format!("user{i}@bench.example"),
-        user_name: None,
-        first_name: format!("First{i}"),
-        last_name: format!("Last{i}"),
-        profile: Profile::default(),
-        attributes: Default::default(),
-        role: Role::Member,
-        status: Status::Active,
-        external_id: None,
-        default_group_id: None,
-        has_password: false,
-        two_factor_enabled: false,
-        login: LoginMetadata::default(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let email = user.email.clone();
-    user.set_email(&email);
-    user
 }
 
 fn group(tenant: TenantId, name: String) -> Group {
@@ -338,7 +310,7 @@ async fn seed(database_url: &str, tenant: TenantId, users: usize, sizes: &[usize
     let mut ids = Vec::with_capacity(users);
     for start in (0..users).step_by(USERS_PER_TX) {
         let batch: Vec<User> = (start..(start + USERS_PER_TX).min(users))
-            .map(|i| user(tenant, i))
+            .map(|i| support::seed_user(tenant, i))
             .collect();
         raw.insert_users(&batch).await;
         ids.extend(batch.iter().map(|u| u.id));

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use roster::domain::{
-    GroupId, LoginMetadata, Profile, Role, Status, TenantId, Timestamp, User, UserId,
-};
+use roster::domain::{GroupId, Role, TenantId, Timestamp};
 use roster::store::Store;
 
 mod support;
@@ -31,38 +29,16 @@ async fn seed(database_url: &str, tenant: TenantId, group: GroupId, count: usize
     while made < count {
         let mut tx = store.begin().await.expect("begin");
         for i in made..(made + 5000).min(count) {
-            let now = Timestamp::now();
-            let mut user = User {
-                id: UserId::generate(),
-                tenant_id: tenant,
-                email: format!("user{i}@bench.example"),
-                user_name: None,
-                first_name: format!("First{i}"),
-                last_name: format!("Last{i}"),
-                profile: Profile::default(),
-                attributes: Default::default(),
-                role: Role::Member,
-                status: Status::Active,
-                external_id: None,
-                default_group_id: None,
-                has_password: false,
-                two_factor_enabled: false,
-                login: LoginMetadata::default(),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
             // The profile as a user of another face has it: its email, a work phone
             // and, for every fiftieth, the admin role.
-            let email = user.email.clone();
-            user.set_email(&email);
+            let mut user = support::seed_user(tenant, i);
             user.profile.set_work_phone(Some("+1 234 567 890".into()));
             if i % 50 == 0 {
                 user.set_role(Role::Admin);
             }
             tx.insert_user(&user, None).await.expect("insert");
             if i % 10 == 0 {
-                tx.add_memberships(tenant, &[(group, user.id)], now)
+                tx.add_memberships(tenant, &[(group, user.id)], Timestamp::now())
                     .await
                     .expect("member");
             }

@@ -4,6 +4,8 @@
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
+use roster::domain::{LoginMetadata, Profile, Role, Status, TenantId, Timestamp, User, UserId};
+
 /// `roster serve` (the release build) on a free loopback port, with `token` as its
 /// operator credential; killed when dropped.
 pub struct BenchServer {
@@ -66,4 +68,34 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The `i`th user of a seeded tenant, as a user of another face is stored: its
+/// email (`user{i}@bench.example`, also its one `emails` value) and names.
+#[allow(dead_code)]
+pub fn seed_user(tenant: TenantId, i: usize) -> User {
+    let now = Timestamp::now();
+    let mut user = User {
+        id: UserId::generate(),
+        tenant_id: tenant,
+        email: format!("user{i}@bench.example"),
+        user_name: None,
+        first_name: format!("First{i}"),
+        last_name: format!("Last{i}"),
+        profile: Profile::default(),
+        attributes: Default::default(),
+        role: Role::Member,
+        status: Status::Active,
+        external_id: None,
+        default_group_id: None,
+        has_password: false,
+        two_factor_enabled: false,
+        login: LoginMetadata::default(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let email = user.email.clone();
+    user.set_email(&email);
+    user
 }
