@@ -235,16 +235,6 @@ impl Raw {
         }
     }
 
-    /// PostgreSQL: `ANALYZE` of the tables written in plain SQL.
-    async fn analyze_users(&self) {
-        if let Raw::Postgres(pool) = self {
-            sqlx::query("ANALYZE users, user_values")
-                .execute(pool)
-                .await
-                .expect("analyze");
-        }
-    }
-
     async fn close(&self) {
         match self {
             Raw::Postgres(pool) => pool.close().await,
@@ -255,7 +245,7 @@ impl Raw {
 
 /// Writes the tenant straight into the database: the groups and their hierarchy in
 /// one transaction of the store's, then the users and their values in plain
-/// multi-row statements (PostgreSQL: then analyzed), then each user's one direct
+/// multi-row statements, then each user's one direct
 /// group (users in order fill the deepest groups in order) in the store's
 /// transactions of 5,000, then S with the first tenth of the users.
 async fn seed(database_url: &str, tenant: TenantId, users: usize, sizes: &[usize]) -> Seeded {
@@ -315,13 +305,6 @@ async fn seed(database_url: &str, tenant: TenantId, users: usize, sizes: &[usize
         raw.insert_users(&batch).await;
         ids.extend(batch.iter().map(|u| u.id));
     }
-    // PostgreSQL's autovacuum analyzes a table once a tenth of it has changed, so
-    // within a minute of such a load: before that, the store's statement counting a
-    // group's new members into effective_memberships expects ten users in the tenant
-    // and reads all of them for each group above (16 s for 10,000 users, growing
-    // with the square). Analyzing the users here is what autovacuum would have done.
-    // SQLite has no such upkeep, and needs none here.
-    raw.analyze_users().await;
     raw.close().await;
     let users_took = started.elapsed();
     let started = Instant::now();

@@ -33,8 +33,9 @@ pub(super) enum Direction {
 /// each group and user, how many of the user's direct groups come within the group
 /// (or go out of it).
 enum Counted<'a> {
-    /// The users joining or leaving these groups directly: each group above (and
-    /// including) each of the groups, once per group.
+    /// The users joining or leaving these groups directly (their memberships in the
+    /// table while counted): each group above (and including) each of the groups,
+    /// once per group.
     Direct {
         groups: &'a [GroupId],
         users: &'a [UserId],
@@ -51,16 +52,19 @@ enum Counted<'a> {
 fn push_counted(sql: &mut Sql, tenant: TenantId, counted: &Counted<'_>) {
     match counted {
         Counted::Direct { groups, users } => {
+            // Read through the memberships' primary key, on the direct memberships
+            // themselves (present: just added, or about to be ended).
             sql.push(
-                "SELECT c.ancestor_id AS group_id, u.id AS user_id, COUNT(*) AS n \
-                 FROM group_closure c JOIN users u ON u.tenant_id = c.tenant_id AND u.id IN ",
+                "SELECT c.ancestor_id AS group_id, m.user_id AS user_id, COUNT(*) AS n \
+                 FROM memberships m JOIN group_closure c ON c.tenant_id = m.tenant_id \
+                 AND c.descendant_id = m.group_id WHERE m.tenant_id = ",
             )
-            .push_ids(users.iter().map(|u| u.as_uuid()))
-            .push(" WHERE c.tenant_id = ")
             .bind(Value::Uuid(tenant.as_uuid()))
-            .push(" AND c.descendant_id IN ")
+            .push(" AND m.group_id IN ")
             .push_ids(groups.iter().map(|g| g.as_uuid()))
-            .push(" GROUP BY c.ancestor_id, u.id");
+            .push(" AND m.user_id IN ")
+            .push_ids(users.iter().map(|u| u.as_uuid()))
+            .push(" GROUP BY c.ancestor_id, m.user_id");
         }
         Counted::Within { groups, within } => {
             sql.push(
@@ -459,8 +463,8 @@ mod tests {
             [GroupId::generate()],
             [UserId::generate(), UserId::generate()],
         );
-        // The groups above the changed ones, from the closure's descendant index,
-        // and the users by primary key.
+        // The memberships by primary key, and the groups above them from the
+        // closure's descendant index.
         let direct = plan(
             &store,
             counted(Counted::Direct {

@@ -274,8 +274,10 @@ impl Tx {
         tenant: TenantId,
         memberships: &[(GroupId, UserId)],
     ) -> StoreResult<()> {
-        let mut removed = Vec::new();
         for (groups, users) in by_one_side(memberships) {
+            // Counted while they are still there: only those that are, are ended.
+            self.count_direct(tenant, Direction::Lose, &groups, &users)
+                .await?;
             let (fixed, value, other, ids): (&str, Uuid, &str, Vec<Uuid>) = match groups[..] {
                 [group] => ("group_id", group.as_uuid(), "user_id", {
                     users.iter().map(|u| u.as_uuid()).collect()
@@ -290,12 +292,11 @@ impl Tx {
                     .push(&format!(" AND {fixed} = "))
                     .bind(Value::Uuid(value))
                     .push(&format!(" AND {other} IN "))
-                    .push_ids(chunk.iter().copied())
-                    .push(" RETURNING group_id, user_id");
-                removed.extend(self.changed_pairs(sql).await?);
+                    .push_ids(chunk.iter().copied());
+                self.run(sql).await?;
             }
         }
-        self.count_pairs(tenant, Direction::Lose, &removed).await
+        Ok(())
     }
 
     /// The (group, user) pairs a statement `RETURNING group_id, user_id` changed.
