@@ -331,7 +331,8 @@ pub(super) async fn apply_member_change(
 impl Directory {
     /// Changes a group's fields and members in one transaction: every named user must
     /// exist in the tenant, or nothing changes. However many members change, the
-    /// statements are batched and the group's version rises once.
+    /// statements are batched and the group's version rises once. Answers whether
+    /// any member changed.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant, group_id = %group), err(level = "debug"))]
     pub async fn change_group(
         &self,
@@ -341,14 +342,13 @@ impl Directory {
         patch: GroupPatch,
         change: MemberChange,
         precondition: Precondition,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<bool> {
         self.authorize(caller, tenant, Access::Write).await?;
         let (patch, change, precondition) = (&patch, &change, &precondition);
         retry_contended(move || {
             self.try_change_group(caller, tenant, group, patch, change, precondition)
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Makes `member` a member group of `group`; adding it again changes nothing,
@@ -395,9 +395,10 @@ impl Directory {
         add: bool,
     ) -> ServiceResult<bool> {
         self.authorize(caller, tenant, Access::Write).await?;
+        // A member group named in the path that does not exist is not found.
         self.find_group(tenant, member).await?;
         let named = vec![Member::Group(member).into()];
-        let change = &match add {
+        let change = match add {
             true => MemberChange {
                 add: named,
                 ..MemberChange::default()
@@ -407,11 +408,8 @@ impl Directory {
                 ..MemberChange::default()
             },
         };
-        let (patch, precondition) = (&GroupPatch::default(), &Precondition::None);
-        retry_contended(move || {
-            self.try_change_group(caller, tenant, group, patch, change, precondition)
-        })
-        .await
+        let patch = GroupPatch::default();
+        (self.change_group(caller, tenant, group, patch, change, Precondition::None)).await
     }
 
     /// One try of [`Self::change_group`]'s transaction; answers whether any member

@@ -42,11 +42,15 @@ pub struct MemberOf {
 }
 
 impl UserWithGroups {
-    /// The groups the user is a direct member of: what the faces whose products know
-    /// no nesting show, so that what their clients read back and write is what they
-    /// wrote.
-    pub fn direct_groups(&self) -> impl Iterator<Item = &Group> {
-        self.groups.iter().filter(|g| g.direct).map(|g| &g.group)
+    /// The user and the groups it is a direct member of: what the faces whose
+    /// products know no nesting show, so that what their clients read back and
+    /// write is what they wrote.
+    pub fn into_direct(self) -> (User, Vec<Group>) {
+        let groups = (self.groups.into_iter())
+            .filter(|g| g.direct)
+            .map(|g| g.group)
+            .collect();
+        (self.user, groups)
     }
 }
 

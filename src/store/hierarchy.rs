@@ -215,18 +215,22 @@ impl Tx {
             }
             self.run(sql).await?;
         }
+        // One statement per group losing member groups (a deleted group's own
+        // members go in one), 1,000 members to a statement.
+        let mut removed: BTreeMap<GroupId, Vec<GroupId>> = BTreeMap::new();
         for (group, member) in &change.removed {
-            write!(self, |conn| {
-                sqlx::query(
-                    "DELETE FROM group_members \
-                     WHERE tenant_id = $1 AND group_id = $2 AND member_id = $3",
-                )
-                .bind(tenant.as_uuid())
-                .bind(group.as_uuid())
-                .bind(member.as_uuid())
-                .execute(conn)
-                .await?;
-            });
+            removed.entry(*group).or_default().push(*member);
+        }
+        for (group, members) in removed {
+            for members in members.chunks(IDS_PER_STATEMENT) {
+                let mut sql = Sql::new("DELETE FROM group_members WHERE tenant_id = ");
+                sql.bind(Value::Uuid(tenant.as_uuid()))
+                    .push(" AND group_id = ")
+                    .bind(Value::Uuid(group.as_uuid()))
+                    .push(" AND member_id IN ")
+                    .push_ids(members.iter().map(|m| m.as_uuid()));
+                self.run(sql).await?;
+            }
         }
         for (gained, groups) in by_set(&change.reach, |r| &r.gained) {
             let pairs: Vec<(GroupId, GroupId)> = (groups.iter())

@@ -59,13 +59,11 @@ struct AnodotUser {
 }
 
 impl From<UserWithGroups> for AnodotUser {
-    fn from(UserWithGroups { user, groups }: UserWithGroups) -> Self {
+    fn from(entry: UserWithGroups) -> Self {
         // Anodot has no nested groups: its clients write the groups they read back,
         // so a user shows its direct groups only (docs/compat.md).
-        let group_ids: Vec<_> = (groups.into_iter())
-            .filter(|g| g.direct)
-            .map(|g| g.group.id)
-            .collect();
+        let (user, groups) = entry.into_direct();
+        let group_ids: Vec<_> = groups.into_iter().map(|g| g.id).collect();
         let User {
             id,
             tenant_id,

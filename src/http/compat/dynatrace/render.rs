@@ -96,7 +96,8 @@ impl RestUserGroup {
 
 impl RestUserWithGroups {
     pub fn new(entry: UserWithGroups, account: &Tenant) -> Self {
-        let UserWithGroups { user, groups } = entry;
+        // Direct groups only, as Dynatrace has no nesting (docs/compat.md).
+        let (user, groups) = entry.into_direct();
         let login_updated_at = user.login_updated_at();
         Self {
             uid: user.id,
@@ -124,9 +125,9 @@ impl RestUserWithGroups {
             },
             created_at: user.created_at,
             updated_at: user.updated_at,
-            groups: (groups.into_iter())
-                .filter(|g| g.direct)
-                .map(|g| RestUserGroup::new(g.group, account))
+            groups: groups
+                .into_iter()
+                .map(|g| RestUserGroup::new(g, account))
                 .collect(),
         }
     }
@@ -169,16 +170,17 @@ pub struct UserGroupsDto {
 
 impl UserGroupsDto {
     pub fn new(entry: UserWithGroups, account: &Tenant) -> Self {
-        let UserWithGroups { user, groups } = entry;
+        // Direct groups only, as Dynatrace has no nesting (docs/compat.md).
+        let (user, groups) = entry.into_direct();
         Self {
             uid: user.id,
             email: user.email,
             name: user.first_name,
             surname: user.last_name,
             user_status: user_status(user.status),
-            groups: (groups.into_iter())
-                .filter(|g| g.direct)
-                .map(|g| RestUserGroup::new(g.group, account))
+            groups: groups
+                .into_iter()
+                .map(|g| RestUserGroup::new(g, account))
                 .collect(),
         }
     }
