@@ -18,6 +18,7 @@ const USER_KEY_PREFIX: &str = "ru_";
 const USER_TOKEN_PREFIX: &str = "rs_";
 const INVITATION_PREFIX: &str = "ri_";
 const OPERATOR_PREFIX: &str = "ro_";
+const SESSION_PREFIX: &str = "rc_";
 
 fn random_part() -> String {
     let mut bytes = [0u8; 32];
@@ -78,6 +79,22 @@ pub fn generate_invitation(tenant: TenantId) -> String {
 /// The tenant an invitation token names, and the token's hash.
 pub fn parse_invitation(token: &str) -> Option<(TenantId, Vec<u8>)> {
     scoped_tenant(token, INVITATION_PREFIX).map(|tenant| (tenant, sha256(token)))
+}
+
+/// A new console session secret: `rc_<tenant id, 32 hex>_<43 random characters>`;
+/// an operator's session names the nil UUID.
+pub fn generate_session_secret(tenant: Option<TenantId>) -> String {
+    let tenant = tenant.map_or(Uuid::nil(), |t| t.as_uuid());
+    format!("{SESSION_PREFIX}{}_{}", tenant.simple(), random_part())
+}
+
+/// The tenant a console session secret names (`None`: the operator's) and the
+/// secret's hash; `None` for what is not a session secret.
+pub fn parse_session_secret(secret: &str) -> Option<(Option<TenantId>, Vec<u8>)> {
+    scoped_tenant(secret, SESSION_PREFIX).map(|tenant| {
+        let tenant = (!tenant.as_uuid().is_nil()).then_some(tenant);
+        (tenant, sha256(secret))
+    })
 }
 
 /// A new operator secret: `ro_<43 random characters>`.

@@ -112,6 +112,11 @@ impl<'de> serde::Deserialize<'de> for TrustedProxies {
 #[derive(Debug, Clone, Copy)]
 struct ClientAddress(IpAddr);
 
+/// Whether a trusted proxy says the client reached it over TLS
+/// (`X-Forwarded-Proto: https`); from any other peer the header proves nothing.
+#[derive(Debug, Clone, Copy)]
+struct ForwardedOverTls(bool);
+
 /// Middleware that decides each request's client address once, for every face.
 pub async fn resolve_client_address(
     proxies: std::sync::Arc<TrustedProxies>,
@@ -120,7 +125,14 @@ pub async fn resolve_client_address(
 ) -> Response {
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
         let client = proxies.client_address(peer.ip(), request.headers());
+        let over_tls = proxies.trusts(peer.ip())
+            && request
+                .headers()
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
         request.extensions_mut().insert(ClientAddress(client));
+        request.extensions_mut().insert(ForwardedOverTls(over_tls));
     }
     next.run(request).await
 }
@@ -141,6 +153,15 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
         address,
         user_agent,
     }
+}
+
+/// Whether the client reached Roster over TLS: Roster itself serves plain HTTP, so
+/// only through a trusted proxy that says so.
+pub fn over_tls(parts: &Parts) -> bool {
+    parts
+        .extensions
+        .get::<ForwardedOverTls>()
+        .is_some_and(|ForwardedOverTls(tls)| *tls)
 }
 
 /// Authenticates `token` and builds the caller.

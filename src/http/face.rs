@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures_util::FutureExt;
 
-use super::{HttpLimits, compat, oauth, scim, v1};
+use super::{HttpLimits, compat, oauth, scim, ui, v1};
 
 /// The face a path belongs to, by its prefix. A path under no face's prefix is the
 /// native API's (its 404 is a problem document).
@@ -24,6 +24,8 @@ pub enum Face {
     SixEye,
     Tyk,
     OAuth,
+    /// The web console (`/ui`): answers in HTML.
+    Console,
 }
 
 /// Whether `path` is `prefix` or lies under it.
@@ -47,6 +49,8 @@ impl Face {
             Face::SixEye
         } else if under(path, "/oauth2") || under(path, "/sso/oauth2") {
             Face::OAuth
+        } else if under(path, "/ui") {
+            Face::Console
         } else {
             Face::Native
         }
@@ -62,6 +66,7 @@ impl Face {
             Face::SixEye => compat::sixeye::refuse(refusal),
             Face::Tyk => compat::tyk::refuse(refusal),
             Face::OAuth => oauth::refuse(refusal),
+            Face::Console => ui::refuse(refusal),
         }
     }
 }

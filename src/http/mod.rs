@@ -8,6 +8,7 @@ pub mod face;
 pub mod oauth;
 pub mod scim;
 pub mod server;
+pub mod ui;
 pub mod v1;
 
 use std::time::Duration;
@@ -82,6 +83,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(compat::router(limit))
         .merge(oauth::router(limit))
         .merge(scim::router(limit))
+        .merge(ui::router(limit))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -7,6 +7,7 @@ mod authn;
 mod credentials;
 mod groups;
 mod memberships;
+mod sessions;
 mod sign_in;
 mod tenants;
 mod two_factor;
@@ -25,6 +26,7 @@ pub use api_keys::CreatedApiKey;
 pub use authn::IssuedAccessToken;
 pub use groups::{DirectoryObject, GroupWithMembers, Listing};
 pub use memberships::{GroupsChange, MemberChange};
+pub use sessions::{ActiveSession, IssuedSession, SessionPolicy, SessionStart};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
 pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
@@ -38,6 +40,7 @@ pub enum Resource {
     Membership,
     ApiKey,
     Attribute,
+    Session,
 }
 
 impl fmt::Display for Resource {
@@ -49,6 +52,7 @@ impl fmt::Display for Resource {
             Resource::Membership => "membership",
             Resource::ApiKey => "API key",
             Resource::Attribute => "attribute",
+            Resource::Session => "session",
         })
     }
 }
@@ -289,6 +293,7 @@ pub struct Directory {
     passwords: PasswordHasher,
     password_policy: crate::domain::PasswordPolicy,
     pub(crate) sign_in: SignInPolicy,
+    sessions: sessions::SessionPolicy,
 }
 
 impl Directory {
@@ -298,6 +303,7 @@ impl Directory {
             passwords,
             password_policy: crate::domain::PasswordPolicy::default(),
             sign_in: SignInPolicy::default(),
+            sessions: sessions::SessionPolicy::default(),
         }
     }
 

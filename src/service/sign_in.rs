@@ -122,6 +122,29 @@ struct FailedSignIn<'a> {
     reason: &'static str,
 }
 
+/// What the first step of a sign-in established: the right password of a user who
+/// may sign in, and where its second factor stands.
+pub(super) struct CheckedSignIn {
+    pub(super) user: User,
+    pub(super) factor: FactorCheck,
+    /// The new hash of the password, when its stored one used older parameters.
+    rehash: Option<String>,
+    /// The account's failure counter for the client's address.
+    account_from_address: String,
+    address: Option<String>,
+}
+
+/// Where a sign-in's second factor stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FactorCheck {
+    /// The user has no second factor.
+    NotEnrolled,
+    /// Given with the password, and accepted.
+    Accepted(SecondFactor),
+    /// Enrolled but not given: the console asks for it next.
+    Pending,
+}
+
 impl Directory {
     /// Signs a user in. An unknown address, an address without a password and a
     /// wrong password all answer [`ServiceError::Unauthorized`], after the same work.
@@ -139,6 +162,42 @@ impl Directory {
         client: ClientInfo,
     ) -> ServiceResult<SignedIn> {
         let now = Timestamp::now();
+        let checked = self
+            .check_sign_in(tenant, email, password, second_factor, false, &client, now)
+            .await?;
+        let token = generate_user_token(tenant);
+        let expires_at = now.plus_seconds(self.sign_in.token_ttl_seconds);
+        let mut tx = self.store.begin().await?;
+        let user = self
+            .finish_sign_in(&mut tx, tenant, checked, &client, now)
+            .await?;
+        tx.insert_user_token(tenant, user.id, &sha256(&token), expires_at, now)
+            .await?;
+        tx.commit().await?;
+        let declared = self.store.list_attributes(tenant).await?;
+        Ok(SignedIn {
+            user,
+            declared,
+            token: SecretString::from(token),
+            expires_in_seconds: self.sign_in.token_ttl_seconds,
+            expires_at,
+        })
+    }
+
+    /// The checks of a sign-in's first step, each failure recorded as `login`
+    /// describes. With `defer_second_factor`, a user whose second factor is enrolled
+    /// but not given passes with [`FactorCheck::Pending`] instead of being refused.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn check_sign_in(
+        &self,
+        tenant: TenantId,
+        email: &str,
+        password: &str,
+        second_factor: Option<&str>,
+        defer_second_factor: bool,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> ServiceResult<CheckedSignIn> {
         if self.store.get_tenant(tenant).await?.is_none() {
             // Nothing to count failures against; spend the same time regardless.
             self.passwords.verify(password, None).await?;
@@ -184,7 +243,7 @@ impl Directory {
                 target,
                 reason: "invalid credentials",
             };
-            self.record_failed_sign_in(tenant, failure, &client, now)
+            self.record_failed_sign_in(tenant, failure, client, now)
                 .await?;
             return Err(ServiceError::Unauthorized);
         }
@@ -203,7 +262,7 @@ impl Directory {
                 tenant,
                 address.as_deref(),
                 user.id,
-                &client,
+                client,
                 details,
                 now,
             )
@@ -212,7 +271,7 @@ impl Directory {
         }
 
         let factor = match (user.two_factor_enabled, second_factor) {
-            (false, _) => None,
+            (false, _) => FactorCheck::NotEnrolled,
             (true, None) => {
                 let details =
                     json!({ "outcome": "incomplete", "reason": "two-factor code required" });
@@ -220,15 +279,18 @@ impl Directory {
                     tenant,
                     address.as_deref(),
                     user.id,
-                    &client,
+                    client,
                     details,
                     now,
                 )
                 .await?;
-                return Err(ServiceError::TwoFactorRequired);
+                if !defer_second_factor {
+                    return Err(ServiceError::TwoFactorRequired);
+                }
+                FactorCheck::Pending
             }
             (true, Some(code)) => match self.accept_second_factor(tenant, user.id, code).await? {
-                Some(factor) => Some(factor),
+                Some(factor) => FactorCheck::Accepted(factor),
                 None => {
                     let failure = FailedSignIn {
                         account: &account,
@@ -238,7 +300,7 @@ impl Directory {
                         target: user.id.to_string(),
                         reason: "invalid two-factor code",
                     };
-                    self.record_failed_sign_in(tenant, failure, &client, now)
+                    self.record_failed_sign_in(tenant, failure, client, now)
                         .await?;
                     return Err(ServiceError::TwoFactorRejected);
                 }
@@ -251,43 +313,110 @@ impl Directory {
         } else {
             None
         };
-        let token = generate_user_token(tenant);
-        let expires_at = now.plus_seconds(self.sign_in.token_ttl_seconds);
-        let mut tx = self.store.begin().await?;
-        self.count_attempt(&mut tx, tenant, address.as_deref(), now)
+        Ok(CheckedSignIn {
+            user,
+            factor,
+            rehash,
+            account_from_address,
+            address,
+        })
+    }
+
+    /// Records a finished sign-in in `tx` (the caller then issues its credential in
+    /// the same transaction): the attempt, this address's failures forgotten, the
+    /// login metadata, the password's new hash and the audit event.
+    pub(super) async fn finish_sign_in(
+        &self,
+        tx: &mut crate::store::Tx,
+        tenant: TenantId,
+        checked: CheckedSignIn,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> ServiceResult<User> {
+        self.count_attempt(tx, tenant, checked.address.as_deref(), now)
             .await?;
         // Only this address's failures are forgotten: the account-wide count runs out
         // with its window, so that its owner signing in gives a guesser no fresh tries.
-        tx.clear_failures(tenant, &account_from_address).await?;
+        tx.clear_failures(tenant, &checked.account_from_address)
+            .await?;
+        let user = checked.user;
         tx.record_successful_login(tenant, user.id, now).await?;
-        if let Some(hash) = &rehash {
+        if let Some(hash) = &checked.rehash {
             tx.replace_password_hash(tenant, user.id, hash).await?;
         }
-        tx.insert_user_token(tenant, user.id, &sha256(&token), expires_at, now)
-            .await?;
+        let factor = match checked.factor {
+            FactorCheck::Accepted(factor) => Some(factor.as_str()),
+            FactorCheck::NotEnrolled | FactorCheck::Pending => None,
+        };
         audit_as(
-            &mut tx,
+            tx,
             Actor::User(user.id),
-            &client,
+            client,
             tenant,
             Action::Login,
             (TargetKind::User, user.id.to_string()),
             json!({
                 "outcome": "success",
-                "rehashed": rehash.is_some(),
-                "secondFactor": factor.map(SecondFactor::as_str),
+                "rehashed": checked.rehash.is_some(),
+                "secondFactor": factor,
             }),
         )
         .await?;
-        tx.commit().await?;
-        let declared = self.store.list_attributes(tenant).await?;
-        Ok(SignedIn {
+        Ok(user)
+    }
+
+    /// Checks the second factor of a sign-in whose password was right: a wrong code
+    /// counts as a failed sign-in of the user's account, and a locked account is
+    /// refused before the code is looked at. Answers the checked sign-in, ready for
+    /// [`Directory::finish_sign_in`].
+    pub(super) async fn check_second_factor(
+        &self,
+        tenant: TenantId,
+        user: User,
+        code: &str,
+        client: &ClientInfo,
+        now: Timestamp,
+    ) -> ServiceResult<CheckedSignIn> {
+        let email_key = fold_case(&user.email);
+        let account = account_subject(&email_key);
+        let account_from_address = account_address_subject(&email_key, client.address.as_deref());
+        let address = client.address.as_deref().map(address_subject);
+        self.refuse_if_locked(tenant, &user.email, client).await?;
+        let Some(factor) = self.accept_second_factor(tenant, user.id, code).await? else {
+            let failure = FailedSignIn {
+                account: &account,
+                account_from_address: &account_from_address,
+                address: address.as_deref(),
+                user: Some(user.id),
+                target: user.id.to_string(),
+                reason: "invalid two-factor code",
+            };
+            self.record_failed_sign_in(tenant, failure, client, now)
+                .await?;
+            return Err(ServiceError::TwoFactorRejected);
+        };
+        Ok(CheckedSignIn {
             user,
-            declared,
-            token: SecretString::from(token),
-            expires_in_seconds: self.sign_in.token_ttl_seconds,
-            expires_at,
+            factor: FactorCheck::Accepted(factor),
+            rehash: None,
+            account_from_address,
+            address,
         })
+    }
+
+    /// Stores the password's new hash of a sign-in that stops before its second
+    /// factor, so that the step after it has nothing of the password left to do.
+    pub(super) async fn keep_rehash(
+        &self,
+        tx: &mut crate::store::Tx,
+        tenant: TenantId,
+        checked: &mut CheckedSignIn,
+    ) -> ServiceResult<()> {
+        if let Some(hash) = checked.rehash.take() {
+            tx.replace_password_hash(tenant, checked.user.id, &hash)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Records a failed sign-in in one transaction: the attempt from the client

@@ -20,6 +20,7 @@ mod memberships;
 mod operator;
 mod profile;
 mod query;
+mod sessions;
 mod sign_in;
 mod sql;
 mod tenants;
@@ -36,6 +37,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 pub use access_tokens::AccessTokenGrant;
 pub use audit::AuditFilter;
 pub use operator::OperatorCredentialSource;
+pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary, SessionUser};
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
 pub use two_factor::TotpEnrolment;
 
