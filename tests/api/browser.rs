@@ -120,6 +120,7 @@ fn spawn_chromedriver(port: u16) -> oneshot::Receiver<String> {
             let mut command = Command::new("chromedriver");
             command
                 .arg(format!("--port={port}"))
+                .env("TMPDIR", run_temp_dir())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
@@ -147,6 +148,34 @@ fn spawn_chromedriver(port: u16) -> oneshot::Receiver<String> {
         })
         .expect("a thread to keep chromedriver");
     exited_rx
+}
+
+/// A temporary folder for this run's chromedriver and Chromiums, which leave some of
+/// their files in it (an empty folder per Chromium, and the profile of a session still
+/// open when the binary exits). A run removes the folders of runs that have ended.
+fn run_temp_dir() -> PathBuf {
+    const PREFIX: &str = "roster-browser-";
+    let temp = std::env::temp_dir();
+    if let Ok(entries) = std::fs::read_dir(&temp) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+                continue;
+            };
+            if pid.parse().is_ok_and(|pid| pid > 0 && !process_runs(pid)) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = temp.join(format!("{PREFIX}{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}
+
+fn process_runs(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 async fn wait_until_ready(port: u16, exited: &mut oneshot::Receiver<String>) -> Result<(), String> {
