@@ -9,7 +9,7 @@
 //!
 //! ```ignore
 //! let Some(browser) = Browser::open().await else { return };
-//! browser.goto(&format!("{}/ui/sign-in", app.address)).await;
+//! browser.goto(&format!("http://{}/ui/sign-in", app.addr)).await;
 //! browser.fill("Email", "ada@example.com").await;
 //! browser.click_button("Sign in").await;
 //! browser.assert_accessible("sign-in").await;
