@@ -31,7 +31,8 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{OnceCell, oneshot};
+use tokio::sync::OnceCell;
+use tokio::sync::oneshot::{self, error::TryRecvError};
 
 /// The viewport every browser opens with.
 pub const DESKTOP: (u32, u32) = (1280, 900);
@@ -71,10 +72,11 @@ async fn start_driver() -> Option<Driver> {
     // chromedriver cannot be asked for port 0 and say which port it took, so take a
     // free port, let it go and hand it over; another process may grab it in between,
     // and then chromedriver exits at once and we try another.
+    let temp_dir = run_temp_dir();
     let mut failures = Vec::new();
     for _ in 0..5 {
         let port = free_port();
-        let mut exited = spawn_chromedriver(port);
+        let mut exited = spawn_chromedriver(port, temp_dir.clone());
         match wait_until_ready(port, &mut exited).await {
             Ok(()) => return Some(Driver { port }),
             Err(why) => failures.push(format!("port {port}: {why}")),
@@ -112,7 +114,7 @@ fn free_port() -> u16 {
 /// parent-death signal is tied to the thread that spawned the child, and it is what
 /// ends chromedriver when the test binary exits, however it exits (statics are never
 /// dropped, so no guard would). The receiver answers when chromedriver has exited.
-fn spawn_chromedriver(port: u16) -> oneshot::Receiver<String> {
+fn spawn_chromedriver(port: u16, temp_dir: PathBuf) -> oneshot::Receiver<String> {
     let (exited_tx, exited_rx) = oneshot::channel();
     std::thread::Builder::new()
         .name(format!("chromedriver-{port}"))
@@ -120,7 +122,7 @@ fn spawn_chromedriver(port: u16) -> oneshot::Receiver<String> {
             let mut command = Command::new("chromedriver");
             command
                 .arg(format!("--port={port}"))
-                .env("TMPDIR", run_temp_dir())
+                .env("TMPDIR", temp_dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
@@ -183,8 +185,10 @@ async fn wait_until_ready(port: u16, exited: &mut oneshot::Receiver<String>) -> 
     let status_url = format!("http://127.0.0.1:{port}/status");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(why) = exited.try_recv() {
-            return Err(why);
+        match exited.try_recv() {
+            Ok(why) => return Err(why),
+            Err(TryRecvError::Closed) => return Err("its keeper thread died".into()),
+            Err(TryRecvError::Empty) => {}
         }
         if let Ok(response) = http.get(&status_url).send().await {
             let ready = response
@@ -192,7 +196,7 @@ async fn wait_until_ready(port: u16, exited: &mut oneshot::Receiver<String>) -> 
                 .await
                 .is_ok_and(|body| body["value"]["ready"] == json!(true));
             // A chromedriver that lost the port to another one exits within moments.
-            if ready && exited.try_recv().is_err() {
+            if ready && matches!(exited.try_recv(), Err(TryRecvError::Empty)) {
                 return Ok(());
             }
         }
