@@ -222,7 +222,9 @@ pub struct BrowserCookie {
     pub value: String,
     pub http_only: bool,
     pub secure: bool,
-    /// `Some("Strict")`, `Some("Lax")`, `Some("None")`, or `None` when unset.
+    /// `Some("Strict")`, `Some("Lax")` or `Some("None")` as Chromium applies it: it
+    /// reports `Lax` for a cookie set without SameSite, so whether the server named it
+    /// is for the `Set-Cookie` header to show.
     pub same_site: Option<String>,
     pub path: Option<String>,
 }
