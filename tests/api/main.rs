@@ -5,6 +5,7 @@
 mod api_keys;
 mod attributes;
 mod audit;
+mod browser;
 mod cli;
 mod compat;
 mod compat_anodot;
