@@ -43,6 +43,7 @@ impl Application {
         let passwords = PasswordHasher::new(settings.password)?;
         let directory = Directory::new(store.clone(), passwords)
             .with_sign_in_policy(settings.sign_in)
+            .with_session_policy(settings.sessions)
             .with_password_policy(settings.password_policy);
         let listener = TcpListener::bind(&settings.listen)
             .await

@@ -21,7 +21,7 @@ use crate::domain::PasswordPolicy;
 use crate::http::HttpLimits;
 use crate::http::credentials::TrustedProxies;
 use crate::http::server::ConnectionLimits;
-use crate::service::SignInPolicy;
+use crate::service::{SessionPolicy, SignInPolicy};
 use crate::store::StoreOptions;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -224,6 +224,16 @@ pub struct ServeConfig {
         default_value_t = SignInPolicy::default().token_ttl_seconds)]
     pub token_ttl_secs: i64,
 
+    /// A web console session unused this long ends, in seconds
+    #[arg(long, env = "ROSTER_SESSION_IDLE_SECS", value_name = "SECONDS",
+        default_value_t = SessionPolicy::default().idle_seconds)]
+    pub session_idle_secs: i64,
+
+    /// A web console session ends this long after sign-in however busy, in seconds
+    #[arg(long, env = "ROSTER_SESSION_ABSOLUTE_SECS", value_name = "SECONDS",
+        default_value_t = SessionPolicy::default().absolute_seconds)]
+    pub session_absolute_secs: i64,
+
     /// Failed sign-ins of one account from one client address, within the window, that
     /// lock it for that address
     #[arg(long, env = "ROSTER_LOCKOUT_MAX_FAILURES", value_name = "N",
@@ -269,6 +279,7 @@ pub struct ServeSettings {
     pub password: PasswordParams,
     pub password_policy: PasswordPolicy,
     pub sign_in: SignInPolicy,
+    pub sessions: SessionPolicy,
 }
 
 impl Default for ServeSettings {
@@ -282,6 +293,7 @@ impl Default for ServeSettings {
             password: PasswordParams::default(),
             password_policy: PasswordPolicy::default(),
             sign_in: SignInPolicy::default(),
+            sessions: SessionPolicy::default(),
         }
     }
 }
@@ -332,6 +344,10 @@ impl ServeSettings {
                 max_attempts_per_address: serve.login_max_attempts_per_address,
                 address_window_seconds: window,
                 token_ttl_seconds: serve.token_ttl_secs,
+            },
+            sessions: SessionPolicy {
+                idle_seconds: serve.session_idle_secs,
+                absolute_seconds: serve.session_absolute_secs,
             },
             password_policy,
         })

@@ -14,6 +14,7 @@ mod compat_sixeye;
 mod compat_tyk;
 mod concurrency;
 mod connections;
+mod console;
 mod durability;
 mod faces;
 mod groups;
