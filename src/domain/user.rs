@@ -77,6 +77,8 @@ pub struct LoginMetadata {
     pub last_failed_login_at: Option<Timestamp>,
     pub last_action_at: Option<Timestamp>,
     pub password_changed_at: Option<Timestamp>,
+    /// When the user's last password-reset mail went out.
+    pub password_reset_sent_at: Option<Timestamp>,
 }
 
 /// A stored user as every face reads it. The password hash is not part of it: it never
