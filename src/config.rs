@@ -306,7 +306,12 @@ pub struct ServeConfig {
     /// SMTP server that sends invitations and password resets: smtp://[USER:PASS@]HOST[:PORT],
     /// with ?tls=required for STARTTLS, or smtps://… for TLS from the start; none by
     /// default, and then no mail is sent (links are answered to administrators instead)
-    #[arg(long, env = "ROSTER_SMTP_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ROSTER_SMTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub smtp_url: Option<SmtpUrl>,
 
     /// Sender of the mail: an address, with or without a name

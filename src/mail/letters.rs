@@ -190,7 +190,10 @@ mod tests {
         });
         assert!(sent.html.contains("A &amp; B &lt;script&gt;"));
         assert!(sent.html.contains("&lt;b&gt;Eve&lt;/b&gt;"));
-        assert!(sent.html.contains("href=\"https://x.example/?a=1&amp;token=ri_x\""));
+        assert!(
+            sent.html
+                .contains("href=\"https://x.example/?a=1&amp;token=ri_x\"")
+        );
         assert!(!sent.html.contains("<script>"));
         assert!(sent.text.contains("A & B <script>"));
     }

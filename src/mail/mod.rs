@@ -118,7 +118,8 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// A mailer for the SMTP server at `url` (lettre's form: `smtp://host:port`,
     /// `smtp://user:pass@host:587?tls=required` for STARTTLS, `smtps://…` for TLS
-    /// from the start). Connects only when the first message is sent.
+    /// from the start). Connects only when the first message is sent. Called within
+    /// the tokio runtime: the connection pool runs a task of its own.
     pub fn new(url: &SmtpUrl, from: Mailbox) -> anyhow::Result<Self> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
             .map_err(|error| anyhow::anyhow!("invalid SMTP URL {url}: {error}"))?
@@ -185,14 +186,18 @@ mod tests {
 
     #[test]
     fn senders_parse_with_or_without_a_name() {
-        assert_eq!(parse_sender(DEFAULT_FROM).unwrap().email.to_string(), "roster@localhost");
+        assert_eq!(
+            parse_sender(DEFAULT_FROM).unwrap().email.to_string(),
+            "roster@localhost"
+        );
         assert!(parse_sender("ops@example.com").is_ok());
         assert!(parse_sender("not an address").is_err());
         assert_eq!(parse_sender(DEFAULT_FROM).unwrap(), default_sender());
     }
 
-    #[test]
-    fn a_mailer_takes_lettres_url_forms_and_hides_the_password() {
+    // The connection pool runs a task: a mailer is made and dropped in a runtime.
+    #[tokio::test]
+    async fn a_mailer_takes_lettres_url_forms_and_hides_the_password() {
         let from = parse_sender(DEFAULT_FROM).unwrap();
         for url in [
             "smtp://127.0.0.1:2525",

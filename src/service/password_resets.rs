@@ -17,17 +17,15 @@ use uuid::Uuid;
 
 use crate::auth::{Caller, generate_password_reset, parse_password_reset, sha256};
 use crate::domain::{
-    Action, Actor, ClientInfo, Email, NewPassword, Status, TargetKind, Tenant, TenantId,
-    Timestamp, User, UserId, fold_case,
+    Action, Actor, ClientInfo, Email, NewPassword, Status, TargetKind, Tenant, TenantId, Timestamp,
+    User, UserId, fold_case,
 };
 use crate::mail::letters::{self, LinkLetter};
 use crate::mail::{Letter, Mailer};
 use crate::store::ThrottleRule;
 
 use super::sign_in::{INVITATION_TTL_SECONDS, clear_account_lockout, retry_after};
-use super::{
-    Access, Directory, Resource, ServiceError, ServiceResult, applied, audit, audit_as,
-};
+use super::{Access, Directory, Resource, ServiceError, ServiceResult, applied, audit, audit_as};
 
 /// How long a password-reset token stays valid.
 pub const PASSWORD_RESET_TTL_SECONDS: i64 = 60 * 60;
@@ -179,7 +177,8 @@ impl Directory {
             let mailer = mailer.clone();
             let user = user.clone();
             let url = self.public_url.link(&reset_path(tenant), &token);
-            let span = tracing::info_span!("password_reset_mail", tenant_id = %tenant, user_id = %user.id);
+            let span =
+                tracing::info_span!("password_reset_mail", tenant_id = %tenant, user_id = %user.id);
             // After the answer: the requester learns nothing from how long it takes,
             // and a failure is only logged (telling it would tell who exists).
             tokio::spawn(

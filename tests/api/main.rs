@@ -18,6 +18,7 @@ mod faces;
 mod groups;
 mod helpers;
 mod isolation;
+mod mail;
 mod nesting;
 mod oauth;
 mod openapi;
