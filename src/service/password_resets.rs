@@ -87,7 +87,8 @@ enum LinkKind {
 
 impl Directory {
     /// Anyone: asks for a reset link for `email`. The same answer and the same work
-    /// whether or not the address is a user's: the request is counted and audited,
+    /// whether or not the address is a user's (what is not an email at all is
+    /// answered alike, with nothing counted): the request is counted and audited,
     /// and a token is written only for an active user (the same statement runs, and
     /// changes nothing, for anyone else); the mail goes out after the answer. Nothing
     /// is sent when mail is not configured or the user is not active. Throttled per
@@ -102,7 +103,11 @@ impl Directory {
     ) -> ServiceResult<()> {
         let now = Timestamp::now();
         let email = email.trim();
-        Email::parse(email).map_err(|invalid| ServiceError::invalid("email", invalid.reason))?;
+        // What cannot be an email names no user (and a NUL byte, which PostgreSQL
+        // refuses in text, must not reach the store): answered alike, as sign-in does.
+        if Email::parse(email).is_err() {
+            return Ok(());
+        }
         let Some(tenant_row) = self.store.get_tenant(tenant).await? else {
             // No counters to keep for a tenant that does not exist; nothing to send.
             return Ok(());

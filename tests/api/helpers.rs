@@ -514,6 +514,8 @@ pub struct ReceivedMail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// `user:password` of the session's AUTH PLAIN, if it authenticated.
+    pub auth: Option<String>,
 }
 
 impl ReceivedMail {
@@ -684,8 +686,8 @@ fn decode_words(value: &str) -> String {
 }
 
 /// An SMTP server for the tests on 127.0.0.1, port 0: it speaks enough SMTP for
-/// lettre (greeting, EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps each
-/// message it takes. A refusing sink answers every RCPT with 550.
+/// lettre (greeting, EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and
+/// keeps each message it takes. A refusing sink answers every RCPT with 550.
 pub struct SmtpSink {
     pub addr: SocketAddr,
     received: tokio::sync::watch::Receiver<Vec<ReceivedMail>>,
@@ -772,6 +774,7 @@ async fn smtp_session(
     write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
     let mut from = String::new();
     let mut to = Vec::new();
+    let mut auth = None;
     let mut line = String::new();
     loop {
         line.clear();
@@ -785,7 +788,21 @@ async fn smtp_session(
             .unwrap_or("")
             .to_ascii_uppercase();
         let reply: &[u8] = match verb.as_str() {
-            "EHLO" => b"250-sink.test\r\n250 8BITMIME\r\n",
+            "EHLO" => b"250-sink.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n",
+            "AUTH" => {
+                let mut words = command.split_whitespace().skip(2);
+                let response = match words.next() {
+                    Some(response) => response.to_owned(),
+                    None => {
+                        write.write_all(b"334 \r\n").await?;
+                        line.clear();
+                        lines.read_line(&mut line).await?;
+                        line.trim().to_owned()
+                    }
+                };
+                auth = plain_credentials(&response);
+                b"235 2.7.0 authenticated\r\n"
+            }
             "HELO" => b"250 sink.test\r\n",
             "MAIL" => {
                 from = angle_address(&command);
@@ -814,6 +831,7 @@ async fn smtp_session(
                     from: std::mem::take(&mut from),
                     to: std::mem::take(&mut to),
                     data,
+                    auth: auth.clone(),
                 };
                 sender.send_modify(|messages| messages.push(mail));
                 b"250 2.0.0 queued\r\n"
@@ -832,6 +850,17 @@ async fn smtp_session(
         };
         write.write_all(reply).await?;
     }
+}
+
+/// `user:password` of an AUTH PLAIN response (base64 of `\0user\0password`).
+fn plain_credentials(response: &str) -> Option<String> {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(response)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let mut parts = text.split('\0').skip(1);
+    Some(format!("{}:{}", parts.next()?, parts.next()?))
 }
 
 /// The address between `<` and `>` of a MAIL or RCPT command.

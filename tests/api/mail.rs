@@ -4,7 +4,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{SmtpSink, TestApp, TestTenant, expect_json, expect_problem};
+use crate::helpers::{
+    ServerProcess, SmtpSink, TestApp, TestDatabase, TestTenant, expect_json, expect_problem,
+};
 use crate::sign_in::{PASSWORD, login};
 
 const NEW_PASSWORD: &str = "a brand new passphrase for the directory";
@@ -259,7 +261,14 @@ async fn an_unknown_email_gets_the_same_answer_and_no_mail() {
         "{mails:?}"
     );
 
-    expect_problem(request_reset(&app, &t.id, "not an address").await, 400).await;
+    for not_an_email in [
+        "not an address",
+        "a\u{0}b@acme.com",
+        &format!("{}@acme.com", "x".repeat(65)),
+    ] {
+        let answer = request_reset(&app, &t.id, not_an_email).await;
+        assert_eq!(answer.status(), 202, "{not_an_email:?}");
+    }
     let elsewhere = request_reset(&app, &uuid::Uuid::new_v4().to_string(), "known@acme.com").await;
     assert_eq!(
         elsewhere.status(),
@@ -734,4 +743,117 @@ async fn resets_are_audited_without_their_tokens() {
     assert_eq!(requests[1]["target"]["id"], "stranger@acme.com");
     let text = log.to_string();
     assert!(!text.contains("rp_") && !text.contains(&token), "{text}");
+}
+
+#[tokio::test]
+async fn neither_the_smtp_password_nor_a_link_reaches_the_log() {
+    let sink = SmtpSink::start().await;
+    let refusing = SmtpSink::refusing().await;
+    let smtp_password = "smtp-pass-never-logged-0815";
+    let bootstrap = "bootstrap-secret-for-the-mail-log-test";
+    let database = TestDatabase::create().await;
+    let server = ServerProcess::start(
+        &database.url(),
+        &[
+            ("ROSTER_BOOTSTRAP_TOKEN", bootstrap),
+            ("ROSTER_LOG_LEVEL", "trace"),
+            (
+                "ROSTER_SMTP_URL",
+                &format!("smtp://mailer:{smtp_password}@{}", sink.addr),
+            ),
+            ("ROSTER_SMTP_FROM", "Directory <directory@acme.example>"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let tenant = expect_json(
+        client
+            .post(server.url("/v1/tenants"))
+            .bearer_auth(bootstrap)
+            .json(&json!({"name": "Logged"}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let tid = tenant["id"].as_str().unwrap();
+    let user = expect_json(
+        client
+            .post(server.url(&format!("/v1/tenants/{tid}/users")))
+            .bearer_auth(bootstrap)
+            .json(&json!({"email": "log@acme.com", "firstName": "L", "lastName": "G", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    let asked = client
+        .post(server.url(&format!("/v1/tenants/{tid}/auth/password-reset")))
+        .json(&json!({"email": "log@acme.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+    let sent = client
+        .post(server.url(&format!(
+            "/v1/tenants/{tid}/users/{}/password-reset",
+            user["id"].as_str().unwrap()
+        )))
+        .bearer_auth(bootstrap)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    let mails = sink.wait_for(2).await;
+    for mail in &mails {
+        assert_eq!(mail.from, "directory@acme.example");
+        assert_eq!(
+            mail.auth.as_deref(),
+            Some(&*format!("mailer:{smtp_password}"))
+        );
+    }
+    let used = client
+        .post(server.url(&format!("/v1/tenants/{tid}/auth/reset-password")))
+        .json(&json!({"token": mails[1].token(), "password": NEW_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(used.status(), 204);
+
+    let log = server.stderr();
+    assert!(log.contains("password-reset"), "requests are logged: {log}");
+    for mail in &mails {
+        assert!(!log.contains(&mail.token()), "a token leaked into the log");
+    }
+    for secret in [smtp_password, "rp_", NEW_PASSWORD, PASSWORD] {
+        assert!(!log.contains(secret), "{secret} leaked into the log");
+    }
+    drop(server);
+
+    // A refused send is logged with its cause, and still without the link.
+    let server = ServerProcess::start(
+        &database.url(),
+        &[
+            ("ROSTER_BOOTSTRAP_TOKEN", bootstrap),
+            ("ROSTER_LOG_LEVEL", "trace"),
+            ("ROSTER_SMTP_URL", &refusing.url()),
+        ],
+    );
+    let refused = client
+        .post(server.url(&format!(
+            "/v1/tenants/{tid}/users/{}/password-reset",
+            user["id"].as_str().unwrap()
+        )))
+        .bearer_auth(bootstrap)
+        .send()
+        .await
+        .unwrap();
+    expect_problem(refused, 502).await;
+    let log = server.stderr();
+    assert!(
+        log.contains("a mail was not sent") && log.contains("550"),
+        "the failure and the server's answer are logged: {log}"
+    );
+    assert!(!log.contains("rp_"), "a token leaked into the log");
 }

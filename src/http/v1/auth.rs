@@ -372,9 +372,9 @@ pub struct PasswordResetRequestBody {
 
 /// Ask for a password-reset link by mail (no credential needed).
 ///
-/// Always 202, whether or not the address is a user's: an active user of the tenant
-/// is mailed a one-time link, valid for an hour, when mail is configured; nobody
-/// else is sent anything. Requests are counted per address asked for (423 when too
+/// Always 202, whether or not the address is a user's (or an email at all): an
+/// active user of the tenant is mailed a one-time link, valid for an hour, when mail
+/// is configured; nobody else is sent anything. Requests are counted per address asked for (423 when too
 /// many, as a locked account is) and per client address (429), with Retry-After.
 #[utoipa::path(
     post, path = "/v1/tenants/{tenantId}/auth/password-reset", tag = "auth", operation_id = "requestPasswordReset", security(()),
