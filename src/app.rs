@@ -11,6 +11,7 @@ use crate::auth::PasswordHasher;
 use crate::config::ServeSettings;
 use crate::http::server::{ConnectionLimits, serve};
 use crate::http::{AppState, router};
+use crate::mail::{Mailer, PublicUrl};
 use crate::service::Directory;
 use crate::store::Store;
 
@@ -41,13 +42,34 @@ impl Application {
             .await
             .context("cannot migrate the database")?;
         let passwords = PasswordHasher::new(settings.password)?;
-        let directory = Directory::new(store.clone(), passwords)
-            .with_sign_in_policy(settings.sign_in)
-            .with_session_policy(settings.sessions)
-            .with_password_policy(settings.password_policy);
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        // Bound first, so that links default to the address actually bound (port 0
+        // becomes a real port).
+        let public_url = match &settings.mail.public_url {
+            Some(url) => url.clone(),
+            None => PublicUrl::of_listener(
+                listener
+                    .local_addr()
+                    .context("cannot read the address listened on")?,
+            ),
+        };
+        let mut directory = Directory::new(store.clone(), passwords)
+            .with_sign_in_policy(settings.sign_in)
+            .with_session_policy(settings.sessions)
+            .with_password_policy(settings.password_policy)
+            .with_public_url(public_url.clone());
+        if let Some(smtp_url) = &settings.mail.smtp_url {
+            if settings.mail.public_url.is_none() {
+                tracing::warn!(
+                    %public_url,
+                    "links in mail start with the address listened on; set --public-url to \
+                     the address users reach the server by"
+                );
+            }
+            directory = directory.with_mailer(Mailer::new(smtp_url, settings.mail.from.clone())?);
+        }
         let generated_operator_token = directory
             .ensure_operator_credential(bootstrap_token)
             .await

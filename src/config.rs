@@ -21,6 +21,7 @@ use crate::domain::PasswordPolicy;
 use crate::http::HttpLimits;
 use crate::http::credentials::TrustedProxies;
 use crate::http::server::ConnectionLimits;
+use crate::mail::PublicUrl;
 use crate::service::{SessionPolicy, SignInPolicy};
 use crate::store::StoreOptions;
 
@@ -54,23 +55,28 @@ impl DatabaseUrl {
 
     /// The URL with any password replaced by `***`.
     pub fn redacted(&self) -> String {
-        let Some((scheme, rest)) = self.0.split_once("://") else {
-            return self.0.clone();
-        };
-        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
-        match authority.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                let masked = if userinfo.contains(':') {
-                    format!("{user}:***")
-                } else {
-                    user.to_owned()
-                };
-                let slash = if rest.contains('/') { "/" } else { "" };
-                format!("{scheme}://{masked}@{host}{slash}{path}")
-            }
-            None => self.0.clone(),
+        redact_password(&self.0)
+    }
+}
+
+/// `url` with the password of its user information, if any, replaced by `***`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            let slash = if rest.contains('/') { "/" } else { "" };
+            format!("{scheme}://{masked}@{host}{slash}{path}")
         }
+        None => url.to_owned(),
     }
 }
 
@@ -89,6 +95,46 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// An SMTP server's URL (lettre's form); `Debug` and `Display` hide its password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_password(&self.0)
+    }
+}
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(url))
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SmtpUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
@@ -266,6 +312,47 @@ pub struct ServeConfig {
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_name = "LIST", default_value = "",
         hide_default_value = true, value_parser = TrustedProxies::parse)]
     pub trusted_proxies: TrustedProxies,
+
+    /// SMTP server that sends invitations and password resets: smtp://[USER:PASS@]HOST[:PORT],
+    /// with ?tls=required for STARTTLS, or smtps://… for TLS from the start; none by
+    /// default, and then no mail is sent (links are answered to administrators instead)
+    #[arg(
+        long,
+        env = "ROSTER_SMTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// Sender of the mail: an address, with or without a name
+    #[arg(long, env = "ROSTER_SMTP_FROM", value_name = "ADDRESS",
+        default_value = crate::mail::DEFAULT_FROM)]
+    pub smtp_from: String,
+
+    /// Base URL that links in mail start with, as users reach the server
+    /// (https://roster.example.com) [default: http:// and the address the server listens on]
+    #[arg(long, env = "ROSTER_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+/// Where mail goes, who sends it and where its links lead.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `None`: no mail is sent.
+    pub smtp_url: Option<SmtpUrl>,
+    pub from: lettre::message::Mailbox,
+    /// `None`: `http://` and the address the server bound.
+    pub public_url: Option<PublicUrl>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: crate::mail::default_sender(),
+            public_url: None,
+        }
+    }
 }
 
 /// Everything `roster serve` runs with, grouped by the part of Roster that uses it.
@@ -280,6 +367,7 @@ pub struct ServeSettings {
     pub password_policy: PasswordPolicy,
     pub sign_in: SignInPolicy,
     pub sessions: SessionPolicy,
+    pub mail: MailSettings,
 }
 
 impl Default for ServeSettings {
@@ -294,6 +382,7 @@ impl Default for ServeSettings {
             password_policy: PasswordPolicy::default(),
             sign_in: SignInPolicy::default(),
             sessions: SessionPolicy::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -307,6 +396,18 @@ impl ServeSettings {
         let password_policy =
             PasswordPolicy::new(serve.password_min_chars, serve.password_min_strength)
                 .map_err(|reason| anyhow::anyhow!("password_min_chars/strength: {reason}"))?;
+        let mail = MailSettings {
+            smtp_url: serve.smtp_url.filter(|url| !url.expose().trim().is_empty()),
+            from: crate::mail::parse_sender(&serve.smtp_from)
+                .map_err(|error| anyhow::anyhow!("smtp_from: {error}"))?,
+            public_url: serve
+                .public_url
+                .as_deref()
+                .filter(|url| !url.trim().is_empty())
+                .map(PublicUrl::parse)
+                .transpose()
+                .map_err(|error| anyhow::anyhow!("public_url: {error}"))?,
+        };
         Ok(Self {
             listen: serve.listen,
             database_url: global.database_url.clone(),
@@ -350,6 +451,7 @@ impl ServeSettings {
                 absolute_seconds: serve.session_absolute_secs,
             },
             password_policy,
+            mail,
         })
     }
 }
@@ -423,6 +525,17 @@ mod tests {
         assert_eq!(
             DatabaseUrl::new("postgres://postgres@127.0.0.1/test").redacted(),
             "postgres://postgres@127.0.0.1/test"
+        );
+    }
+
+    #[test]
+    fn smtp_urls_hide_their_password() {
+        let url = SmtpUrl::new("smtps://mailer:p4ss@smtp.example:465");
+        assert_eq!(url.to_string(), "smtps://mailer:***@smtp.example:465");
+        assert!(!format!("{url:?}").contains("p4ss"));
+        assert_eq!(
+            SmtpUrl::new("smtp://127.0.0.1:2525?tls=required").redacted(),
+            "smtp://127.0.0.1:2525?tls=required"
         );
     }
 }

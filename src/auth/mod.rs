@@ -7,8 +7,9 @@ mod totp;
 pub use password::{PasswordError, PasswordHasher, PasswordParams, Verification};
 pub use secret::{
     PresentedToken, generate_access_token, generate_api_key_secret, generate_invitation,
-    generate_operator_secret, generate_session_secret, generate_user_access_key,
-    generate_user_token, parse_invitation, parse_session_secret, sha256,
+    generate_operator_secret, generate_password_reset, generate_session_secret,
+    generate_user_access_key, generate_user_token, parse_invitation, parse_password_reset,
+    parse_session_secret, sha256,
 };
 pub use totp::{
     RECOVERY_CODE_COUNT, TOTP_ALGORITHM, TOTP_DIGITS, TOTP_STEP_SECONDS, TotpSecret,

@@ -17,6 +17,7 @@ const ACCESS_TOKEN_PREFIX: &str = "rt_";
 const USER_KEY_PREFIX: &str = "ru_";
 const USER_TOKEN_PREFIX: &str = "rs_";
 const INVITATION_PREFIX: &str = "ri_";
+const PASSWORD_RESET_PREFIX: &str = "rp_";
 const OPERATOR_PREFIX: &str = "ro_";
 const SESSION_PREFIX: &str = "rc_";
 
@@ -95,6 +96,20 @@ pub fn parse_session_secret(secret: &str) -> Option<(Option<TenantId>, Vec<u8>)>
         let tenant = (!tenant.as_uuid().is_nil()).then_some(tenant);
         (tenant, sha256(secret))
     })
+}
+
+/// A new password-reset token: `rp_<tenant id, 32 hex>_<43 random characters>`.
+pub fn generate_password_reset(tenant: TenantId) -> String {
+    format!(
+        "{PASSWORD_RESET_PREFIX}{}_{}",
+        tenant.as_uuid().simple(),
+        random_part()
+    )
+}
+
+/// The tenant a password-reset token names, and the token's hash.
+pub fn parse_password_reset(token: &str) -> Option<(TenantId, Vec<u8>)> {
+    scoped_tenant(token, PASSWORD_RESET_PREFIX).map(|tenant| (tenant, sha256(token)))
 }
 
 /// A new operator secret: `ro_<43 random characters>`.
@@ -179,6 +194,20 @@ mod tests {
         assert!(matches!(
             PresentedToken::parse(&key),
             PresentedToken::UserAccessKey { tenant: t, .. } if t == tenant
+        ));
+    }
+
+    #[test]
+    fn password_reset_tokens_name_their_tenant_and_are_no_invitations() {
+        let tenant = TenantId::generate();
+        let token = generate_password_reset(tenant);
+        assert_eq!(token.len(), 3 + 32 + 1 + 43);
+        assert_eq!(parse_password_reset(&token), Some((tenant, sha256(&token))));
+        assert_eq!(parse_invitation(&token), None);
+        assert_eq!(parse_password_reset(&generate_invitation(tenant)), None);
+        assert!(matches!(
+            PresentedToken::parse(&token),
+            PresentedToken::Other { .. }
         ));
     }
 

@@ -77,6 +77,8 @@ pub struct LoginMetadata {
     pub last_failed_login_at: Option<Timestamp>,
     pub last_action_at: Option<Timestamp>,
     pub password_changed_at: Option<Timestamp>,
+    /// When the user's last password-reset mail went out.
+    pub password_reset_sent_at: Option<Timestamp>,
 }
 
 /// A stored user as every face reads it. The password hash is not part of it: it never
@@ -112,13 +114,15 @@ pub struct User {
 
 impl User {
     /// When the user's login metadata last changed: the latest of its record's
-    /// `updated_at` and the sign-in times it carries, so that the metadata's own
-    /// "updated" time is never earlier than a login it reports. (A sign-in is not a
-    /// change of the user, so it moves neither `updated_at` nor the version.)
+    /// `updated_at` and the sign-in and reset-mail times it carries, so that the
+    /// metadata's own "updated" time is never earlier than an event it reports. (A
+    /// sign-in is not a change of the user, so it moves neither `updated_at` nor the
+    /// version.)
     pub fn login_updated_at(&self) -> Timestamp {
         [
             self.login.last_successful_login_at,
             self.login.last_failed_login_at,
+            self.login.password_reset_sent_at,
         ]
         .into_iter()
         .flatten()

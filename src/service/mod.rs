@@ -7,6 +7,7 @@ mod authn;
 mod credentials;
 mod groups;
 mod memberships;
+mod password_resets;
 mod sessions;
 mod sign_in;
 mod tenants;
@@ -20,6 +21,7 @@ use crate::domain::{
     Action, Actor, AuditEvent, AuditEventId, ClientInfo, FieldViolation, TargetKind, TenantId,
     Timestamp,
 };
+use crate::mail::{Mailer, PublicUrl};
 use crate::store::{Store, StoreError, Tx, Unique};
 
 pub use api_keys::CreatedApiKey;
@@ -27,6 +29,7 @@ pub use authn::IssuedAccessToken;
 pub use groups::{DirectoryObject, GroupWithMembers, Listing};
 pub use memberships::{GroupsChange, MemberChange};
 pub use sessions::{ActiveSession, IssuedSession, SessionPolicy, SessionStart};
+pub use password_resets::{Delivery, PASSWORD_RESET_TTL_SECONDS};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
 pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
@@ -105,6 +108,10 @@ pub enum ServiceError {
     /// The database could not be reached in time: the caller may retry after a while.
     #[error("the service is temporarily unavailable; try again shortly")]
     Unavailable { retry_after_seconds: u64 },
+    /// The mail server could not be reached, or refused the message: nothing was
+    /// sent (the cause is logged where the send failed).
+    #[error("the mail could not be sent: the mail server did not take it; try again later")]
+    MailNotSent,
     /// Anything the caller cannot fix: logged with its cause, answered opaquely.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -294,6 +301,10 @@ pub struct Directory {
     password_policy: crate::domain::PasswordPolicy,
     pub(crate) sign_in: SignInPolicy,
     sessions: sessions::SessionPolicy,
+    /// `None`: no mail is sent, and links are answered to administrators instead.
+    mailer: Option<Mailer>,
+    /// What links to the console start with.
+    public_url: PublicUrl,
 }
 
 impl Directory {
@@ -304,7 +315,31 @@ impl Directory {
             password_policy: crate::domain::PasswordPolicy::default(),
             sign_in: SignInPolicy::default(),
             sessions: sessions::SessionPolicy::default(),
+            mailer: None,
+            public_url: PublicUrl::of_listener(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
         }
+    }
+
+    /// The same directory mailing invitations and password resets through `mailer`.
+    pub fn with_mailer(self, mailer: Mailer) -> Self {
+        Self {
+            mailer: Some(mailer),
+            ..self
+        }
+    }
+
+    /// The same directory making links that start with `url`.
+    pub fn with_public_url(self, url: PublicUrl) -> Self {
+        Self {
+            public_url: url,
+            ..self
+        }
+    }
+
+    /// Whether invitations and password resets go out by mail; if not, an
+    /// administrator is answered the link to hand over.
+    pub fn mail_configured(&self) -> bool {
+        self.mailer.is_some()
     }
 
     /// The same directory holding new passwords to `policy`.

@@ -89,11 +89,25 @@ fn account_address_subject(email_key: &str, address: Option<&str>) -> String {
 
 const ACCOUNT_ADDRESS_SEPARATOR: &str = " from:";
 
+/// Forgets the sign-in failures and locks of the account of `email`, from every
+/// client address and account-wide (an unlock; a password reset).
+pub(super) async fn clear_account_lockout(
+    tx: &mut crate::store::Tx,
+    tenant: TenantId,
+    email: &str,
+) -> ServiceResult<()> {
+    let account = account_subject(&fold_case(email));
+    tx.clear_failures(tenant, &account).await?;
+    tx.clear_failures_with_prefix(tenant, &format!("{account}{ACCOUNT_ADDRESS_SEPARATOR}"))
+        .await?;
+    Ok(())
+}
+
 fn address_subject(address: &str) -> String {
     format!("address:{address}")
 }
 
-fn retry_after(until: Timestamp, now: Timestamp) -> i64 {
+pub(super) fn retry_after(until: Timestamp, now: Timestamp) -> i64 {
     ((until.millis() - now.millis()) / 1000).max(1)
 }
 
@@ -679,10 +693,7 @@ impl Directory {
         self.authorize(caller, tenant, super::Access::Write).await?;
         let found = self.find_user(tenant, user).await?;
         let mut tx = self.store.begin().await?;
-        let account = account_subject(&fold_case(&found.email));
-        tx.clear_failures(tenant, &account).await?;
-        tx.clear_failures_with_prefix(tenant, &format!("{account}{ACCOUNT_ADDRESS_SEPARATOR}"))
-            .await?;
+        clear_account_lockout(&mut tx, tenant, &found.email).await?;
         audit(
             &mut tx,
             caller,

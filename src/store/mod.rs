@@ -18,6 +18,7 @@ mod groups;
 mod hierarchy;
 mod memberships;
 mod operator;
+mod password_resets;
 mod profile;
 mod query;
 mod sessions;

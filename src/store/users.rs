@@ -22,6 +22,7 @@ pub(super) const SELECT_USERS: &str = "SELECT u.tenant_id, u.id, u.email, u.user
     u.password_hash IS NOT NULL AS has_password, u.two_factor_enabled, \
     u.successful_logins, u.failed_logins, u.last_successful_login_at, \
     u.last_failed_login_at, u.last_action_at, u.password_changed_at, \
+    u.password_reset_sent_at, \
     u.version, u.created_at, u.updated_at, d.group_id AS default_group_id \
     FROM users u \
     LEFT JOIN memberships d \
@@ -67,6 +68,7 @@ pub(super) struct UserRow {
     last_failed_login_at: Option<Timestamp>,
     last_action_at: Option<Timestamp>,
     password_changed_at: Option<Timestamp>,
+    password_reset_sent_at: Option<Timestamp>,
     version: i64,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -128,6 +130,7 @@ impl TryFrom<UserRow> for User {
                 last_failed_login_at: row.last_failed_login_at,
                 last_action_at: row.last_action_at,
                 password_changed_at: row.password_changed_at,
+                password_reset_sent_at: row.password_reset_sent_at,
             },
             version: row.version,
             created_at: row.created_at,

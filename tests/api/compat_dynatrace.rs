@@ -65,8 +65,8 @@ fn violation_paths(body: &Value) -> Vec<String> {
 
 /// The seed's JSON model with example values where the model only names a type: the
 /// times as the document's RFC 3339 form, and null for the two times the directory
-/// never has for the golden user (no failed sign-in was recorded; the directory sends
-/// no password-reset tokens). See docs/compat.md.
+/// never has for the golden user (no failed sign-in was recorded; no password-reset
+/// mail was sent to it). See docs/compat.md.
 fn dynatrace_seed() -> Value {
     fn fill(value: &mut Value) {
         match value {

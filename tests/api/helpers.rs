@@ -3,7 +3,7 @@ use std::net::SocketAddr;
 use futures_util::StreamExt;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use roster::app::Application;
-use roster::config::{DatabaseUrl, ServeSettings};
+use roster::config::{DatabaseUrl, ServeSettings, SmtpUrl};
 use serde_json::{Value, json};
 use sqlx::Connection;
 
@@ -123,6 +123,34 @@ pub struct TestTenant {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the server sending mail to an SMTP sink of its own, and answers both.
+    pub async fn spawn_with_mail() -> (TestApp, SmtpSink) {
+        Self::spawn_with_mail_and(|_| {}).await
+    }
+
+    /// Starts the server sending mail to an SMTP sink of its own, with settings
+    /// changed by `configure`.
+    pub async fn spawn_with_mail_and(
+        configure: impl FnOnce(&mut ServeSettings),
+    ) -> (TestApp, SmtpSink) {
+        let sink = SmtpSink::start().await;
+        let app = Self::spawn_mailing_to(&sink, configure).await;
+        (app, sink)
+    }
+
+    /// Starts the server sending mail to `sink`.
+    pub async fn spawn_mailing_to(
+        sink: &SmtpSink,
+        configure: impl FnOnce(&mut ServeSettings),
+    ) -> TestApp {
+        let url = sink.url();
+        Self::spawn_with(move |settings| {
+            settings.mail.smtp_url = Some(SmtpUrl::new(url));
+            configure(settings);
+        })
+        .await
     }
 
     /// Starts the server with settings changed by `configure`.
@@ -477,4 +505,369 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A message the SMTP sink received: its envelope and its raw data (headers and
+/// body, dot-stuffing undone, CRLF line ends).
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+    /// `user:password` of the session's AUTH PLAIN, if it authenticated.
+    pub auth: Option<String>,
+}
+
+impl ReceivedMail {
+    /// The value of the top-level header `name`, unfolded and with RFC 2047 words
+    /// decoded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let (headers, _) = split_entity(&self.data);
+        header_value(headers, name).map(|value| decode_words(&value))
+    }
+
+    pub fn subject(&self) -> String {
+        self.header("Subject").unwrap_or_default()
+    }
+
+    /// The decoded body of the part of this content type (`text/plain`,
+    /// `text/html`), in a multipart message or as the whole body.
+    pub fn body(&self, content_type: &str) -> Option<String> {
+        mime_parts(&self.data)
+            .into_iter()
+            .find(|(kind, _)| kind == content_type)
+            .map(|(_, body)| body)
+    }
+
+    /// The first link in the plain-text body.
+    pub fn link(&self) -> String {
+        let text = self.body("text/plain").expect("a text/plain body");
+        let start = text.find("http").expect("a link in the text body");
+        text[start..]
+            .split_whitespace()
+            .next()
+            .expect("a link")
+            .to_owned()
+    }
+
+    /// The `token` parameter of the link.
+    pub fn token(&self) -> String {
+        let link = self.link();
+        let url = reqwest::Url::parse(&link).expect("the link is a URL");
+        url.query_pairs()
+            .find(|(name, _)| name == "token")
+            .map(|(_, token)| token.into_owned())
+            .expect("a token in the link")
+    }
+}
+
+/// An entity's header block and body.
+fn split_entity(entity: &str) -> (&str, &str) {
+    entity.split_once("\r\n\r\n").unwrap_or((entity, ""))
+}
+
+/// A header's value, continuation lines unfolded.
+fn header_value(headers: &str, name: &str) -> Option<String> {
+    let mut value: Option<String> = None;
+    for line in headers.split("\r\n") {
+        if line.starts_with([' ', '\t']) {
+            if let Some(value) = value.as_mut() {
+                value.push_str(line);
+            }
+            continue;
+        }
+        if value.is_some() {
+            break;
+        }
+        if let Some((key, rest)) = line.split_once(':')
+            && key.eq_ignore_ascii_case(name)
+        {
+            value = Some(rest.trim().to_owned());
+        }
+    }
+    value
+}
+
+/// Every leaf part of a MIME entity: its content type (lowercase, no parameters)
+/// and its decoded body.
+fn mime_parts(entity: &str) -> Vec<(String, String)> {
+    let (headers, body) = split_entity(entity);
+    let content_type = header_value(headers, "Content-Type").unwrap_or_default();
+    let kind = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if kind.starts_with("multipart/") {
+        let boundary = content_type
+            .split(';')
+            .filter_map(|p| p.trim().strip_prefix("boundary="))
+            .next()
+            .expect("a multipart boundary")
+            .trim_matches('"')
+            .to_owned();
+        let delimiter = format!("--{boundary}");
+        return body
+            .split(&delimiter)
+            .skip(1)
+            .take_while(|part| !part.starts_with("--"))
+            .flat_map(|part| mime_parts(part.trim_start_matches("\r\n")))
+            .collect();
+    }
+    let encoding = header_value(headers, "Content-Transfer-Encoding")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let bytes = match encoding.as_str() {
+        "base64" => {
+            use base64::Engine;
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .expect("a base64 body")
+        }
+        "quoted-printable" => decode_quoted_printable(body),
+        _ => body.as_bytes().to_vec(),
+    };
+    vec![(kind, String::from_utf8(bytes).expect("a UTF-8 body"))]
+}
+
+/// RFC 2045 quoted-printable: soft line breaks dropped, `=XX` decoded.
+fn decode_quoted_printable(body: &str) -> Vec<u8> {
+    let bytes = body.replace("=\r\n", "").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) =
+                u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or(""), 16)
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`) decoded; white space
+/// between two encoded words dropped.
+fn decode_words(value: &str) -> String {
+    use base64::Engine;
+    let mut out = String::new();
+    let mut rest = value;
+    let mut after_word = false;
+    while let Some(start) = rest.find("=?") {
+        let (before, word) = rest.split_at(start);
+        if !(after_word && before.trim().is_empty()) {
+            out.push_str(before);
+        }
+        let parts: Vec<&str> = word[2..].splitn(3, '?').collect();
+        let Some(end) = parts.get(2).and_then(|text| text.find("?=")) else {
+            out.push_str(word);
+            return out;
+        };
+        let text = &parts[2][..end];
+        let bytes = match parts[1] {
+            "b" | "B" => base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap_or_default(),
+            _ => decode_quoted_printable(&text.replace('_', " ")),
+        };
+        out.push_str(&String::from_utf8_lossy(&bytes));
+        rest = &parts[2][end + 2..];
+        after_word = true;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An SMTP server for the tests on 127.0.0.1, port 0: it speaks enough SMTP for
+/// lettre (greeting, EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and
+/// keeps each message it takes. A refusing sink answers every RCPT with 550.
+pub struct SmtpSink {
+    pub addr: SocketAddr,
+    received: tokio::sync::watch::Receiver<Vec<ReceivedMail>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl SmtpSink {
+    /// A sink that takes every message.
+    pub async fn start() -> SmtpSink {
+        Self::listen(false).await
+    }
+
+    /// A server that refuses every recipient (550).
+    pub async fn refusing() -> SmtpSink {
+        Self::listen(true).await
+    }
+
+    async fn listen(refuse: bool) -> SmtpSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("the SMTP sink binds");
+        let addr = listener.local_addr().expect("the sink's address");
+        let (sender, received) = tokio::sync::watch::channel(Vec::new());
+        let sender = std::sync::Arc::new(sender);
+        let server = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    let _ = smtp_session(stream, refuse, &sender).await;
+                });
+            }
+        });
+        SmtpSink {
+            addr,
+            received,
+            server,
+        }
+    }
+
+    /// The URL to give `--smtp-url`.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// Every message taken so far.
+    pub fn messages(&self) -> Vec<ReceivedMail> {
+        self.received.borrow().clone()
+    }
+
+    /// Waits (10 s at most) until `count` messages have been taken, and answers them.
+    pub async fn wait_for(&self, count: usize) -> Vec<ReceivedMail> {
+        let mut received = self.received.clone();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            received.wait_for(|messages| messages.len() >= count),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{count} message(s) did not arrive within 10 s"))
+        .expect("the sink runs")
+        .clone()
+    }
+
+    /// The `n`th message (from 1), once it arrives.
+    pub async fn message(&self, n: usize) -> ReceivedMail {
+        self.wait_for(n).await[n - 1].clone()
+    }
+}
+
+/// One SMTP connection, until QUIT or the client hangs up.
+async fn smtp_session(
+    stream: tokio::net::TcpStream,
+    refuse: bool,
+    sender: &tokio::sync::watch::Sender<Vec<ReceivedMail>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
+    let mut from = String::new();
+    let mut to = Vec::new();
+    let mut auth = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_owned();
+        let verb = command
+            .split([' ', ':'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" => b"250-sink.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n",
+            "AUTH" => {
+                let mut words = command.split_whitespace().skip(2);
+                let response = match words.next() {
+                    Some(response) => response.to_owned(),
+                    None => {
+                        write.write_all(b"334 \r\n").await?;
+                        line.clear();
+                        lines.read_line(&mut line).await?;
+                        line.trim().to_owned()
+                    }
+                };
+                auth = plain_credentials(&response);
+                b"235 2.7.0 authenticated\r\n"
+            }
+            "HELO" => b"250 sink.test\r\n",
+            "MAIL" => {
+                from = angle_address(&command);
+                to.clear();
+                b"250 2.1.0 OK\r\n"
+            }
+            "RCPT" if refuse => b"550 5.1.1 mailbox unavailable\r\n",
+            "RCPT" => {
+                to.push(angle_address(&command));
+                b"250 2.1.5 OK\r\n"
+            }
+            "DATA" => {
+                write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if lines.read_line(&mut line).await? == 0 {
+                        return Ok(());
+                    }
+                    if line == ".\r\n" || line == ".\n" {
+                        break;
+                    }
+                    data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                }
+                let mail = ReceivedMail {
+                    from: std::mem::take(&mut from),
+                    to: std::mem::take(&mut to),
+                    data,
+                    auth: auth.clone(),
+                };
+                sender.send_modify(|messages| messages.push(mail));
+                b"250 2.0.0 queued\r\n"
+            }
+            "RSET" => {
+                from.clear();
+                to.clear();
+                b"250 2.0.0 OK\r\n"
+            }
+            "NOOP" => b"250 2.0.0 OK\r\n",
+            "QUIT" => {
+                write.write_all(b"221 2.0.0 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"502 5.5.2 command not recognized\r\n",
+        };
+        write.write_all(reply).await?;
+    }
+}
+
+/// `user:password` of an AUTH PLAIN response (base64 of `\0user\0password`).
+fn plain_credentials(response: &str) -> Option<String> {
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(response)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let mut parts = text.split('\0').skip(1);
+    Some(format!("{}:{}", parts.next()?, parts.next()?))
+}
+
+/// The address between `<` and `>` of a MAIL or RCPT command.
+fn angle_address(command: &str) -> String {
+    command
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map(|(address, _)| address.to_owned())
+        .unwrap_or_default()
 }

@@ -20,6 +20,7 @@ mod faces;
 mod groups;
 mod helpers;
 mod isolation;
+mod mail;
 mod nesting;
 mod oauth;
 mod openapi;

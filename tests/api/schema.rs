@@ -1009,6 +1009,12 @@ async fn a_database_of_the_previous_schema_upgrades_with_its_data_intact() {
             json!(user.country_code),
             "{dynatrace}"
         );
+        // The reset-mail time added since: none was sent before the upgrade.
+        assert_eq!(
+            dynatrace["userLoginMetadata"]["resetPasswordTokenSentAt"],
+            Value::Null,
+            "{dynatrace}"
+        );
     }
 
     // The userName kept before the upgrade still finds its user.

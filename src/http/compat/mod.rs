@@ -85,6 +85,10 @@ pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
         unavailable @ ServiceError::Unavailable { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, unavailable.to_string())
         }
+        ServiceError::MailNotSent => (
+            StatusCode::BAD_GATEWAY,
+            ServiceError::MailNotSent.to_string(),
+        ),
         ServiceError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error");
             (

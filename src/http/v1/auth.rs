@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::{TenantId, Timestamp, UserId, Violations};
 use crate::http::AppState;
 use crate::http::credentials::bearer_token;
-use crate::service::ServiceError;
+use crate::service::{Delivery, ServiceError};
 
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, Client, Json, Path};
@@ -241,40 +241,206 @@ pub async fn unlock(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An invitation just made.
+/// How a link reached, or is to reach, its user.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct InvitationBody {
-    /// Hand this to the user: it sets its first password with it, once. Shown once.
-    token: String,
-    expires_at: Timestamp,
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryKind {
+    /// Mailed to the user (the mail server took it).
+    Mailed,
+    /// No mail is configured: the link is in this reply, to hand to the user.
+    Link,
 }
 
-/// Make a one-time invitation token for a pending user (replacing an earlier one).
+/// A link made for a user: mailed, or answered here (shown once).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryBody {
+    delivery: DeliveryKind,
+    /// The address the link was mailed to (`mailed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    /// The link to hand to the user (`link`): the console page that takes the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// The token inside the link (`link`), for a program with a page of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+    /// When the link stops working (`link`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Timestamp>,
+}
+
+/// A delivery as its reply: 202 when mailed, 201 with the link otherwise; never
+/// stored by caches, since a link holds a secret.
+fn delivered(delivery: Delivery) -> axum::response::Response {
+    let token = delivery.link_token();
+    let (status, body) = match delivery {
+        Delivery::Mailed { to } => (
+            StatusCode::ACCEPTED,
+            DeliveryBody {
+                delivery: DeliveryKind::Mailed,
+                to: Some(to),
+                url: None,
+                token: None,
+                expires_at: None,
+            },
+        ),
+        Delivery::Link { url, expires_at } => (
+            StatusCode::CREATED,
+            DeliveryBody {
+                delivery: DeliveryKind::Link,
+                to: None,
+                url: Some(url.expose_secret().to_owned()),
+                token: token.map(|token| token.expose_secret().to_owned()),
+                expires_at: Some(expires_at),
+            },
+        ),
+    };
+    (
+        status,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+/// Invite a pending user: a one-time link (replacing an earlier one) with which it
+/// sets its first password, valid for 7 days.
+///
+/// With mail configured the link is mailed to the user and the reply is 202
+/// `{"delivery": "mailed", "to": …}`; otherwise the reply is 201 with the link, its
+/// `token` and `expiresAt`, to hand over. A mail server that does not take the
+/// message is 502 (nothing was sent; try again).
 #[utoipa::path(
     post, path = "/v1/tenants/{tenantId}/users/{userId}/invitation", tag = "users", operation_id = "inviteUser",
     params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
     responses(
-        (status = 201, body = InvitationBody),
+        (status = 201, description = "No mail is configured: the link", body = DeliveryBody),
+        (status = 202, description = "Mailed to the user", body = DeliveryBody),
         (status = 400, description = "The user is not pending", body = Problem, content_type = PROBLEM),
         (status = 403, body = Problem, content_type = PROBLEM),
         (status = 404, body = Problem, content_type = PROBLEM),
+        (status = 502, description = "The mail server did not take the message", body = Problem, content_type = PROBLEM),
     )
 )]
 pub async fn invite(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path((tenant, id)): Path<(TenantId, UserId)>,
-) -> Result<impl IntoResponse, ApiError> {
-    let invitation = state.directory.invite(&caller, tenant, id).await?;
-    Ok((
-        StatusCode::CREATED,
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
-        axum::Json(InvitationBody {
-            token: invitation.token.expose_secret().to_owned(),
-            expires_at: invitation.expires_at,
-        }),
-    ))
+) -> Result<axum::response::Response, ApiError> {
+    let delivery = state.directory.send_invitation(&caller, tenant, id).await?;
+    Ok(delivered(delivery))
+}
+
+/// Send an active user a one-time link to choose a new password, valid for an hour
+/// (replacing an earlier one).
+///
+/// With mail configured the link is mailed to the user and the reply is 202
+/// `{"delivery": "mailed", "to": …}`; otherwise the reply is 201 with the link and
+/// `expiresAt`, to hand over. A user who is not active is 400; a mail server that
+/// does not take the message is 502 (nothing was sent; try again).
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/users/{userId}/password-reset", tag = "users", operation_id = "sendPasswordReset",
+    params(("tenantId" = TenantId, Path), ("userId" = UserId, Path)),
+    responses(
+        (status = 201, description = "No mail is configured: the link", body = DeliveryBody),
+        (status = 202, description = "Mailed to the user", body = DeliveryBody),
+        (status = 400, description = "The user is not active", body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+        (status = 502, description = "The mail server did not take the message", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn send_password_reset(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+) -> Result<axum::response::Response, ApiError> {
+    let delivery = state
+        .directory
+        .send_password_reset(&caller, tenant, id)
+        .await?;
+    Ok(delivered(delivery))
+}
+
+/// The address a password-reset link is asked for.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequestBody {
+    email: String,
+}
+
+/// Ask for a password-reset link by mail (no credential needed).
+///
+/// Always 202, whether or not the address is a user's (or an email at all): an
+/// active user of the tenant is mailed a one-time link, valid for an hour, when mail
+/// is configured; nobody else is sent anything. Requests are counted per address asked for (423 when too
+/// many, as a locked account is) and per client address (429), with Retry-After.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/auth/password-reset", tag = "auth", operation_id = "requestPasswordReset", security(()),
+    params(("tenantId" = TenantId, Path)),
+    request_body = PasswordResetRequestBody,
+    responses(
+        (status = 202, description = "Taken: a link is mailed if the address is an active user's"),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 423, body = Problem, content_type = PROBLEM),
+        (status = 429, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    Path(tenant): Path<TenantId>,
+    Client(client): Client,
+    Json(body): Json<PasswordResetRequestBody>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .directory
+        .request_password_reset(tenant, &body.email, client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// A password-reset token and the new password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordBody {
+    token: String,
+    #[schema(format = Password)]
+    password: String,
+}
+
+/// Set a new password with a password-reset token, once (no credential needed).
+///
+/// The account's sign-in lockout is lifted, and every token the user signed in with
+/// stops working.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/auth/reset-password", tag = "auth", operation_id = "resetPassword", security(()),
+    params(("tenantId" = TenantId, Path)),
+    request_body = ResetPasswordBody,
+    responses(
+        (status = 204, description = "The new password is set"),
+        (status = 400, body = Problem, content_type = PROBLEM),
+        (status = 401, description = "Unknown, used or expired token", body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Path(tenant): Path<TenantId>,
+    Client(client): Client,
+    Json(body): Json<ResetPasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    let mut v = Violations::new();
+    let Some(password) = v.check(
+        "password",
+        state.directory.password_policy().parse(body.password),
+    ) else {
+        return Err(invalid(v));
+    };
+    state
+        .directory
+        .reset_password(tenant, &body.token, &password, client)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// An invitation token and the password its user chooses.

@@ -105,6 +105,9 @@ impl From<BodyError> for ApiError {
 
 const INVALID: &str = "urn:roster:problem:invalid-input";
 
+/// What a caller is told to wait before trying a mail again.
+const MAIL_RETRY_AFTER_SECONDS: u64 = 60;
+
 impl ApiError {
     fn problem(self) -> (Problem, Vec<(HeaderName, HeaderValue)>) {
         let (kind, title, status, detail, errors) = match self {
@@ -365,6 +368,19 @@ fn service_problem(error: ServiceError) -> (Problem, Vec<(HeaderName, HeaderValu
                 vec![],
             ),
             vec![(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))],
+        ),
+        ServiceError::MailNotSent => (
+            problem(
+                "urn:roster:problem:mail-not-sent",
+                "Bad Gateway",
+                StatusCode::BAD_GATEWAY,
+                ServiceError::MailNotSent.to_string(),
+                vec![],
+            ),
+            vec![(
+                header::RETRY_AFTER,
+                HeaderValue::from(MAIL_RETRY_AFTER_SECONDS),
+            )],
         ),
         ServiceError::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "internal error");

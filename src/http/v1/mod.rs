@@ -90,6 +90,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::unlock))
         .routes(routes!(auth::invite))
         .routes(routes!(auth::accept_invitation))
+        .routes(routes!(auth::send_password_reset))
+        .routes(routes!(auth::request_password_reset))
+        .routes(routes!(auth::reset_password))
         .routes(routes!(two_factor::status))
         .routes(routes!(two_factor::enrol))
         .routes(routes!(two_factor::confirm))
@@ -114,6 +117,11 @@ pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
         ("v1 password change", check::<auth::PasswordChangeBody>),
         ("v1 password", check::<auth::PasswordBody>),
         ("v1 invitation", check::<auth::AcceptInvitationBody>),
+        (
+            "v1 password-reset request",
+            check::<auth::PasswordResetRequestBody>,
+        ),
+        ("v1 password reset", check::<auth::ResetPasswordBody>),
         ("v1 group", check::<groups::CreateGroupBody>),
         ("v1 group update", check::<groups::UpdateGroupBody>),
         ("v1 tenant", check::<tenants::TenantNameBody>),

@@ -54,7 +54,7 @@ struct RestUserLoginMetadata {
     failed_login_counter: i64,
     last_successful_login: Option<Timestamp>,
     last_failed_login: Option<Timestamp>,
-    /// The directory sends no password-reset tokens: always null.
+    /// When the user's last password-reset mail went out; null before the first.
     reset_password_token_sent_at: Option<Timestamp>,
     /// Every sign-in the directory records is a password (basic) sign-in.
     last_successful_basic_authentication: Option<Timestamp>,
@@ -118,7 +118,7 @@ impl RestUserWithGroups {
                 failed_login_counter: user.login.failed_logins,
                 last_successful_login: user.login.last_successful_login_at,
                 last_failed_login: user.login.last_failed_login_at,
-                reset_password_token_sent_at: None,
+                reset_password_token_sent_at: user.login.password_reset_sent_at,
                 last_successful_basic_authentication: user.login.last_successful_login_at,
                 created_at: user.created_at,
                 updated_at: login_updated_at,
