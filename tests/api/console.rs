@@ -400,6 +400,53 @@ async fn a_session_ends_at_sign_out_and_past_its_timeouts() {
 }
 
 #[tokio::test]
+async fn a_forgotten_password_is_reset_from_the_mailed_link_once() {
+    let (app, mail) = TestApp::spawn_with_mail().await;
+    let (tenant, _) = tenant_with_admin(&app).await;
+    let t = tenant.id.as_str();
+    let forgot = format!("/ui/t/{t}/forgot-password");
+    let mut visitor = Visitor::new(&app);
+    visitor.get(&forgot).await;
+    let unknown = visitor
+        .post(&forgot, &[("email", "nobody@example.com")])
+        .await;
+    visitor.get(&forgot).await;
+    let known = visitor.post(&forgot, &[("email", "ada@example.com")]).await;
+    assert_eq!(
+        (unknown.status, known.status),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(unknown.body, known.body, "the same answer either way");
+    let message = mail.message(1).await;
+    assert_eq!(mail.messages().len(), 1, "no mail for an unknown address");
+    let link = message.link();
+    let path = link
+        .strip_prefix(&app.url(""))
+        .expect("a link to this server");
+    let token = message.token();
+    assert_eq!(visitor.get(path).await.status, 200);
+    let reset_path = format!("/ui/t/{t}/reset-password");
+    let new_password = [
+        ("token", token.as_str()),
+        ("password", "a brand new passphrase"),
+        ("confirm", "a brand new passphrase"),
+    ];
+    let reset = visitor.post(&reset_path, &new_password).await;
+    assert_eq!(reset.status, 303, "{}", reset.body);
+    assert_eq!(
+        reset.location(),
+        format!("/ui/t/{t}/sign-in?reason=password-set")
+    );
+    visitor.get(path).await;
+    let again = visitor.post(&reset_path, &new_password).await;
+    assert_eq!(again.status, 400, "the link works once");
+    let signed_in = visitor
+        .sign_in(t, "ada@example.com", "a brand new passphrase")
+        .await;
+    assert_eq!(signed_in.status, 303);
+}
+
+#[tokio::test]
 async fn a_disabled_users_session_ends_at_once() {
     let app = TestApp::spawn().await;
     let (tenant, _) = tenant_with_admin(&app).await;
@@ -454,7 +501,7 @@ async fn an_admin_with_totp_invites_a_user_who_accepts_signs_in_and_enrols_totp(
     let Some(admin) = Browser::open().await else {
         return;
     };
-    let app = TestApp::spawn().await;
+    let (app, mail) = TestApp::spawn_with_mail().await;
     let (tenant, _) = tenant_with_admin(&app).await;
     let t = tenant.id.as_str();
 
@@ -502,19 +549,27 @@ async fn an_admin_with_totp_invites_a_user_who_accepts_signs_in_and_enrols_totp(
     admin.fill("First name", "Grace").await;
     admin.fill("Last name", "Hopper").await;
     admin.click_button("Create user").await;
-    admin.wait_for("#one-time-link").await;
-    look_at(&admin, "user-invited").await;
-    let link = admin.text_of("#one-time-link").await;
+    admin.wait_for(".success").await;
     assert!(
-        link.starts_with(&format!("/ui/t/{t}/accept-invitation?token=")),
+        admin
+            .text_of(".success")
+            .await
+            .contains("mailed to grace@example.com")
+    );
+    look_at(&admin, "user-invited").await;
+    let invitation = mail.message(1).await;
+    let link = invitation.link();
+    assert!(
+        link.starts_with(&app.url(&format!("/ui/t/{t}/accept-invitation?token="))),
         "{link}"
     );
 
-    // The invitee, in a browser of its own, sets a password from the link and signs in.
+    // The invitee, in a browser of its own, sets a password from the mail's link and
+    // signs in.
     let Some(invitee) = Browser::open().await else {
         return;
     };
-    invitee.goto(&app.url(&link)).await;
+    invitee.goto(&link).await;
     look_at(&invitee, "accept-invitation").await;
     invitee
         .fill("New password", "a long and new passphrase")

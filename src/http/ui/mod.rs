@@ -49,6 +49,14 @@ pub fn router(limit: Duration) -> Router<AppState> {
             "/ui/t/{tenant}/accept-invitation",
             get(sign_in::invitation_page).post(sign_in::accept_invitation),
         )
+        .route(
+            "/ui/t/{tenant}/forgot-password",
+            get(sign_in::forgot_page).post(sign_in::forgot),
+        )
+        .route(
+            "/ui/t/{tenant}/reset-password",
+            get(sign_in::reset_page).post(sign_in::reset),
+        )
         .route("/ui/t/{tenant}/users", get(users::list).post(users::create))
         .route("/ui/t/{tenant}/users/new", get(users::new_form))
         .route(
@@ -226,14 +234,15 @@ struct ErrorPage {
 }
 
 impl UiError {
-    fn status_and_message(self) -> Result<(StatusCode, &'static str, String), Response> {
+    /// The page's status, title and message, or (`Err`) where to send the browser.
+    fn status_and_message(self) -> Result<(StatusCode, &'static str, String), String> {
         Ok(match self {
             UiError::SignIn(tenant) => {
                 let to = match tenant {
                     Some(tenant) => format!("/ui/t/{tenant}/sign-in"),
                     None => "/ui/operator/sign-in".to_owned(),
                 };
-                return Err(Redirect::to(&to).into_response());
+                return Err(to);
             }
             UiError::Refused(refusal) => (refusal.status(), "Not available", refusal.message()),
             UiError::Csrf => (
@@ -328,7 +337,7 @@ pub(super) fn capitalised(message: &str) -> String {
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         match self.status_and_message() {
-            Err(redirect) => redirect,
+            Err(to) => Redirect::to(&to).into_response(),
             Ok((status, title, message)) => match (ErrorPage { title, message }).render() {
                 Ok(body) => (status, axum::response::Html(body)).into_response(),
                 Err(_) => status.into_response(),

@@ -311,3 +311,116 @@ pub(super) async fn accept_invitation(
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+struct ForgotPage {
+    chrome: Chrome,
+    tenant: TenantId,
+    sent: bool,
+    mail: bool,
+    error: Option<String>,
+}
+
+pub(super) async fn forgot_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(tenant): Path<TenantId>,
+) -> Result<Response, UiError> {
+    let page = ForgotPage {
+        chrome: Chrome::visitor(&visitor, Some(tenant)),
+        tenant,
+        sent: false,
+        mail: state.directory.mail_configured(),
+        error: None,
+    };
+    Ok(visitor.respond(render(&page)?))
+}
+
+#[derive(Deserialize)]
+pub(super) struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Asks for a reset link: the same answer whether or not the address is a user's.
+pub(super) async fn forgot(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(tenant): Path<TenantId>,
+    Posted(form): Posted<ForgotForm>,
+) -> Result<Response, UiError> {
+    let error = match state
+        .directory
+        .request_password_reset(tenant, &form.email, visitor.client.clone())
+        .await
+    {
+        Ok(()) => None,
+        Err(error) => Some(sign_in_refusal(error)?),
+    };
+    render(&ForgotPage {
+        chrome: Chrome::visitor(&visitor, Some(tenant)),
+        tenant,
+        sent: error.is_none(),
+        mail: state.directory.mail_configured(),
+        error,
+    })
+}
+
+pub(super) async fn reset_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(tenant): Path<TenantId>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, UiError> {
+    let page = SetPasswordPage {
+        chrome: Chrome::visitor(&visitor, Some(tenant)),
+        heading: "Choose a new password",
+        action: format!("/ui/t/{tenant}/reset-password"),
+        token: query.token,
+        error: None,
+        min_chars: state.directory.password_policy().min_chars(),
+    };
+    Ok(visitor.respond(render(&page)?))
+}
+
+pub(super) async fn reset(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(tenant): Path<TenantId>,
+    Posted(form): Posted<SetPasswordForm>,
+) -> Result<Response, UiError> {
+    let outcome = match form.password(state.directory.password_policy()) {
+        Err(message) => Err(message),
+        Ok(password) => match state
+            .directory
+            .reset_password(tenant, &form.token, &password, visitor.client.clone())
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(ServiceError::Unauthorized) => Err(
+                "This reset link is not valid: it may have been used or have expired. \
+                 Ask for a new one."
+                    .to_owned(),
+            ),
+            Err(other) => return Err(other.into()),
+        },
+    };
+    match outcome {
+        Ok(()) => Ok(see_other(format!(
+            "/ui/t/{tenant}/sign-in?reason=password-set"
+        ))),
+        Err(error) => {
+            let mut response = render(&SetPasswordPage {
+                chrome: Chrome::visitor(&visitor, Some(tenant)),
+                heading: "Choose a new password",
+                action: format!("/ui/t/{tenant}/reset-password"),
+                token: form.token,
+                error: Some(error),
+                min_chars: state.directory.password_policy().min_chars(),
+            })?;
+            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            Ok(response)
+        }
+    }
+}

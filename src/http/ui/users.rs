@@ -326,28 +326,36 @@ struct Outcome {
     link: Option<SecretString>,
 }
 
-/// Makes an invitation for a pending user: mailed when mail is set up, else its
-/// link is shown to the administrator once.
+/// What the page says after a link was made: mailed to the user, or (without
+/// mail) the link itself, shown to the administrator once.
+fn delivered(delivery: crate::service::Delivery, what: &str) -> Outcome {
+    match delivery {
+        crate::service::Delivery::Mailed { to } => Outcome {
+            message: Some(format!("{what} mailed to {to}.")),
+            link: None,
+        },
+        crate::service::Delivery::Link { url, expires_at } => Outcome {
+            message: Some(format!(
+                "{what} made. No mail is set up on this server: give this link to the user; \
+                 it works once, until {expires_at}."
+            )),
+            link: Some(url),
+        },
+    }
+}
+
+/// Invites a pending user: mailed when mail is set up, else its link is shown.
 async fn invitation(
     state: &AppState,
     console: &Console,
     tenant: TenantId,
     user: UserId,
 ) -> Result<Outcome, UiError> {
-    let invitation = state
+    let delivery = state
         .directory
-        .invite(&console.caller, tenant, user)
+        .send_invitation(&console.caller, tenant, user)
         .await?;
-    let link = format!(
-        "/ui/t/{tenant}/accept-invitation?token={}",
-        invitation.token.expose_secret()
-    );
-    Ok(Outcome {
-        message: Some(
-            "Invitation made. Give this link to the user; it works once, for 7 days.".to_owned(),
-        ),
-        link: Some(SecretString::from(link)),
-    })
+    Ok(delivered(delivery, "Invitation"))
 }
 
 #[derive(Template)]
@@ -549,6 +557,11 @@ pub(super) async fn act(
         }
         "invite" => {
             let outcome = invitation(&state, &console, tenant, id).await?;
+            return show_with(&state, &console, tenant, id, outcome).await;
+        }
+        "reset-password" => {
+            let delivery = directory.send_password_reset(caller, tenant, id).await?;
+            let outcome = delivered(delivery, "Password reset link");
             return show_with(&state, &console, tenant, id, outcome).await;
         }
         "delete" => {
