@@ -447,6 +447,55 @@ mod tests {
     }
 
     #[test]
+    fn mail_settings_come_from_flags_and_the_file_and_bad_ones_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "smtp_url = \"smtps://mailer:s3cret@smtp.example\"\n\
+             public_url = \"https://roster.example.com/\"\n",
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let serve = |args: &[&str]| {
+            let (cli, matches) = parse(args);
+            let settings = Settings::layer(&cli, &matches)?;
+            ServeSettings::from_config(&settings.global, settings.serve.unwrap())
+        };
+        let settings = serve(&[
+            "roster",
+            "serve",
+            "--config",
+            file,
+            "--smtp-from",
+            "ops@acme.example",
+        ])
+        .unwrap();
+        let mail = &settings.mail;
+        assert_eq!(
+            mail.smtp_url.as_ref().map(|u| u.expose()),
+            Some("smtps://mailer:s3cret@smtp.example")
+        );
+        assert_eq!(mail.from.email.to_string(), "ops@acme.example");
+        assert_eq!(
+            mail.public_url.as_ref().map(|u| u.as_str()),
+            Some("https://roster.example.com")
+        );
+        assert!(!format!("{settings:?}").contains("s3cret"));
+
+        for (flag, value) in [
+            ("--smtp-from", "not an address"),
+            ("--public-url", "ftp://roster.example.com"),
+        ] {
+            let error = serve(&["roster", "serve", flag, value]).err().unwrap();
+            let setting = flag.trim_start_matches("--").replace('-', "_");
+            assert!(format!("{error:#}").contains(&setting), "{error:#}");
+        }
+        let unset = serve(&["roster", "serve", "--smtp-url", ""]).unwrap();
+        assert!(unset.mail.smtp_url.is_none());
+    }
+
+    #[test]
     fn a_file_key_no_setting_has_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("roster.toml");

@@ -11,7 +11,8 @@ use crate::sign_in::{PASSWORD, login};
 
 const NEW_PASSWORD: &str = "a brand new passphrase for the directory";
 
-/// A tenant whose name is not plain ASCII, so that the bodies are encoded.
+/// A tenant of this name (one not plain ASCII makes lettre encode the bodies), with
+/// an admin key.
 async fn tenant_named(app: &TestApp, name: &str) -> TestTenant {
     let tenant = expect_json(
         app.post(

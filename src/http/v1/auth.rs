@@ -367,6 +367,8 @@ pub async fn send_password_reset(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequestBody {
+    /// Any text: one that is no user's email, or no email at all, is answered alike
+    /// (as sign-in answers it), so the document states no pattern.
     email: String,
 }
 

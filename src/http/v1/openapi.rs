@@ -137,7 +137,6 @@ fn text_rules(passwords: &PasswordPolicy) -> Vec<(&'static str, &'static str, Te
         ("PasswordChangeBody", "newPassword", password()),
         ("PasswordBody", "password", password()),
         ("AcceptInvitationBody", "password", password()),
-        ("PasswordResetRequestBody", "email", email()),
         ("ResetPasswordBody", "password", password()),
     ]
 }
