@@ -471,6 +471,274 @@ async fn a_disabled_users_session_ends_at_once() {
     assert_eq!(visitor.get(&account).await.status, 303);
 }
 
+/// The id at the end of a `Location` like `/ui/t/{t}/groups/{id}?done=…`.
+fn id_in(location: &str) -> String {
+    location
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_admin_manages_users_attributes_and_groups_in_the_console() {
+    let app = TestApp::spawn().await;
+    let (tenant, _) = tenant_with_admin(&app).await;
+    let t = tenant.id.as_str();
+    let api = |path: &str| format!("/v1/tenants/{t}{path}");
+    for declaration in [
+        json!({"name": "seniority", "type": "integer"}),
+        json!({"name": "skills", "type": "string", "multiValued": true}),
+        json!({"name": "remote", "type": "boolean"}),
+    ] {
+        expect_json(
+            app.post(&api("/attributes"), &tenant.admin, &declaration)
+                .await,
+            201,
+        )
+        .await;
+    }
+    let mut admin = Visitor::new(&app);
+    admin.sign_in(t, "ada@example.com", PASSWORD).await;
+
+    // A user with a password set now.
+    admin.get(&format!("/ui/t/{t}/users/new")).await;
+    let created = admin
+        .post(
+            &format!("/ui/t/{t}/users"),
+            &[
+                ("email", "lin@example.com"),
+                ("first_name", "Lin"),
+                ("last_name", "Lee"),
+                ("role", "member"),
+                ("access", "password"),
+                ("password", "another long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let user = id_in(created.location());
+    let page = format!("/ui/t/{t}/users/{user}");
+    assert!(admin.get(&page).await.body.contains("lin@example.com"));
+    let duplicate = admin
+        .post(
+            &format!("/ui/t/{t}/users"),
+            &[
+                ("email", "LIN@example.com"),
+                ("first_name", "L"),
+                ("last_name", "L"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(duplicate.status, 400);
+
+    // Its profile, role and declared attributes; a wrong value is refused with why.
+    admin.get(&page).await;
+    let saved = admin
+        .post(
+            &page,
+            &[
+                ("first_name", "Linh"),
+                ("last_name", "Lee"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    admin.get(&page).await;
+    let saved = admin
+        .post(
+            &format!("{page}/attributes"),
+            &[
+                ("attr.seniority", "3"),
+                ("attr.skills", "rust\nsql\n"),
+                ("attr.remote", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let stored = expect_json(
+        app.get(&api(&format!("/users/{user}")), &tenant.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["firstName"], "Linh");
+    assert_eq!(stored["role"], "admin");
+    assert_eq!(
+        stored["attributes"],
+        json!({"seniority": 3, "skills": ["rust", "sql"], "remote": true})
+    );
+    let refused = admin
+        .post(&format!("{page}/attributes"), &[("attr.seniority", "many")])
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("seniority"), "{}", refused.body);
+    let unchanged = expect_json(
+        app.get(&api(&format!("/users/{user}")), &tenant.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(unchanged["attributes"]["seniority"], 3);
+
+    // Disable, enable, unlock.
+    for (action, status) in [("disable", "disabled"), ("enable", "active")] {
+        admin.get(&page).await;
+        assert_eq!(
+            admin.post(&format!("{page}/{action}"), &[]).await.status,
+            303
+        );
+        let stored = expect_json(
+            app.get(&api(&format!("/users/{user}")), &tenant.admin)
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(stored["status"], status);
+    }
+    assert_eq!(admin.post(&format!("{page}/unlock"), &[]).await.status, 303);
+
+    // Groups: create, add the user by email, nest, refuse a cycle, remove, delete.
+    let groups = format!("/ui/t/{t}/groups");
+    admin.get(&groups).await;
+    let eng = id_in(
+        admin
+            .post(&groups, &[("name", "Engineering")])
+            .await
+            .location(),
+    );
+    let org = id_in(admin.post(&groups, &[("name", "Company")]).await.location());
+    let eng_page = format!("{groups}/{eng}");
+    let org_page = format!("{groups}/{org}");
+    admin.get(&eng_page).await;
+    let picker = admin.get(&format!("/ui/t/{t}/user-picker?email=lin")).await;
+    assert!(picker.body.contains("lin@example.com"), "{}", picker.body);
+    assert_eq!(
+        admin
+            .post(
+                &format!("{eng_page}/members"),
+                &[("email", "lin@example.com")]
+            )
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        admin
+            .post(&format!("{org_page}/members"), &[("group", &eng)])
+            .await
+            .status,
+        303
+    );
+    let cycle = admin
+        .post(&format!("{eng_page}/members"), &[("group", &org)])
+        .await;
+    assert_eq!(cycle.status, 409, "{}", cycle.body);
+    let members = expect_json(
+        app.get(&api(&format!("/groups/{org}/members")), &tenant.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        members["items"][0]["email"], "lin@example.com",
+        "effective through nesting"
+    );
+    assert!(admin.get(&org_page).await.body.contains("Engineering"));
+    assert_eq!(
+        admin
+            .post(
+                &format!("{eng_page}/members/{user}/remove"),
+                &[("kind", "user")]
+            )
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        admin.post(&format!("{eng_page}/delete"), &[]).await.status,
+        303
+    );
+    let left = expect_json(app.get(&api("/groups"), &tenant.admin).await, 200).await;
+    assert_eq!(left["items"].as_array().unwrap().len(), 1);
+
+    // The audit log shows what was done, filtered by action.
+    let audit = admin
+        .get(&format!("/ui/t/{t}/audit?action=user.create"))
+        .await;
+    assert_eq!(audit.status, 200);
+    assert!(audit.body.contains(&user), "{}", audit.body);
+    assert!(audit.body.contains("<td>user.create</td>"));
+    assert!(!audit.body.contains("<td>group.create</td>"), "only the action asked for");
+    let bad = admin.get(&format!("/ui/t/{t}/audit?since=yesterday")).await;
+    assert!(bad.body.contains("From must be a time"), "{}", bad.body);
+
+    // And the user goes.
+    admin.get(&page).await;
+    assert_eq!(admin.post(&format!("{page}/delete"), &[]).await.status, 303);
+    assert_eq!(
+        app.get(&api(&format!("/users/{user}")), &tenant.admin)
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_operator_signs_in_and_manages_tenants() {
+    let app = TestApp::spawn().await;
+    let mut operator = Visitor::new(&app);
+    operator.get("/ui/operator/sign-in").await;
+    let refused = operator
+        .post("/ui/operator/sign-in", &[("credential", "not the token")])
+        .await;
+    assert_eq!(refused.status, 401);
+    let signed_in = operator
+        .post("/ui/operator/sign-in", &[("credential", OPERATOR_TOKEN)])
+        .await;
+    assert_eq!(signed_in.location(), "/ui/operator/tenants");
+    operator.get("/ui/operator/tenants").await;
+    let created = operator
+        .post("/ui/operator/tenants", &[("name", "Initech")])
+        .await;
+    assert_eq!(created.status, 303);
+    let tenant = created.location().split('/').nth(3).unwrap().to_owned();
+    assert_eq!(
+        operator.get(&format!("/ui/t/{tenant}/users")).await.status,
+        200,
+        "the operator administers every tenant"
+    );
+    operator.get("/ui/operator/tenants").await;
+    operator
+        .post(
+            &format!("/ui/operator/tenants/{tenant}"),
+            &[("name", "Initrode")],
+        )
+        .await;
+    assert!(
+        operator
+            .get("/ui/operator/tenants")
+            .await
+            .body
+            .contains("Initrode")
+    );
+    let deleted = operator
+        .post(&format!("/ui/operator/tenants/{tenant}/delete"), &[])
+        .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(
+        app.get(&format!("/v1/tenants/{tenant}"), OPERATOR_TOKEN)
+            .await
+            .status(),
+        404
+    );
+}
+
 // ---- In a real browser ----
 
 /// Signs in through the browser's form and waits for the page after it.

@@ -67,6 +67,10 @@ pub fn router(limit: Duration) -> Router<AppState> {
             "/ui/t/{tenant}/users/{user}/groups",
             post(users::join_group),
         )
+        .route(
+            "/ui/t/{tenant}/users/{user}/attributes",
+            post(users::set_attributes),
+        )
         .route("/ui/t/{tenant}/users/{user}/{action}", post(users::act))
         .route(
             "/ui/t/{tenant}/groups",
@@ -314,6 +318,7 @@ fn status_of(error: &ServiceError) -> StatusCode {
         ServiceError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::TimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
         ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::MailNotSent => StatusCode::BAD_GATEWAY,
         ServiceError::TwoFactorRequired | ServiceError::TwoFactorRejected => {
             StatusCode::UNAUTHORIZED
         }

@@ -9,9 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::domain::{
-    Email, Filter, Group, GroupId, GroupsRelated, Membership, NewUser, PageCursor, PageLimit,
-    PageRequest, PersonName, PrefixRange, Role, Status, TenantId, User, UserAttr, UserId,
-    UserPatch, UserQuery, Window,
+    AttributeDefinition, AttributeType, AttributeValue, AttributeWrite, Email, Filter, Group,
+    GroupId, GroupsRelated, Membership, Mutability, NewUser, PageCursor, PageLimit, PageRequest,
+    PersonName, PrefixRange, Role, Status, TenantId, User, UserAttr, UserId, UserPatch, UserQuery,
+    Window,
 };
 use crate::http::AppState;
 use crate::service::{Precondition, ServiceError};
@@ -322,6 +323,8 @@ pub(super) async fn create(
 #[derive(Debug, Default)]
 struct Outcome {
     message: Option<String>,
+    /// What a refused change tells the administrator.
+    error: Option<String>,
     /// A one-time link to hand over (an invitation or a reset without mail).
     link: Option<SecretString>,
 }
@@ -332,6 +335,7 @@ fn delivered(delivery: crate::service::Delivery, what: &str) -> Outcome {
     match delivery {
         crate::service::Delivery::Mailed { to } => Outcome {
             message: Some(format!("{what} mailed to {to}.")),
+            error: None,
             link: None,
         },
         crate::service::Delivery::Link { url, expires_at } => Outcome {
@@ -339,6 +343,7 @@ fn delivered(delivery: crate::service::Delivery, what: &str) -> Outcome {
                 "{what} made. No mail is set up on this server: give this link to the user; \
                  it works once, until {expires_at}."
             )),
+            error: None,
             link: Some(url),
         },
     }
@@ -369,9 +374,90 @@ struct UserPage {
     groups: Vec<Group>,
     events: Vec<super::audit::EventRow>,
     message: Option<String>,
+    error: Option<String>,
     link: Option<String>,
-    /// The declared attributes' values, each as `name` and its values in words.
-    attributes: Vec<(String, String)>,
+    /// The tenant's declared attributes with this user's values.
+    attributes: Vec<AttributeField>,
+}
+
+/// A declared attribute as the user's page shows and edits it.
+struct AttributeField {
+    name: String,
+    description: String,
+    /// The input's type: `text`, `number` or `select` (booleans).
+    input: &'static str,
+    /// The decimal input's step.
+    step: &'static str,
+    multi_valued: bool,
+    required: bool,
+    /// Changed on this page only when it may be written (`readWrite`).
+    editable: bool,
+    /// The values in words: one per line when multi-valued.
+    value: String,
+}
+
+impl AttributeField {
+    fn of(definition: &AttributeDefinition, user: &User) -> Self {
+        let values: Vec<String> = user
+            .attributes
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&definition.name))
+            .map(|(_, values)| values.iter().map(value_as_text).collect())
+            .unwrap_or_default();
+        let (input, step) = match definition.kind {
+            AttributeType::Boolean => ("select", ""),
+            AttributeType::Integer => ("number", "1"),
+            AttributeType::Decimal => ("number", "any"),
+            _ => ("text", ""),
+        };
+        Self {
+            name: definition.name.clone(),
+            description: definition.description.clone(),
+            input,
+            step,
+            multi_valued: definition.multi_valued,
+            required: definition.required,
+            editable: definition.mutability == Mutability::ReadWrite,
+            value: values.join("\n"),
+        }
+    }
+}
+
+/// A value as the form writes it back: booleans `true`/`false`, times RFC 3339.
+fn value_as_text(value: &AttributeValue) -> String {
+    match value {
+        AttributeValue::String(s) | AttributeValue::Reference(s) => s.clone(),
+        AttributeValue::Boolean(b) => b.to_string(),
+        AttributeValue::Integer(i) => i.to_string(),
+        AttributeValue::Decimal(d) => d.to_string(),
+        AttributeValue::DateTime(t) => t.to_string(),
+    }
+}
+
+/// The JSON value a form's text stands for, by the attribute's type; the service
+/// checks it against the declaration (text that is not a number stays text, and is
+/// refused with the reason).
+fn text_as_value(kind: AttributeType, text: &str) -> serde_json::Value {
+    use serde_json::Value;
+    let text = text.trim();
+    match kind {
+        AttributeType::Boolean => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            other => Value::String(other.to_owned()),
+        },
+        AttributeType::Integer => text
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(text.to_owned())),
+        AttributeType::Decimal => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or_else(|| Value::String(text.to_owned())),
+        _ => Value::String(text.to_owned()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -399,7 +485,7 @@ pub(super) async fn show(
     };
     let outcome = Outcome {
         message: message.map(str::to_owned),
-        link: None,
+        ..Outcome::default()
     };
     show_with(&state, &console, tenant, id, outcome).await
 }
@@ -447,13 +533,10 @@ async fn show_with(
         .map(super::audit::EventRow::from)
         .collect();
     let groups = group_choices(state, console, tenant).await?;
-    let attributes = user
-        .attributes
+    let declared = directory.attributes(&console.caller, tenant).await?;
+    let attributes = declared
         .iter()
-        .map(|(name, values)| {
-            let words: Vec<String> = values.iter().map(value_in_words).collect();
-            (name.clone(), words.join(", "))
-        })
+        .map(|definition| AttributeField::of(definition, &user))
         .collect();
     render(&UserPage {
         chrome: Chrome::of(console, Some(tenant), "users"),
@@ -464,6 +547,7 @@ async fn show_with(
         groups,
         events,
         message: outcome.message,
+        error: outcome.error,
         link: outcome.link.map(|l| l.expose_secret().to_owned()),
         attributes,
     })
@@ -609,14 +693,60 @@ pub(super) async fn join_group(
     Ok(see_other(format!("/ui/t/{tenant}/users/{id}?done={done}")))
 }
 
-/// A declared attribute's value as the page shows it.
-fn value_in_words(value: &crate::domain::AttributeValue) -> String {
-    use crate::domain::AttributeValue;
-    match value {
-        AttributeValue::String(s) | AttributeValue::Reference(s) => s.clone(),
-        AttributeValue::Boolean(b) => if *b { "yes" } else { "no" }.to_owned(),
-        AttributeValue::Integer(i) => i.to_string(),
-        AttributeValue::Decimal(d) => d.to_string(),
-        AttributeValue::DateTime(t) => t.to_string(),
+/// Writes the declared attributes the form shows: each editable one's text, an empty
+/// one cleared. A refusal is shown on the page with the reason.
+pub(super) async fn set_attributes(
+    State(state): State<AppState>,
+    console: Console,
+    Path((tenant, id)): Path<(TenantId, UserId)>,
+    Posted(form): Posted<Vec<(String, String)>>,
+) -> Result<Response, UiError> {
+    console.require_admin(tenant)?;
+    let directory = &state.directory;
+    let declared = directory.attributes(&console.caller, tenant).await?;
+    let written: Vec<(String, serde_json::Value)> = declared
+        .iter()
+        .filter(|d| d.mutability == Mutability::ReadWrite)
+        .filter_map(|d| {
+            let field = format!("attr.{}", d.name);
+            let text = form.iter().find(|(name, _)| *name == field)?.1.as_str();
+            let value = if d.multi_valued {
+                let values: Vec<serde_json::Value> = text
+                    .lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .map(|line| text_as_value(d.kind, line))
+                    .collect();
+                serde_json::Value::Array(values)
+            } else if text.trim().is_empty() {
+                serde_json::Value::Null
+            } else {
+                text_as_value(d.kind, text)
+            };
+            Some((d.name.clone(), value))
+        })
+        .collect();
+    let patch = UserPatch {
+        attributes: AttributeWrite::Merge(written),
+        ..UserPatch::default()
+    };
+    let outcome = match directory
+        .update_user(&console.caller, tenant, id, patch, Precondition::None)
+        .await
+    {
+        Ok(_) => Outcome {
+            message: Some("Attributes saved.".to_owned()),
+            ..Outcome::default()
+        },
+        Err(error @ (ServiceError::Invalid(_) | ServiceError::Conflict { .. })) => Outcome {
+            error: Some(super::groups::form_error(&error)),
+            ..Outcome::default()
+        },
+        Err(other) => return Err(other.into()),
+    };
+    let failed = outcome.error.is_some();
+    let mut response = show_with(&state, &console, tenant, id, outcome).await?;
+    if failed {
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
     }
+    Ok(response)
 }
