@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::json;
 
-use crate::browser::{Browser, PHONE_WIDTH};
+use crate::browser::{Browser, DESKTOP, PHONE_WIDTH};
 use crate::helpers::{OPERATOR_TOKEN, TestApp, TestTenant, expect_json};
 use crate::sign_in::{PASSWORD, user_with_password};
 use crate::two_factor::{current_step, totp};
@@ -757,11 +757,17 @@ async fn browser_sign_in(
     browser.click_button("Sign in").await;
 }
 
-/// Checks the page with axe and keeps its screenshot at desktop and phone widths.
+/// Checks the page with axe at desktop and phone widths, and keeps its screenshot at
+/// each.
 async fn look_at(browser: &Browser, name: &str) {
     browser.assert_accessible(name).await;
     browser.screenshot(name).await;
-    browser.screenshot_at(name, PHONE_WIDTH).await;
+    browser.resize(PHONE_WIDTH, DESKTOP.1).await;
+    browser
+        .assert_accessible(&format!("{name} at {PHONE_WIDTH} px"))
+        .await;
+    browser.screenshot(&format!("{name}-{PHONE_WIDTH}px")).await;
+    browser.resize(DESKTOP.0, DESKTOP.1).await;
 }
 
 #[tokio::test]
