@@ -295,12 +295,21 @@ async fn members_see_only_their_account_and_no_key_opens_the_console() {
         .post(&format!("/ui/t/{}/groups", tenant.id), &[("name", "mine")])
         .await;
     assert_eq!(refused.status, 403);
-    assert_eq!(
+    let account = format!("/ui/t/{}/account", tenant.id);
+    assert_eq!(member.get(&account).await.status, 200);
+    let renamed = member
+        .post(
+            &account,
+            &[("first_name", "Maxine"), ("last_name", "Mustermann")],
+        )
+        .await;
+    assert_eq!(renamed.status, 303, "a member changes its own names");
+    assert!(
         member
-            .get(&format!("/ui/t/{}/account", tenant.id))
+            .get(&account)
             .await
-            .status,
-        200
+            .body
+            .contains("Maxine Mustermann")
     );
     assert_eq!(member.get("/ui/operator/tenants").await.status, 403);
 
@@ -674,7 +683,10 @@ async fn an_admin_manages_users_attributes_and_groups_in_the_console() {
     assert_eq!(audit.status, 200);
     assert!(audit.body.contains(&user), "{}", audit.body);
     assert!(audit.body.contains("<td>user.create</td>"));
-    assert!(!audit.body.contains("<td>group.create</td>"), "only the action asked for");
+    assert!(
+        !audit.body.contains("<td>group.create</td>"),
+        "only the action asked for"
+    );
     let bad = admin.get(&format!("/ui/t/{t}/audit?since=yesterday")).await;
     assert!(bad.body.contains("From must be a time"), "{}", bad.body);
 
@@ -998,6 +1010,28 @@ async fn every_admin_and_operator_page_passes_axe_at_both_widths() {
     browser.goto(&app.url(&format!("/ui/t/{t}/users"))).await;
     browser.fill("Search", "nobody").await;
     browser.wait_for("#no-match").await;
+
+    // A form whose CSRF token is gone (as one posted from another site would be) is
+    // refused, and nothing is made.
+    browser.goto(&app.url(&format!("/ui/t/{t}/groups"))).await;
+    browser
+        .execute("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
+        .await;
+    browser.fill("New group's name", "Forged").await;
+    browser.click_button("Create group").await;
+    browser.wait_for("main h1").await;
+    assert_eq!(browser.text_of("main h1").await, "Form expired");
+    let groups = expect_json(
+        app.get(&format!("/v1/tenants/{t}/groups"), &tenant.admin)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        groups["items"].as_array().unwrap().len(),
+        1,
+        "nothing was made"
+    );
 
     // An API key made in the console: its secret shown once, and it works.
     browser.goto(&app.url(&format!("/ui/t/{t}/api-keys"))).await;

@@ -8,9 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::domain::{TenantId, User};
+use crate::domain::{PersonName, TenantId, User, UserPatch};
 use crate::http::AppState;
-use crate::service::{ServiceError, TwoFactorStatus};
+use crate::service::{Precondition, ServiceError, TwoFactorStatus};
 use crate::store::SessionSummary;
 
 use super::pages::Chrome;
@@ -48,9 +48,41 @@ pub(super) async fn profile(
         user,
         message: match query.done.as_deref() {
             Some("password") => Some("Your password is changed."),
+            Some("profile") => Some("Your profile is saved."),
             _ => None,
         },
     })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NamesForm {
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+}
+
+/// Changes one's own names (what a member may change of itself).
+pub(super) async fn change_profile(
+    State(state): State<AppState>,
+    console: Console,
+    Path(tenant): Path<TenantId>,
+    Posted(form): Posted<NamesForm>,
+) -> Result<Response, UiError> {
+    let me = console.require_user_of(tenant)?;
+    let name = |field: &str, value: &str| {
+        PersonName::parse(value.trim()).map_err(|e| ServiceError::invalid(field, e.reason))
+    };
+    let patch = UserPatch {
+        first_name: Some(name("First name", &form.first_name)?),
+        last_name: Some(name("Last name", &form.last_name)?),
+        ..UserPatch::default()
+    };
+    state
+        .directory
+        .update_user(&console.caller, tenant, me, patch, Precondition::None)
+        .await?;
+    Ok(see_other(format!("/ui/t/{tenant}/account?done=profile")))
 }
 
 #[derive(Template)]

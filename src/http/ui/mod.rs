@@ -100,7 +100,10 @@ pub fn router(limit: Duration) -> Router<AppState> {
         )
         .route("/ui/t/{tenant}/audit", get(audit::list))
         .route("/ui/t/{tenant}/settings", get(pages::settings))
-        .route("/ui/t/{tenant}/account", get(account::profile))
+        .route(
+            "/ui/t/{tenant}/account",
+            get(account::profile).post(account::change_profile),
+        )
         .route(
             "/ui/t/{tenant}/account/password",
             get(account::password_page).post(account::change_password),
