@@ -12,17 +12,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use roster::domain::{Group, GroupId, GroupOwner, PageCursor, TenantId, Timestamp, User, UserId};
+use roster::domain::{GroupId, PageCursor, TenantId, UserId};
 use roster::store::Store;
 use serde_json::{Value, json};
 
 mod support;
 
-use support::{BenchServer, Raw, median_p95};
+use support::{BenchServer, median_p95};
 
 const TOKEN: &str = "console-bench-operator-token-0001";
 const GROUPS: usize = 100;
-const USERS_PER_TX: usize = 5000;
 const PASSWORD: &str = "correct horse battery staple";
 
 /// Writes the users straight into the database, and puts the `i`th into group
@@ -32,47 +31,16 @@ async fn seed(database_url: &str, tenant: TenantId, users: usize) -> (Vec<UserId
         .await
         .expect("open");
     let started = Instant::now();
-    let now = Timestamp::now();
     let mut tx = store.begin().await.expect("begin");
     let mut groups = Vec::with_capacity(GROUPS);
     for i in 0..GROUPS {
-        let group = Group {
-            id: GroupId::generate(),
-            tenant_id: tenant,
-            name: format!("Team {i:03}"),
-            description: String::new(),
-            owner: GroupOwner::Local,
-            federated_attribute_values: Vec::new(),
-            external_id: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let group = support::seed_group(tenant, format!("Team {i:03}"));
         tx.insert_group(&group).await.expect("group");
         groups.push(group.id);
     }
     tx.commit().await.expect("commit");
-    let raw = Raw::connect(database_url).await;
-    let mut ids = Vec::with_capacity(users);
-    for start in (0..users).step_by(USERS_PER_TX) {
-        let batch: Vec<User> = (start..(start + USERS_PER_TX).min(users))
-            .map(|i| support::seed_user(tenant, i))
-            .collect();
-        raw.insert_users(&batch).await;
-        ids.extend(batch.iter().map(|u| u.id));
-    }
-    raw.close().await;
-    for start in (0..users).step_by(USERS_PER_TX) {
-        let memberships: Vec<(GroupId, UserId)> = (start..(start + USERS_PER_TX).min(users))
-            .map(|i| (groups[i % GROUPS], ids[i]))
-            .collect();
-        let mut tx = store.begin().await.expect("begin");
-        tx.lock_memberships(tenant, false).await.expect("lock");
-        tx.add_memberships(tenant, &memberships, Timestamp::now())
-            .await
-            .expect("memberships");
-        tx.commit().await.expect("commit");
-    }
+    let ids = support::insert_seeded_users(database_url, tenant, users).await;
+    support::add_seeded_memberships(&store, tenant, &ids, |i| groups[i % GROUPS]).await;
     store.analyze().await.expect("analyze");
     store.close().await;
     println!(

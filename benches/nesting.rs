@@ -23,18 +23,16 @@
 
 use std::time::{Duration, Instant};
 
-use roster::domain::{Group, GroupId, GroupOwner, Hierarchy, TenantId, Timestamp, User, UserId};
+use roster::domain::{GroupId, Hierarchy, TenantId, Timestamp, UserId};
 use roster::store::Store;
 use serde_json::{Value, json};
 
 mod support;
 
-use support::{BenchServer, Raw, median_p95, ms};
+use support::{BenchServer, median_p95, ms};
 
 const TOKEN: &str = "nesting-bench-operator-token-0001";
 const LEVELS: usize = 10;
-/// Users and memberships written per transaction while seeding.
-const USERS_PER_TX: usize = 5000;
 
 /// How many groups each level holds, the top level one group, growing by a constant
 /// ratio (about 2.6 for 10,000 groups), the deepest level taking what rounding leaves.
@@ -64,22 +62,6 @@ struct Seeded {
     subgroup: GroupId,
 }
 
-fn group(tenant: TenantId, name: String) -> Group {
-    let now = Timestamp::now();
-    Group {
-        id: GroupId::generate(),
-        tenant_id: tenant,
-        name,
-        description: String::new(),
-        owner: GroupOwner::Local,
-        federated_attribute_values: Vec::new(),
-        external_id: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
 /// Writes the tenant straight into the database: the groups and their hierarchy in
 /// one transaction of the store's, then the users and their values in plain
 /// multi-row statements, then each user's one direct
@@ -96,13 +78,13 @@ async fn seed(database_url: &str, tenant: TenantId, users: usize, sizes: &[usize
     for (level, &size) in sizes.iter().enumerate() {
         let mut ids = Vec::with_capacity(size);
         for i in 0..size {
-            let g = group(tenant, format!("level {} group {i}", level + 1));
+            let g = support::seed_group(tenant, format!("level {} group {i}", level + 1));
             tx.insert_group(&g).await.expect("group");
             ids.push(g.id);
         }
         levels.push(ids);
     }
-    let subgroup = group(tenant, "S".into());
+    let subgroup = support::seed_group(tenant, "S".into());
     tx.insert_group(&subgroup).await.expect("group");
     // Each group of a level under a group of the level above, spread evenly, edges
     // added top-down.
@@ -133,29 +115,11 @@ async fn seed(database_url: &str, tenant: TenantId, users: usize, sizes: &[usize
     // store, in transactions of 5,000.
     let started = Instant::now();
     let deepest = levels.last().expect("levels").clone();
-    let raw = Raw::connect(database_url).await;
-    let mut ids = Vec::with_capacity(users);
-    for start in (0..users).step_by(USERS_PER_TX) {
-        let batch: Vec<User> = (start..(start + USERS_PER_TX).min(users))
-            .map(|i| support::seed_user(tenant, i))
-            .collect();
-        raw.insert_users(&batch).await;
-        ids.extend(batch.iter().map(|u| u.id));
-    }
-    raw.close().await;
+    let ids = support::insert_seeded_users(database_url, tenant, users).await;
     let users_took = started.elapsed();
     let started = Instant::now();
-    for start in (0..users).step_by(USERS_PER_TX) {
-        let memberships: Vec<(GroupId, UserId)> = (start..(start + USERS_PER_TX).min(users))
-            .map(|i| (deepest[i * deepest.len() / users], ids[i]))
-            .collect();
-        let mut tx = store.begin().await.expect("begin");
-        tx.lock_memberships(tenant, false).await.expect("lock");
-        tx.add_memberships(tenant, &memberships, Timestamp::now())
-            .await
-            .expect("memberships");
-        tx.commit().await.expect("commit");
-    }
+    support::add_seeded_memberships(&store, tenant, &ids, |i| deepest[i * deepest.len() / users])
+        .await;
     println!(
         "seeded {users} users in {:.1} s, and each a direct member of a deepest group in \
          {:.1} s",

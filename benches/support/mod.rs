@@ -9,8 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use roster::domain::{
-    LoginMetadata, Profile, Role, Status, TenantId, Timestamp, User, UserId, ValueList, fold_case,
+    Group, GroupId, GroupOwner, LoginMetadata, Profile, Role, Status, TenantId, Timestamp, User,
+    UserId, ValueList, fold_case,
 };
+use roster::store::Store;
 
 /// `roster serve` (the release build) on a free loopback port, with `token` as its
 /// operator credential; killed when dropped.
@@ -277,4 +279,65 @@ pub fn median_p95(times: &[Duration]) -> (f64, f64) {
     let rank =
         |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
     (ms(rank(0.5)), ms(rank(0.95)))
+}
+
+/// Users and memberships written per transaction while seeding.
+const USERS_PER_TX: usize = 5000;
+
+/// A group of `tenant` named `name`, as the store keeps one.
+pub fn seed_group(tenant: TenantId, name: String) -> Group {
+    let now = Timestamp::now();
+    Group {
+        id: GroupId::generate(),
+        tenant_id: tenant,
+        name,
+        description: String::new(),
+        owner: GroupOwner::Local,
+        federated_attribute_values: Vec::new(),
+        external_id: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Writes the users `seed_user` makes for 0..`users` straight into the database,
+/// 5,000 to a transaction of multi-row statements; answers their ids in order.
+pub async fn insert_seeded_users(
+    database_url: &str,
+    tenant: TenantId,
+    users: usize,
+) -> Vec<UserId> {
+    let raw = Raw::connect(database_url).await;
+    let mut ids = Vec::with_capacity(users);
+    for start in (0..users).step_by(USERS_PER_TX) {
+        let batch: Vec<User> = (start..(start + USERS_PER_TX).min(users))
+            .map(|i| seed_user(tenant, i))
+            .collect();
+        raw.insert_users(&batch).await;
+        ids.extend(batch.iter().map(|u| u.id));
+    }
+    raw.close().await;
+    ids
+}
+
+/// Makes the `i`th user a direct member of `group_of(i)`, by the store's own code,
+/// 5,000 memberships to a transaction.
+pub async fn add_seeded_memberships(
+    store: &Store,
+    tenant: TenantId,
+    ids: &[UserId],
+    group_of: impl Fn(usize) -> GroupId,
+) {
+    for start in (0..ids.len()).step_by(USERS_PER_TX) {
+        let memberships: Vec<(GroupId, UserId)> = (start..(start + USERS_PER_TX).min(ids.len()))
+            .map(|i| (group_of(i), ids[i]))
+            .collect();
+        let mut tx = store.begin().await.expect("begin");
+        tx.lock_memberships(tenant, false).await.expect("lock");
+        tx.add_memberships(tenant, &memberships, Timestamp::now())
+            .await
+            .expect("memberships");
+        tx.commit().await.expect("commit");
+    }
 }

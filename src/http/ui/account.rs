@@ -289,16 +289,13 @@ pub(super) async fn confirm_totp(
         .directory
         .confirm_totp(&console.caller, form.code.expose_secret())
         .await;
-    let (codes, error, message) = match confirmed {
-        Ok(codes) => (codes, None, Some("Two-factor sign-in is on.")),
-        Err(error) => (vec![], refusal(error)?.err(), None),
-    };
-    two_factor_page(&state, &console, |status| TwoFactorPage {
-        codes,
-        error,
-        message,
-        ..blank(&console, tenant, status)
-    })
+    codes_page(
+        &state,
+        &console,
+        tenant,
+        confirmed,
+        "Two-factor sign-in is on.",
+    )
     .await
 }
 
@@ -313,19 +310,28 @@ pub(super) async fn regenerate_codes(
         .directory
         .regenerate_recovery_codes(&console.caller, form.code.expose_secret())
         .await;
+    let done = "New recovery codes are made; the old ones no longer work.";
+    codes_page(&state, &console, tenant, made, done).await
+}
+
+/// The two-factor page after recovery codes were made (shown this once, with
+/// `done`), or with why they were not.
+async fn codes_page(
+    state: &AppState,
+    console: &Console,
+    tenant: TenantId,
+    made: Result<Vec<String>, ServiceError>,
+    done: &'static str,
+) -> Result<Response, UiError> {
     let (codes, error, message) = match made {
-        Ok(codes) => (
-            codes,
-            None,
-            Some("New recovery codes are made; the old ones no longer work."),
-        ),
+        Ok(codes) => (codes, None, Some(done)),
         Err(error) => (vec![], refusal(error)?.err(), None),
     };
-    two_factor_page(&state, &console, |status| TwoFactorPage {
+    two_factor_page(state, console, |status| TwoFactorPage {
         codes,
         error,
         message,
-        ..blank(&console, tenant, status)
+        ..blank(console, tenant, status)
     })
     .await
 }
