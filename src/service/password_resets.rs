@@ -321,7 +321,11 @@ impl Directory {
         next.updated_at = now;
         applied(tx.update_user(&next, current.version).await?)?;
         clear_account_lockout(&mut tx, tenant, &current.email).await?;
-        let ended = tx.revoke_user_tokens_of(tenant, user_id, now).await?;
+        // Whoever knew the old password is signed out: its API tokens and its
+        // console sessions end.
+        let ended = tx.revoke_user_tokens_of(tenant, user_id, now).await?
+            + tx.delete_sessions_of(tenant.as_uuid(), Some(user_id))
+                .await?;
         audit_as(
             &mut tx,
             Actor::User(user_id),

@@ -413,6 +413,11 @@ async fn a_forgotten_password_is_reset_from_the_mailed_link_once() {
     let (app, mail) = TestApp::spawn_with_mail().await;
     let (tenant, _) = tenant_with_admin(&app).await;
     let t = tenant.id.as_str();
+    // A session signed in with the old password, to be ended by the reset.
+    let mut before = Visitor::new(&app);
+    before.sign_in(t, "ada@example.com", PASSWORD).await;
+    let users = format!("/ui/t/{t}/users");
+    assert_eq!(before.get(&users).await.status, 200);
     let forgot = format!("/ui/t/{t}/forgot-password");
     let mut visitor = Visitor::new(&app);
     visitor.get(&forgot).await;
@@ -449,6 +454,11 @@ async fn a_forgotten_password_is_reset_from_the_mailed_link_once() {
     visitor.get(path).await;
     let again = visitor.post(&reset_path, &new_password).await;
     assert_eq!(again.status, 400, "the link works once");
+    assert_eq!(
+        before.get(&users).await.status,
+        303,
+        "the old session ended"
+    );
     let signed_in = visitor
         .sign_in(t, "ada@example.com", "a brand new passphrase")
         .await;
@@ -990,6 +1000,18 @@ async fn every_admin_and_operator_page_passes_axe_at_both_widths() {
 
     browser.goto(&app.url("/ui")).await;
     look_at(&browser, "landing").await;
+    for (name, path) in [
+        ("forgot-password", format!("/ui/t/{t}/forgot-password")),
+        (
+            "reset-password",
+            format!("/ui/t/{t}/reset-password?token=x"),
+        ),
+        ("not-found", format!("/ui/t/{t}/no-such-page")),
+    ] {
+        browser.goto(&app.url(&path)).await;
+        browser.wait_for("main h1").await;
+        look_at(&browser, name).await;
+    }
     browser_sign_in(&browser, &app, t, "ada@example.com", PASSWORD).await;
     browser.wait_for("#results").await;
     for (name, path) in [
