@@ -19,6 +19,8 @@ pub struct AuditFilter {
     pub target_id: Option<String>,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
+    /// Newest first (the cursor then pages back in time); oldest first otherwise.
+    pub newest_first: bool,
 }
 
 #[derive(FromRow)]
@@ -74,8 +76,8 @@ impl TryFrom<AuditRow> for AuditEvent {
 }
 
 impl Store {
-    /// Up to `page.limit + 1` of the tenant's audit events matching `filter`, oldest
-    /// first, after the cursor.
+    /// Up to `page.limit + 1` of the tenant's audit events matching `filter`, in the
+    /// filter's order, after the cursor.
     pub async fn list_audit_events(
         &self,
         tenant: TenantId,
@@ -88,7 +90,12 @@ impl Store {
         );
         sql.bind(Value::Uuid(tenant.as_uuid()));
         if let Some(after) = page.after {
-            sql.push(" AND id > ").bind(Value::Uuid(after.last_id()));
+            let beyond = if filter.newest_first {
+                " AND id < "
+            } else {
+                " AND id > "
+            };
+            sql.push(beyond).bind(Value::Uuid(after.last_id()));
         }
         if let Some(actor) = &filter.actor_id {
             sql.push(" AND actor_id = ")
@@ -107,8 +114,12 @@ impl Store {
         if let Some(until) = filter.until {
             sql.push(" AND occurred_at < ").bind(Value::Time(until));
         }
-        sql.push(" ORDER BY id LIMIT ")
-            .bind(Value::Int(i64::from(page.limit.get()) + 1));
+        sql.push(if filter.newest_first {
+            " ORDER BY id DESC LIMIT "
+        } else {
+            " ORDER BY id LIMIT "
+        })
+        .bind(Value::Int(i64::from(page.limit.get()) + 1));
         let Sql { text, values } = sql;
         let rows: Vec<AuditRow> = read!(self, |pool| {
             bind_values!(sqlx::query_as(&text), values)

@@ -126,3 +126,42 @@ async fn only_admins_read_the_audit_log() {
     .await;
     assert_ne!(paged["items"][0]["id"], next["items"][0]["id"]);
 }
+
+#[tokio::test]
+async fn the_audit_log_reads_newest_first_when_asked_and_pages_back_in_time() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for name in ["one", "two", "three"] {
+        app.group(&t, name).await;
+    }
+    let path = |query: &str| {
+        format!(
+            "/v1/tenants/{}/audit-events?action=group.create&{query}",
+            t.id
+        )
+    };
+    let oldest_first = events(&app, &t.id, &t.admin, "action=group.create").await;
+    let newest_first = events(&app, &t.id, &t.admin, "action=group.create&order=desc").await;
+    let names = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .map(|e| e["details"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&oldest_first), ["one", "two", "three"]);
+    assert_eq!(names(&newest_first), ["three", "two", "one"]);
+    let first = expect_json(app.get(&path("order=desc&limit=2"), &t.admin).await, 200).await;
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let rest = expect_json(
+        app.get(
+            &path(&format!("order=desc&limit=2&cursor={cursor}")),
+            &t.admin,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(names(rest["items"].as_array().unwrap()), ["one"]);
+    let bad = expect_problem(app.get(&path("order=sideways"), &t.admin).await, 400).await;
+    assert!(bad.to_string().contains("order"), "{bad}");
+}

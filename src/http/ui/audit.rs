@@ -111,6 +111,7 @@ impl AuditQuery {
                 target_id: subject("Target", &self.target)?,
                 since: time("From", &self.since)?,
                 until: time("Until", &self.until)?,
+                newest_first: true,
             },
             cursor,
         ))

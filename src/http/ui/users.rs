@@ -523,6 +523,7 @@ async fn show_with(
         .items;
     let filter = AuditFilter {
         target_id: Some(id.to_string()),
+        newest_first: true,
         ..AuditFilter::default()
     };
     let events = directory

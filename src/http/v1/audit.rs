@@ -93,9 +93,21 @@ pub struct AuditParams {
     /// Events before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     until: Option<String>,
+    /// `asc` (oldest first, the default) or `desc` (newest first; the cursor then
+    /// pages back in time).
+    #[param(value_type = Option<AuditOrder>, inline)]
+    order: Option<String>,
 }
 
-/// List the tenant's audit log, oldest first (operator and admins).
+/// The order of the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOrder {
+    Asc,
+    Desc,
+}
+
+/// List the tenant's audit log, oldest first unless `order=desc` (operator and admins).
 #[utoipa::path(
     get, path = "/v1/tenants/{tenantId}/audit-events", tag = "audit", operation_id = "listAuditEvents",
     params(("tenantId" = TenantId, Path), AuditParams),
@@ -121,6 +133,14 @@ pub async fn list(
                 .map(|a| a.as_str().to_owned())
         }),
     );
+    let order = v.check_opt(
+        "order",
+        params.order.as_deref().map(|o| match o {
+            "asc" => Ok(AuditOrder::Asc),
+            "desc" => Ok(AuditOrder::Desc),
+            _ => Err(crate::domain::Invalid::new("must be one of: asc, desc")),
+        }),
+    );
     let filter = AuditFilter {
         actor_id: v.check_opt("actor", params.actor.map(parse_subject_filter)),
         action,
@@ -133,6 +153,7 @@ pub async fn list(
             "until",
             params.until.as_deref().map(Timestamp::parse_rfc3339),
         ),
+        newest_first: order == Some(AuditOrder::Desc),
     };
     v.finish().map_err(ApiError::Query)?;
     let events = state
