@@ -21,7 +21,7 @@ use crate::domain::PasswordPolicy;
 use crate::http::HttpLimits;
 use crate::http::credentials::TrustedProxies;
 use crate::http::server::ConnectionLimits;
-use crate::mail::PublicUrl;
+use crate::mail::{PublicUrl, SmtpUrl};
 use crate::service::{SessionPolicy, SignInPolicy};
 use crate::store::StoreOptions;
 
@@ -95,46 +95,6 @@ impl fmt::Debug for DatabaseUrl {
 }
 
 impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-/// An SMTP server's URL (lettre's form); `Debug` and `Display` hide its password.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct SmtpUrl(String);
-
-impl SmtpUrl {
-    pub fn new(url: impl Into<String>) -> Self {
-        Self(url.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The URL with any password replaced by `***`.
-    pub fn redacted(&self) -> String {
-        redact_password(&self.0)
-    }
-}
-
-impl std::str::FromStr for SmtpUrl {
-    type Err = std::convert::Infallible;
-
-    fn from_str(url: &str) -> Result<Self, Self::Err> {
-        Ok(Self::new(url))
-    }
-}
-
-impl fmt::Debug for SmtpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SmtpUrl({})", self.redacted())
-    }
-}
-
-impl fmt::Display for SmtpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
@@ -525,17 +485,6 @@ mod tests {
         assert_eq!(
             DatabaseUrl::new("postgres://postgres@127.0.0.1/test").redacted(),
             "postgres://postgres@127.0.0.1/test"
-        );
-    }
-
-    #[test]
-    fn smtp_urls_hide_their_password() {
-        let url = SmtpUrl::new("smtps://mailer:p4ss@smtp.example:465");
-        assert_eq!(url.to_string(), "smtps://mailer:***@smtp.example:465");
-        assert!(!format!("{url:?}").contains("p4ss"));
-        assert_eq!(
-            SmtpUrl::new("smtp://127.0.0.1:2525?tls=required").redacted(),
-            "smtp://127.0.0.1:2525?tls=required"
         );
     }
 }

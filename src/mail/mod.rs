@@ -14,8 +14,6 @@ use std::time::Duration;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::SmtpUrl;
-
 pub use letters::Letter;
 
 /// The sender address used when none is configured.
@@ -38,6 +36,56 @@ pub enum MailError {
     /// The SMTP server could not be reached, or refused the message.
     #[error("the mail server did not take the message: {0}")]
     Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+/// An SMTP server's URL (lettre's form); `Debug` and `Display` hide its password.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SmtpUrl(String);
+
+impl SmtpUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***` (and, when it cannot be read as
+    /// a URL at all, nothing of it but that).
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    // Only a URL that cannot have a password refuses one.
+                    let _ = url.set_password(Some("***"));
+                }
+                url.to_string()
+            }
+            Err(_) => "(an SMTP URL that cannot be read)".to_owned(),
+        }
+    }
+}
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(url))
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SmtpUrl({})", self.redacted())
+    }
+}
+
+impl std::fmt::Display for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 /// Parses a sender address (`Roster <roster@example.com>` or a bare address).
@@ -193,6 +241,17 @@ mod tests {
         assert!(parse_sender("ops@example.com").is_ok());
         assert!(parse_sender("not an address").is_err());
         assert_eq!(parse_sender(DEFAULT_FROM).unwrap(), default_sender());
+    }
+
+    #[test]
+    fn smtp_urls_hide_their_password() {
+        let url = SmtpUrl::new("smtps://mailer:p4ss@smtp.example:465");
+        assert_eq!(url.to_string(), "smtps://mailer:***@smtp.example:465");
+        assert!(!format!("{url:?}").contains("p4ss"));
+        assert_eq!(
+            SmtpUrl::new("smtp://127.0.0.1:2525?tls=required").redacted(),
+            "smtp://127.0.0.1:2525?tls=required"
+        );
     }
 
     // The connection pool runs a task: a mailer is made and dropped in a runtime.

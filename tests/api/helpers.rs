@@ -3,7 +3,8 @@ use std::net::SocketAddr;
 use futures_util::StreamExt;
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use roster::app::Application;
-use roster::config::{DatabaseUrl, ServeSettings, SmtpUrl};
+use roster::config::{DatabaseUrl, ServeSettings};
+use roster::mail::SmtpUrl;
 use serde_json::{Value, json};
 use sqlx::Connection;
 

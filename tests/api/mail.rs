@@ -587,7 +587,7 @@ async fn an_unreachable_mail_server_is_the_same_clear_error() {
         .unwrap()
         .port();
     let app = TestApp::spawn_with(move |settings| {
-        settings.mail.smtp_url = Some(roster::config::SmtpUrl::new(format!(
+        settings.mail.smtp_url = Some(roster::mail::SmtpUrl::new(format!(
             "smtp://127.0.0.1:{port}"
         )));
     })
