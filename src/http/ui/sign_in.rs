@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -213,36 +213,19 @@ pub(super) async fn sign_out(
 
 #[derive(Template)]
 #[template(path = "set_password.html")]
-pub(super) struct SetPasswordPage {
-    pub chrome: Chrome,
-    pub heading: &'static str,
-    pub action: String,
-    pub token: String,
-    pub error: Option<String>,
-    pub min_chars: usize,
+struct SetPasswordPage {
+    chrome: Chrome,
+    heading: &'static str,
+    action: String,
+    token: String,
+    error: Option<String>,
+    min_chars: usize,
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct TokenQuery {
     #[serde(default)]
     pub token: String,
-}
-
-pub(super) async fn invitation_page(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(tenant): Path<TenantId>,
-    Query(query): Query<TokenQuery>,
-) -> Result<Response, UiError> {
-    let page = SetPasswordPage {
-        chrome: Chrome::visitor(&visitor, Some(tenant)),
-        heading: "Accept your invitation",
-        action: format!("/ui/t/{tenant}/accept-invitation"),
-        token: query.token,
-        error: None,
-        min_chars: state.directory.password_policy().min_chars(),
-    };
-    Ok(visitor.respond(render(&page)?))
 }
 
 #[derive(Deserialize)]
@@ -267,48 +250,6 @@ impl SetPasswordForm {
         policy
             .parse(self.password.expose_secret().to_owned())
             .map_err(|e| format!("The password {}.", e.reason))
-    }
-}
-
-pub(super) async fn accept_invitation(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(tenant): Path<TenantId>,
-    Posted(form): Posted<SetPasswordForm>,
-) -> Result<Response, UiError> {
-    let outcome = match form.password(state.directory.password_policy()) {
-        Err(message) => Err(message),
-        Ok(password) => match state
-            .directory
-            .accept_invitation(tenant, &form.token, &password, visitor.client.clone())
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(ServiceError::Unauthorized) => Err(
-                "This invitation link is not valid: it may have been used or have expired. \
-                 Ask your administrator for a new one."
-                    .to_owned(),
-            ),
-            Err(other) => return Err(other.into()),
-        },
-    };
-    match outcome {
-        Ok(()) => Ok(see_other(format!(
-            "/ui/t/{tenant}/sign-in?reason=password-set"
-        ))),
-        Err(error) => {
-            let page = SetPasswordPage {
-                chrome: Chrome::visitor(&visitor, Some(tenant)),
-                heading: "Accept your invitation",
-                action: format!("/ui/t/{tenant}/accept-invitation"),
-                token: form.token,
-                error: Some(error),
-                min_chars: state.directory.password_policy().min_chars(),
-            };
-            let mut response = render(&page)?;
-            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-            Ok(response.into_response())
-        }
     }
 }
 
@@ -367,21 +308,146 @@ pub(super) async fn forgot(
     })
 }
 
+/// A page that sets a password with a one-time link's token: an invitation's or a
+/// reset's.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum OneTimeLink {
+    Invitation,
+    Reset,
+}
+
+impl OneTimeLink {
+    fn heading(self) -> &'static str {
+        match self {
+            OneTimeLink::Invitation => "Accept your invitation",
+            OneTimeLink::Reset => "Choose a new password",
+        }
+    }
+
+    fn path(self, tenant: TenantId) -> String {
+        match self {
+            OneTimeLink::Invitation => format!("/ui/t/{tenant}/accept-invitation"),
+            OneTimeLink::Reset => format!("/ui/t/{tenant}/reset-password"),
+        }
+    }
+
+    /// What a token that is not (or no longer) valid tells the person.
+    fn refused(self) -> &'static str {
+        match self {
+            OneTimeLink::Invitation => {
+                "This invitation link is not valid: it may have been used or have \
+                 expired. Ask your administrator for a new one."
+            }
+            OneTimeLink::Reset => {
+                "This reset link is not valid: it may have been used or have expired. \
+                 Ask for a new one."
+            }
+        }
+    }
+
+    fn page(
+        self,
+        state: &AppState,
+        visitor: &Visitor,
+        tenant: TenantId,
+        token: String,
+        error: Option<String>,
+    ) -> SetPasswordPage {
+        SetPasswordPage {
+            chrome: Chrome::visitor(visitor, Some(tenant)),
+            heading: self.heading(),
+            action: self.path(tenant),
+            token,
+            error,
+            min_chars: state.directory.password_policy().min_chars(),
+        }
+    }
+
+    async fn show(
+        self,
+        state: &AppState,
+        visitor: &Visitor,
+        tenant: TenantId,
+        token: String,
+    ) -> Result<Response, UiError> {
+        Ok(visitor.respond(render(&self.page(state, visitor, tenant, token, None))?))
+    }
+
+    /// Sets the password the form names with its token: to the sign-in page once it
+    /// is set, else the form again with why not.
+    async fn submit(
+        self,
+        state: &AppState,
+        visitor: &Visitor,
+        tenant: TenantId,
+        form: SetPasswordForm,
+    ) -> Result<Response, UiError> {
+        let directory = &state.directory;
+        let refusal = match form.password(directory.password_policy()) {
+            Err(message) => message,
+            Ok(password) => {
+                let client = visitor.client.clone();
+                let set = match self {
+                    OneTimeLink::Invitation => {
+                        directory
+                            .accept_invitation(tenant, &form.token, &password, client)
+                            .await
+                    }
+                    OneTimeLink::Reset => {
+                        directory
+                            .reset_password(tenant, &form.token, &password, client)
+                            .await
+                    }
+                };
+                match set {
+                    Ok(()) => {
+                        return Ok(see_other(format!(
+                            "/ui/t/{tenant}/sign-in?reason=password-set"
+                        )));
+                    }
+                    Err(ServiceError::Unauthorized) => self.refused().to_owned(),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        };
+        let page = self.page(state, visitor, tenant, form.token, Some(refusal));
+        let mut response = render(&page)?;
+        *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+        Ok(response)
+    }
+}
+
+pub(super) async fn invitation_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(tenant): Path<TenantId>,
+    Query(query): Query<TokenQuery>,
+) -> Result<Response, UiError> {
+    OneTimeLink::Invitation
+        .show(&state, &visitor, tenant, query.token)
+        .await
+}
+
+pub(super) async fn accept_invitation(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(tenant): Path<TenantId>,
+    Posted(form): Posted<SetPasswordForm>,
+) -> Result<Response, UiError> {
+    OneTimeLink::Invitation
+        .submit(&state, &visitor, tenant, form)
+        .await
+}
+
 pub(super) async fn reset_page(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(tenant): Path<TenantId>,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, UiError> {
-    let page = SetPasswordPage {
-        chrome: Chrome::visitor(&visitor, Some(tenant)),
-        heading: "Choose a new password",
-        action: format!("/ui/t/{tenant}/reset-password"),
-        token: query.token,
-        error: None,
-        min_chars: state.directory.password_policy().min_chars(),
-    };
-    Ok(visitor.respond(render(&page)?))
+    OneTimeLink::Reset
+        .show(&state, &visitor, tenant, query.token)
+        .await
 }
 
 pub(super) async fn reset(
@@ -390,37 +456,7 @@ pub(super) async fn reset(
     Path(tenant): Path<TenantId>,
     Posted(form): Posted<SetPasswordForm>,
 ) -> Result<Response, UiError> {
-    let outcome = match form.password(state.directory.password_policy()) {
-        Err(message) => Err(message),
-        Ok(password) => match state
-            .directory
-            .reset_password(tenant, &form.token, &password, visitor.client.clone())
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(ServiceError::Unauthorized) => Err(
-                "This reset link is not valid: it may have been used or have expired. \
-                 Ask for a new one."
-                    .to_owned(),
-            ),
-            Err(other) => return Err(other.into()),
-        },
-    };
-    match outcome {
-        Ok(()) => Ok(see_other(format!(
-            "/ui/t/{tenant}/sign-in?reason=password-set"
-        ))),
-        Err(error) => {
-            let mut response = render(&SetPasswordPage {
-                chrome: Chrome::visitor(&visitor, Some(tenant)),
-                heading: "Choose a new password",
-                action: format!("/ui/t/{tenant}/reset-password"),
-                token: form.token,
-                error: Some(error),
-                min_chars: state.directory.password_policy().min_chars(),
-            })?;
-            *response.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-            Ok(response)
-        }
-    }
+    OneTimeLink::Reset
+        .submit(&state, &visitor, tenant, form)
+        .await
 }
