@@ -4,7 +4,7 @@
 //! over the file, and the file over the default.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -55,6 +55,18 @@ enum Command {
     /// Manage tenant API keys directly in the database.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Copy a SQLite database, consistently, while the server keeps serving it.
+    Backup {
+        /// The new file to write (it must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Replace a SQLite database with a backup (stop the server first).
+    Restore {
+        /// The backup to restore (`roster backup --to`'s file).
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,7 +222,79 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             directory.store().close().await;
             result
         }
+        (Command::Backup { to }, _) => backup(url, &to).await,
+        (Command::Restore { from }, _) => restore(url, &from).await,
     }
+}
+
+/// Copies the database to `to` while it serves; PostgreSQL is pg_dump's.
+async fn backup(url: &DatabaseUrl, to: &Path) -> anyhow::Result<()> {
+    if Store::sqlite_file(url.expose()).is_none() {
+        anyhow::bail!(
+            "roster backup copies a SQLite file; back PostgreSQL up with pg_dump \
+             (docs/operations.md)"
+        );
+    }
+    if to.exists() {
+        anyhow::bail!("{} exists already; name a new file", to.display());
+    }
+    let store = Store::connect(url.expose(), &StoreOptions::default())
+        .await
+        .with_context(|| format!("cannot open the database {url}"))?;
+    let copied = store.backup_to(to).await;
+    store.close().await;
+    copied.with_context(|| format!("cannot write the backup {}", to.display()))?;
+    eprintln!("roster: {url} copied to {}", to.display());
+    Ok(())
+}
+
+/// Replaces the SQLite file of `url` with the backup `from`, once the backup proves
+/// intact: copied beside the database, synced, then renamed over it (the old
+/// file's write-ahead log goes with it).
+async fn restore(url: &DatabaseUrl, from: &Path) -> anyhow::Result<()> {
+    let Some(target) = Store::sqlite_file(url.expose()) else {
+        anyhow::bail!(
+            "roster restore replaces a SQLite file; restore PostgreSQL with pg_restore \
+             (docs/operations.md)"
+        );
+    };
+    if !from.is_file() {
+        anyhow::bail!("{} is not a file", from.display());
+    }
+    let backup = Store::connect(
+        &format!("sqlite://{}", from.display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .with_context(|| format!("cannot open the backup {}", from.display()))?;
+    let problems = backup.integrity_problems().await;
+    backup.close().await;
+    if let Some(problems) = problems? {
+        anyhow::bail!("the backup {} is damaged: {problems}", from.display());
+    }
+    let staged = target.with_extension("restoring");
+    std::fs::copy(from, &staged)
+        .with_context(|| format!("cannot copy the backup to {}", staged.display()))?;
+    std::fs::File::open(&staged)?.sync_all()?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = target.clone().into_os_string();
+        side.push(suffix);
+        match std::fs::remove_file(&side) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+            _ => {}
+        }
+    }
+    std::fs::rename(&staged, &target)
+        .with_context(|| format!("cannot put the backup in place of {}", target.display()))?;
+    // The schema of an older backup is brought up to date here, as on every start.
+    let restored = open_store(url).await?;
+    restored.close().await;
+    eprintln!(
+        "roster: {} restored from {}",
+        target.display(),
+        from.display()
+    );
+    Ok(())
 }
 
 async fn serve_until_signal(settings: ServeSettings) -> anyhow::Result<()> {

@@ -328,6 +328,48 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a consistent copy of the whole SQLite database to the new file `path`
+    /// (`VACUUM INTO` on a reading connection): one read transaction, so writers go
+    /// on meanwhile and the copy holds exactly what was committed before it began.
+    /// Answers `false` on PostgreSQL, which has no such copy (pg_dump makes one).
+    pub async fn backup_to(&self, path: &std::path::Path) -> StoreResult<bool> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => {
+                let path = path.to_string_lossy().into_owned();
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path)
+                    .execute(reader)
+                    .await?;
+                Ok(true)
+            }
+            Backend::Postgres(_) => Ok(false),
+        }
+    }
+
+    /// Whether SQLite finds the database intact (`PRAGMA integrity_check`): `None`
+    /// when it is, else what it found.
+    pub async fn integrity_problems(&self) -> StoreResult<Option<String>> {
+        let found: Vec<String> = read!(self, |pool| {
+            sqlx::query_scalar(match &self.backend {
+                Backend::Sqlite { .. } => "PRAGMA integrity_check",
+                Backend::Postgres(_) => "SELECT 'ok'",
+            })
+            .fetch_all(pool)
+            .await?
+        });
+        Ok((found != ["ok"]).then(|| found.join("; ")))
+    }
+
+    /// The file of a `sqlite://PATH` URL; `None` for PostgreSQL and memory.
+    pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+        if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        SqliteConnectOptions::from_str(url)
+            .ok()
+            .map(|options| options.get_filename().to_path_buf())
+    }
+
     /// Answers when the database answers a trivial query.
     pub async fn ping(&self) -> StoreResult<()> {
         read!(self, |pool| {
