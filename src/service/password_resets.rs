@@ -24,7 +24,9 @@ use crate::mail::letters::{self, LinkLetter};
 use crate::mail::{Letter, Mailer};
 use crate::store::ThrottleRule;
 
-use super::sign_in::{INVITATION_TTL_SECONDS, clear_account_lockout, retry_after};
+use super::sign_in::{
+    INVITATION_TTL_SECONDS, clear_account_lockout, retry_after, token_of_tenant, user_of_link,
+};
 use super::{Access, Directory, Resource, ServiceError, ServiceResult, applied, audit, audit_as};
 
 /// How long a password-reset token stays valid.
@@ -286,29 +288,14 @@ impl Directory {
         password: &NewPassword,
         client: ClientInfo,
     ) -> ServiceResult<()> {
-        let Some((token_tenant, hash)) = parse_password_reset(token) else {
-            return Err(ServiceError::Unauthorized);
-        };
-        if token_tenant != tenant {
-            return Err(ServiceError::Unauthorized);
-        }
+        let hash = token_of_tenant(parse_password_reset(token), tenant)?;
         // Hashed before the transaction, which must not wait on Argon2.
         let password_hash = self.passwords.hash(password).await?;
         let now = Timestamp::now();
         let mut tx = self.store.begin().await?;
-        let Some((user_id, expires_at)) = tx.take_password_reset(tenant, &hash).await? else {
-            return Err(ServiceError::Unauthorized);
-        };
-        if expires_at <= now {
-            return Err(ServiceError::Unauthorized);
-        }
-        let current = tx
-            .lock_user(tenant, user_id)
-            .await?
-            .ok_or(ServiceError::Unauthorized)?;
-        if current.status != Status::Active {
-            return Err(ServiceError::Unauthorized);
-        }
+        let taken = tx.take_password_reset(tenant, &hash).await?;
+        let current = user_of_link(&mut tx, tenant, taken, Status::Active, now).await?;
+        let user_id = current.id;
         applied(
             tx.set_password_hash(tenant, user_id, &password_hash, now)
                 .await?,

@@ -745,6 +745,37 @@ impl Directory {
     }
 }
 
+/// The hash of a one-time link's token (parsed by its kind's `parse_…`) when it
+/// names `tenant`; anything else is [`ServiceError::Unauthorized`].
+pub(super) fn token_of_tenant(
+    parsed: Option<(TenantId, Vec<u8>)>,
+    tenant: TenantId,
+) -> ServiceResult<Vec<u8>> {
+    match parsed {
+        Some((token_tenant, hash)) if token_tenant == tenant => Ok(hash),
+        _ => Err(ServiceError::Unauthorized),
+    }
+}
+
+/// The user a one-time link's token was taken for (`taken`: its user and expiry),
+/// locked in `tx`, when the token had not expired and the user's status is
+/// `status`; anything else is [`ServiceError::Unauthorized`].
+pub(super) async fn user_of_link(
+    tx: &mut crate::store::Tx,
+    tenant: TenantId,
+    taken: Option<(UserId, Timestamp)>,
+    status: Status,
+    now: Timestamp,
+) -> ServiceResult<User> {
+    let (user_id, _) = taken
+        .filter(|(_, expires_at)| now < *expires_at)
+        .ok_or(ServiceError::Unauthorized)?;
+    tx.lock_user(tenant, user_id)
+        .await?
+        .filter(|user| user.status == status)
+        .ok_or(ServiceError::Unauthorized)
+}
+
 /// How long an invitation token stays valid.
 pub const INVITATION_TTL_SECONDS: i64 = 7 * 24 * 60 * 60;
 
@@ -805,28 +836,13 @@ impl Directory {
         password: &NewPassword,
         client: ClientInfo,
     ) -> ServiceResult<()> {
-        let Some((token_tenant, hash)) = crate::auth::parse_invitation(token) else {
-            return Err(ServiceError::Unauthorized);
-        };
-        if token_tenant != tenant {
-            return Err(ServiceError::Unauthorized);
-        }
+        let hash = token_of_tenant(crate::auth::parse_invitation(token), tenant)?;
         let password_hash = self.passwords.hash(password).await?;
         let now = Timestamp::now();
         let mut tx = self.store.begin().await?;
-        let Some((user_id, expires_at)) = tx.take_invitation(tenant, &hash).await? else {
-            return Err(ServiceError::Unauthorized);
-        };
-        if expires_at <= now {
-            return Err(ServiceError::Unauthorized);
-        }
-        let current = tx
-            .lock_user(tenant, user_id)
-            .await?
-            .ok_or(ServiceError::Unauthorized)?;
-        if current.status != Status::Pending {
-            return Err(ServiceError::Unauthorized);
-        }
+        let taken = tx.take_invitation(tenant, &hash).await?;
+        let current = user_of_link(&mut tx, tenant, taken, Status::Pending, now).await?;
+        let user_id = current.id;
         tx.set_password_hash(tenant, user_id, &password_hash, now)
             .await?;
         let next = User {
