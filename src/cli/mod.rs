@@ -484,7 +484,7 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_setting_as_the_flags_declare_it() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let table = settings_table();
         assert!(
             readme.contains(&table),
