@@ -14,9 +14,13 @@ pub mod scim;
 
 use std::io::BufRead;
 
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::domain::{FieldViolation, PasswordPolicy, Record};
+use crate::domain::{
+    FieldViolation, ImportOptions, ImportSummary, LineOutcome, Outcome, PasswordPolicy, Record,
+};
+use crate::service::{Importer, ServiceError};
 
 /// The formats an import reads.
 #[derive(
@@ -112,3 +116,69 @@ pub fn spawn_reader(
     receiver
 }
 
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+/// Runs `importer` over the batches `batches` hands over, telling `report` each
+/// batch's outcomes as it is done; answers the summary, and whether the import ran
+/// to its end (an atomic one ends at the first refused line, having written nothing).
+pub async fn import(
+    mut importer: Importer,
+    mut batches: mpsc::Receiver<Result<Vec<Line>, ReadError>>,
+    report: &mut (dyn FnMut(&[LineOutcome], &ImportSummary) + Send),
+) -> Result<(ImportSummary, bool), ImportError> {
+    while let Some(batch) = batches.recv().await {
+        let batch = batch?;
+        if batch.is_empty() {
+            continue;
+        }
+        let outcomes = importer.apply(batch).await?;
+        report(&outcomes, importer.summary());
+        if importer.stopped() {
+            break;
+        }
+    }
+    let complete = !importer.stopped();
+    Ok((importer.finish().await?, complete))
+}
+
+/// One result line of an import: the input line's number and what became of it.
+pub fn outcome_json(outcome: &LineOutcome) -> Value {
+    let line = outcome.line;
+    match &outcome.outcome {
+        Outcome::Created { kind, id } => {
+            json!({"line": line, "status": "created", "kind": kind.as_str(), "id": id})
+        }
+        Outcome::Updated { kind, id } => {
+            json!({"line": line, "status": "updated", "kind": kind.as_str(), "id": id})
+        }
+        Outcome::Unchanged { kind, id } => {
+            json!({"line": line, "status": "unchanged", "kind": kind.as_str(), "id": id})
+        }
+        Outcome::Skipped { reason } => json!({"line": line, "status": "skipped", "reason": reason}),
+        Outcome::Failed { errors } => json!({
+            "line": line,
+            "status": "failed",
+            "errors": errors
+                .iter()
+                .map(|e| json!({"field": e.field, "reason": e.reason}))
+                .collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// The last result line of an import: how many lines came to what.
+pub fn summary_json(summary: &ImportSummary, options: ImportOptions, complete: bool) -> Value {
+    json!({
+        "summary": summary,
+        "dryRun": options.dry_run,
+        "atomic": options.atomic,
+        "complete": complete,
+    })
+}
