@@ -1,5 +1,6 @@
 //! The command line: `roster serve`, `roster migrate`, `roster tenant …`,
-//! `roster api-key …`. Every flag can also be set by its environment variable and by
+//! `roster api-key …`, `roster import`, `roster export`, `roster backup`,
+//! `roster restore`. Every flag can also be set by its environment variable and by
 //! the TOML file named with `--config`; a flag wins over the variable, the variable
 //! over the file, and the file over the default.
 
@@ -21,6 +22,8 @@ use crate::domain::{
 };
 use crate::service::Directory;
 use crate::store::{Store, StoreOptions};
+
+mod transfer;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +64,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+    /// Write a tenant out as NDJSON: attributes, groups, users, API keys (never secrets).
+    Export(transfer::ExportArgs),
+    /// Bring users, groups and memberships in from NDJSON, CSV, SCIM or a Keycloak realm.
+    Import(transfer::ImportArgs),
     /// Replace a SQLite database with a backup (stop the server first).
     Restore {
         /// The backup to restore (`roster backup --to`'s file).
@@ -223,6 +230,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             result
         }
         (Command::Backup { to }, _) => backup(url, &to).await,
+        (Command::Export(args), _) => transfer::export(url, args).await,
+        (Command::Import(args), _) => transfer::import(url, args).await,
         (Command::Restore { from }, _) => restore(url, &from).await,
     }
 }

@@ -125,26 +125,29 @@ pub enum ImportError {
     Service(#[from] ServiceError),
 }
 
-/// Runs `importer` over the batches `batches` hands over, telling `report` each
-/// batch's outcomes as it is done; answers the summary, and whether the import ran
-/// to its end (an atomic one ends at the first refused line, having written nothing).
+/// Runs `importer` over the batches `batches` hands over, handing each batch's
+/// outcomes, with the summary so far, to `results` as it is done; answers the
+/// summary, and whether the import ran to its end (an atomic one ends at the first
+/// refused line, having written nothing). When `results` is no longer read (the
+/// client went away), the import stops after the batch at hand.
 pub async fn import(
     mut importer: Importer,
     mut batches: mpsc::Receiver<Result<Vec<Line>, ReadError>>,
-    report: &mut (dyn FnMut(&[LineOutcome], &ImportSummary) + Send),
+    results: mpsc::Sender<(Vec<LineOutcome>, ImportSummary)>,
 ) -> Result<(ImportSummary, bool), ImportError> {
+    let mut listened = true;
     while let Some(batch) = batches.recv().await {
         let batch = batch?;
         if batch.is_empty() {
             continue;
         }
         let outcomes = importer.apply(batch).await?;
-        report(&outcomes, importer.summary());
-        if importer.stopped() {
+        listened = results.send((outcomes, *importer.summary())).await.is_ok();
+        if importer.stopped() || !listened {
             break;
         }
     }
-    let complete = !importer.stopped();
+    let complete = listened && !importer.stopped();
     Ok((importer.finish().await?, complete))
 }
 
@@ -181,4 +184,15 @@ pub fn summary_json(summary: &ImportSummary, options: ImportOptions, complete: b
         "atomic": options.atomic,
         "complete": complete,
     })
+}
+
+/// The last line of an import that stopped on an error of its own (the input
+/// unreadable, the database unavailable): what was committed before it stays.
+pub fn failure_json(error: &ImportError) -> Value {
+    let detail = match error {
+        ImportError::Read(error) => error.to_string(),
+        ImportError::Service(ServiceError::Internal(_)) => "internal error".to_owned(),
+        ImportError::Service(error) => error.to_string(),
+    };
+    json!({ "error": { "detail": detail }, "complete": false })
 }

@@ -1,12 +1,13 @@
-//! Roster's own NDJSON: one JSON object per line, each with its `type`.
+//! Roster's own NDJSON: one JSON object per line, each naming what it holds in
+//! `object` (not `type`, which an attribute's declaration has of its own).
 //!
 //! An export writes a header (`roster.export`), then the tenant's declared
 //! attributes, its groups (each after the groups it lies directly within, named in
 //! `parents`), its users (naming their direct `groups` and `defaultGroup`) and its
 //! API keys. Each object is in the shape /v1 shows it, so a line reads like the API,
 //! and an import reads each as the /v1 endpoint that creates one reads its body.
-//! Besides, an import takes `member` lines: `{"type": "member", "group": NAME,
-//! "user": EMAIL}` or `{"type": "member", "group": NAME, "subgroup": NAME}`.
+//! Besides, an import takes `member` lines: `{"object": "member", "group": NAME,
+//! "user": EMAIL}` or `{"object": "member", "group": NAME, "subgroup": NAME}`.
 
 use std::io::BufRead;
 
@@ -25,11 +26,13 @@ use super::{Line, ReadError, ReadOptions, refused};
 /// KiB), far below what would let one line exhaust memory.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 
-/// The `type` of the first line of an export.
+/// The `object` of the first line of an export.
 const HEADER: &str = "roster.export";
 
 /// This format's version, written in the header.
 const VERSION: u32 = 1;
+
+const OBJECTS: &str = "must be one of user, group, member, attribute, apiKey, roster.export";
 
 const API_KEYS_SKIPPED: &str =
     "API keys are not imported: their secrets never leave Roster; make new keys";
@@ -100,9 +103,9 @@ fn record(text: &[u8], options: &ReadOptions) -> Result<Record, Vec<crate::domai
     let Value::Object(object) = value else {
         return Err(refused("", "each line must be a JSON object"));
     };
-    let kind = match object.get("type") {
+    let kind = match object.get("object") {
         Some(Value::String(kind)) => kind.clone(),
-        _ => return Err(refused("type", "is required: one of user, group, member, attribute, apiKey, roster.export")),
+        _ => return Err(refused("object", OBJECTS)),
     };
     match kind.as_str() {
         "user" => user(object, options),
@@ -111,10 +114,7 @@ fn record(text: &[u8], options: &ReadOptions) -> Result<Record, Vec<crate::domai
         "attribute" => Ok(Record::Attribute(Box::new(records::read_attribute(object)?))),
         "apiKey" => Ok(Record::Skip(API_KEYS_SKIPPED)),
         HEADER => Ok(Record::Skip("the export's header")),
-        _ => Err(refused(
-            "type",
-            "must be one of user, group, member, attribute, apiKey, roster.export",
-        )),
+        _ => Err(refused("object", OBJECTS)),
     }
 }
 
@@ -189,7 +189,7 @@ fn group(object: Map<String, Value>) -> Result<Record, Vec<crate::domain::FieldV
 fn member(object: &Map<String, Value>) -> Result<Record, Vec<crate::domain::FieldViolation>> {
     if let Some(field) = object
         .keys()
-        .find(|k| !matches!(k.as_str(), "type" | "group" | "user" | "subgroup"))
+        .find(|k| !matches!(k.as_str(), "object" | "group" | "user" | "subgroup"))
     {
         return Err(refused(field.clone(), "is not a field of a member line"));
     }
@@ -217,7 +217,7 @@ fn member(object: &Map<String, Value>) -> Result<Record, Vec<crate::domain::Fiel
 /// The first line of an export.
 pub fn header(tenant: crate::domain::TenantId, password_hashes: bool) -> Value {
     json!({
-        "type": HEADER,
+        "object": HEADER,
         "version": VERSION,
         "tenantId": tenant,
         "exportedAt": Timestamp::now(),
@@ -248,6 +248,6 @@ pub fn line(item: ExportItem, declared: &[crate::domain::AttributeDefinition]) -
         }
         ExportItem::ApiKey(key) => ("apiKey", records::api_key(key)),
     };
-    value["type"] = Value::String(kind.into());
+    value["object"] = Value::String(kind.into());
     value
 }

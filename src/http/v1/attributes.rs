@@ -293,7 +293,7 @@ pub(crate) fn read_exported(
 ) -> Result<NewAttribute, Vec<crate::domain::FieldViolation>> {
     super::read_exported(
         object,
-        &["type", "createdAt", "updatedAt"],
+        &["object", "createdAt", "updatedAt"],
         DeclareAttributeBody::parse,
     )
 }

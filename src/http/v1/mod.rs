@@ -10,6 +10,7 @@ mod groups;
 mod openapi;
 mod profile;
 mod tenants;
+mod transfer;
 mod two_factor;
 mod users;
 
@@ -100,6 +101,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::disable_own))
         .routes(routes!(two_factor::disable))
         .routes(routes!(audit::list))
+        .routes(routes!(transfer::export))
+        .routes(routes!(transfer::import))
 }
 
 /// Every request body this face reads, for the property test over bodies.

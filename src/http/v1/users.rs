@@ -542,7 +542,7 @@ pub async fn groups(
 
 /// The fields of a user line of Roster's export that creating a user does not take.
 const EXPORTED_USER_FIELDS: &[&str] = &[
-    "type",
+    "object",
     "id",
     "tenantId",
     "groups",
