@@ -34,6 +34,7 @@ mod scim_profile;
 mod secrets;
 mod sign_in;
 mod tenants;
+mod transfer;
 mod two_factor;
 mod users;
 mod validation;
