@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, oneshot};
 
-use crate::domain::NewPassword;
+use crate::domain::{NewPassword, Pbkdf2Digest, Pbkdf2Hash};
 
 /// Argon2id cost parameters. The defaults are OWASP's recommendation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,7 @@ pub struct PasswordHasher {
 pub struct Verification {
     pub matches: bool,
     /// The stored hash is not Argon2id with the current parameters (an imported
-    /// bcrypt hash, or older parameters): re-hash on this successful sign-in.
+    /// bcrypt or PBKDF2 hash, or older parameters): re-hash on this successful sign-in.
     pub needs_rehash: bool,
 }
 
@@ -85,7 +86,9 @@ impl PasswordHasher {
     }
 
     /// Checks `password` against a stored hash: an Argon2 PHC string (any variant and
-    /// parameters) or a bcrypt hash (`$2a$`, `$2b$`, `$2y$`). With no stored hash it
+    /// parameters), a bcrypt hash (`$2a$`, `$2b$`, `$2y$`) or a PBKDF2 hash in the PHC
+    /// form [`ImportedHash`](crate::domain::ImportedHash) holds it in. Anything but
+    /// Argon2id under the current parameters asks for a re-hash. With no stored hash it
     /// verifies against a dummy hash and answers no match, at the same cost.
     pub async fn verify(
         &self,
@@ -96,7 +99,7 @@ impl PasswordHasher {
             Some(stored) => stored.to_owned(),
             None => self.dummy_hash().await?.to_owned(),
         };
-        let known = stored.starts_with("$argon2") || is_bcrypt(&stored);
+        let known = stored.starts_with("$argon2") || is_bcrypt(&stored) || is_pbkdf2(&stored);
         let argon2 = self.argon2.clone();
         let params = self.params;
         let password = password.to_owned();
@@ -104,6 +107,14 @@ impl PasswordHasher {
         let verification = self.pool.run(move |memory| {
             if is_bcrypt(&stored) {
                 let matches = bcrypt::verify(&password, &stored).unwrap_or(false);
+                return Verification {
+                    matches,
+                    needs_rehash: true,
+                };
+            }
+            if is_pbkdf2(&stored) {
+                let matches = Pbkdf2Hash::parse(&stored)
+                    .is_ok_and(|hash| pbkdf2_matches(&hash, password.as_bytes()));
                 return Verification {
                     matches,
                     needs_rehash: true,
@@ -279,6 +290,23 @@ fn verify_into(
         && Output::new(&out).is_ok_and(|output| output == expected)
 }
 
+/// Whether `password` derives `hash`'s key; the comparison takes the same time
+/// wherever the keys differ.
+fn pbkdf2_matches(hash: &Pbkdf2Hash, password: &[u8]) -> bool {
+    let mut derived = vec![0u8; hash.key().len()];
+    let derive = match hash.digest() {
+        Pbkdf2Digest::Sha1 => pbkdf2::pbkdf2_hmac::<sha1::Sha1>,
+        Pbkdf2Digest::Sha256 => pbkdf2::pbkdf2_hmac::<sha2::Sha256>,
+        Pbkdf2Digest::Sha512 => pbkdf2::pbkdf2_hmac::<sha2::Sha512>,
+    };
+    derive(password, hash.salt(), hash.iterations(), &mut derived);
+    derived.ct_eq(hash.key()).into()
+}
+
+fn is_pbkdf2(hash: &str) -> bool {
+    hash.starts_with("$pbkdf2")
+}
+
 fn is_bcrypt(hash: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"]
         .iter()
@@ -445,5 +473,52 @@ mod tests {
                 .unwrap()
                 .matches
         );
+    }
+
+    #[tokio::test]
+    async fn every_imported_fixture_verifies_with_its_password_and_no_other() {
+        // Parameters none of the fixtures has, so that every one asks for a re-hash.
+        let hasher = PasswordHasher::new(PasswordParams {
+            iterations: 2,
+            ..small().params
+        })
+        .unwrap();
+        let fixtures = crate::domain::imported_hash_fixtures();
+        for (kind, password, hash) in &fixtures {
+            let checked = hasher.verify(password, Some(hash.as_str())).await.unwrap();
+            assert_eq!(
+                checked,
+                Verification {
+                    matches: true,
+                    needs_rehash: true
+                },
+                "{kind}"
+            );
+            // Another fixture's password (PBKDF2 in a debug build is slow: one will do).
+            let (_, other, _) = fixtures.iter().find(|(_, p, _)| p != password).unwrap();
+            let checked = hasher.verify(other, Some(hash.as_str())).await.unwrap();
+            assert!(!checked.matches, "{kind} with another password");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pbkdf2_hash_is_only_verified_in_its_own_form() {
+        let hasher = small();
+        let fixtures = crate::domain::imported_hash_fixtures();
+        let (_, password, hash) = fixtures
+            .iter()
+            .find(|(kind, ..)| kind == "pbkdf2-sha256-phc")
+            .unwrap();
+        // The same key under another digest's name, or with a changed byte, fails.
+        for altered in [
+            hash.as_str()
+                .replacen("$pbkdf2-sha256$", "$pbkdf2-sha512$", 1),
+            hash.as_str().replacen("i=27500", "i=27501", 1),
+            hash.as_str().replacen("$Yx", "$Zx", 1),
+        ] {
+            assert_ne!(&altered, hash.as_str());
+            let checked = hasher.verify(password, Some(&altered)).await.unwrap();
+            assert!(!checked.matches, "{altered}");
+        }
     }
 }

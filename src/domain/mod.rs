@@ -55,9 +55,11 @@ pub use transfer::{
     GroupKey, GroupRecord, ImportOptions, ImportSummary, LineOutcome, MemberKey, MemberRecord,
     Outcome, Record, RecordKind, UserRecord,
 };
+#[cfg(test)]
+pub(crate) use user::imported_hash_fixtures;
 pub use user::{
-    ImportedHash, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch, Role, Status, User,
-    UserPatch,
+    ImportedHash, KeycloakCredential, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch,
+    Pbkdf2Digest, Pbkdf2Hash, Role, Status, User, UserPatch,
 };
 
 /// Why a single value was refused.

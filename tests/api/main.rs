@@ -19,6 +19,7 @@ mod durability;
 mod faces;
 mod groups;
 mod helpers;
+mod imported_hashes;
 mod isolation;
 mod mail;
 mod nesting;

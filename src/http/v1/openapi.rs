@@ -46,10 +46,13 @@ const PHONE_PATTERN: &str = r"^[0-9 +\-.()/]*[0-9][0-9 +\-.()/]*$";
 const COUNTRY_PATTERN: &str = r"^[A-Za-z]{2}$";
 /// [`crate::domain::PageCursor`]: a UUID's 16 bytes in unpadded base64url.
 const CURSOR_PATTERN: &str = r"^[A-Za-z0-9_-]{21}[AQgw]$";
-/// [`crate::domain::ImportedHash::parse`]: a bcrypt hash or an Argon2 PHC string.
+/// [`crate::domain::ImportedHash::parse`]: a bcrypt hash, an Argon2 PHC string, or a
+/// PBKDF2 hash (PHC form or passlib's). Its bounds on costs and lengths are left to
+/// the server's answer.
 const IMPORTED_HASH_PATTERN: &str = concat!(
     r"^(?:\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}",
-    r"|\$argon2(?:id|i|d)\$[!-~]*\$[!-~]*\$[!-~]*)$"
+    r"|\$argon2(?:id|i|d)\$[!-~]*\$[!-~]*\$[!-~]*",
+    r"|\$pbkdf2(?:-sha256|-sha512)?\$[!-~]*\$[!-~]*\$[!-~]*)$"
 );
 /// [`crate::domain::group::parse_federated_values`]: 1 to 255 characters, none a
 /// control character.

@@ -148,8 +148,11 @@ pub struct CreateUserBody {
     /// 8 to 256 characters; stored as an Argon2id hash, never shown.
     #[schema(format = Password, write_only)]
     password: Option<String>,
-    /// A hash from another system instead of `password`: an Argon2 PHC string or a
-    /// bcrypt hash. Verified as it is; re-hashed on the next successful sign-in.
+    /// A hash from another system instead of `password`: an Argon2 PHC string
+    /// (`$argon2id$v=19$…`), a bcrypt hash (`$2a$`, `$2b$`, `$2y$`), or PBKDF2 with
+    /// HMAC-SHA-256, -SHA-512 or -SHA-1 in PHC form (`$pbkdf2-sha256$i=27500,l=64$…`)
+    /// or passlib's (`$pbkdf2-sha256$29000$…`). Verified as it is; re-hashed to
+    /// Argon2id on the next successful sign-in. Bounds: docs/security.md.
     #[schema(write_only)]
     password_hash: Option<String>,
     /// The SCIM profile; `phone`, `company` and `countryCode`, when given, set its
