@@ -79,7 +79,7 @@ pub enum TenantCommand {
         #[arg(long)]
         allow_duplicate_name: bool,
     },
-    /// List every tenant: id, name, created.
+    /// List every tenant: id, name.
     List,
     /// Delete a tenant with every user, group, membership, key and audit event of it.
     Delete {
@@ -855,14 +855,14 @@ fn time(at: Option<Timestamp>) -> String {
 }
 
 impl Shown for Tenant {
-    const HEADER: &'static [&'static str] = &["ID", "NAME", "CREATED"];
+    const HEADER: &'static [&'static str] = &["ID", "NAME"];
 
     fn id(&self) -> String {
         self.id.to_string()
     }
 
     fn cells(&self) -> Vec<String> {
-        vec![self.id(), self.name.clone(), self.created_at.rfc3339()]
+        vec![self.id(), self.name.clone()]
     }
 
     fn to_json(&self) -> Value {
