@@ -930,3 +930,30 @@ async fn api_keys_are_listed_without_secrets_and_revoked_from_the_command_line()
     assert_eq!(made[0]["role"], "reader");
     assert_eq!(app.get(&users, secret).await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_configuration_example_of_the_operations_guide_starts_a_server() {
+    let guide = include_str!("../../docs/operations.md");
+    let example = guide
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/operations.md has a TOML example");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("roster.toml");
+    std::fs::write(&file, example).unwrap();
+    let database = TestDatabase::create().await;
+    // The file is read whole and checked; the flags the harness gives (--listen,
+    // --database-url) win over the file's.
+    let server = ServerProcess::start(
+        &database.url(),
+        &[("ROSTER_CONFIG", file.to_str().unwrap())],
+    );
+    let ready = reqwest::get(server.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let stderr = server.stderr();
+    assert!(
+        stderr.lines().any(|line| line.starts_with('{')),
+        "log_format = \"json\" took effect: {stderr}"
+    );
+}
