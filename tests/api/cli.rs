@@ -20,11 +20,22 @@ fn roster(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
 
 /// `roster ARGS --database-url URL` with `input` as its standard input.
 fn roster_fed(url: &str, args: &[&str], input: &str) -> std::process::Output {
+    roster_fed_with(url, args, input, &[])
+}
+
+/// `roster_fed` with these environment variables.
+fn roster_fed_with(
+    url: &str,
+    args: &[&str],
+    input: &str,
+    envs: &[(&str, &str)],
+) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .args(["--database-url", url])
         .env_remove("ROSTER_DATABASE_URL")
         .env_remove("ROSTER_CONFIG")
+        .envs(envs.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -956,4 +967,42 @@ async fn the_configuration_example_of_the_operations_guide_starts_a_server() {
         stderr.lines().any(|line| line.starts_with('{')),
         "log_format = \"json\" took effect: {stderr}"
     );
+}
+
+#[tokio::test]
+async fn user_create_holds_passwords_to_the_server_s_password_settings() {
+    let database = TestDatabase::create().await;
+    let url = database.url();
+    let tenant = stdout(&roster_on(&url, &["tenant", "create", "--name", "Acme"]));
+    let create = |email: &str, envs: &[(&str, &str)]| {
+        roster_fed_with(
+            &url,
+            &[
+                "user",
+                "create",
+                "--tenant",
+                tenant.trim(),
+                "--email",
+                email,
+                "--password-stdin",
+            ],
+            "abcd\n",
+            envs,
+        )
+    };
+    let refusal = refused(&create("strict@acme.com", &[]));
+    assert!(refusal.contains("at least 8 characters"), "{refusal}");
+    // As `roster serve` would take them: from the environment, or the file.
+    let lenient = [
+        ("ROSTER_PASSWORD_MIN_CHARS", "4"),
+        ("ROSTER_PASSWORD_MIN_STRENGTH", "0"),
+    ];
+    stdout(&create("lenient@acme.com", &lenient));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("roster.toml");
+    std::fs::write(&file, "password_min_chars = 4\npassword_min_strength = 0\n").unwrap();
+    stdout(&create(
+        "filed@acme.com",
+        &[("ROSTER_CONFIG", file.to_str().unwrap())],
+    ));
 }
