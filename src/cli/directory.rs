@@ -306,6 +306,8 @@ pub async fn run(
 /// server does.
 async fn open(global: &GlobalConfig, file: Option<&Path>) -> anyhow::Result<Directory> {
     let serve = serve_settings(global, file)?;
+    // Opened (and migrated) as every command opens the database; its default
+    // password hashing is then replaced by the server's.
     let directory = super::cli_directory(&global.database_url).await?;
     let passwords = PasswordHasher::new(serve.password)?;
     Ok(Directory::new(directory.store().clone(), passwords)
