@@ -1,7 +1,7 @@
 //! Roster: a self-hosted, multi-tenant directory of users and groups that also
 //! authenticates them.
 //!
-//! Faces ([`http`], [`cli`]) translate, the [`service`] decides, the [`store`] persists.
+//! Faces ([`http`], [`cli`], the file formats of [`transfer`]) translate, the [`service`] decides, the [`store`] persists.
 
 pub mod app;
 pub mod auth;
@@ -12,3 +12,4 @@ pub mod http;
 pub mod mail;
 pub mod service;
 pub mod store;
+pub mod transfer;

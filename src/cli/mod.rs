@@ -1,5 +1,6 @@
 //! The command line: `roster serve`, `roster migrate`, the directory commands
-//! (`roster tenant|user|group|api-key …`, in [`directory`]), `roster backup` and
+//! (`roster tenant|user|group|api-key …`, in [`directory`]), `roster import`,
+//! `roster export` (in [`transfer`]), `roster backup` and
 //! `roster restore`. Every flag can also be set by its environment variable and by
 //! the TOML file named with `--config`; a flag wins over the variable, the variable
 //! over the file, and the file over the default.
@@ -7,8 +8,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-mod directory;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -20,6 +19,9 @@ use crate::config::{
 };
 use crate::service::Directory;
 use crate::store::{Store, StoreOptions};
+
+mod directory;
+mod transfer;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +58,10 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
     },
+    /// Write a tenant out as NDJSON: attributes, groups, users, API keys (never secrets).
+    Export(transfer::ExportArgs),
+    /// Bring users, groups and memberships in from NDJSON, CSV, SCIM or a Keycloak realm.
+    Import(transfer::ImportArgs),
     /// Replace a SQLite database with a backup (stop the server first).
     Restore {
         /// The backup to restore (`roster backup --to`'s file).
@@ -176,6 +182,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             directory::run(command, &settings.global, settings.file.as_deref()).await
         }
         (Command::Backup { to }, _) => backup(url, &to).await,
+        (Command::Export(args), _) => transfer::export(url, args).await,
+        (Command::Import(args), _) => transfer::import(url, args).await,
         (Command::Restore { from }, _) => restore(url, &from).await,
     }
 }

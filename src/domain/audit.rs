@@ -93,6 +93,10 @@ pub enum Action {
     AttributeDeclare,
     AttributeUpdate,
     AttributeDelete,
+    /// Users an import made, a batch to an event.
+    Import,
+    /// A tenant taken out with its password hashes.
+    ExportWithHashes,
 }
 
 text_enum!(Action {
@@ -127,6 +131,8 @@ text_enum!(Action {
     AttributeDeclare = "attribute.declare",
     AttributeUpdate = "attribute.update",
     AttributeDelete = "attribute.delete",
+    Import = "directory.import",
+    ExportWithHashes = "directory.export_with_hashes",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

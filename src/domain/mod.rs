@@ -17,6 +17,7 @@ mod scope;
 mod tenant;
 mod text;
 mod time;
+mod transfer;
 mod user;
 
 pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
@@ -50,6 +51,10 @@ pub use text::{
     PrefixRange, TenantName, UserName, fold_case,
 };
 pub use time::Timestamp;
+pub use transfer::{
+    GroupKey, GroupRecord, ImportOptions, ImportSummary, LineOutcome, MemberKey, MemberRecord,
+    Outcome, Record, RecordKind, UserRecord,
+};
 pub use user::{
     ImportedHash, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch, Role, Status, User,
     UserPatch,

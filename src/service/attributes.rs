@@ -73,6 +73,57 @@ fn changed_fields(before: &AttributeDefinition, after: &AttributeDefinition) -> 
     .collect()
 }
 
+/// Declares an attribute in `tx`, with its audit event: at most [`MAX_ATTRIBUTES`]
+/// a tenant.
+pub(super) async fn declare_attribute(
+    tx: &mut Tx,
+    caller: &Caller,
+    tenant: TenantId,
+    new: NewAttribute,
+) -> ServiceResult<AttributeDefinition> {
+    let now = Timestamp::now();
+    let attribute = AttributeDefinition {
+        tenant_id: tenant,
+        name: new.name.into_string(),
+        description: new.description.into_string(),
+        kind: new.kind,
+        multi_valued: new.multi_valued,
+        required: new.required,
+        unique: new.unique,
+        case_exact: new.case_exact,
+        mutability: new.mutability,
+        returned: new.returned,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    if usize::try_from(tx.count_attributes(tenant).await?).unwrap_or(usize::MAX) >= MAX_ATTRIBUTES {
+        return Err(ServiceError::Conflict {
+            field: "name",
+            message: format!("a tenant declares at most {MAX_ATTRIBUTES} attributes"),
+        });
+    }
+    tx.insert_attribute(&attribute).await?;
+    audit(
+        tx,
+        caller,
+        tenant,
+        Action::AttributeDeclare,
+        (TargetKind::Attribute, attribute.name.clone()),
+        json!({
+            "type": attribute.kind.as_str(),
+            "multiValued": attribute.multi_valued,
+            "required": attribute.required,
+            "unique": attribute.unique,
+            "caseExact": attribute.case_exact,
+            "mutability": attribute.mutability.as_str(),
+            "returned": attribute.returned.as_str(),
+        }),
+    )
+    .await?;
+    Ok(attribute)
+}
+
 impl Directory {
     /// The tenant's declarations a write of `attributes` is checked against: read
     /// only when the write names any, or when a user is created (`creating`), whose
@@ -98,49 +149,8 @@ impl Directory {
         new: NewAttribute,
     ) -> ServiceResult<AttributeDefinition> {
         self.authorize(caller, tenant, Access::Write).await?;
-        let now = Timestamp::now();
-        let attribute = AttributeDefinition {
-            tenant_id: tenant,
-            name: new.name.into_string(),
-            description: new.description.into_string(),
-            kind: new.kind,
-            multi_valued: new.multi_valued,
-            required: new.required,
-            unique: new.unique,
-            case_exact: new.case_exact,
-            mutability: new.mutability,
-            returned: new.returned,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
         let mut tx = self.store.begin().await?;
-        if usize::try_from(tx.count_attributes(tenant).await?).unwrap_or(usize::MAX)
-            >= MAX_ATTRIBUTES
-        {
-            return Err(ServiceError::Conflict {
-                field: "name",
-                message: format!("a tenant declares at most {MAX_ATTRIBUTES} attributes"),
-            });
-        }
-        tx.insert_attribute(&attribute).await?;
-        audit(
-            &mut tx,
-            caller,
-            tenant,
-            Action::AttributeDeclare,
-            (TargetKind::Attribute, attribute.name.clone()),
-            json!({
-                "type": attribute.kind.as_str(),
-                "multiValued": attribute.multi_valued,
-                "required": attribute.required,
-                "unique": attribute.unique,
-                "caseExact": attribute.case_exact,
-                "mutability": attribute.mutability.as_str(),
-                "returned": attribute.returned.as_str(),
-            }),
-        )
-        .await?;
+        let attribute = declare_attribute(&mut tx, caller, tenant, new).await?;
         tx.commit().await?;
         Ok(attribute)
     }

@@ -107,7 +107,7 @@ impl Delta {
 
 /// Audits one event per group and direction: the users (`userIds`) and the groups
 /// (`groupIds`) that joined (`group.member.add`) or left (`group.member.remove`) it.
-async fn audit_members(
+pub(super) async fn audit_members(
     tx: &mut Tx,
     caller: &Caller,
     tenant: TenantId,

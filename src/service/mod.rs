@@ -11,6 +11,7 @@ mod password_resets;
 mod sessions;
 mod sign_in;
 mod tenants;
+mod transfer;
 mod two_factor;
 mod users;
 
@@ -31,6 +32,7 @@ pub use memberships::{GroupsChange, MemberChange};
 pub use password_resets::{Delivery, PASSWORD_RESET_TTL_SECONDS};
 pub use sessions::{ActiveSession, IssuedSession, SessionPolicy, SessionStart};
 pub use sign_in::{SignInPolicy, SignedIn};
+pub use transfer::{ExportItem, ExportOptions, Importer};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
 pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
 

@@ -67,7 +67,11 @@ pub struct UserList {
 
 /// The one read of users, [`Directory::users`], without its authorization: the
 /// chunks of a stream and the lookups of callers already authorized read through it.
-async fn read_users(store: &Store, tenant: TenantId, query: &UserQuery) -> ServiceResult<UserList> {
+pub(super) async fn read_users(
+    store: &Store,
+    tenant: TenantId,
+    query: &UserQuery,
+) -> ServiceResult<UserList> {
     let total = match query.window {
         Window::Numbered { total: true, .. } => {
             Some(store.count_users(tenant, &query.filter).await?)
@@ -150,7 +154,7 @@ fn check_profile(user: &mut User) -> ServiceResult<()> {
 
 /// Applies `patch` to the locked `current` user and writes it with its audit event;
 /// answers the user as stored (unchanged when the patch changes nothing).
-async fn write_user_change(
+pub(super) async fn write_user_change(
     tx: &mut Tx,
     caller: &Caller,
     current: User,

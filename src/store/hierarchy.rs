@@ -95,6 +95,28 @@ fn by_set(
     found
 }
 
+const SELECT_EDGES: &str = "SELECT group_id, member_id FROM group_members WHERE tenant_id = $1";
+
+fn hierarchy_of(rows: Vec<(Uuid, Uuid)>) -> Hierarchy {
+    Hierarchy::new(
+        rows.into_iter()
+            .map(|(group, member)| (GroupId::from_uuid(group), GroupId::from_uuid(member))),
+    )
+}
+
+impl super::Store {
+    /// [`Tx::hierarchy`], read outside a change (an export's).
+    pub async fn hierarchy(&self, tenant: TenantId) -> StoreResult<Hierarchy> {
+        let rows: Vec<(Uuid, Uuid)> = super::read!(self, |pool| {
+            sqlx::query_as(SELECT_EDGES)
+                .bind(tenant.as_uuid())
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(hierarchy_of(rows))
+    }
+}
+
 impl Tx {
     /// Takes the tenant's membership lock until the transaction ends: shared by
     /// changes of which users belong to which groups, exclusive for a change of the
@@ -125,14 +147,12 @@ impl Tx {
     /// The tenant's hierarchy: every (group, member group) edge.
     pub async fn hierarchy(&mut self, tenant: TenantId) -> StoreResult<Hierarchy> {
         let rows: Vec<(Uuid, Uuid)> = write!(self, |conn| {
-            sqlx::query_as("SELECT group_id, member_id FROM group_members WHERE tenant_id = $1")
+            sqlx::query_as(SELECT_EDGES)
                 .bind(tenant.as_uuid())
                 .fetch_all(conn)
                 .await?
         });
-        Ok(Hierarchy::new(rows.into_iter().map(|(group, member)| {
-            (GroupId::from_uuid(group), GroupId::from_uuid(member))
-        })))
+        Ok(hierarchy_of(rows))
     }
 
     /// The group's direct member groups, in id order.

@@ -25,6 +25,7 @@ mod sessions;
 mod sign_in;
 mod sql;
 mod tenants;
+mod transfer;
 mod two_factor;
 mod users;
 
@@ -40,6 +41,7 @@ pub use audit::AuditFilter;
 pub use operator::OperatorCredentialSource;
 pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary, SessionUser};
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
+pub use transfer::UserKeys;
 pub use two_factor::TotpEnrolment;
 
 /// Why a storage operation failed.

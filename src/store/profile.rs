@@ -86,77 +86,93 @@ fn attach(users: &mut [User], rows: Vec<ValueRow>) -> StoreResult<()> {
     Ok(())
 }
 
-/// The statement inserting every value of `user`, or `None` when it has none.
-fn insert_values(user: &User) -> Option<Sql> {
-    let mut sql = Sql::new(
-        "INSERT INTO user_values (tenant_id, user_id, attribute, position, value, value_key, \
-         type, is_primary, display, formatted, street_address, locality, region, postal_code, \
-         country) VALUES ",
-    );
+/// Rows of `user_values` per multi-row insert: 15 parameters each, far below either
+/// backend's limit.
+const VALUES_PER_INSERT: usize = 2000;
+
+/// The statements inserting every value of `users`, none when they have none.
+fn insert_values(users: &[&User]) -> Vec<Sql> {
+    const INSERT: &str = "INSERT INTO user_values (tenant_id, user_id, attribute, position, \
+        value, value_key, type, is_primary, display, formatted, street_address, locality, \
+        region, postal_code, country) VALUES ";
+    let mut statements = Vec::new();
+    let mut sql = Sql::new(INSERT);
     let mut rows = 0;
-    let mut row = |sql: &mut Sql, attribute: &str, position: usize, cells: [Value; 11]| {
-        if rows > 0 {
-            sql.push(", ");
-        }
-        rows += 1;
-        sql.push("(")
-            .bind(Value::Uuid(user.tenant_id.as_uuid()))
-            .push(", ")
-            .bind(Value::Uuid(user.id.as_uuid()))
-            .push(", ")
-            .bind(Value::Text(attribute.to_owned()))
-            .push(", ")
-            .bind(Value::Int(i64::try_from(position).unwrap_or(i64::MAX)));
-        for cell in cells {
-            sql.push(", ").bind(cell);
-        }
-        sql.push(")");
-    };
+    let mut row =
+        |sql: &mut Sql, user: &User, attribute: &str, position: usize, cells: [Value; 11]| {
+            if rows == VALUES_PER_INSERT {
+                statements.push(std::mem::replace(sql, Sql::new(INSERT)));
+                rows = 0;
+            }
+            if rows > 0 {
+                sql.push(", ");
+            }
+            rows += 1;
+            sql.push("(")
+                .bind(Value::Uuid(user.tenant_id.as_uuid()))
+                .push(", ")
+                .bind(Value::Uuid(user.id.as_uuid()))
+                .push(", ")
+                .bind(Value::Text(attribute.to_owned()))
+                .push(", ")
+                .bind(Value::Int(i64::try_from(position).unwrap_or(i64::MAX)));
+            for cell in cells {
+                sql.push(", ").bind(cell);
+            }
+            sql.push(")");
+        };
     let text = |v: &Option<String>| Value::OptText(v.clone());
     let none = || Value::OptText(None);
-    for list in ValueList::ALL {
-        for (position, item) in user.profile.list(list).iter().enumerate() {
+    for user in users {
+        for list in ValueList::ALL {
+            for (position, item) in user.profile.list(list).iter().enumerate() {
+                row(
+                    &mut sql,
+                    user,
+                    list.as_str(),
+                    position,
+                    [
+                        text(&item.value),
+                        Value::OptText(item.value.as_deref().map(fold_case)),
+                        text(&item.kind),
+                        Value::OptBool(item.primary),
+                        text(&item.display),
+                        none(),
+                        none(),
+                        none(),
+                        none(),
+                        none(),
+                        none(),
+                    ],
+                );
+            }
+        }
+        for (position, address) in user.profile.addresses.iter().enumerate() {
             row(
                 &mut sql,
-                list.as_str(),
+                user,
+                ADDRESSES,
                 position,
                 [
-                    text(&item.value),
-                    Value::OptText(item.value.as_deref().map(fold_case)),
-                    text(&item.kind),
-                    Value::OptBool(item.primary),
-                    text(&item.display),
                     none(),
                     none(),
+                    text(&address.kind),
+                    Value::OptBool(address.primary),
                     none(),
-                    none(),
-                    none(),
-                    none(),
+                    text(&address.formatted),
+                    text(&address.street_address),
+                    text(&address.locality),
+                    text(&address.region),
+                    text(&address.postal_code),
+                    text(&address.country),
                 ],
             );
         }
     }
-    for (position, address) in user.profile.addresses.iter().enumerate() {
-        row(
-            &mut sql,
-            ADDRESSES,
-            position,
-            [
-                none(),
-                none(),
-                text(&address.kind),
-                Value::OptBool(address.primary),
-                none(),
-                text(&address.formatted),
-                text(&address.street_address),
-                text(&address.locality),
-                text(&address.region),
-                text(&address.postal_code),
-                text(&address.country),
-            ],
-        );
+    if !sql.values.is_empty() {
+        statements.push(sql);
     }
-    (rows > 0).then_some(sql)
+    statements
 }
 
 impl Store {
@@ -199,19 +215,26 @@ impl Tx {
 
     /// Replaces the stored multi-valued attributes of `user` with its own.
     pub(super) async fn write_values(&mut self, user: &User) -> StoreResult<()> {
-        let insert = insert_values(user);
         write!(self, |conn| {
             sqlx::query("DELETE FROM user_values WHERE tenant_id = $1 AND user_id = $2")
                 .bind(user.tenant_id.as_uuid())
                 .bind(user.id.as_uuid())
                 .execute(&mut *conn)
                 .await?;
-            if let Some(Sql { text, values }) = insert {
+        });
+        self.insert_values(&[user]).await
+    }
+
+    /// Inserts the multi-valued attributes of users that have none stored yet, in
+    /// as few statements as their number allows.
+    pub(super) async fn insert_values(&mut self, users: &[&User]) -> StoreResult<()> {
+        for Sql { text, values } in insert_values(users) {
+            write!(self, |conn| {
                 bind_values!(sqlx::query(&text), values)
                     .execute(&mut *conn)
                     .await?;
-            }
-        });
+            });
+        }
         Ok(())
     }
 }

@@ -214,35 +214,41 @@ fn written_columns(user: &User) -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// `INSERT INTO users (…) VALUES (…)` of a new user: the written columns, and those
-/// only an insert sets.
-fn insert_statement(user: &User, password_hash: Option<&str>) -> Sql {
-    let mut columns = vec![
-        ("tenant_id", Value::Uuid(user.tenant_id.as_uuid())),
-        ("id", Value::Uuid(user.id.as_uuid())),
-        (
-            "password_hash",
-            Value::OptText(password_hash.map(str::to_owned)),
-        ),
-        (
-            "password_changed_at",
-            Value::OptTime(user.login.password_changed_at),
-        ),
-        ("created_at", Value::Time(user.created_at)),
-    ];
-    columns.extend(written_columns(user));
-    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let mut sql = Sql::new(&format!(
-        "INSERT INTO users ({}) VALUES (",
-        names.join(", ")
-    ));
-    for (i, (_, value)) in columns.into_iter().enumerate() {
-        if i > 0 {
+/// The users written per multi-row insert: their columns' parameters stay far below
+/// either backend's limit (SQLite's 32,766, PostgreSQL's 65,535).
+pub(super) const USERS_PER_INSERT: usize = 500;
+
+/// `INSERT INTO users (…) VALUES (…), …` of new users, each with its password hash:
+/// the written columns, and those only an insert sets.
+pub(super) fn insert_statement(users: &[(&User, Option<&str>)]) -> Sql {
+    let mut sql = Sql::default();
+    for (row, (user, password_hash)) in users.iter().enumerate() {
+        let mut columns = vec![
+            ("tenant_id", Value::Uuid(user.tenant_id.as_uuid())),
+            ("id", Value::Uuid(user.id.as_uuid())),
+            (
+                "password_hash",
+                Value::OptText(password_hash.map(str::to_owned)),
+            ),
+            (
+                "password_changed_at",
+                Value::OptTime(user.login.password_changed_at),
+            ),
+            ("created_at", Value::Time(user.created_at)),
+        ];
+        columns.extend(written_columns(user));
+        if row == 0 {
+            let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+            sql.push(&format!("INSERT INTO users ({}) VALUES ", names.join(", ")));
+        } else {
             sql.push(", ");
         }
-        sql.bind(value);
+        for (i, (_, value)) in columns.into_iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", " });
+            sql.bind(value);
+        }
+        sql.push(")");
     }
-    sql.push(")");
     sql
 }
 
@@ -325,7 +331,7 @@ impl Tx {
         user: &User,
         password_hash: Option<&str>,
     ) -> StoreResult<()> {
-        let Sql { text, values } = insert_statement(user, password_hash);
+        let Sql { text, values } = insert_statement(&[(user, password_hash)]);
         write!(self, |conn| {
             bind_values!(sqlx::query(&text), values)
                 .execute(conn)

@@ -192,3 +192,8 @@ pub async fn revoke(
     state.directory.revoke_api_key(&caller, tenant, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// An API key line of Roster's export: the key as /v1 lists it, never its secret.
+pub(crate) fn exported(key: ApiKey) -> serde_json::Value {
+    serde_json::to_value(ApiKeyBody::from(key)).unwrap_or_default()
+}

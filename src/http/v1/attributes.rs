@@ -281,3 +281,19 @@ pub async fn delete(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// An attribute line of Roster's export: the declaration as /v1 shows it.
+pub(crate) fn exported(attribute: AttributeDefinition) -> serde_json::Value {
+    serde_json::to_value(AttributeBody::from(attribute)).unwrap_or_default()
+}
+
+/// Reads an attribute line of Roster's export as declaring one reads its body.
+pub(crate) fn read_exported(
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<NewAttribute, Vec<crate::domain::FieldViolation>> {
+    super::read_exported(
+        object,
+        &["object", "createdAt", "updatedAt"],
+        DeclareAttributeBody::parse,
+    )
+}

@@ -436,3 +436,26 @@ pub async fn remove_member(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A group line of Roster's export: the group as /v1 shows it.
+pub(crate) fn exported(group: Group) -> serde_json::Value {
+    serde_json::to_value(GroupBody::from(group)).unwrap_or_default()
+}
+
+/// Reads a group line of Roster's export as `POST …/groups` reads its body.
+pub(crate) fn read_exported(
+    object: serde_json::Map<String, serde_json::Value>,
+) -> Result<NewGroup, Vec<crate::domain::FieldViolation>> {
+    super::read_exported(
+        object,
+        &[
+            "object",
+            "id",
+            "tenantId",
+            "parents",
+            "createdAt",
+            "updatedAt",
+        ],
+        CreateGroupBody::parse,
+    )
+}

@@ -10,6 +10,7 @@ mod groups;
 mod openapi;
 mod profile;
 mod tenants;
+mod transfer;
 mod two_factor;
 mod users;
 
@@ -100,6 +101,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::disable_own))
         .routes(routes!(two_factor::disable))
         .routes(routes!(audit::list))
+        .routes(routes!(transfer::export))
+        .routes(routes!(transfer::import))
 }
 
 /// Every request body this face reads, for the property test over bodies.
@@ -335,4 +338,42 @@ async fn user_page(
         items: list.users.into_iter().map(|u| u.user).collect(),
         next: list.next,
     })
+}
+
+/// Reads a record of Roster's export format (`crate::transfer::roster`) as the
+/// endpoint that creates such an object reads its body, once the fields only an
+/// export writes (`exported`) are set aside: the same names, rules and refusals.
+pub(crate) fn read_exported<B: serde::de::DeserializeOwned, T>(
+    mut object: serde_json::Map<String, serde_json::Value>,
+    exported: &[&str],
+    parse: impl FnOnce(B) -> Result<T, ApiError>,
+) -> Result<T, Vec<crate::domain::FieldViolation>> {
+    use crate::domain::FieldViolation;
+    let one = |field: &str, reason: String| {
+        vec![FieldViolation {
+            field: field.to_owned(),
+            reason,
+        }]
+    };
+    for field in exported {
+        object.remove(*field);
+    }
+    let bytes = serde_json::to_vec(&object).map_err(|e| one("", e.to_string()))?;
+    let body: B = crate::http::body::parse_json(&bytes).map_err(|error| match error {
+        crate::http::body::BodyError::Field { field, reason } => one(&field, reason),
+        other => one("", format!("{other:?}")),
+    })?;
+    parse(body).map_err(|error| match error {
+        ApiError::Service(crate::service::ServiceError::Invalid(violations)) => violations,
+        other => one("", other.to_string()),
+    })
+}
+
+/// The lines of Roster's export format are the /v1 shapes of the objects they hold
+/// (`crate::transfer::roster`), and are read back as /v1 reads its bodies.
+pub(crate) mod records {
+    pub(crate) use super::api_keys::exported as api_key;
+    pub(crate) use super::attributes::{exported as attribute, read_exported as read_attribute};
+    pub(crate) use super::groups::{exported as group, read_exported as read_group};
+    pub(crate) use super::users::{exported as user, read_exported as read_user};
 }

@@ -539,3 +539,51 @@ pub async fn groups(
     })
     .await
 }
+
+/// The fields of a user line of Roster's export that creating a user does not take.
+const EXPORTED_USER_FIELDS: &[&str] = &[
+    "object",
+    "id",
+    "tenantId",
+    "groups",
+    "defaultGroup",
+    "defaultGroupId",
+    "hasPassword",
+    "twoFactorEnabled",
+    "login",
+    "createdAt",
+    "updatedAt",
+];
+
+/// A user line of Roster's export: the user as /v1 shows it, with every declared
+/// attribute's values (also those never read back), and its password hash when
+/// given.
+pub(crate) fn exported(
+    user: User,
+    declared: &[AttributeDefinition],
+    password_hash: Option<String>,
+) -> serde_json::Value {
+    let attributes: serde_json::Map<String, serde_json::Value> = declared
+        .iter()
+        .filter_map(|a| {
+            let values = user.attributes.get(&a.key())?;
+            Some((a.name.clone(), a.values_to_json(values)?))
+        })
+        .collect();
+    let mut line = serde_json::to_value(UserBody::of(user, declared)).unwrap_or_default();
+    line["attributes"] = serde_json::Value::Object(attributes);
+    if let Some(hash) = password_hash {
+        line["passwordHash"] = serde_json::Value::String(hash);
+    }
+    line
+}
+
+/// Reads a user line of Roster's export as `POST …/users` reads its body.
+pub(crate) fn read_exported(
+    object: serde_json::Map<String, serde_json::Value>,
+    policy: &PasswordPolicy,
+) -> Result<NewUser, Vec<crate::domain::FieldViolation>> {
+    super::read_exported(object, EXPORTED_USER_FIELDS, |body: CreateUserBody| {
+        body.parse(policy)
+    })
+}

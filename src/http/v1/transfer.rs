@@ -1,0 +1,174 @@
+//! A tenant taken out (`GET …/export`) and brought in (`POST …/import`), both as
+//! streams of lines: memory holds a few batches however large the tenant or file.
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use utoipa::IntoParams;
+
+use crate::domain::{ImportOptions, TenantId};
+use crate::http::AppState;
+use crate::service::ExportOptions;
+use crate::transfer::{self, Format, ReadOptions};
+
+use super::error::{ApiError, Problem};
+use super::extract::{Auth, Path, Query};
+
+const PROBLEM: &str = "application/problem+json";
+const NDJSON: &str = "application/x-ndjson";
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ExportParams {
+    /// Include the users' password hashes (the operator only; audited).
+    password_hashes: Option<bool>,
+}
+
+/// Take a tenant out as NDJSON (tenant admins and the operator): a header line, the
+/// declared attributes, the groups (each after its parents), the users with their
+/// profiles, attributes and direct groups, and the API keys' descriptions (never
+/// their secrets). Streamed: memory stays flat whatever the tenant's size.
+#[utoipa::path(
+    get, path = "/v1/tenants/{tenantId}/export", tag = "transfer", operation_id = "exportTenant",
+    params(("tenantId" = TenantId, Path), ExportParams),
+    responses(
+        (status = 200, description = "One JSON object per line", content_type = "application/x-ndjson", body = String),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn export(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(tenant): Path<TenantId>,
+    Query(params): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    let options = ExportOptions {
+        password_hashes: params.password_hashes.unwrap_or(false),
+    };
+    let items = state.directory.export(&caller, tenant, options).await?;
+    let declared = state.directory.attributes(&caller, tenant).await?;
+    let header = ndjson(&transfer::roster::header(tenant, options.password_hashes));
+    let lines = items.map(move |chunk| match chunk {
+        Ok(items) => {
+            let mut bytes = Vec::new();
+            for item in items {
+                bytes.extend_from_slice(&ndjson(&transfer::roster::line(item, &declared)));
+            }
+            Ok(Bytes::from(bytes))
+        }
+        Err(error) => {
+            // The status is sent; a cut-off body is how the client learns of it.
+            tracing::error!(error = %error, "an export stopped");
+            Err(std::io::Error::other("the export stopped"))
+        }
+    });
+    let body = futures_util::stream::once(async move { Ok(header) }).chain(lines);
+    Ok((
+        [
+            (header::CONTENT_TYPE, NDJSON),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct ImportParams {
+    /// The body's format: `roster` (NDJSON, the default), `csv`, `scim` or `keycloak`.
+    #[param(value_type = Option<Format>)]
+    format: Option<Format>,
+    /// Report what would happen, writing nothing.
+    dry_run: Option<bool>,
+    /// All lines or none: the first refused line ends the import, writing nothing.
+    atomic: Option<bool>,
+}
+
+/// Bring users, groups, memberships and declared attributes in (tenant admins and the
+/// operator). The body is streamed in; a result line per input line is streamed out
+/// as each batch is done (`{"line", "status": "created"|"updated"|"unchanged"|
+/// "skipped"|"failed", "kind", "id"}` or the line's `errors`), then a `summary` line.
+/// Users are matched by `externalId`, else by email, and groups by name, so an
+/// import that stopped can be run again. A line the directory refuses does not stop
+/// the others unless `atomic`.
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenantId}/import", tag = "transfer", operation_id = "importTenant",
+    params(("tenantId" = TenantId, Path), ImportParams),
+    request_body(content = String, content_type = "application/x-ndjson", description = "The file, in the format named"),
+    responses(
+        (status = 200, description = "A result line per input line, then a summary line", content_type = "application/x-ndjson", body = String),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 404, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn import(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(tenant): Path<TenantId>,
+    Query(params): Query<ImportParams>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let options = ImportOptions {
+        dry_run: params.dry_run.unwrap_or(false),
+        atomic: params.atomic.unwrap_or(false),
+    };
+    let importer = state.directory.importer(&caller, tenant, options).await?;
+    let input =
+        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let input =
+        std::io::BufReader::with_capacity(64 * 1024, tokio_util::io::SyncIoBridge::new(input));
+    let read_options = ReadOptions {
+        policy: *state.directory.password_policy(),
+    };
+    let batches = transfer::spawn_reader(params.format.unwrap_or_default(), input, read_options);
+    let (results, outcomes) = mpsc::channel(4);
+    let (lines, body) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let imported = transfer::import(importer, batches, results).await;
+        let last = match imported {
+            Ok((summary, complete)) => transfer::summary_json(&summary, options, complete),
+            Err(error) => transfer::failure_json(&error),
+        };
+        let _ = lines.send(Ok(ndjson(&last))).await;
+    });
+    let outcomes = tokio_stream_of(outcomes).map(|(outcomes, _)| {
+        let mut bytes = Vec::new();
+        for outcome in &outcomes {
+            bytes.extend_from_slice(&ndjson(&transfer::outcome_json(outcome)));
+        }
+        Ok::<_, std::io::Error>(Bytes::from(bytes))
+    });
+    let body = outcomes.chain(tokio_stream_of(body));
+    Ok((
+        [
+            (header::CONTENT_TYPE, NDJSON),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// A receiver as a stream of what it receives.
+fn tokio_stream_of<T: Send + 'static>(
+    receiver: mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Send {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+}
+
+/// A JSON value as one line of NDJSON.
+fn ndjson(value: &serde_json::Value) -> Bytes {
+    let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
