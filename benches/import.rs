@@ -43,7 +43,8 @@ fn bench_file(users: usize, grouped: bool) -> PathBuf {
     let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).expect("bench file"));
     if grouped {
         for g in 0..GROUPS {
-            let line = json!({"object": "group", "name": format!("team-{g:03}"), "description": "A team"});
+            let line =
+                json!({"object": "group", "name": format!("team-{g:03}"), "description": "A team"});
             writeln!(out, "{line}").expect("write");
         }
     }
@@ -108,7 +109,10 @@ fn tenant(url: &str, name: &str) -> String {
         .output()
         .expect("roster tenant create");
     assert!(out.status.success(), "tenant create");
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_owned()
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 fn line_count(path: &Path) -> usize {
@@ -138,7 +142,11 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = std::env::var("ROSTER_BENCH_DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
-    let backend = if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    let backend = if url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     println!("import and export of {users} users on {backend}");
     let plain = bench_file(users, false);
     let grouped = bench_file(users, true);
@@ -146,14 +154,28 @@ fn main() {
     // Straight into the database.
     let t = tenant(&url, "direct");
     let direct = run(
-        &["import", "--tenant", &t, "--database-url", &url, plain.to_str().unwrap()],
+        &[
+            "import",
+            "--tenant",
+            &t,
+            "--database-url",
+            &url,
+            plain.to_str().unwrap(),
+        ],
         &[],
         None,
     );
     report("import, database, users", users, &direct, None);
 
     let again = run(
-        &["import", "--tenant", &t, "--database-url", &url, plain.to_str().unwrap()],
+        &[
+            "import",
+            "--tenant",
+            &t,
+            "--database-url",
+            &url,
+            plain.to_str().unwrap(),
+        ],
         &[],
         None,
     );
@@ -161,16 +183,36 @@ fn main() {
 
     let t2 = tenant(&url, "grouped");
     let with_groups = run(
-        &["import", "--tenant", &t2, "--database-url", &url, grouped.to_str().unwrap()],
+        &[
+            "import",
+            "--tenant",
+            &t2,
+            "--database-url",
+            &url,
+            grouped.to_str().unwrap(),
+        ],
         &[],
         None,
     );
-    report("import, database, users in 100 groups", users, &with_groups, None);
+    report(
+        "import, database, users in 100 groups",
+        users,
+        &with_groups,
+        None,
+    );
 
     // The export of the first tenant, then that export into an empty tenant.
     let exported = dir.path().join("export.ndjson");
     let export = run(
-        &["export", "--tenant", &t, "--database-url", &url, "--output", exported.to_str().unwrap()],
+        &[
+            "export",
+            "--tenant",
+            &t,
+            "--database-url",
+            &url,
+            "--output",
+            exported.to_str().unwrap(),
+        ],
         &[],
         None,
     );
@@ -181,7 +223,14 @@ fn main() {
     let server = BenchServer::start(&url, TOKEN, &[]);
     let t3 = tenant(&url, "served");
     let served = run(
-        &["import", "--tenant", &t3, "--server", &server.addr, plain.to_str().unwrap()],
+        &[
+            "import",
+            "--tenant",
+            &t3,
+            "--server",
+            &server.addr,
+            plain.to_str().unwrap(),
+        ],
         &[("ROSTER_TOKEN", TOKEN)],
         None,
     );
@@ -192,7 +241,15 @@ fn main() {
         Some(server.memory_kib().1),
     );
     let served_export = run(
-        &["export", "--tenant", &t3, "--server", &server.addr, "--output", dir.path().join("served.ndjson").to_str().unwrap()],
+        &[
+            "export",
+            "--tenant",
+            &t3,
+            "--server",
+            &server.addr,
+            "--output",
+            dir.path().join("served.ndjson").to_str().unwrap(),
+        ],
         &[("ROSTER_TOKEN", TOKEN)],
         None,
     );

@@ -1,5 +1,6 @@
-//! The command line: `roster serve`, `roster migrate`, `roster tenant …`,
-//! `roster api-key …`, `roster import`, `roster export`, `roster backup`,
+//! The command line: `roster serve`, `roster migrate`, the directory commands
+//! (`roster tenant|user|group|api-key …`, in [`directory`]), `roster import`,
+//! `roster export` (in [`transfer`]), `roster backup` and
 //! `roster restore`. Every flag can also be set by its environment variable and by
 //! the TOML file named with `--config`; a flag wins over the variable, the variable
 //! over the file, and the file over the default.
@@ -10,19 +11,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use secrecy::ExposeSecret;
 
 use crate::app::Application;
-use crate::auth::{Caller, PasswordParams};
+use crate::auth::PasswordParams;
 use crate::config::{
     DatabaseUrl, GlobalConfig, LogFormat, ServeConfig, ServeSettings, check_file_keys, layered,
-};
-use crate::domain::{
-    ApiKeyRole, Description, KeyName, NewApiKey, PageRequest, TenantId, TenantName, Timestamp,
 };
 use crate::service::Directory;
 use crate::store::{Store, StoreOptions};
 
+mod directory;
 mod transfer;
 
 #[derive(Debug, Parser)]
@@ -52,12 +50,8 @@ enum Command {
     Serve(ServeConfig),
     /// Bring the database schema up to date, then exit.
     Migrate,
-    /// Manage tenants directly in the database.
-    #[command(subcommand)]
-    Tenant(TenantCommand),
-    /// Manage tenant API keys directly in the database.
-    #[command(subcommand, name = "api-key")]
-    ApiKey(ApiKeyCommand),
+    #[command(flatten)]
+    Directory(directory::DirectoryCommand),
     /// Copy a SQLite database, consistently, while the server keeps serving it.
     Backup {
         /// The new file to write (it must not exist).
@@ -74,45 +68,6 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum TenantCommand {
-    /// Create a tenant and print its id.
-    Create {
-        /// The tenant's display name.
-        #[arg(long)]
-        name: String,
-    },
-    /// Print every tenant: id, tab, name.
-    List,
-}
-
-#[derive(Debug, Subcommand)]
-enum ApiKeyCommand {
-    /// Create a tenant API key and print its secret (shown this once).
-    Create {
-        /// The tenant's id.
-        #[arg(long, value_name = "ID")]
-        tenant: String,
-        /// admin (reads and writes) or reader (reads only).
-        #[arg(long, value_enum)]
-        role: RoleArg,
-        /// A name to recognise the key by.
-        #[arg(long, default_value = "cli")]
-        name: String,
-        #[arg(long, default_value = "")]
-        description: String,
-        /// When the key stops working (RFC 3339); never by default.
-        #[arg(long, value_name = "TIME")]
-        expires_at: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum RoleArg {
-    Admin,
-    Reader,
 }
 
 /// Runs the command line and reports failure as the exit code.
@@ -154,6 +109,8 @@ struct Settings {
     global: GlobalConfig,
     /// `roster serve`'s own, when that is the command.
     serve: Option<ServeConfig>,
+    /// The TOML file the settings were read from, if any.
+    file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -169,7 +126,11 @@ impl Settings {
             }
             _ => None,
         };
-        Ok(Self { global, serve })
+        Ok(Self {
+            global,
+            serve,
+            file: file.map(Path::to_path_buf),
+        })
     }
 }
 
@@ -217,17 +178,8 @@ async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {
             eprintln!("roster: {url} is up to date");
             Ok(())
         }
-        (Command::Tenant(command), _) => {
-            let directory = cli_directory(url).await?;
-            let result = tenant(&directory, command).await;
-            directory.store().close().await;
-            result
-        }
-        (Command::ApiKey(command), _) => {
-            let directory = cli_directory(url).await?;
-            let result = api_key(&directory, command).await;
-            directory.store().close().await;
-            result
+        (Command::Directory(command), _) => {
+            directory::run(command, &settings.global, settings.file.as_deref()).await
         }
         (Command::Backup { to }, _) => backup(url, &to).await,
         (Command::Export(args), _) => transfer::export(url, args).await,
@@ -366,65 +318,6 @@ async fn cli_directory(url: &DatabaseUrl) -> anyhow::Result<Directory> {
     let store = open_store(url).await?;
     let passwords = crate::auth::PasswordHasher::new(PasswordParams::default())?;
     Ok(Directory::new(store, passwords))
-}
-
-async fn tenant(directory: &Directory, command: TenantCommand) -> anyhow::Result<()> {
-    let caller = Caller::cli();
-    match command {
-        TenantCommand::Create { name } => {
-            let name = TenantName::parse(name).map_err(|e| anyhow::anyhow!("--name {e}"))?;
-            let tenant = directory.create_tenant(&caller, name).await?;
-            println!("{}", tenant.id);
-        }
-        TenantCommand::List => {
-            let mut page = PageRequest::default();
-            loop {
-                let tenants = directory.list_tenants(&caller, page).await?;
-                for tenant in &tenants.items {
-                    println!("{}\t{}", tenant.id, tenant.name);
-                }
-                match tenants.next {
-                    Some(next) => page.after = Some(next),
-                    None => break,
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn api_key(directory: &Directory, command: ApiKeyCommand) -> anyhow::Result<()> {
-    let ApiKeyCommand::Create {
-        tenant,
-        role,
-        name,
-        description,
-        expires_at,
-    } = command;
-    let tenant = TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("--tenant {e}"))?;
-    let new = NewApiKey {
-        name: KeyName::parse(name).map_err(|e| anyhow::anyhow!("--name {e}"))?,
-        description: Description::parse(description)
-            .map_err(|e| anyhow::anyhow!("--description {e}"))?,
-        role: match role {
-            RoleArg::Admin => ApiKeyRole::Admin,
-            RoleArg::Reader => ApiKeyRole::Reader,
-        },
-        expires_at: expires_at
-            .as_deref()
-            .map(Timestamp::parse_rfc3339)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--expires-at {e}"))?,
-    };
-    let created = directory
-        .create_api_key(&Caller::cli(), tenant, new)
-        .await?;
-    eprintln!(
-        "roster: created API key {} (role {})",
-        created.key.id, created.key.role
-    );
-    println!("{}", created.secret.expose_secret());
-    Ok(())
 }
 
 /// The settings table of the README, written from the flags themselves so that the

@@ -123,7 +123,10 @@ pub async fn export(url: &DatabaseUrl, args: ExportArgs) -> anyhow::Result<()> {
     let result = async {
         let items = directory.export(&caller, tenant, options).await?;
         let declared = directory.attributes(&caller, tenant).await?;
-        write_line(&mut out, &transfer::roster::header(tenant, options.password_hashes))?;
+        write_line(
+            &mut out,
+            &transfer::roster::header(tenant, options.password_hashes),
+        )?;
         let mut items = std::pin::pin!(items);
         while let Some(chunk) = items.next().await {
             for item in chunk? {
@@ -207,7 +210,8 @@ pub async fn import(url: &DatabaseUrl, args: ImportArgs) -> anyhow::Result<()> {
             write_line(out.as_mut(), value)?;
         }
         if value.get("status").and_then(Value::as_str) == Some("failed") {
-            progress.suspend(|| write_line(stdout.as_mut(), value).and_then(|()| stdout.flush()))?;
+            progress
+                .suspend(|| write_line(stdout.as_mut(), value).and_then(|()| stdout.flush()))?;
         }
         Ok(())
     };
@@ -257,7 +261,11 @@ pub async fn import(url: &DatabaseUrl, args: ImportArgs) -> anyhow::Result<()> {
             tokio_util::io::StreamReader::new(stream),
         ));
         let mut last = Value::Null;
-        while let Some(line) = lines.next_line().await.context("the results were cut off")? {
+        while let Some(line) = lines
+            .next_line()
+            .await
+            .context("the results were cut off")?
+        {
             let value: Value = serde_json::from_str(&line).context("a result line is not JSON")?;
             if value.get("line").is_some() {
                 progress.result();

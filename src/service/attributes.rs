@@ -97,8 +97,7 @@ pub(super) async fn declare_attribute(
         created_at: now,
         updated_at: now,
     };
-    if usize::try_from(tx.count_attributes(tenant).await?).unwrap_or(usize::MAX) >= MAX_ATTRIBUTES
-    {
+    if usize::try_from(tx.count_attributes(tenant).await?).unwrap_or(usize::MAX) >= MAX_ATTRIBUTES {
         return Err(ServiceError::Conflict {
             field: "name",
             message: format!("a tenant declares at most {MAX_ATTRIBUTES} attributes"),

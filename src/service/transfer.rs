@@ -17,10 +17,10 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, AttributeDefinition, FieldViolation, Group, GroupId, GroupKey, GroupName,
-    GroupRecord, ImportOptions, ImportSummary, LineOutcome, Member, MemberKey, MemberRecord,
-    NewAttribute, NewUser, Outcome, Patch, Record, RecordKind, TargetKind, TenantId, Timestamp,
-    User, UserId, UserPatch, UserRecord, fold_case,
+    Action, AttributeDefinition, FieldViolation, Group, GroupId, GroupKey, GroupName, GroupRecord,
+    ImportOptions, ImportSummary, LineOutcome, Member, MemberKey, MemberRecord, NewAttribute,
+    NewUser, Outcome, Patch, Record, RecordKind, TargetKind, TenantId, Timestamp, User, UserId,
+    UserPatch, UserRecord, fold_case,
 };
 use crate::store::{Tx, UserKeys};
 
@@ -580,11 +580,7 @@ impl Importer {
                 claimed.insert(key);
             }
             let matched: Option<&UserKeys> = external
-                .and_then(|x| {
-                    holders
-                        .iter()
-                        .find(|h| h.external_id.as_deref() == Some(x))
-                })
+                .and_then(|x| holders.iter().find(|h| h.external_id.as_deref() == Some(x)))
                 .or_else(|| holders.iter().find(|h| h.email_key == *email));
             let clash = holders.iter().find(|h| {
                 Some(h.id) != matched.map(|m| m.id)
@@ -688,10 +684,7 @@ impl Importer {
                         },
                         Some(user.id),
                     ),
-                    None => (
-                        Outcome::failed("", "the user could not be made"),
-                        None,
-                    ),
+                    None => (Outcome::failed("", "the user could not be made"), None),
                 },
                 Plan::Change(id) => (self.change_user(tx, id, records[i]).await?, Some(id)),
             };
@@ -960,11 +953,10 @@ impl Importer {
         locked.dedup();
         tx.lock_groups(tenant, &locked).await?;
         let member_users: Vec<UserId> = users.iter().map(|(_, _, u)| *u).collect();
-        let stored: HashSet<(GroupId, UserId)> = (tx
-            .memberships_of_users(tenant, &member_users)
-            .await?)
-            .into_iter()
-            .collect();
+        let stored: HashSet<(GroupId, UserId)> =
+            (tx.memberships_of_users(tenant, &member_users).await?)
+                .into_iter()
+                .collect();
         let mut delta = Delta::default();
         for (i, group, user) in users {
             if !stored.contains(&(group, user)) && !delta.add.contains(&(group, user)) {
@@ -1026,7 +1018,10 @@ fn replacing(new: NewUser) -> UserPatch {
 pub enum ExportItem {
     Attribute(AttributeDefinition),
     /// A group, after every group it lies directly within (named in `parents`).
-    Group { group: Group, parents: Vec<String> },
+    Group {
+        group: Group,
+        parents: Vec<String>,
+    },
     /// A user with the names of the groups it is a direct member of, its default
     /// group's, and its password hash when the export carries them.
     User {
@@ -1098,9 +1093,10 @@ impl Directory {
             async move {
                 let limit = super::users::chunk_limit();
                 Ok::<_, ServiceError>(match step {
-                    ExportStep::Groups => {
-                        Some((export_groups(&store, tenant).await?, ExportStep::Users(None)))
-                    }
+                    ExportStep::Groups => Some((
+                        export_groups(&store, tenant).await?,
+                        ExportStep::Users(None),
+                    )),
                     ExportStep::Users(after) => {
                         let query = crate::domain::UserQuery {
                             filter: crate::domain::Filter::Constant(true),
@@ -1124,7 +1120,10 @@ impl Directory {
                             Some(next) => ExportStep::ApiKeys(Some(next)),
                             None => ExportStep::Done,
                         };
-                        Some((page.items.into_iter().map(ExportItem::ApiKey).collect(), next))
+                        Some((
+                            page.items.into_iter().map(ExportItem::ApiKey).collect(),
+                            next,
+                        ))
                     }
                     ExportStep::Done => None,
                 })
@@ -1195,7 +1194,11 @@ async fn export_users(
 ) -> ServiceResult<Vec<ExportItem>> {
     let mut hashes: HashMap<UserId, String> = if options.password_hashes {
         let ids: Vec<UserId> = users.iter().map(|u| u.user.id).collect();
-        store.password_hashes(tenant, &ids).await?.into_iter().collect()
+        store
+            .password_hashes(tenant, &ids)
+            .await?
+            .into_iter()
+            .collect()
     } else {
         HashMap::new()
     };

@@ -67,7 +67,11 @@ pub struct UserList {
 
 /// The one read of users, [`Directory::users`], without its authorization: the
 /// chunks of a stream and the lookups of callers already authorized read through it.
-pub(super) async fn read_users(store: &Store, tenant: TenantId, query: &UserQuery) -> ServiceResult<UserList> {
+pub(super) async fn read_users(
+    store: &Store,
+    tenant: TenantId,
+    query: &UserQuery,
+) -> ServiceResult<UserList> {
     let total = match query.window {
         Window::Numbered { total: true, .. } => {
             Some(store.count_users(tenant, &query.filter).await?)

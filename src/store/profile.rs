@@ -98,28 +98,29 @@ fn insert_values(users: &[&User]) -> Vec<Sql> {
     let mut statements = Vec::new();
     let mut sql = Sql::new(INSERT);
     let mut rows = 0;
-    let mut row = |sql: &mut Sql, user: &User, attribute: &str, position: usize, cells: [Value; 11]| {
-        if rows == VALUES_PER_INSERT {
-            statements.push(std::mem::replace(sql, Sql::new(INSERT)));
-            rows = 0;
-        }
-        if rows > 0 {
-            sql.push(", ");
-        }
-        rows += 1;
-        sql.push("(")
-            .bind(Value::Uuid(user.tenant_id.as_uuid()))
-            .push(", ")
-            .bind(Value::Uuid(user.id.as_uuid()))
-            .push(", ")
-            .bind(Value::Text(attribute.to_owned()))
-            .push(", ")
-            .bind(Value::Int(i64::try_from(position).unwrap_or(i64::MAX)));
-        for cell in cells {
-            sql.push(", ").bind(cell);
-        }
-        sql.push(")");
-    };
+    let mut row =
+        |sql: &mut Sql, user: &User, attribute: &str, position: usize, cells: [Value; 11]| {
+            if rows == VALUES_PER_INSERT {
+                statements.push(std::mem::replace(sql, Sql::new(INSERT)));
+                rows = 0;
+            }
+            if rows > 0 {
+                sql.push(", ");
+            }
+            rows += 1;
+            sql.push("(")
+                .bind(Value::Uuid(user.tenant_id.as_uuid()))
+                .push(", ")
+                .bind(Value::Uuid(user.id.as_uuid()))
+                .push(", ")
+                .bind(Value::Text(attribute.to_owned()))
+                .push(", ")
+                .bind(Value::Int(i64::try_from(position).unwrap_or(i64::MAX)));
+            for cell in cells {
+                sql.push(", ").bind(cell);
+            }
+            sql.push(")");
+        };
     let text = |v: &Option<String>| Value::OptText(v.clone());
     let none = || Value::OptText(None);
     for user in users {

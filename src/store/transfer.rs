@@ -143,7 +143,9 @@ impl Tx {
         let mut groups = Vec::new();
         for chunk in name_keys.chunks(KEYS_PER_LOOKUP) {
             let mut sql = lookup(SELECT_GROUPS, tenant, "name_key", chunk);
-            sql.text = sql.text.replacen(" WHERE tenant_id", " WHERE g.tenant_id", 1);
+            sql.text = sql
+                .text
+                .replacen(" WHERE tenant_id", " WHERE g.tenant_id", 1);
             let Sql { text, values } = sql;
             let rows: Vec<GroupRow> = write!(self, |conn| {
                 bind_values!(sqlx::query_as(&text), values)
@@ -200,12 +202,10 @@ impl Tx {
                     .fetch_all(conn)
                     .await?
             });
-            pairs.extend(rows.into_iter().map(|(g, u)| {
-                (
-                    crate::domain::GroupId::from_uuid(g),
-                    UserId::from_uuid(u),
-                )
-            }));
+            pairs.extend(
+                rows.into_iter()
+                    .map(|(g, u)| (crate::domain::GroupId::from_uuid(g), UserId::from_uuid(u))),
+            );
         }
         Ok(pairs)
     }

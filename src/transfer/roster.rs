@@ -14,8 +14,7 @@ use std::io::BufRead;
 use serde_json::{Map, Value, json};
 
 use crate::domain::{
-    Email, GroupKey, GroupName, GroupRecord, MemberKey, MemberRecord, Record, Timestamp,
-    UserRecord,
+    Email, GroupKey, GroupName, GroupRecord, MemberKey, MemberRecord, Record, Timestamp, UserRecord,
 };
 use crate::http::v1::records;
 use crate::service::ExportItem;
@@ -94,7 +93,10 @@ fn read_line(input: &mut dyn BufRead, buffer: &mut Vec<u8>) -> std::io::Result<u
 }
 
 /// The record a line holds.
-fn record(text: &[u8], options: &ReadOptions) -> Result<Record, Vec<crate::domain::FieldViolation>> {
+fn record(
+    text: &[u8],
+    options: &ReadOptions,
+) -> Result<Record, Vec<crate::domain::FieldViolation>> {
     let value: Value = crate::http::body::parse_json(text).map_err(|error| match error {
         crate::http::body::BodyError::Field { field, reason } => refused(field, reason),
         crate::http::body::BodyError::Malformed(reason) => refused("", reason),
@@ -111,14 +113,19 @@ fn record(text: &[u8], options: &ReadOptions) -> Result<Record, Vec<crate::domai
         "user" => user(object, options),
         "group" => group(object),
         "member" => member(&object),
-        "attribute" => Ok(Record::Attribute(Box::new(records::read_attribute(object)?))),
+        "attribute" => Ok(Record::Attribute(Box::new(records::read_attribute(
+            object,
+        )?))),
         "apiKey" => Ok(Record::Skip(API_KEYS_SKIPPED)),
         HEADER => Ok(Record::Skip("the export's header")),
         _ => Err(refused("object", OBJECTS)),
     }
 }
 
-fn names(object: &Map<String, Value>, field: &str) -> Result<Vec<GroupName>, Vec<crate::domain::FieldViolation>> {
+fn names(
+    object: &Map<String, Value>,
+    field: &str,
+) -> Result<Vec<GroupName>, Vec<crate::domain::FieldViolation>> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => (items.iter().enumerate())
@@ -132,7 +139,10 @@ fn names(object: &Map<String, Value>, field: &str) -> Result<Vec<GroupName>, Vec
     }
 }
 
-fn name(object: &Map<String, Value>, field: &str) -> Result<Option<GroupName>, Vec<crate::domain::FieldViolation>> {
+fn name(
+    object: &Map<String, Value>,
+    field: &str,
+) -> Result<Option<GroupName>, Vec<crate::domain::FieldViolation>> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(name)) => GroupName::parse(name.clone())
@@ -142,7 +152,9 @@ fn name(object: &Map<String, Value>, field: &str) -> Result<Option<GroupName>, V
     }
 }
 
-fn created_at(object: &Map<String, Value>) -> Result<Option<Timestamp>, Vec<crate::domain::FieldViolation>> {
+fn created_at(
+    object: &Map<String, Value>,
+) -> Result<Option<Timestamp>, Vec<crate::domain::FieldViolation>> {
     match object.get("createdAt") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(at)) => Timestamp::parse_rfc3339(at)
@@ -156,7 +168,10 @@ fn id<T>(object: &Map<String, Value>, parse: impl Fn(&str) -> Option<T>) -> Opti
     object.get("id").and_then(Value::as_str).and_then(parse)
 }
 
-fn user(object: Map<String, Value>, options: &ReadOptions) -> Result<Record, Vec<crate::domain::FieldViolation>> {
+fn user(
+    object: Map<String, Value>,
+    options: &ReadOptions,
+) -> Result<Record, Vec<crate::domain::FieldViolation>> {
     let groups = names(&object, "groups")?;
     let default_group = name(&object, "defaultGroup")?;
     let created_at = created_at(&object)?;

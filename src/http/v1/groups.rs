@@ -448,7 +448,14 @@ pub(crate) fn read_exported(
 ) -> Result<NewGroup, Vec<crate::domain::FieldViolation>> {
     super::read_exported(
         object,
-        &["object", "id", "tenantId", "parents", "createdAt", "updatedAt"],
+        &[
+            "object",
+            "id",
+            "tenantId",
+            "parents",
+            "createdAt",
+            "updatedAt",
+        ],
         CreateGroupBody::parse,
     )
 }

@@ -121,11 +121,10 @@ pub async fn import(
         atomic: params.atomic.unwrap_or(false),
     };
     let importer = state.directory.importer(&caller, tenant, options).await?;
-    let input = tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
-    let input = std::io::BufReader::with_capacity(
-        64 * 1024,
-        tokio_util::io::SyncIoBridge::new(input),
-    );
+    let input =
+        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let input =
+        std::io::BufReader::with_capacity(64 * 1024, tokio_util::io::SyncIoBridge::new(input));
     let read_options = ReadOptions {
         policy: *state.directory.password_policy(),
     };
