@@ -55,6 +55,7 @@ pub use transfer::{
     GroupKey, GroupRecord, ImportOptions, ImportSummary, LineOutcome, MemberKey, MemberRecord,
     Outcome, Record, RecordKind, UserRecord,
 };
+pub use user::NewUserFields;
 pub use user::{
     ImportedHash, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch, Role, Status, User,
     UserPatch,

@@ -20,7 +20,15 @@ use crate::domain::{FieldViolation, PasswordPolicy, Record};
 
 /// The formats an import reads.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    utoipa::ToSchema,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -111,4 +119,3 @@ pub fn spawn_reader(
     });
     receiver
 }
-
