@@ -93,26 +93,13 @@ impl RecordKind {
 /// What an import did with one line (or, in a dry run, would do).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Created {
-        kind: RecordKind,
-        id: uuid::Uuid,
-    },
-    Updated {
-        kind: RecordKind,
-        id: uuid::Uuid,
-    },
+    Created { kind: RecordKind, id: uuid::Uuid },
+    Updated { kind: RecordKind, id: uuid::Uuid },
     /// It matched a stored object that already is as the line says.
-    Unchanged {
-        kind: RecordKind,
-        id: uuid::Uuid,
-    },
-    Skipped {
-        reason: String,
-    },
+    Unchanged { kind: RecordKind, id: uuid::Uuid },
+    Skipped { reason: String },
     /// Refused, each bad field with why; nothing of the line was written.
-    Failed {
-        errors: Vec<FieldViolation>,
-    },
+    Failed { errors: Vec<FieldViolation> },
 }
 
 impl Outcome {

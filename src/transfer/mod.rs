@@ -20,15 +20,7 @@ use crate::domain::{FieldViolation, PasswordPolicy, Record};
 
 /// The formats an import reads.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    serde::Deserialize,
-    utoipa::ToSchema,
-    clap::ValueEnum,
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, utoipa::ToSchema, clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -119,3 +111,4 @@ pub fn spawn_reader(
     });
     receiver
 }
+
