@@ -93,11 +93,13 @@ struct Document<'a> {
     groups: HashSet<&'a str>,
 }
 
+/// A resource with its number, or why the text there is no resource.
+type Numbered = (u64, Result<Value, Vec<FieldViolation>>);
+
 /// The resources of the input with their numbers: their position in `Resources`
 /// (or the array), or their line in NDJSON. A line of NDJSON that is not JSON is
 /// refused alone.
-#[allow(clippy::type_complexity)]
-fn resources(text: &[u8]) -> Result<Vec<(u64, Result<Value, Vec<FieldViolation>>)>, ReadError> {
+fn resources(text: &[u8]) -> Result<Vec<Numbered>, ReadError> {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
     let numbered = |items: Vec<Value>| {
         (1..)
