@@ -51,11 +51,11 @@ pub use text::{
     PrefixRange, TenantName, UserName, fold_case,
 };
 pub use time::Timestamp;
-pub use user::NewUserFields;
 pub use transfer::{
     GroupKey, GroupRecord, ImportOptions, ImportSummary, LineOutcome, MemberKey, MemberRecord,
     Outcome, Record, RecordKind, UserRecord,
 };
+pub use user::NewUserFields;
 pub use user::{
     ImportedHash, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch, Role, Status, User,
     UserPatch,
