@@ -55,11 +55,13 @@ pub use transfer::{
     GroupKey, GroupRecord, ImportOptions, ImportSummary, LineOutcome, MemberKey, MemberRecord,
     Outcome, Record, RecordKind, UserRecord,
 };
-pub use user::NewUserFields;
 pub use user::{
     ImportedHash, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch, Role, Status, User,
     UserPatch,
 };
+
+// Apart from the list above, which other branches extend too.
+pub use user::NewUserFields;
 
 /// Why a single value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
