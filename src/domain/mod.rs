@@ -60,7 +60,6 @@ pub use user::{
     UserPatch,
 };
 
-// Apart from the list above, which other branches extend too.
 pub use user::NewUserFields;
 
 /// Why a single value was refused.
