@@ -167,7 +167,7 @@ impl Records<'_> {
                     self.line += 1;
                 }
                 quotes += self.text[from..].iter().filter(|b| **b == b'"').count();
-                if quotes % 2 == 0 {
+                if quotes.is_multiple_of(2) {
                     break;
                 }
             }

@@ -419,8 +419,8 @@ mod tests {
         let expected = vec![
             (1, "user bjensen@example.com".to_owned()),
             (2, "user jsmith@example.com".to_owned()),
-            (3, format!("group Engineering")),
-            (4, format!("group Backend")),
+            (3, "group Engineering".to_owned()),
+            (4, "group Backend".to_owned()),
             (5, "refused emails".to_owned()),
             (6, "refused displayName".to_owned()),
             (7, "refused schemas".to_owned()),
