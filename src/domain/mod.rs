@@ -62,6 +62,8 @@ pub use user::{
     Pbkdf2Digest, Pbkdf2Hash, Role, Status, User, UserPatch,
 };
 
+pub use user::NewUserFields;
+
 /// Why a single value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]

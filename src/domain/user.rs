@@ -5,8 +5,9 @@ use argon2::password_hash::PasswordHash;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    AttributeValues, AttributeWrite, Company, CountryCode, Email, ExternalId, GroupId, Invalid,
-    PersonName, Phone, Profile, ProfilePatch, TenantId, Timestamp, UserId, UserName,
+    AttributeValues, AttributeWrite, Company, CountryCode, Email, ExternalId, FieldViolation,
+    GroupId, Invalid, PersonName, Phone, Profile, ProfilePatch, TenantId, Timestamp, UserId,
+    UserName, Violations,
 };
 
 /// What a user may do in its tenant.
@@ -772,6 +773,94 @@ pub struct NewUser {
     pub password_hash: Option<ImportedHash>,
     /// Values of the attributes the tenant declared; every required one must be given.
     pub attributes: AttributeWrite,
+}
+
+/// A new user's fields as text, as the native API's create body and an imported CSV
+/// row give them; [`NewUserFields::parse`] applies the rules every face applies.
+/// Not `Debug`: it holds a plaintext password.
+#[derive(Default)]
+pub struct NewUserFields {
+    pub email: String,
+    pub user_name: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    /// The work phone number.
+    pub phone: Option<String>,
+    /// The enterprise organization.
+    pub company: Option<String>,
+    /// The work address's country.
+    pub country_code: Option<String>,
+    /// `admin` or `member`; without it, the role follows the profile's roles.
+    pub role: Option<String>,
+    /// `active`, `disabled` or `pending`; `active` without it.
+    pub status: Option<String>,
+    pub external_id: Option<String>,
+    /// Checked against the password policy.
+    pub password: Option<String>,
+    /// An [`ImportedHash`], in place of `password`.
+    pub password_hash: Option<String>,
+    pub profile: Profile,
+    pub attributes: AttributeWrite,
+}
+
+impl NewUserFields {
+    /// The user these fields make, or every violation: those in `found` (met while
+    /// gathering the fields) and each bad field's, named as the native API names them.
+    pub fn parse(
+        self,
+        policy: &PasswordPolicy,
+        mut found: Violations,
+    ) -> Result<NewUser, Vec<FieldViolation>> {
+        let v = &mut found;
+        let email = v.check("email", Email::parse(self.email));
+        let user_name = v.check_opt("userName", self.user_name.map(UserName::parse));
+        let first_name = v.check("firstName", PersonName::parse(self.first_name));
+        let last_name = v.check("lastName", PersonName::parse(self.last_name));
+        let phone = v.check_opt("phone", self.phone.map(Phone::parse));
+        let company = v.check_opt("company", self.company.map(Company::parse));
+        let country_code = v.check_opt("countryCode", self.country_code.map(CountryCode::parse));
+        let role = v.check_opt("role", self.role.map(|r| r.parse()));
+        let status = v.check_opt("status", self.status.map(|s| s.parse()));
+        let external_id = v.check_opt("externalId", self.external_id.map(ExternalId::parse));
+        let password = v.check_opt("password", self.password.map(|p| policy.parse(p)));
+        let password_hash =
+            v.check_opt("passwordHash", self.password_hash.map(ImportedHash::parse));
+        if password.is_some() && password_hash.is_some() {
+            v.add(
+                "passwordHash",
+                "give either password or passwordHash, not both",
+            );
+        }
+        // A required field that did not parse left a violation behind.
+        let (Some(email), Some(first_name), Some(last_name)) = (email, first_name, last_name)
+        else {
+            return Err(found.into_vec());
+        };
+        found.finish()?;
+        let mut profile = self.profile;
+        if let Some(phone) = phone {
+            profile.set_work_phone(Some(phone.as_str().to_owned()));
+        }
+        if let Some(company) = company {
+            profile.enterprise.organization = Some(company.into_string());
+        }
+        if let Some(country) = country_code {
+            profile.set_work_country(Some(country.as_str().to_owned()));
+        }
+        Ok(NewUser {
+            email,
+            user_name,
+            first_name,
+            last_name,
+            role: role.unwrap_or_else(|| profile.role()),
+            profile,
+            status: status.unwrap_or(Status::Active),
+            external_id,
+            password,
+            password_hash,
+            attributes: self.attributes,
+        })
+    }
 }
 
 /// A change to one optional field: leave it, clear it, or set it.

@@ -31,6 +31,7 @@ use crate::service::{Precondition, ServiceError};
 
 pub use error::ScimError;
 use resources::{Groups, Users, create, delete, list, patch, read, replace, search};
+pub(crate) use users::new_user;
 
 const BASE: &str = "/scim/v2";
 

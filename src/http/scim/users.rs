@@ -545,6 +545,12 @@ impl UserInput {
     }
 }
 
+/// A new user from a User resource, read exactly as `POST /Users` reads one: for an
+/// import of a SCIM ListResponse.
+pub(crate) fn new_user(body: &Value, policy: &PasswordPolicy) -> Result<NewUser, ScimError> {
+    Ok(read_user(body, policy)?.into_new_user())
+}
+
 /// The user with this id.
 fn by_id(id: UserId) -> Filter<crate::domain::UserAttr> {
     Filter::Compare(

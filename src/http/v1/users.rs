@@ -6,7 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::{
     AttributeDefinition, AttributeWrite, Company, CountryCode, Email, ExternalId, Filter, GroupId,
-    GroupsRelated, ImportedHash, LoginMetadata, Membership, NewUser, PasswordPolicy, PersonName,
+    GroupsRelated, LoginMetadata, Membership, NewUser, NewUserFields, PasswordPolicy, PersonName,
     Phone, PrefixRange, Role, Status, TenantId, Timestamp, User, UserAttr, UserId, UserName,
     UserPatch, Violations,
 };
@@ -18,8 +18,8 @@ use super::extract::{Auth, IfMatch, Json, Path, Query};
 use super::groups::GroupBody;
 use super::profile::{ProfileBody, ProfileUpdate};
 use super::{
-    ListBody, MembershipParams, created, invalid, nullable, page_request, patch_nullable,
-    patch_required, tagged,
+    ListBody, MembershipParams, created, nullable, page_request, patch_nullable, patch_required,
+    tagged,
 };
 
 /// A user as the native API shows it. Never carries a password or its hash.
@@ -183,58 +183,28 @@ async fn declared(
 
 impl CreateUserBody {
     fn parse(self, policy: &PasswordPolicy) -> Result<NewUser, ApiError> {
-        let mut v = Violations::new();
-        let email = v.check("email", Email::parse(self.email));
-        let user_name = v.check_opt("userName", self.user_name.map(UserName::parse));
-        let first_name = v.check("firstName", PersonName::parse(self.first_name));
-        let last_name = v.check("lastName", PersonName::parse(self.last_name));
-        let phone = v.check_opt("phone", self.phone.map(Phone::parse));
-        let company = v.check_opt("company", self.company.map(Company::parse));
-        let country_code = v.check_opt("countryCode", self.country_code.map(CountryCode::parse));
-        let role = v.check_opt("role", self.role.map(|r| r.parse()));
-        let status = v.check_opt("status", self.status.map(|s| s.parse()));
-        let external_id = v.check_opt("externalId", self.external_id.map(ExternalId::parse));
-        let password = v.check_opt("password", self.password.map(|p| policy.parse(p)));
-        let password_hash =
-            v.check_opt("passwordHash", self.password_hash.map(ImportedHash::parse));
-        if password.is_some() && password_hash.is_some() {
-            v.add(
-                "passwordHash",
-                "give either password or passwordHash, not both",
-            );
-        }
-        let mut profile = self
+        let mut found = Violations::new();
+        let profile = self
             .profile
-            .map(|p| p.into_profile(&mut v))
+            .map(|p| p.into_profile(&mut found))
             .unwrap_or_default();
-        // A required field that did not parse left a violation behind.
-        let (Some(email), Some(first_name), Some(last_name)) = (email, first_name, last_name)
-        else {
-            return Err(invalid(v));
-        };
-        if let Some(phone) = phone {
-            profile.set_work_phone(Some(phone.as_str().to_owned()));
-        }
-        if let Some(company) = company {
-            profile.enterprise.organization = Some(company.into_string());
-        }
-        if let Some(country) = country_code {
-            profile.set_work_country(Some(country.as_str().to_owned()));
-        }
-        v.finish().map_err(ServiceError::Invalid)?;
-        Ok(NewUser {
-            email,
-            user_name,
-            first_name,
-            last_name,
-            role: role.unwrap_or_else(|| profile.role()),
+        let fields = NewUserFields {
+            email: self.email,
+            user_name: self.user_name,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            phone: self.phone,
+            company: self.company,
+            country_code: self.country_code,
+            role: self.role,
+            status: self.status,
+            external_id: self.external_id,
+            password: self.password,
+            password_hash: self.password_hash,
             profile,
-            status: status.unwrap_or(Status::Active),
-            external_id,
-            password,
-            password_hash,
             attributes: attribute_write(self.attributes),
-        })
+        };
+        Ok(fields.parse(policy, found).map_err(ServiceError::Invalid)?)
     }
 }
 
