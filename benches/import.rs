@@ -77,6 +77,8 @@ struct Run {
 }
 
 /// Runs `roster ARGS` to its end, timing it and reading its peak memory.
+// The child is reaped by `wait4` (which also gives its peak memory), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run(args: &[&str], env: &[(&str, &str)], stdout: Option<&Path>) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
     command

@@ -48,10 +48,7 @@ async fn export(app: &TestApp, tenant: &str, token: &str, query: &str) -> Vec<Va
         .get(&format!("/v1/tenants/{tenant}/export{query}"), token)
         .await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/x-ndjson"
-    );
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
     let text = response.text().await.unwrap();
     text.lines()
         .map(|line| serde_json::from_str(line).expect("each export line is JSON"))
@@ -67,10 +64,7 @@ fn summary(lines: &[Value]) -> &Value {
 }
 
 fn statuses(lines: &[Value]) -> Vec<&str> {
-    lines
-        .iter()
-        .filter_map(|l| l["status"].as_str())
-        .collect()
+    lines.iter().filter_map(|l| l["status"].as_str()).collect()
 }
 
 /// A tenant with something of everything: a declared attribute, a group within a
@@ -79,14 +73,22 @@ async fn furnished(app: &TestApp) -> TestTenant {
     let t = app.tenant().await;
     let v1 = |path: &str| format!("/v1/tenants/{}/{path}", t.id);
     expect_json(
-        app.post(&v1("attributes"), &t.admin, &json!({"name": "badge", "type": "string", "unique": true}))
-            .await,
+        app.post(
+            &v1("attributes"),
+            &t.admin,
+            &json!({"name": "badge", "type": "string", "unique": true}),
+        )
+        .await,
         201,
     )
     .await;
     let eng = expect_json(
-        app.post(&v1("groups"), &t.admin, &json!({"name": "Engineering", "description": "All of it", "externalId": "g-eng"}))
-            .await,
+        app.post(
+            &v1("groups"),
+            &t.admin,
+            &json!({"name": "Engineering", "description": "All of it", "externalId": "g-eng"}),
+        )
+        .await,
         201,
     )
     .await;
@@ -179,7 +181,11 @@ async fn an_export_imported_into_an_empty_tenant_reproduces_it() {
     let engineering = &exported[2];
     assert_eq!(engineering["name"], "Engineering");
     assert_eq!(exported[3]["parents"], json!(["Engineering"]));
-    let ada = exported.iter().find(|l| l["email"] == "ada@acme.com").unwrap().clone();
+    let ada = exported
+        .iter()
+        .find(|l| l["email"] == "ada@acme.com")
+        .unwrap()
+        .clone();
     assert_eq!(ada["groups"], json!(["Backend"]));
     assert_eq!(ada["attributes"]["badge"], "A-1");
     assert_eq!(ada["profile"]["addresses"][0]["locality"], "London");
@@ -263,8 +269,20 @@ async fn an_import_run_again_changes_nothing_and_matches_by_external_id_then_ema
         200,
     )
     .await;
-    assert_eq!(groups["items"].as_array().unwrap().len(), 2, "ops and oncall stay");
-    assert_eq!(b["defaultGroupId"], groups["items"].as_array().unwrap().iter().find(|g| g["name"] == "oncall").unwrap()["id"]);
+    assert_eq!(
+        groups["items"].as_array().unwrap().len(),
+        2,
+        "ops and oncall stay"
+    );
+    assert_eq!(
+        b["defaultGroupId"],
+        groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "oncall")
+            .unwrap()["id"]
+    );
 }
 
 #[tokio::test]
@@ -292,9 +310,16 @@ not json at all
     assert_eq!(by_line(1)["status"], "created");
     assert_eq!(by_line(2)["errors"][0]["field"], "email");
     assert_eq!(by_line(3)["status"], "failed");
-    assert!(results.iter().all(|r| r["line"] != 4), "a blank line is no record");
+    assert!(
+        results.iter().all(|r| r["line"] != 4),
+        "a blank line is no record"
+    );
     assert_eq!(by_line(5)["errors"][0]["field"], "attributes.nope");
-    assert_eq!(by_line(6)["status"], "failed", "the same user twice in a batch");
+    assert_eq!(
+        by_line(6)["status"],
+        "failed",
+        "the same user twice in a batch"
+    );
     assert_eq!(by_line(7)["errors"][0]["field"], "userName");
     assert_eq!(by_line(8)["errors"][0]["field"], "object");
     assert_eq!(by_line(9)["status"], "created");
@@ -327,7 +352,14 @@ async fn a_dry_run_and_an_atomic_import_with_a_refused_line_write_nothing() {
     let good = json!({"object": "user", "email": "g@acme.com", "firstName": "G", "lastName": "G", "groups": ["new"]});
     let bad = json!({"object": "user", "email": "bad", "firstName": "B", "lastName": "B"});
 
-    let (_, dry) = import(&app, &t.id, &t.admin, "?dryRun=true", &ndjson(&[good.clone()])).await;
+    let (_, dry) = import(
+        &app,
+        &t.id,
+        &t.admin,
+        "?dryRun=true",
+        &ndjson(std::slice::from_ref(&good)),
+    )
+    .await;
     assert_eq!(statuses(&dry), ["created"]);
     assert_eq!(dry.last().unwrap()["dryRun"], true);
     assert!(app.all_users(&t).await.is_empty());
@@ -340,15 +372,23 @@ async fn a_dry_run_and_an_atomic_import_with_a_refused_line_write_nothing() {
         &ndjson(&[good.clone(), bad.clone()]),
     )
     .await;
-    assert_eq!(statuses(&atomic), ["failed"], "only the refused line is reported");
+    assert_eq!(
+        statuses(&atomic),
+        ["failed"],
+        "only the refused line is reported"
+    );
     assert_eq!(atomic.last().unwrap()["complete"], false);
     assert!(app.all_users(&t).await.is_empty());
     let groups = expect_json(
-        app.get(&format!("/v1/tenants/{}/groups", t.id), &t.admin).await,
+        app.get(&format!("/v1/tenants/{}/groups", t.id), &t.admin)
+            .await,
         200,
     )
     .await;
-    assert!(groups["items"].as_array().unwrap().is_empty(), "nor its group");
+    assert!(
+        groups["items"].as_array().unwrap().is_empty(),
+        "nor its group"
+    );
 
     let (_, atomic) = import(&app, &t.id, &t.admin, "?atomic=true", &ndjson(&[good])).await;
     assert_eq!(statuses(&atomic), ["created"]);
@@ -378,12 +418,18 @@ async fn imported_hashes_sign_in_and_only_the_operator_exports_hashes_audited() 
     assert_eq!(lines[0]["passwordHashes"], true);
     let user = lines.iter().find(|l| l["object"] == "user").unwrap();
     assert!(
-        user["passwordHash"].as_str().unwrap().starts_with("$argon2id$"),
+        user["passwordHash"]
+            .as_str()
+            .unwrap()
+            .starts_with("$argon2id$"),
         "re-hashed at the sign-in"
     );
     let events = expect_json(
         app.get(
-            &format!("/v1/tenants/{}/audit?action=directory.export_with_hashes", t.id),
+            &format!(
+                "/v1/tenants/{}/audit?action=directory.export_with_hashes",
+                t.id
+            ),
             &t.admin,
         )
         .await,
@@ -392,8 +438,11 @@ async fn imported_hashes_sign_in_and_only_the_operator_exports_hashes_audited() 
     .await;
     assert_eq!(events["items"].as_array().unwrap().len(), 1);
     let events = expect_json(
-        app.get(&format!("/v1/tenants/{}/audit?action=directory.import", t.id), &t.admin)
-            .await,
+        app.get(
+            &format!("/v1/tenants/{}/audit?action=directory.import", t.id),
+            &t.admin,
+        )
+        .await,
         200,
     )
     .await;
@@ -403,7 +452,11 @@ async fn imported_hashes_sign_in_and_only_the_operator_exports_hashes_audited() 
     let other = app.tenant().await;
     let (_, results) = import(&app, &other.id, &other.admin, "", &ndjson(&lines)).await;
     assert_eq!(summary(&results)["created"], 1);
-    expect_json(login(&app, &other.id, "legacy@acme.com", PASSWORD).await, 200).await;
+    expect_json(
+        login(&app, &other.id, "legacy@acme.com", PASSWORD).await,
+        200,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -412,11 +465,14 @@ async fn readers_and_other_tenants_can_neither_import_nor_export() {
     let t = app.tenant().await;
     let other = app.tenant().await;
     let reader = app.api_key(&t.id, "reader").await;
-    let line = ndjson(&[json!({"object": "user", "email": "r@acme.com", "firstName": "R", "lastName": "R"})]);
+    let line = ndjson(&[
+        json!({"object": "user", "email": "r@acme.com", "firstName": "R", "lastName": "R"}),
+    ]);
     let (status, _) = import(&app, &t.id, &reader, "", &line).await;
     assert_eq!(status, 403);
     expect_problem(
-        app.get(&format!("/v1/tenants/{}/export", t.id), &reader).await,
+        app.get(&format!("/v1/tenants/{}/export", t.id), &reader)
+            .await,
         403,
     )
     .await;
@@ -451,10 +507,23 @@ async fn the_command_line_imports_and_exports_on_the_database_and_through_the_se
     let file = dir.path().join("export.ndjson");
     let url = app.database_url().to_owned();
     let out = roster(
-        &["export", "--tenant", &t.id, "--database-url", &url, "--password-hashes", "--output", file.to_str().unwrap()],
+        &[
+            "export",
+            "--tenant",
+            &t.id,
+            "--database-url",
+            &url,
+            "--password-hashes",
+            "--output",
+            file.to_str().unwrap(),
+        ],
         &[],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let exported = std::fs::read_to_string(&file).unwrap();
     assert_eq!(exported.lines().count(), 7);
     assert!(exported.contains("$argon2id$"), "the CLI is the operator");
@@ -462,10 +531,21 @@ async fn the_command_line_imports_and_exports_on_the_database_and_through_the_se
     // Into the database directly: JSON progress on a pipe, the summary on stdout.
     let target = app.tenant().await;
     let out = roster(
-        &["import", "--tenant", &target.id, "--database-url", &url, file.to_str().unwrap()],
+        &[
+            "import",
+            "--tenant",
+            &target.id,
+            "--database-url",
+            &url,
+            file.to_str().unwrap(),
+        ],
         &[],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["summary"]["created"], 5);
@@ -490,25 +570,58 @@ async fn the_command_line_imports_and_exports_on_the_database_and_through_the_se
     .unwrap();
     let server = format!("http://{}", app.addr);
     let out = roster(
-        &["import", "--tenant", &target.id, "--server", &server, bad.to_str().unwrap()],
+        &[
+            "import",
+            "--tenant",
+            &target.id,
+            "--server",
+            &server,
+            bad.to_str().unwrap(),
+        ],
         &[("ROSTER_TOKEN", &target.admin)],
     );
     assert!(!out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines[0]["line"], 2);
     assert_eq!(lines[0]["status"], "failed");
     assert_eq!(lines.last().unwrap()["summary"]["created"], 1);
 
     let served = dir.path().join("served.ndjson");
     let out = roster(
-        &["export", "--tenant", &target.id, "--server", &server, "--output", served.to_str().unwrap()],
+        &[
+            "export",
+            "--tenant",
+            &target.id,
+            "--server",
+            &server,
+            "--output",
+            served.to_str().unwrap(),
+        ],
         &[("ROSTER_TOKEN", &target.admin)],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::read_to_string(&served).unwrap().contains("new@acme.com"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&served)
+            .unwrap()
+            .contains("new@acme.com")
+    );
     let out = roster(
-        &["export", "--tenant", &target.id, "--server", &server, "--password-hashes"],
+        &[
+            "export",
+            "--tenant",
+            &target.id,
+            "--server",
+            &server,
+            "--password-hashes",
+        ],
         &[("ROSTER_TOKEN", &target.admin)],
     );
     assert!(!out.status.success(), "hashes are the operator's");
