@@ -49,6 +49,10 @@ pub struct Importer {
     tx: Option<Tx>,
     declared: Vec<AttributeDefinition>,
     known: Known,
+    /// The keys (folded emails and userNames, external ids) of the users the lines
+    /// of the batch at hand brought in so far: a later line naming one of them is
+    /// refused, whether the batch is written at once or line by line.
+    claimed: HashSet<String>,
     summary: ImportSummary,
     stopped: bool,
 }
@@ -88,6 +92,7 @@ impl Directory {
             tx: None,
             declared: self.store.list_attributes(tenant).await?,
             known: Known::default(),
+            claimed: HashSet::new(),
             summary: ImportSummary::default(),
             stopped: false,
         })
@@ -133,6 +138,7 @@ impl Importer {
         };
         tx.savepoint("import_batch").await?;
         let mut known = Known::default();
+        self.claimed.clear();
         match self.write(&mut tx, &mut known, &records).await {
             Ok(written) => {
                 for ((i, _), outcome) in records.iter().zip(written) {
@@ -143,6 +149,7 @@ impl Importer {
                 // The database refused the batch: again line by line, to find the one.
                 tx.rollback_to_savepoint("import_batch").await?;
                 known = Known::default();
+                self.claimed.clear();
                 for (i, record) in &records {
                     tx.savepoint("import_line").await?;
                     let mut line_known = Known::default();
@@ -564,7 +571,7 @@ impl Importer {
             let named_before = [Some(email.as_str()), Some(name.as_str()), external]
                 .into_iter()
                 .flatten()
-                .any(|key| claimed.contains(key));
+                .any(|key| claimed.contains(key) || self.claimed.contains(key));
             if named_before {
                 plans.push(Plan::Refused(Outcome::failed(
                     "email",
@@ -693,6 +700,18 @@ impl Importer {
             }
             outcomes.push(outcome);
             user_ids.push(id);
+        }
+
+        for ((record, outcome), (email, name)) in
+            (records.iter().zip(&outcomes)).zip(email_keys.iter().zip(&name_keys))
+        {
+            if !outcome.is_failure() {
+                self.claimed.insert(email.clone());
+                self.claimed.insert(name.clone());
+                if let Some(external) = &record.user.external_id {
+                    self.claimed.insert(external.as_str().to_owned());
+                }
+            }
         }
 
         // Their groups, named by the records, made when missing.

@@ -545,6 +545,11 @@ pub(crate) fn exported(
         .collect();
     let mut line = serde_json::to_value(UserBody::of(user, declared)).unwrap_or_default();
     line["attributes"] = serde_json::Value::Object(attributes);
+    // The manager as an update names it, so that the line reads back as written.
+    if let Some(profile) = line["profile"].as_object_mut() {
+        let manager = profile.remove("manager").unwrap_or_default();
+        profile.insert("managerId".into(), manager["id"].clone());
+    }
     if let Some(hash) = password_hash {
         line["passwordHash"] = serde_json::Value::String(hash);
     }
