@@ -86,12 +86,8 @@ fn attach(users: &mut [User], rows: Vec<ValueRow>) -> StoreResult<()> {
     Ok(())
 }
 
-/// Rows of `user_values` per multi-row insert: 15 parameters each, far below either
-/// backend's limit.
-const VALUES_PER_INSERT: usize = 2000;
-
 /// The statements inserting every value of `users`, none when they have none.
-fn insert_values(users: &[&User]) -> Vec<Sql> {
+fn insert_values(users: &[&User], rows_per_statement: usize) -> Vec<Sql> {
     const INSERT: &str = "INSERT INTO user_values (tenant_id, user_id, attribute, position, \
         value, value_key, type, is_primary, display, formatted, street_address, locality, \
         region, postal_code, country) VALUES ";
@@ -100,7 +96,7 @@ fn insert_values(users: &[&User]) -> Vec<Sql> {
     let mut rows = 0;
     let mut row =
         |sql: &mut Sql, user: &User, attribute: &str, position: usize, cells: [Value; 11]| {
-            if rows == VALUES_PER_INSERT {
+            if rows == rows_per_statement {
                 statements.push(std::mem::replace(sql, Sql::new(INSERT)));
                 rows = 0;
             }
@@ -228,7 +224,8 @@ impl Tx {
     /// Inserts the multi-valued attributes of users that have none stored yet, in
     /// as few statements as their number allows.
     pub(super) async fn insert_values(&mut self, users: &[&User]) -> StoreResult<()> {
-        for Sql { text, values } in insert_values(users) {
+        let rows_per_statement = self.rows_per_statement(15);
+        for Sql { text, values } in insert_values(users, rows_per_statement) {
             write!(self, |conn| {
                 bind_values!(sqlx::query(&text), values)
                     .execute(&mut *conn)

@@ -8,7 +8,7 @@ use crate::domain::{Group, TenantId, User, UserId};
 
 use super::groups::{GroupRow, SELECT_GROUPS, into_groups};
 use super::sql::{Sql, Value, bind_values};
-use super::users::{USERS_PER_INSERT, insert_statement};
+use super::users::{USER_COLUMNS, insert_statement};
 use super::{Store, StoreResult, Tx, Unique, on_unique, read, write};
 
 /// The keys under which a stored user is unique or matched.
@@ -80,7 +80,8 @@ impl Tx {
     ) -> StoreResult<Vec<UserKeys>> {
         const SELECT: &str = "SELECT id, email_key, user_name_key, external_id FROM users";
         let mut found: Vec<UserKeys> = Vec::new();
-        let lookups = (keys.chunks(KEYS_PER_LOOKUP))
+        let per_lookup = self.rows_per_statement(1).min(KEYS_PER_LOOKUP);
+        let lookups = (keys.chunks(per_lookup))
             .flat_map(|chunk| {
                 [
                     lookup(SELECT, tenant, "email_key", chunk),
@@ -89,7 +90,7 @@ impl Tx {
             })
             .chain(
                 external_ids
-                    .chunks(KEYS_PER_LOOKUP)
+                    .chunks(per_lookup)
                     .map(|chunk| lookup(SELECT, tenant, "external_id", chunk)),
             );
         for Sql { text, values } in lookups {
@@ -117,7 +118,8 @@ impl Tx {
     /// multi-row statements (their declared attributes' values are the caller's). A
     /// taken email or userName is [`Unique::UserEmail`].
     pub async fn insert_users(&mut self, users: &[(User, Option<String>)]) -> StoreResult<()> {
-        for chunk in users.chunks(USERS_PER_INSERT) {
+        let per_statement = self.rows_per_statement(USER_COLUMNS);
+        for chunk in users.chunks(per_statement) {
             let rows: Vec<(&User, Option<&str>)> = chunk
                 .iter()
                 .map(|(user, hash)| (user, hash.as_deref()))

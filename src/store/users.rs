@@ -214,9 +214,9 @@ fn written_columns(user: &User) -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// The users written per multi-row insert: their columns' parameters stay far below
-/// either backend's limit (SQLite's 32,766, PostgreSQL's 65,535).
-pub(super) const USERS_PER_INSERT: usize = 500;
+/// About how many values a user's row binds: what multi-row inserts size their
+/// statements by.
+pub(super) const USER_COLUMNS: usize = 38;
 
 /// `INSERT INTO users (…) VALUES (…), …` of new users, each with its password hash:
 /// the written columns, and those only an insert sets.

@@ -321,20 +321,12 @@ fn add_group(groups: &mut Vec<GroupName>, name: GroupName) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{FieldViolation, PasswordPolicy, Role, Status};
+    use crate::domain::{FieldViolation, Role, Status};
 
     const FIXTURE: &str = include_str!("../../tests/fixtures/import/users.csv");
 
     fn read_all(input: &str) -> Result<Vec<Line>, ReadError> {
-        let mut lines = Vec::new();
-        let options = ReadOptions {
-            policy: PasswordPolicy::default(),
-        };
-        read(&mut input.as_bytes(), &options, &mut |line| {
-            lines.push(line);
-            true
-        })?;
-        Ok(lines)
+        crate::transfer::read_all(crate::transfer::Format::Csv, input)
     }
 
     fn user_of(line: &Line) -> &UserRecord {

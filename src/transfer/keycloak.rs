@@ -520,20 +520,12 @@ fn imported_hash(credential: &KeycloakCredential) -> Result<ImportedHash, Invali
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AttributeWrite, PasswordPolicy};
+    use crate::domain::AttributeWrite;
 
     const FIXTURE: &str = include_str!("../../tests/fixtures/import/keycloak-realm.json");
 
     fn read_all(input: &str) -> Result<Vec<Line>, ReadError> {
-        let mut lines = Vec::new();
-        let options = ReadOptions {
-            policy: PasswordPolicy::default(),
-        };
-        read(&mut input.as_bytes(), &options, &mut |line| {
-            lines.push(line);
-            true
-        })?;
-        Ok(lines)
+        crate::transfer::read_all(crate::transfer::Format::Keycloak, input)
     }
 
     fn summary(lines: &[Line]) -> Vec<(u64, String)> {

@@ -92,6 +92,22 @@ pub fn read(
     }
 }
 
+/// Every line of `input` read in `format`, for the formats' tests.
+#[cfg(test)]
+fn read_all(format: Format, input: &str) -> Result<Vec<Line>, ReadError> {
+    let mut lines = Vec::new();
+    read(
+        format,
+        &mut input.as_bytes(),
+        &ReadOptions::default(),
+        &mut |line| {
+            lines.push(line);
+            true
+        },
+    )?;
+    Ok(lines)
+}
+
 /// Records per batch handed to the importer: one transaction's worth.
 pub const BATCH: usize = 1000;
 

@@ -368,20 +368,12 @@ fn text_of<'a>(object: &'a Value, name: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{PasswordPolicy, Role, Status};
+    use crate::domain::{Role, Status};
 
     const FIXTURE: &str = include_str!("../../tests/fixtures/import/scim-list-response.json");
 
     fn read_all(input: &str) -> Result<Vec<Line>, ReadError> {
-        let mut lines = Vec::new();
-        let options = ReadOptions {
-            policy: PasswordPolicy::default(),
-        };
-        read(&mut input.as_bytes(), &options, &mut |line| {
-            lines.push(line);
-            true
-        })?;
-        Ok(lines)
+        crate::transfer::read_all(crate::transfer::Format::Scim, input)
     }
 
     /// A short account of each line: its number and what it holds.

@@ -84,7 +84,7 @@ pub async fn export(
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ImportParams {
     /// The body's format: `roster` (NDJSON, the default), `csv`, `scim` or `keycloak`.
-    #[param(value_type = Option<Format>)]
+    #[param(inline, value_type = Option<Format>)]
     format: Option<Format>,
     /// Report what would happen, writing nothing.
     dry_run: Option<bool>,
