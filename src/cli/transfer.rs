@@ -121,16 +121,11 @@ pub async fn export(url: &DatabaseUrl, args: ExportArgs) -> anyhow::Result<()> {
         password_hashes: args.password_hashes,
     };
     let result = async {
-        let items = directory.export(&caller, tenant, options).await?;
-        let declared = directory.attributes(&caller, tenant).await?;
-        write_line(
-            &mut out,
-            &transfer::roster::header(tenant, options.password_hashes),
-        )?;
-        let mut items = std::pin::pin!(items);
-        while let Some(chunk) = items.next().await {
-            for item in chunk? {
-                write_line(&mut out, &transfer::roster::line(item, &declared))?;
+        let chunks = transfer::export(&directory, &caller, tenant, options).await?;
+        let mut chunks = std::pin::pin!(chunks);
+        while let Some(lines) = chunks.next().await {
+            for line in lines? {
+                write_line(&mut out, &line)?;
             }
         }
         out.flush()?;
@@ -283,22 +278,17 @@ pub async fn import(url: &DatabaseUrl, args: ImportArgs) -> anyhow::Result<()> {
             policy: *directory.password_policy(),
         };
         let input = std::io::BufReader::with_capacity(256 * 1024, input);
-        let batches = transfer::spawn_reader(args.format, input, read_options);
-        let (results, mut outcomes) = mpsc::channel(4);
-        let running = tokio::spawn(transfer::import(importer, batches, results));
-        while let Some((outcomes, _summary)) = outcomes.recv().await {
-            for outcome in &outcomes {
+        let mut running = transfer::start(importer, args.format, input, read_options);
+        while let Some(lines) = running.results.recv().await {
+            for line in &lines {
                 progress.result();
-                show(&transfer::outcome_json(outcome), &mut progress)?;
+                show(line, &mut progress)?;
             }
             progress.tick();
         }
-        let imported = running.await.context("the import stopped")?;
+        let last = running.last.await.context("the import stopped")?;
         directory.store().close().await;
-        match imported {
-            Ok((summary, complete)) => transfer::summary_json(&summary, options, complete),
-            Err(error) => transfer::failure_json(&error),
-        }
+        last
     };
     progress.finish();
     if let Some(out) = all_results.as_mut() {

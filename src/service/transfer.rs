@@ -100,6 +100,11 @@ impl Directory {
 }
 
 impl Importer {
+    /// How the import runs.
+    pub fn options(&self) -> ImportOptions {
+        self.options
+    }
+
     /// How many lines came to what so far.
     pub fn summary(&self) -> &ImportSummary {
         &self.summary

@@ -17,10 +17,12 @@ use std::io::BufRead;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::auth::Caller;
+use crate::domain::TenantId;
 use crate::domain::{
     FieldViolation, ImportOptions, ImportSummary, LineOutcome, Outcome, PasswordPolicy, Record,
 };
-use crate::service::{Importer, ServiceError};
+use crate::service::{Directory, ExportOptions, Importer, ServiceError};
 
 /// The formats an import reads.
 #[derive(
@@ -113,7 +115,7 @@ pub const BATCH: usize = 1000;
 
 /// Reads `input` on a blocking thread, handing the records over in batches of
 /// [`BATCH`]; a reading failure ends the stream as its last item.
-pub fn spawn_reader(
+fn spawn_reader(
     format: Format,
     mut input: impl BufRead + Send + 'static,
     options: ReadOptions,
@@ -149,15 +151,71 @@ pub enum ImportError {
     Service(#[from] ServiceError),
 }
 
-/// Runs `importer` over the batches `batches` hands over, handing each batch's
-/// outcomes, with the summary so far, to `results` as it is done; answers the
-/// summary, and whether the import ran to its end (an atomic one ends at the first
-/// refused line, having written nothing). When `results` is no longer read (the
-/// client went away), the import stops after the batch at hand.
-pub async fn import(
+/// A tenant taken out as the lines of Roster's NDJSON, in chunks: the header, then
+/// each chunk the service reads. The one export the command line and the HTTP face
+/// write out.
+pub async fn export(
+    directory: &Directory,
+    caller: &Caller,
+    tenant: TenantId,
+    options: ExportOptions,
+) -> Result<
+    impl futures_util::Stream<Item = Result<Vec<Value>, ServiceError>> + Send + 'static,
+    ServiceError,
+> {
+    let items = directory.export(caller, tenant, options).await?;
+    let declared = directory.attributes(caller, tenant).await?;
+    let header = vec![roster::header(tenant, options.password_hashes)];
+    let lines = futures_util::StreamExt::map(items, move |chunk| {
+        chunk.map(|items| {
+            (items.into_iter())
+                .map(|item| roster::line(item, &declared))
+                .collect()
+        })
+    });
+    Ok(futures_util::StreamExt::chain(
+        futures_util::stream::once(async move { Ok(header) }),
+        lines,
+    ))
+}
+
+/// An import running on a task of its own.
+pub struct Running {
+    /// Each batch's result lines, as the batch is done. When they are no longer
+    /// read (the client went away), the import stops after the batch at hand.
+    pub results: mpsc::Receiver<Vec<Value>>,
+    /// The last line: the summary ([`summary_json`]), or why the import stopped
+    /// ([`failure_json`]).
+    pub last: tokio::task::JoinHandle<Value>,
+}
+
+/// Starts `importer` on `input` read in `format`: the one way the command line and
+/// the HTTP face run an import.
+pub fn start(
+    importer: Importer,
+    format: Format,
+    input: impl BufRead + Send + 'static,
+    read: ReadOptions,
+) -> Running {
+    let batches = spawn_reader(format, input, read);
+    let (sender, results) = mpsc::channel(4);
+    let options = importer.options();
+    let last = tokio::spawn(async move {
+        match run(importer, batches, sender).await {
+            Ok((summary, complete)) => summary_json(&summary, options, complete),
+            Err(error) => failure_json(&error),
+        }
+    });
+    Running { results, last }
+}
+
+/// Runs `importer` over `batches`, handing each batch's result lines to `results`;
+/// answers the summary, and whether the import ran to its end (an atomic one ends
+/// at the first refused line, having written nothing).
+async fn run(
     mut importer: Importer,
     mut batches: mpsc::Receiver<Result<Vec<Line>, ReadError>>,
-    results: mpsc::Sender<(Vec<LineOutcome>, ImportSummary)>,
+    results: mpsc::Sender<Vec<Value>>,
 ) -> Result<(ImportSummary, bool), ImportError> {
     let mut listened = true;
     while let Some(batch) = batches.recv().await {
@@ -166,7 +224,10 @@ pub async fn import(
             continue;
         }
         let outcomes = importer.apply(batch).await?;
-        listened = results.send((outcomes, *importer.summary())).await.is_ok();
+        listened = results
+            .send(outcomes.iter().map(outcome_json).collect())
+            .await
+            .is_ok();
         if importer.stopped() || !listened {
             break;
         }
@@ -176,7 +237,7 @@ pub async fn import(
 }
 
 /// One result line of an import: the input line's number and what became of it.
-pub fn outcome_json(outcome: &LineOutcome) -> Value {
+fn outcome_json(outcome: &LineOutcome) -> Value {
     let line = outcome.line;
     match &outcome.outcome {
         Outcome::Created { kind, id } => {
@@ -201,7 +262,7 @@ pub fn outcome_json(outcome: &LineOutcome) -> Value {
 }
 
 /// The last result line of an import: how many lines came to what.
-pub fn summary_json(summary: &ImportSummary, options: ImportOptions, complete: bool) -> Value {
+fn summary_json(summary: &ImportSummary, options: ImportOptions, complete: bool) -> Value {
     json!({
         "summary": summary,
         "dryRun": options.dry_run,
@@ -212,7 +273,7 @@ pub fn summary_json(summary: &ImportSummary, options: ImportOptions, complete: b
 
 /// The last line of an import that stopped on an error of its own (the input
 /// unreadable, the database unavailable): what was committed before it stays.
-pub fn failure_json(error: &ImportError) -> Value {
+fn failure_json(error: &ImportError) -> Value {
     let detail = match error {
         ImportError::Read(error) => error.to_string(),
         ImportError::Service(ServiceError::Internal(_)) => "internal error".to_owned(),

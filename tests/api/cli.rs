@@ -8,7 +8,8 @@ use crate::helpers::{
     OPERATOR_TOKEN, ServerProcess, TestApp, TestDatabase, create_users, expect_json,
 };
 
-fn roster(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+/// Runs the `roster` binary with `args`, without the caller's database or config.
+pub(crate) fn roster(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .env_remove("ROSTER_DATABASE_URL")

@@ -2,10 +2,10 @@
 //! and `roster export` on the database and through the server.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
+use crate::cli::roster;
 use crate::helpers::{OPERATOR_TOKEN, TestApp, TestTenant, expect_json, expect_problem};
 use crate::sign_in::login;
 
@@ -53,6 +53,17 @@ async fn export(app: &TestApp, tenant: &str, token: &str, query: &str) -> Vec<Va
     text.lines()
         .map(|line| serde_json::from_str(line).expect("each export line is JSON"))
         .collect()
+}
+
+/// The groups `user` belongs to, at any depth.
+async fn groups_of(app: &TestApp, t: &TestTenant, user: &Value) -> Vec<Value> {
+    let path = format!(
+        "/v1/tenants/{}/users/{}/groups",
+        t.id,
+        user["id"].as_str().unwrap()
+    );
+    let groups = expect_json(app.get(&path, &t.admin).await, 200).await;
+    groups["items"].as_array().unwrap().clone()
 }
 
 fn ndjson(lines: &[Value]) -> String {
@@ -219,26 +230,15 @@ async fn an_export_imported_into_an_empty_tenant_reproduces_it() {
     expect_json(login(&app, &target.id, "ada@acme.com", PASSWORD).await, 200).await;
 
     // Nested groups reach as before: Ada is in Engineering through Backend.
-    let groups = expect_json(
-        app.get(
-            &format!(
-                "/v1/tenants/{}/users/{}/groups",
-                target.id,
-                ada["id"].as_str().unwrap()
-            ),
-            &target.admin,
-        )
-        .await,
-        200,
-    )
-    .await;
-    let names: BTreeSet<&str> = groups["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap())
+    let names: BTreeSet<String> = groups_of(&app, &target, &ada)
+        .await
+        .into_iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, BTreeSet::from(["Backend", "Engineering"]));
+    assert_eq!(
+        names,
+        BTreeSet::from(["Backend", "Engineering"].map(String::from))
+    );
 }
 
 #[tokio::test]
@@ -269,33 +269,10 @@ async fn an_import_run_again_changes_nothing_and_matches_by_external_id_then_ema
     let a = users.iter().find(|u| u["externalId"] == "x-1").unwrap();
     assert_eq!(a["email"], "a.one@acme.com");
     let b = users.iter().find(|u| u["firstName"] == "Bea").unwrap();
-    let groups = expect_json(
-        app.get(
-            &format!(
-                "/v1/tenants/{}/users/{}/groups",
-                t.id,
-                b["id"].as_str().unwrap()
-            ),
-            &t.admin,
-        )
-        .await,
-        200,
-    )
-    .await;
-    assert_eq!(
-        groups["items"].as_array().unwrap().len(),
-        2,
-        "ops and oncall stay"
-    );
-    assert_eq!(
-        b["defaultGroupId"],
-        groups["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|g| g["name"] == "oncall")
-            .unwrap()["id"]
-    );
+    let groups = groups_of(&app, &t, b).await;
+    assert_eq!(groups.len(), 2, "ops and oncall stay");
+    let oncall = groups.iter().find(|g| g["name"] == "oncall").unwrap();
+    assert_eq!(b["defaultGroupId"], oncall["id"]);
 }
 
 #[tokio::test]
@@ -502,16 +479,6 @@ async fn readers_and_other_tenants_can_neither_import_nor_export() {
     let (status, body) = import(&app, &t.id, &t.admin, "", "").await;
     assert_eq!(status, 400, "no body at all: {body:?}");
     assert!(app.all_users(&t).await.is_empty());
-}
-
-fn roster(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(args)
-        .env_remove("ROSTER_DATABASE_URL")
-        .env_remove("ROSTER_CONFIG")
-        .envs(envs.iter().copied())
-        .output()
-        .expect("roster runs")
 }
 
 // The CLI runs as a blocking child process while this runtime serves it.

@@ -51,24 +51,15 @@ pub async fn export(
     let options = ExportOptions {
         password_hashes: params.password_hashes.unwrap_or(false),
     };
-    let items = state.directory.export(&caller, tenant, options).await?;
-    let declared = state.directory.attributes(&caller, tenant).await?;
-    let header = ndjson(&transfer::roster::header(tenant, options.password_hashes));
-    let lines = items.map(move |chunk| match chunk {
-        Ok(items) => {
-            let mut bytes = Vec::new();
-            for item in items {
-                bytes.extend_from_slice(&ndjson(&transfer::roster::line(item, &declared)));
-            }
-            Ok(Bytes::from(bytes))
-        }
+    let chunks = transfer::export(&state.directory, &caller, tenant, options).await?;
+    let body = chunks.map(|chunk| match chunk {
+        Ok(lines) => Ok(ndjson_lines(&lines)),
         Err(error) => {
             // The status is sent; a cut-off body is how the client learns of it.
             tracing::error!(error = %error, "an export stopped");
             Err(std::io::Error::other("the export stopped"))
         }
     });
-    let body = futures_util::stream::once(async move { Ok(header) }).chain(lines);
     Ok((
         [
             (header::CONTENT_TYPE, NDJSON),
@@ -133,25 +124,24 @@ pub async fn import(
     let read_options = ReadOptions {
         policy: *state.directory.password_policy(),
     };
-    let batches = transfer::spawn_reader(params.format.unwrap_or_default(), input, read_options);
-    let (results, outcomes) = mpsc::channel(4);
-    let (lines, body) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(async move {
-        let imported = transfer::import(importer, batches, results).await;
-        let last = match imported {
-            Ok((summary, complete)) => transfer::summary_json(&summary, options, complete),
-            Err(error) => transfer::failure_json(&error),
-        };
-        let _ = lines.send(Ok(ndjson(&last))).await;
-    });
-    let outcomes = tokio_stream_of(outcomes).map(|(outcomes, _)| {
-        let mut bytes = Vec::new();
-        for outcome in &outcomes {
-            bytes.extend_from_slice(&ndjson(&transfer::outcome_json(outcome)));
+    let running = transfer::start(
+        importer,
+        params.format.unwrap_or_default(),
+        input,
+        read_options,
+    );
+    let results =
+        tokio_stream_of(running.results).map(|lines| Ok::<_, std::io::Error>(ndjson_lines(&lines)));
+    let last = futures_util::stream::once(async move {
+        match running.last.await {
+            Ok(last) => Ok(ndjson(&last)),
+            Err(error) => {
+                tracing::error!(%error, "an import's task ended without its summary");
+                Err(std::io::Error::other("the import stopped"))
+            }
         }
-        Ok::<_, std::io::Error>(Bytes::from(bytes))
     });
-    let body = outcomes.chain(tokio_stream_of(body));
+    let body = results.chain(last);
     Ok((
         [
             (header::CONTENT_TYPE, NDJSON),
@@ -169,6 +159,15 @@ fn tokio_stream_of<T: Send + 'static>(
     futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     })
+}
+
+/// JSON values as lines of NDJSON.
+fn ndjson_lines(lines: &[serde_json::Value]) -> Bytes {
+    let mut bytes = Vec::new();
+    for line in lines {
+        bytes.extend_from_slice(&ndjson(line));
+    }
+    Bytes::from(bytes)
 }
 
 /// A JSON value as one line of NDJSON.
