@@ -93,7 +93,7 @@ pub struct ImportParams {
 #[utoipa::path(
     post, path = "/v1/tenants/{tenantId}/import", tag = "transfer", operation_id = "importTenant",
     params(("tenantId" = TenantId, Path), ImportParams),
-    request_body(content = String, content_type = "text/plain", description = "The file, in the format named: NDJSON, CSV or JSON (any content type is read as the format says)"),
+    request_body(content = Option<String>, content_type = "text/plain", description = "The file, in the format named: NDJSON, CSV or JSON (any content type is read as the format says). An empty body is an empty file: nothing is imported."),
     responses(
         (status = 200, description = "A result line per input line, then a summary line", content_type = "application/x-ndjson", body = String),
         (status = 403, body = Problem, content_type = PROBLEM),
@@ -111,11 +111,6 @@ pub async fn import(
         dry_run: params.dry_run.unwrap_or(false),
         atomic: params.atomic.unwrap_or(false),
     };
-    if axum::body::HttpBody::is_end_stream(&body) {
-        return Err(ApiError::Body(crate::http::body::BodyError::Malformed(
-            "the request has no body: send the file to import".into(),
-        )));
-    }
     let importer = state.directory.importer(&caller, tenant, options).await?;
     let input =
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
