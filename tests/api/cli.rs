@@ -482,7 +482,9 @@ async fn tenant_create_refuses_a_name_another_tenant_has_unless_told_to() {
     assert!(refusal.contains("--tenant must be a UUID"), "{refusal}");
 }
 
-#[tokio::test]
+// The server runs beside the blocking CLI processes: work it left in flight (a key's
+// last use, written after the reply) must go on, or it holds SQLite's write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_made_on_the_command_line_signs_in_over_v1_until_disabled() {
     let app = TestApp::spawn().await;
     let url = app.database_url().to_owned();
@@ -649,7 +651,9 @@ async fn a_user_made_on_the_command_line_signs_in_over_v1_until_disabled() {
     assert!(refusal.contains("--user must be a UUID"), "{refusal}");
 }
 
-#[tokio::test]
+// The server runs beside the blocking CLI processes: work it left in flight (a key's
+// last use, written after the reply) must go on, or it holds SQLite's write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_list_reads_every_page_and_filters_by_a_prefix() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
@@ -685,7 +689,9 @@ async fn user_list_reads_every_page_and_filters_by_a_prefix() {
     assert!(emails.iter().all(|e| e.starts_with("many10")), "{emails:?}");
 }
 
-#[tokio::test]
+// The server runs beside the blocking CLI processes: work it left in flight (a key's
+// last use, written after the reply) must go on, or it holds SQLite's write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_and_memberships_change_from_the_command_line_as_over_http() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
@@ -866,7 +872,9 @@ async fn groups_and_memberships_change_from_the_command_line_as_over_http() {
     assert!(refusal.contains("group not found"), "{refusal}");
 }
 
-#[tokio::test]
+// The server runs beside the blocking CLI processes: work it left in flight (a key's
+// last use, written after the reply) must go on, or it holds SQLite's write lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_listed_without_secrets_and_revoked_from_the_command_line() {
     let app = TestApp::spawn().await;
     let url = app.database_url();
