@@ -139,7 +139,11 @@ impl Importer {
         }
         let mut tx = match self.tx.take() {
             Some(tx) => tx,
-            None => self.directory.store.begin().await?,
+            None => {
+                let mut tx = self.directory.store.begin().await?;
+                tx.begin_bulk_writes().await?;
+                tx
+            }
         };
         tx.savepoint("import_batch").await?;
         let mut known = Known::default();
@@ -224,7 +228,16 @@ impl Importer {
         {
             tx.commit().await?;
         }
+        self.directory.store.end_bulk_writes().await?;
         Ok(self.summary)
+    }
+
+    /// Ends an import that failed: what it holds uncommitted is undone.
+    pub async fn abandon(mut self) {
+        drop(self.tx.take());
+        if let Err(error) = self.directory.store.end_bulk_writes().await {
+            tracing::warn!(%error, "the database's settings for imports were not undone");
+        }
     }
 
     /// Writes `records` (runs of one kind at a time, in order) and answers each one's

@@ -225,12 +225,8 @@ impl Tx {
     /// as few statements as their number allows.
     pub(super) async fn insert_values(&mut self, users: &[&User]) -> StoreResult<()> {
         let rows_per_statement = self.rows_per_statement(15);
-        for Sql { text, values } in insert_values(users, rows_per_statement) {
-            write!(self, |conn| {
-                bind_values!(sqlx::query(&text), values)
-                    .execute(&mut *conn)
-                    .await?;
-            });
+        for statement in insert_values(users, rows_per_statement) {
+            self.execute_bound(statement).await?;
         }
         Ok(())
     }

@@ -60,6 +60,33 @@ impl Sql {
         self.text.push_str(&self.values.len().to_string());
         self
     }
+
+    /// The text with each `$N` as an anonymous `?`, for a statement whose every
+    /// parameter was placed by [`Sql::bind`] (once each, in order) and that runs on
+    /// SQLite. SQLite finds a numbered parameter by a walk of all the statement's
+    /// names, to bind it and to prepare it, so a multi-row insert of thousands of
+    /// `$N` costs the square of their number; anonymous ones cost nothing.
+    pub fn anonymous_text(&self) -> String {
+        let mut text = String::with_capacity(self.text.len());
+        let mut rest = self.text.as_str();
+        let mut expected = 1;
+        while let Some(at) = rest.find('$') {
+            text.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            debug_assert_eq!(
+                rest[at + 1..at + 1 + digits].parse::<usize>().ok(),
+                Some(expected),
+                "parameters bound once each, in order"
+            );
+            expected += 1;
+            text.push('?');
+            rest = &rest[at + 1 + digits..];
+        }
+        text.push_str(rest);
+        text
+    }
 }
 
 /// Binds every value of an [`Sql`] to a query, on whichever backend it runs.
@@ -101,4 +128,29 @@ pub(super) async fn plan(store: &super::Store, sql: Sql) -> String {
         .map(|row| row.3)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_parameters_become_anonymous_in_order() {
+        let mut sql = Sql::new("INSERT INTO t (a, b) VALUES ");
+        for i in 0..12 {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(Value::Int(i))
+                .push(", ")
+                .bind(Value::Text(format!("v{i}")))
+                .push(")");
+        }
+        let text = sql.anonymous_text();
+        assert!(text.starts_with("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"));
+        assert!(text.ends_with("(?, ?)"));
+        assert_eq!(text.matches('?').count(), sql.values.len());
+        assert!(!text.contains('$'));
+    }
 }

@@ -9,7 +9,7 @@ use crate::domain::{Group, TenantId, User, UserId};
 use super::groups::{GroupRow, SELECT_GROUPS, into_groups};
 use super::sql::{Sql, Value, bind_values};
 use super::users::{USER_COLUMNS, insert_statement};
-use super::{Store, StoreResult, Tx, Unique, on_unique, read, write};
+use super::{Backend, Store, StoreResult, Tx, TxInner, Unique, on_unique, read, write};
 
 /// The keys under which a stored user is unique or matched.
 #[derive(Debug, Clone)]
@@ -20,13 +20,34 @@ pub struct UserKeys {
     pub external_id: Option<String>,
 }
 
+/// What [`Tx::users_holding`] reads of the users a batch's keys name.
+const USERS: (&str, &str, &str) = (
+    "SELECT id, email_key, user_name_key, external_id FROM users",
+    "users",
+    "users",
+);
+
 /// The most keys of one kind a lookup binds: far below either backend's limit.
 const KEYS_PER_LOOKUP: usize = 1000;
 
-/// `SELECT … WHERE tenant_id = $1 AND column IN (…)`.
-fn lookup(select: &str, tenant: TenantId, column: &str, keys: &[String]) -> Sql {
+/// `SELECT … WHERE tenant_id = $1 AND id IN (SELECT id … AND column IN (…))`: the
+/// rows holding one of `keys` in `column`. The inner search reads the column's index
+/// alone; asked for more columns than that index holds, the planner would rather
+/// walk the whole tenant by its primary key than look a thousand keys up (SQLite,
+/// without statistics, takes a tenant for ten rows). `select` reads `table` under
+/// the name `alias`.
+fn lookup(
+    (select, table, alias): (&str, &str, &str),
+    tenant: TenantId,
+    column: &str,
+    keys: &[String],
+) -> Sql {
     let mut sql = Sql::new(select);
-    sql.push(" WHERE tenant_id = ")
+    sql.push(&format!(" WHERE {alias}.tenant_id = "))
+        .bind(Value::Uuid(tenant.as_uuid()))
+        .push(&format!(
+            " AND {alias}.id IN (SELECT id FROM {table} WHERE tenant_id = "
+        ))
         .bind(Value::Uuid(tenant.as_uuid()))
         .push(" AND ")
         .push(column)
@@ -37,11 +58,39 @@ fn lookup(select: &str, tenant: TenantId, column: &str, keys: &[String]) -> Sql 
         }
         sql.bind(Value::Text(key.clone()));
     }
-    sql.push(")");
+    sql.push("))");
     sql
 }
 
+/// SQLite's page cache of the writer during an import, in KiB (as `cache_size`
+/// takes it, negated): room for the index pages a batch touches, which at 2 MiB
+/// spill to the WAL and are read back within the same transaction.
+const BULK_CACHE_KIB: i64 = 16 * 1024;
+/// SQLite's page cache otherwise: its default.
+const CACHE_KIB: i64 = 2000;
+/// WAL pages between automatic checkpoints during an import (80 MiB of 4 KiB
+/// pages): a page that many batches write reaches the database file once, not
+/// once per batch.
+const BULK_CHECKPOINT_PAGES: i64 = 20_000;
+/// WAL pages between automatic checkpoints otherwise: SQLite's default.
+const CHECKPOINT_PAGES: i64 = 1000;
+
 impl Tx {
+    /// Readies the connection for a run of large transactions (an import's
+    /// batches); [`Store::end_bulk_writes`] undoes it. PostgreSQL needs nothing.
+    pub async fn begin_bulk_writes(&mut self) -> StoreResult<()> {
+        if let TxInner::Sqlite(tx) = &mut self.inner {
+            for pragma in [
+                format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"),
+                format!("PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}"),
+            ] {
+                let conn: &mut sqlx::SqliteConnection = &mut *tx;
+                sqlx::query(&pragma).execute(conn).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Marks a point the transaction can go back to without ending
     /// ([`Tx::rollback_to_savepoint`]); savepoints nest.
     pub async fn savepoint(&mut self, name: &'static str) -> StoreResult<()> {
@@ -78,22 +127,22 @@ impl Tx {
         keys: &[String],
         external_ids: &[String],
     ) -> StoreResult<Vec<UserKeys>> {
-        const SELECT: &str = "SELECT id, email_key, user_name_key, external_id FROM users";
         let mut found: Vec<UserKeys> = Vec::new();
-        let per_lookup = self.rows_per_statement(1).min(KEYS_PER_LOOKUP);
-        let lookups = (keys.chunks(per_lookup))
+        let lookups = (keys.chunks(KEYS_PER_LOOKUP))
             .flat_map(|chunk| {
                 [
-                    lookup(SELECT, tenant, "email_key", chunk),
-                    lookup(SELECT, tenant, "user_name_key", chunk),
+                    lookup(USERS, tenant, "email_key", chunk),
+                    lookup(USERS, tenant, "user_name_key", chunk),
                 ]
             })
             .chain(
                 external_ids
-                    .chunks(per_lookup)
-                    .map(|chunk| lookup(SELECT, tenant, "external_id", chunk)),
+                    .chunks(KEYS_PER_LOOKUP)
+                    .map(|chunk| lookup(USERS, tenant, "external_id", chunk)),
             );
-        for Sql { text, values } in lookups {
+        for sql in lookups {
+            let text = self.bound_text(&sql);
+            let values = sql.values;
             let rows: Vec<(Uuid, String, String, Option<String>)> = write!(self, |conn| {
                 bind_values!(sqlx::query_as(&text), values)
                     .fetch_all(conn)
@@ -124,13 +173,9 @@ impl Tx {
                 .iter()
                 .map(|(user, hash)| (user, hash.as_deref()))
                 .collect();
-            let Sql { text, values } = insert_statement(&rows);
-            write!(self, |conn| {
-                bind_values!(sqlx::query(&text), values)
-                    .execute(conn)
-                    .await
-                    .map_err(|e| on_unique(e, Unique::UserEmail))?;
-            });
+            self.execute_bound(insert_statement(&rows))
+                .await
+                .map_err(|e| on_unique(e, Unique::UserEmail))?;
         }
         let all: Vec<&User> = users.iter().map(|(user, _)| user).collect();
         self.insert_values(&all).await
@@ -144,11 +189,9 @@ impl Tx {
     ) -> StoreResult<Vec<Group>> {
         let mut groups = Vec::new();
         for chunk in name_keys.chunks(KEYS_PER_LOOKUP) {
-            let mut sql = lookup(SELECT_GROUPS, tenant, "name_key", chunk);
-            sql.text = sql
-                .text
-                .replacen(" WHERE tenant_id", " WHERE g.tenant_id", 1);
-            let Sql { text, values } = sql;
+            let sql = lookup((SELECT_GROUPS, "groups", "g"), tenant, "name_key", chunk);
+            let text = self.bound_text(&sql);
+            let values = sql.values;
             let rows: Vec<GroupRow> = write!(self, |conn| {
                 bind_values!(sqlx::query_as(&text), values)
                     .fetch_all(conn)
@@ -161,6 +204,23 @@ impl Tx {
 }
 
 impl Store {
+    /// Gives the writer back its usual page cache and checkpoints after a run of
+    /// [`Tx::begin_bulk_writes`]; the WAL the run left is checkpointed as the next
+    /// commit would.
+    pub async fn end_bulk_writes(&self) -> StoreResult<()> {
+        if let Backend::Sqlite { writer, .. } = &self.backend {
+            let mut conn = writer.acquire().await?;
+            for pragma in [
+                format!("PRAGMA cache_size = -{CACHE_KIB}"),
+                format!("PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}"),
+                "PRAGMA wal_checkpoint(PASSIVE)".to_owned(),
+            ] {
+                sqlx::query(&pragma).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The stored password hashes of `users` (those that have one).
     pub async fn password_hashes(
         &self,
@@ -210,5 +270,39 @@ impl Tx {
             );
         }
         Ok(pairs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_thousand_keys_are_looked_up_in_their_index_not_over_the_tenant() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let keys: Vec<String> = (0..KEYS_PER_LOOKUP).map(|i| format!("u{i}@x")).collect();
+        let tenant = TenantId::generate();
+        for column in ["email_key", "user_name_key", "external_id"] {
+            let plan = super::super::sql::plan(&store, lookup(USERS, tenant, column, &keys)).await;
+            assert!(
+                plan.lines()
+                    .any(|step| step.contains("(tenant_id=? AND id=?)")),
+                "{plan}"
+            );
+            assert!(
+                plan.lines()
+                    .any(|step| step.contains(&format!("{column}=?"))),
+                "{plan}"
+            );
+        }
+        let groups = (SELECT_GROUPS, "groups", "g");
+        let plan = super::super::sql::plan(&store, lookup(groups, tenant, "name_key", &keys)).await;
+        assert!(
+            plan.lines().any(|step| step.contains("name_key=?")),
+            "{plan}"
+        );
     }
 }

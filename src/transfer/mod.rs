@@ -110,8 +110,11 @@ fn read_all(format: Format, input: &str) -> Result<Vec<Line>, ReadError> {
     Ok(lines)
 }
 
-/// Records per batch handed to the importer: one transaction's worth.
-pub const BATCH: usize = 1000;
+/// Records per batch handed to the importer: one transaction's worth. On SQLite a
+/// batch holds the write lock for about a quarter of a second; fewer records a
+/// batch write the same index pages more often (at 1,000, an import of a million
+/// users ran 20% slower).
+pub const BATCH: usize = 5000;
 
 /// Reads `input` on a blocking thread, handing the records over in batches of
 /// [`BATCH`]; a reading failure ends the stream as its last item.
@@ -120,7 +123,7 @@ fn spawn_reader(
     mut input: impl BufRead + Send + 'static,
     options: ReadOptions,
 ) -> mpsc::Receiver<Result<Vec<Line>, ReadError>> {
-    let (sender, receiver) = mpsc::channel(4);
+    let (sender, receiver) = mpsc::channel(2);
     tokio::task::spawn_blocking(move || {
         let mut batch = Vec::with_capacity(BATCH);
         let mut emit = |line: Line| {
@@ -214,9 +217,24 @@ pub fn start(
 /// at the first refused line, having written nothing).
 async fn run(
     mut importer: Importer,
-    mut batches: mpsc::Receiver<Result<Vec<Line>, ReadError>>,
+    batches: mpsc::Receiver<Result<Vec<Line>, ReadError>>,
     results: mpsc::Sender<Vec<Value>>,
 ) -> Result<(ImportSummary, bool), ImportError> {
+    match feed(&mut importer, batches, results).await {
+        Ok(complete) => Ok((importer.finish().await?, complete)),
+        Err(error) => {
+            importer.abandon().await;
+            Err(error)
+        }
+    }
+}
+
+/// Hands `importer` each batch in turn; answers whether every batch was applied.
+async fn feed(
+    importer: &mut Importer,
+    mut batches: mpsc::Receiver<Result<Vec<Line>, ReadError>>,
+    results: mpsc::Sender<Vec<Value>>,
+) -> Result<bool, ImportError> {
     let mut listened = true;
     while let Some(batch) = batches.recv().await {
         let batch = batch?;
@@ -232,8 +250,7 @@ async fn run(
             break;
         }
     }
-    let complete = listened && !importer.stopped();
-    Ok((importer.finish().await?, complete))
+    Ok(listened && !importer.stopped())
 }
 
 /// One result line of an import: the input line's number and what became of it.

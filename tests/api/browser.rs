@@ -345,6 +345,22 @@ impl Browser {
             .to_string()
     }
 
+    /// Waits until the current page's address ends with `suffix` (a navigation has
+    /// finished), or panics with the address it stayed at.
+    pub async fn wait_for_url_ending(&self, suffix: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let url = self.current_url().await;
+            if url.ends_with(suffix) {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("the page stayed at {url}, not …{suffix}, for {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Types `text` into the field whose `<label>` reads `label_or_css` (by `for` or by
     /// nesting; whitespace-normalised, exact), or else the element that CSS selector
     /// finds. Clears the field first.
