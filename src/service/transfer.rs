@@ -55,6 +55,9 @@ pub struct Importer {
     claimed: HashSet<String>,
     summary: ImportSummary,
     stopped: bool,
+    /// How many records the import had created when the planner's statistics
+    /// were last refreshed.
+    analyzed_at: u64,
 }
 
 /// Whether an error is the line's fault (refused, named again, in a cycle), rather
@@ -95,6 +98,7 @@ impl Directory {
             claimed: HashSet::new(),
             summary: ImportSummary::default(),
             stopped: false,
+            analyzed_at: 0,
         })
     }
 }
@@ -216,6 +220,13 @@ impl Importer {
             self.tx = Some(tx);
         } else {
             tx.commit().await?;
+            if self.summary.created > 2 * self.analyzed_at {
+                // The lookups of later batches are planned by statistics taken
+                // before this import: each time it has doubled what they knew of,
+                // they are taken again, so that they stay index searches.
+                self.directory.store.refresh_statistics().await?;
+                self.analyzed_at = self.summary.created;
+            }
         }
         Ok(outcomes)
     }
