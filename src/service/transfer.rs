@@ -706,6 +706,19 @@ impl Importer {
         }
 
         // Stored users, changed through the one path every change takes.
+        let matched: Vec<UserId> = (plans.iter())
+            .filter_map(|p| match p {
+                Plan::Change(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let mut stored: HashMap<UserId, User> = if matched.is_empty() {
+            HashMap::new()
+        } else {
+            (tx.lock_users(tenant, &matched).await?.into_iter())
+                .map(|user| (user.id, user))
+                .collect()
+        };
         let mut outcomes: Vec<Outcome> = Vec::with_capacity(records.len());
         let mut user_ids: Vec<Option<UserId>> = Vec::with_capacity(records.len());
         let mut creates = creates.into_iter().zip(created_at).peekable();
@@ -722,7 +735,10 @@ impl Importer {
                     ),
                     None => (Outcome::failed("", "the user could not be made"), None),
                 },
-                Plan::Change(id) => (self.change_user(tx, id, records[i]).await?, Some(id)),
+                Plan::Change(id) => match stored.remove(&id) {
+                    Some(current) => (self.change_user(tx, current, records[i]).await?, Some(id)),
+                    None => (Outcome::failed("", "the user was deleted meanwhile"), None),
+                },
             };
             if let (Some(id), Some(source)) = (id, &records[i].source_id) {
                 known.sources.insert(source.clone(), Member::User(id));
@@ -853,17 +869,15 @@ impl Importer {
         Ok((user, password_hash))
     }
 
-    /// Brings a stored user to what the record says: what the record restates is
-    /// no change. Its password, when it has one, stays as it is.
+    /// Brings a stored user, locked, to what the record says: what the record
+    /// restates is no change. Its password, when it has one, stays as it is.
     async fn change_user(
         &self,
         tx: &mut Tx,
-        id: UserId,
+        current: User,
         record: &UserRecord,
     ) -> ServiceResult<Outcome> {
-        let Some(current) = tx.lock_user(self.tenant, id).await? else {
-            return Ok(Outcome::failed("", "the user was deleted meanwhile"));
-        };
+        let id = current.id;
         let patch = replacing(record.user.clone()).relative_to(&current);
         let version = current.version;
         let had_password = current.has_password;

@@ -8,7 +8,7 @@ use crate::domain::{Group, TenantId, User, UserId};
 
 use super::groups::{GroupRow, SELECT_GROUPS, into_groups};
 use super::sql::{Sql, Value, bind_values};
-use super::users::{USER_COLUMNS, insert_statement};
+use super::users::{SELECT_USERS, USER_COLUMNS, UserRow, insert_statement};
 use super::{Backend, Store, StoreResult, Tx, TxInner, Unique, on_unique, read, write};
 
 /// The keys under which a stored user is unique or matched.
@@ -161,6 +161,36 @@ impl Tx {
             }
         }
         Ok(found)
+    }
+
+    /// The users of the tenant among `ids`, each locked against other writers until
+    /// the transaction ends (in id order, as every lock of several users is taken).
+    pub async fn lock_users(&mut self, tenant: TenantId, ids: &[UserId]) -> StoreResult<Vec<User>> {
+        let mut ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        ids.sort();
+        let mut users = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(KEYS_PER_LOOKUP) {
+            let mut sql = Sql::new(SELECT_USERS);
+            sql.push(" WHERE u.tenant_id = ")
+                .bind(Value::Uuid(tenant.as_uuid()))
+                .push(" AND u.id IN ")
+                .push_ids(chunk.iter().copied())
+                .push(" ORDER BY u.id")
+                .push(&self.row_lock("u"));
+            let text = self.bound_text(&sql);
+            let values = sql.values;
+            let rows: Vec<UserRow> = write!(self, |conn| {
+                bind_values!(sqlx::query_as(&text), values)
+                    .fetch_all(conn)
+                    .await?
+            });
+            let found = rows
+                .into_iter()
+                .map(User::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            users.extend(self.with_values(found).await?);
+        }
+        Ok(users)
     }
 
     /// Inserts new users with their password hashes and multi-valued attributes in
