@@ -772,7 +772,8 @@ impl Importer {
             .filter(|(o, _)| !matches!(o, Outcome::Created { .. }))
             .filter_map(|(_, id)| *id)
             .collect();
-        let stored: HashSet<(GroupId, UserId)> = if changed.is_empty() {
+        // The memberships stored, and those added below as they are.
+        let mut present: HashSet<(GroupId, UserId)> = if changed.is_empty() {
             HashSet::new()
         } else {
             tx.memberships_of_users(tenant, &changed)
@@ -787,7 +788,7 @@ impl Importer {
             for name in record.groups.iter().chain(&record.default_group) {
                 if let Some(group) = group_ids.get(&fold_case(name.as_str())) {
                     let pair = (*group, *id);
-                    if !stored.contains(&pair) && !add.contains(&pair) {
+                    if present.insert(pair) {
                         add.push(pair);
                         if let Outcome::Unchanged { id, .. } = outcomes[i] {
                             outcomes[i] = Outcome::Updated {
@@ -1015,13 +1016,14 @@ impl Importer {
         locked.dedup();
         tx.lock_groups(tenant, &locked).await?;
         let member_users: Vec<UserId> = users.iter().map(|(_, _, u)| *u).collect();
-        let stored: HashSet<(GroupId, UserId)> =
+        // The memberships stored, and those added below as they are.
+        let mut present: HashSet<(GroupId, UserId)> =
             (tx.memberships_of_users(tenant, &member_users).await?)
                 .into_iter()
                 .collect();
         let mut delta = Delta::default();
         for (i, group, user) in users {
-            if !stored.contains(&(group, user)) && !delta.add.contains(&(group, user)) {
+            if present.insert((group, user)) {
                 delta.add.push((group, user));
                 outcomes[i] = Outcome::Created {
                     kind: RecordKind::Member,
