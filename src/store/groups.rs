@@ -7,6 +7,7 @@ use crate::domain::{
 };
 
 use super::codec::parse_enum;
+use super::counts::CountChange;
 use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
@@ -207,6 +208,12 @@ impl Tx {
             .await
             .map_err(|e| on_unique(e, Unique::GroupName))?;
         });
+        let one = CountChange {
+            groups: 1,
+            ..Default::default()
+        };
+        self.change_counts(group.tenant_id, one, group.id.as_uuid())
+            .await?;
         self.insert_closure_of(group.tenant_id, group.id).await
     }
 
@@ -275,6 +282,11 @@ impl Tx {
                 .rows_affected()
         });
         if result == 1 {
+            let gone = CountChange {
+                groups: -1,
+                ..Default::default()
+            };
+            self.change_counts(tenant, gone, id.as_uuid()).await?;
             self.delete_derived_of_group(tenant, id).await?;
         }
         Ok(result == 1)

@@ -14,11 +14,13 @@ mod api_keys;
 mod attributes;
 mod audit;
 mod codec;
+mod counts;
 mod groups;
 mod hierarchy;
 mod memberships;
 mod operator;
 mod password_resets;
+mod positions;
 mod profile;
 mod query;
 mod sessions;
@@ -188,6 +190,8 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// Where numbered pages of the tenants' user lists start, as far as known.
+    positions: std::sync::Arc<positions::Positions>,
 }
 
 #[derive(Clone)]
@@ -251,9 +255,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            return Ok(Self {
-                backend: Backend::Postgres(pool),
-            });
+            return Ok(Self::over(Backend::Postgres(pool), options));
         }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::InvalidUrl(
@@ -275,12 +277,11 @@ impl Store {
                 .acquire_timeout(options.write_queue_timeout)
                 .connect_with(connect)
                 .await?;
-            return Ok(Self {
-                backend: Backend::Sqlite {
-                    reader: pool.clone(),
-                    writer: pool,
-                },
-            });
+            let backend = Backend::Sqlite {
+                reader: pool.clone(),
+                writer: pool,
+            };
+            return Ok(Self::over(backend, options));
         }
         // FULL: a commit is on disk before it is acknowledged, in WAL mode too.
         let connect = connect
@@ -296,9 +297,15 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.read_only(true))
             .await?;
-        Ok(Self {
-            backend: Backend::Sqlite { reader, writer },
-        })
+        Ok(Self::over(Backend::Sqlite { reader, writer }, options))
+    }
+
+    fn over(backend: Backend, options: &StoreOptions) -> Self {
+        let longest_write = options.write_queue_timeout;
+        Self {
+            backend,
+            positions: std::sync::Arc::new(positions::Positions::new(longest_write)),
+        }
     }
 
     /// Brings the schema up to date; safe to run on every start.

@@ -3,6 +3,10 @@
 //! whole-tenant chunks. The store owns normalisation: values come as written, and
 //! case-insensitive attributes are folded here to match their `*_key` columns.
 //! Every statement is bounded to one tenant by the leading `tenant_id` of an index.
+//!
+//! A tenant's whole lists cost the same at any size: their totals are the tenant's
+//! kept counts ([`super::counts`]), and a numbered window of all its users in id
+//! order is a keyset page after the nearest start [`super::positions`] remembers.
 
 use crate::domain::{
     CompareOp, DeclaredAttr, Filter, FilterValue, Group, GroupAttr, Membership, PrefixRange, Sort,
@@ -762,13 +766,43 @@ fn group_query(
     sql
 }
 
+/// The id of the `skip`th user (`skip` ≥ 1) after `after` (else from the beginning)
+/// in id order, found in the narrow index of ids alone.
+fn skip_query(tenant: TenantId, after: Option<uuid::Uuid>, skip: u64) -> Sql {
+    let mut sql = Sql::new("SELECT u.id FROM users u WHERE u.tenant_id = ");
+    sql.bind(Value::Uuid(tenant.as_uuid()));
+    if let Some(after) = after {
+        sql.push(" AND u.id > ").bind(Value::Uuid(after));
+    }
+    sql.push(" ORDER BY u.id LIMIT 1 OFFSET ")
+        .bind(Value::Int(i64::try_from(skip - 1).unwrap_or(i64::MAX)));
+    sql
+}
+
+/// Up to `count` users after `after` (else from the beginning) in id order.
+fn after_query(tenant: TenantId, after: Option<uuid::Uuid>, count: u32) -> Sql {
+    let mut sql = Sql::new(SELECT_USERS);
+    sql.push(" WHERE u.tenant_id = ")
+        .bind(Value::Uuid(tenant.as_uuid()));
+    if let Some(after) = after {
+        sql.push(" AND u.id > ").bind(Value::Uuid(after));
+    }
+    sql.push(" ORDER BY u.id LIMIT ")
+        .bind(Value::Int(i64::from(count)));
+    sql
+}
+
 impl Store {
-    /// How many of the tenant's users match `filter`.
+    /// How many of the tenant's users match `filter`: for all of them, the kept
+    /// count.
     pub async fn count_users(
         &self,
         tenant: TenantId,
         filter: &Filter<UserAttr>,
     ) -> StoreResult<i64> {
+        if matches!(filter, Filter::Constant(true)) {
+            return Ok(self.tenant_counts(tenant).await?.users);
+        }
         let Sql { text, values } = user_query(tenant, filter, None, None);
         let count: i64 = read!(self, |pool| {
             bind_values!(sqlx::query_scalar(&text), values)
@@ -782,8 +816,14 @@ impl Store {
     /// after the cursor, for a numbered window up to `count` in sort order after
     /// `offset`. Its groups are read by [`Store::groups_of_users`].
     pub async fn list_users(&self, tenant: TenantId, query: &UserQuery) -> StoreResult<Vec<User>> {
-        if let Window::Numbered { count: 0, .. } = query.window {
-            return Ok(Vec::new());
+        match query.window {
+            Window::Numbered { count: 0, .. } => return Ok(Vec::new()),
+            Window::Numbered { offset, count, .. }
+                if query.sort.is_none() && matches!(query.filter, Filter::Constant(true)) =>
+            {
+                return self.numbered_users(tenant, offset, count).await;
+            }
+            _ => {}
         }
         let Sql { text, values } = user_query(
             tenant,
@@ -799,12 +839,63 @@ impl Store {
         self.with_values(into_users(rows)?).await
     }
 
-    /// How many of the tenant's groups match `filter`.
+    /// A numbered window of all the tenant's users in id order: a keyset page after
+    /// the nearest remembered start, reached by skipping in the index of ids only the
+    /// users between that start and the window. Where the window and the next one
+    /// start is remembered when the tenant's users did not shift meanwhile.
+    async fn numbered_users(
+        &self,
+        tenant: TenantId,
+        offset: u64,
+        count: u32,
+    ) -> StoreResult<Vec<User>> {
+        let shifts = self.tenant_counts(tenant).await?.user_shifts;
+        let start = self.positions.start(tenant, shifts, offset);
+        let after = if start.skip == 0 {
+            start.after
+        } else {
+            let Sql { text, values } = skip_query(tenant, start.after, start.skip);
+            let found: Option<uuid::Uuid> = read!(self, |pool| {
+                bind_values!(sqlx::query_scalar(&text), values)
+                    .fetch_optional(pool)
+                    .await?
+            });
+            match found {
+                Some(id) => Some(id),
+                None => return Ok(Vec::new()),
+            }
+        };
+        let Sql { text, values } = after_query(tenant, after, count);
+        let rows: Vec<UserRow> = read!(self, |pool| {
+            bind_values!(sqlx::query_as(&text), values)
+                .fetch_all(pool)
+                .await?
+        });
+        let users = self.with_values(into_users(rows)?).await?;
+        // Both reads saw the same places only if no user went between them.
+        if self.tenant_counts(tenant).await?.user_shifts == shifts {
+            if let (Some(id), true) = (after, start.skip > 0) {
+                self.positions.remember(tenant, shifts, offset, id);
+            }
+            if let (Some(last), true) = (users.last(), users.len() == count as usize) {
+                let next = offset + u64::from(count);
+                self.positions
+                    .remember(tenant, shifts, next, last.id.as_uuid());
+            }
+        }
+        Ok(users)
+    }
+
+    /// How many of the tenant's groups match `filter`: for all of them, the kept
+    /// count.
     pub async fn count_groups_matching(
         &self,
         tenant: TenantId,
         filter: &Filter<GroupAttr>,
     ) -> StoreResult<i64> {
+        if matches!(filter, Filter::Constant(true)) {
+            return Ok(self.tenant_counts(tenant).await?.groups);
+        }
         let Sql { text, values } = group_query(tenant, filter, None, None);
         let count: i64 = read!(self, |pool| {
             bind_values!(sqlx::query_scalar(&text), values)
@@ -1181,5 +1272,145 @@ mod tests {
             FilterValue::Text("old@example.com".into()),
         );
         assert_eq!(store.count_users(tenant, &filter).await.unwrap(), 1);
+        // The kept count starts from the users already there.
+        let all = Filter::Constant(true);
+        assert_eq!(store.count_users(tenant, &all).await.unwrap(), 1);
+    }
+
+    /// A user of `tenant` minted ten minutes and `n` milliseconds ago: settled, so a
+    /// page may be remembered at it.
+    fn settled_user(tenant: TenantId, n: u64) -> User {
+        use std::time::{Duration, SystemTime};
+        let minted = SystemTime::now() - Duration::from_secs(600) + Duration::from_millis(n);
+        let since = minted.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
+        let mut user = User {
+            id: UserId::from_uuid(Uuid::new_v7(ts)),
+            tenant_id: tenant,
+            email: String::new(),
+            user_name: None,
+            first_name: format!("F{n}"),
+            last_name: format!("L{n}"),
+            profile: Default::default(),
+            attributes: Default::default(),
+            role: Role::Member,
+            status: Status::Active,
+            external_id: None,
+            default_group_id: None,
+            has_password: false,
+            two_factor_enabled: false,
+            login: Default::default(),
+            version: 1,
+            created_at: crate::domain::Timestamp::now(),
+            updated_at: crate::domain::Timestamp::now(),
+        };
+        user.set_email(&format!("u{n}@example.com"));
+        user
+    }
+
+    #[tokio::test]
+    async fn numbered_windows_of_the_whole_list_hold_while_users_come_and_go() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let now = crate::domain::Timestamp::now();
+        let tenant = crate::domain::Tenant {
+            id: TenantId::generate(),
+            name: "T".into(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_tenant(&tenant).await.unwrap();
+        let mut ids = Vec::new();
+        for n in 0..230 {
+            let user = settled_user(tenant.id, n);
+            tx.insert_user(&user, None).await.unwrap();
+            ids.push(user.id);
+        }
+        tx.commit().await.unwrap();
+        let tenant = tenant.id;
+
+        let check = |ids: Vec<UserId>, windows: Vec<(u64, u32)>| {
+            let store = store.clone();
+            async move {
+                let all = Filter::Constant(true);
+                assert_eq!(
+                    store.count_users(tenant, &all).await.unwrap(),
+                    ids.len() as i64
+                );
+                for (offset, count) in windows {
+                    let query = UserQuery {
+                        filter: Filter::Constant(true),
+                        sort: None,
+                        window: numbered(offset, count),
+                        include: crate::domain::Include::Nothing,
+                    };
+                    let found: Vec<UserId> = (store.list_users(tenant, &query).await.unwrap())
+                        .into_iter()
+                        .map(|u| u.id)
+                        .collect();
+                    let from = (offset as usize).min(ids.len());
+                    let to = (from + count as usize).min(ids.len());
+                    assert_eq!(found, ids[from..to], "window ({offset}, {count})");
+                }
+            }
+        };
+        // Pages in order, then jumps between, into and past the pages remembered.
+        let walk: Vec<(u64, u32)> = (0..5).map(|page| (page * 50, 50)).collect();
+        check(ids.clone(), walk.clone()).await;
+        let shifts = store.tenant_counts(tenant).await.unwrap().user_shifts;
+        let start = store.positions.start(tenant, shifts, 150);
+        assert_eq!(start.after, Some(ids[149].as_uuid()));
+        assert_eq!(start.skip, 0);
+        let jumps = vec![
+            (120, 30),
+            (151, 7),
+            (201, 50),
+            (229, 1),
+            (230, 10),
+            (900, 10),
+        ];
+        check(ids.clone(), jumps.clone()).await;
+
+        // A user before the remembered places goes: every window still holds.
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.delete_user(tenant, ids[10], 1).await.unwrap());
+        tx.commit().await.unwrap();
+        ids.remove(10);
+        check(ids.clone(), walk.clone()).await;
+        check(ids.clone(), jumps.clone()).await;
+
+        // One created now comes last, and is counted.
+        let mut tx = store.begin().await.unwrap();
+        let mut fresh = settled_user(tenant, 0);
+        fresh.id = UserId::generate();
+        fresh.set_email("fresh@example.com");
+        tx.insert_user(&fresh, None).await.unwrap();
+        tx.commit().await.unwrap();
+        ids.push(fresh.id);
+        check(ids.clone(), jumps).await;
+        check(ids, walk).await;
+    }
+
+    #[tokio::test]
+    async fn a_numbered_page_skips_in_the_index_of_ids_alone() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let tenant = TenantId::generate();
+        for after in [None, Some(Uuid::now_v7())] {
+            let skip = plan(&store, skip_query(tenant, after, 1000)).await;
+            assert!(skip.contains("COVERING INDEX users_order"), "{skip}");
+            let page = plan(&store, after_query(tenant, after, 100)).await;
+            assert!(
+                page.starts_with("SEARCH u USING")
+                    && page.lines().all(|step| !step.starts_with("SCAN")),
+                "{page}"
+            );
+        }
     }
 }

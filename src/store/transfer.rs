@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{Group, TenantId, User, UserId};
 
+use super::counts::CountChange;
 use super::groups::{GroupRow, SELECT_GROUPS, into_groups};
 use super::sql::{Sql, Value, bind_values};
 use super::users::{SELECT_USERS, USER_COLUMNS, UserRow, insert_statement};
@@ -206,6 +207,15 @@ impl Tx {
             self.execute_bound(insert_statement(&rows))
                 .await
                 .map_err(|e| on_unique(e, Unique::UserEmail))?;
+        }
+        if let Some((first, _)) = users.first() {
+            let change = CountChange {
+                users: users.len() as i64,
+                groups: 0,
+                bulk: true,
+            };
+            self.change_counts(first.tenant_id, change, first.id.as_uuid())
+                .await?;
         }
         let all: Vec<&User> = users.iter().map(|(user, _)| user).collect();
         self.insert_values(&all).await

@@ -7,6 +7,7 @@ use crate::domain::{
 };
 
 use super::codec::parse_enum;
+use super::counts::CountChange;
 use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, Unique, on_unique, read, write};
 
@@ -338,6 +339,12 @@ impl Tx {
                 .await
                 .map_err(|e| on_user_unique(e, user))?;
         });
+        let one = CountChange {
+            users: 1,
+            ..Default::default()
+        };
+        self.change_counts(user.tenant_id, one, user.id.as_uuid())
+            .await?;
         self.write_values(user).await
     }
 
@@ -379,6 +386,11 @@ impl Tx {
         if result != 1 {
             return Ok(false);
         }
+        let gone = CountChange {
+            users: -1,
+            ..Default::default()
+        };
+        self.change_counts(tenant, gone, id.as_uuid()).await?;
         self.delete_derived_of_user(tenant, id).await?;
         // Their manager changes, so their versions (ETags) move.
         write!(self, |conn| {
