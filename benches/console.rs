@@ -110,17 +110,10 @@ impl Visitor {
 }
 
 fn main() {
-    let users: usize = std::env::var("ROSTER_BENCH_USERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
-    let repeats: usize = std::env::var("ROSTER_BENCH_REPEATS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100);
+    let users: usize = support::setting("ROSTER_BENCH_USERS", 100_000);
+    let repeats: usize = support::setting("ROSTER_BENCH_REPEATS", 100);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database_url = std::env::var("ROSTER_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("console.db").display()));
+    let database_url = support::database_url(dir.path(), "console.db");
     let server = BenchServer::start(&database_url, TOKEN, &[]);
     let addr = server.addr.clone();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

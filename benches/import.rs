@@ -148,13 +148,9 @@ fn report(what: &str, users: usize, run: &Run, server_peak_kib: Option<u64>) {
 }
 
 fn main() {
-    let users: usize = std::env::var("ROSTER_BENCH_USERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000_000);
+    let users: usize = support::setting("ROSTER_BENCH_USERS", 1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = std::env::var("ROSTER_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let url = support::database_url(dir.path(), "bench.db");
     let backend = if url.starts_with("postgres") {
         "PostgreSQL"
     } else {

@@ -84,10 +84,7 @@ fn raw_verifications(seconds: f64) -> (f64, f64) {
 }
 
 fn main() {
-    let seconds: f64 = std::env::var("ROSTER_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10.0);
+    let seconds: f64 = support::setting("ROSTER_BENCH_SECONDS", 10.0);
     let dir = tempfile::tempdir().expect("temporary directory");
     let database_url = format!("sqlite://{}", dir.path().join("login.db").display());
     let server = BenchServer::start(

@@ -152,18 +152,11 @@ async fn seed(database_url: &str, tenant: TenantId, users: usize, sizes: &[usize
 }
 
 fn main() {
-    let users: usize = std::env::var("ROSTER_BENCH_USERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
-    let repeats: usize = std::env::var("ROSTER_BENCH_REPEATS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(200);
+    let users: usize = support::setting("ROSTER_BENCH_USERS", 100_000);
+    let repeats: usize = support::setting("ROSTER_BENCH_REPEATS", 200);
     let sizes = level_sizes(users / 10);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database_url = std::env::var("ROSTER_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("nesting.db").display()));
+    let database_url = support::database_url(dir.path(), "nesting.db");
     let server = BenchServer::start(&database_url, TOKEN, &[]);
     let addr = server.addr.clone();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

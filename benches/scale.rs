@@ -182,13 +182,9 @@ fn main() {
         .split(',')
         .map(|n| n.trim().parse().expect("ROSTER_BENCH_SIZES: numbers"))
         .collect();
-    let repeats: usize = std::env::var("ROSTER_BENCH_REPEATS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(30);
+    let repeats: usize = support::setting("ROSTER_BENCH_REPEATS", 30);
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = std::env::var("ROSTER_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("scale.db").display()));
+    let url = support::database_url(dir.path(), "scale.db");
     let backend = if url.starts_with("postgres") {
         "PostgreSQL"
     } else {

@@ -21,13 +21,9 @@ const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 fn main() {
-    let users: usize = std::env::var("ROSTER_BENCH_USERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(5_000);
+    let users: usize = support::setting("ROSTER_BENCH_USERS", 5_000);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database_url = std::env::var("ROSTER_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("scim.db").display()));
+    let database_url = support::database_url(dir.path(), "scim.db");
     let server = BenchServer::start(&database_url, TOKEN, &[]);
     let addr = server.addr.clone();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

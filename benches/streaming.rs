@@ -100,13 +100,9 @@ async fn measure(client: &reqwest::Client, url: &str, token: &str, pid: u32) -> 
 }
 
 fn main() {
-    let count: usize = std::env::var("ROSTER_BENCH_USERS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
+    let count: usize = support::setting("ROSTER_BENCH_USERS", 100_000);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let database_url = std::env::var("ROSTER_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let database_url = support::database_url(dir.path(), "bench.db");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
 
     let server = BenchServer::start(&database_url, TOKEN, &[]);

@@ -106,6 +106,22 @@ pub fn seed_user(tenant: TenantId, i: usize) -> User {
     user
 }
 
+/// The value of the environment variable `name`, else `default` (also when it does
+/// not parse).
+pub fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The database a benchmark runs on: ROSTER_BENCH_DATABASE_URL (an empty PostgreSQL
+/// database), else the SQLite file `file` in `dir`.
+pub fn database_url(dir: &std::path::Path, file: &str) -> String {
+    std::env::var("ROSTER_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}", dir.join(file).display()))
+}
+
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

@@ -31,7 +31,7 @@ const TENANTS: usize = 1024;
 
 /// The nearest known start at or before a place: skip `skip` users after `after`
 /// (`None`: from the list's beginning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Start {
     pub after: Option<Uuid>,
     pub skip: u64,
@@ -139,16 +139,28 @@ fn older_than(id: Uuid, age: Duration) -> bool {
     minted.elapsed().is_ok_and(|elapsed| elapsed > age)
 }
 
+/// A UUIDv7 minted `age` ago: the id of a user created then.
+#[cfg(test)]
+pub(super) fn minted_ago(age: Duration) -> Uuid {
+    let at = SystemTime::now() - age;
+    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+    let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
+    Uuid::new_v7(ts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A UUIDv7 minted `age` ago.
-    fn minted_ago(age: Duration) -> Uuid {
-        let at = SystemTime::now() - age;
-        let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
-        Uuid::new_v7(ts)
+    /// Where `positions` starts the page at `offset`: (after, skip).
+    fn start(
+        positions: &Positions,
+        tenant: TenantId,
+        shifts: i64,
+        offset: u64,
+    ) -> (Option<Uuid>, u64) {
+        let start = positions.start(tenant, shifts, offset);
+        (start.after, start.skip)
     }
 
     #[test]
@@ -159,43 +171,13 @@ mod tests {
         let (a, b) = (minted_ago(old), minted_ago(old));
         positions.remember(tenant, 7, 100, a);
         positions.remember(tenant, 7, 200, b);
-        let start = |offset| positions.start(tenant, 7, offset);
-        assert_eq!(
-            start(50),
-            Start {
-                after: None,
-                skip: 50
-            }
-        );
-        assert_eq!(
-            start(100),
-            Start {
-                after: Some(a),
-                skip: 0
-            }
-        );
-        assert_eq!(
-            start(150),
-            Start {
-                after: Some(a),
-                skip: 50
-            }
-        );
-        assert_eq!(
-            start(900),
-            Start {
-                after: Some(b),
-                skip: 700
-            }
-        );
+        let at = |offset| start(&positions, tenant, 7, offset);
+        assert_eq!(at(50), (None, 50));
+        assert_eq!(at(100), (Some(a), 0));
+        assert_eq!(at(150), (Some(a), 50));
+        assert_eq!(at(900), (Some(b), 700));
         let other = TenantId::generate();
-        assert_eq!(
-            positions.start(other, 7, 150),
-            Start {
-                after: None,
-                skip: 150
-            }
-        );
+        assert_eq!(start(&positions, other, 7, 150), (None, 150));
     }
 
     #[test]
@@ -203,37 +185,13 @@ mod tests {
         let positions = Positions::default();
         let tenant = TenantId::generate();
         positions.remember(tenant, 7, 100, minted_ago(Duration::from_secs(600)));
-        assert_eq!(
-            positions.start(tenant, 8, 100),
-            Start {
-                after: None,
-                skip: 100
-            }
-        );
+        assert_eq!(start(&positions, tenant, 8, 100), (None, 100));
         // Gone for good, not only while the count differs.
-        assert_eq!(
-            positions.start(tenant, 7, 100),
-            Start {
-                after: None,
-                skip: 100
-            }
-        );
+        assert_eq!(start(&positions, tenant, 7, 100), (None, 100));
         positions.remember(tenant, 8, 100, minted_ago(Duration::from_secs(5)));
-        assert_eq!(
-            positions.start(tenant, 8, 100),
-            Start {
-                after: None,
-                skip: 100
-            }
-        );
+        assert_eq!(start(&positions, tenant, 8, 100), (None, 100));
         positions.remember(tenant, 8, 0, minted_ago(Duration::from_secs(600)));
-        assert_eq!(
-            positions.start(tenant, 8, 0),
-            Start {
-                after: None,
-                skip: 0
-            }
-        );
+        assert_eq!(start(&positions, tenant, 8, 0), (None, 0));
     }
 
     #[test]

@@ -235,7 +235,7 @@ impl Tx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{LoginMetadata, Profile, Role, Status, TenantId, Timestamp};
+    use crate::domain::TenantId;
 
     #[tokio::test]
     async fn a_pages_values_are_one_search_of_the_primary_key() {
@@ -244,28 +244,8 @@ mod tests {
             .unwrap();
         store.migrate().await.unwrap();
         let tenant = TenantId::generate();
-        let now = Timestamp::now();
         let users: Vec<User> = (0..3)
-            .map(|i| User {
-                id: UserId::generate(),
-                tenant_id: tenant,
-                email: format!("u{i}@example.com"),
-                user_name: None,
-                first_name: String::new(),
-                last_name: String::new(),
-                profile: Profile::default(),
-                attributes: Default::default(),
-                role: Role::Member,
-                status: Status::Active,
-                external_id: None,
-                default_group_id: None,
-                has_password: false,
-                two_factor_enabled: false,
-                login: LoginMetadata::default(),
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            })
+            .map(|i| crate::store::users::test_user(tenant, UserId::generate(), i))
             .collect();
         let Some(statement) = values_query(&users) else {
             panic!("no statement for three users");

@@ -874,10 +874,14 @@ impl Store {
         let users = self.with_values(into_users(rows)?).await?;
         // Both reads saw the same places only if no user went between them.
         if self.tenant_counts(tenant).await?.user_shifts == shifts {
-            if let (Some(id), true) = (after, start.skip > 0) {
+            if start.skip > 0
+                && let Some(id) = after
+            {
                 self.positions.remember(tenant, shifts, offset, id);
             }
-            if let (Some(last), true) = (users.last(), users.len() == count as usize) {
+            if users.len() == count as usize
+                && let Some(last) = users.last()
+            {
                 let next = offset + u64::from(count);
                 self.positions
                     .remember(tenant, shifts, next, last.id.as_uuid());
@@ -1277,35 +1281,13 @@ mod tests {
         assert_eq!(store.count_users(tenant, &all).await.unwrap(), 1);
     }
 
-    /// A user of `tenant` minted ten minutes and `n` milliseconds ago: settled, so a
-    /// page may be remembered at it.
+    /// A user of `tenant` minted ten minutes less `n` milliseconds ago: settled, so
+    /// a page may be remembered at it.
     fn settled_user(tenant: TenantId, n: u64) -> User {
-        use std::time::{Duration, SystemTime};
-        let minted = SystemTime::now() - Duration::from_secs(600) + Duration::from_millis(n);
-        let since = minted.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, since.as_secs(), since.subsec_nanos());
-        let mut user = User {
-            id: UserId::from_uuid(Uuid::new_v7(ts)),
-            tenant_id: tenant,
-            email: String::new(),
-            user_name: None,
-            first_name: format!("F{n}"),
-            last_name: format!("L{n}"),
-            profile: Default::default(),
-            attributes: Default::default(),
-            role: Role::Member,
-            status: Status::Active,
-            external_id: None,
-            default_group_id: None,
-            has_password: false,
-            two_factor_enabled: false,
-            login: Default::default(),
-            version: 1,
-            created_at: crate::domain::Timestamp::now(),
-            updated_at: crate::domain::Timestamp::now(),
-        };
-        user.set_email(&format!("u{n}@example.com"));
-        user
+        use std::time::Duration;
+        let age = Duration::from_secs(600) - Duration::from_millis(n);
+        let id = UserId::from_uuid(crate::store::positions::minted_ago(age));
+        crate::store::users::test_user(tenant, id, n)
     }
 
     #[tokio::test]

@@ -525,3 +525,32 @@ impl Tx {
         .await
     }
 }
+
+/// The `n`th plain member of `tenant` with id `id`, as store tests write one:
+/// `u{n}@example.com`, named `F{n} L{n}`.
+#[cfg(test)]
+pub(super) fn test_user(tenant: TenantId, id: UserId, n: u64) -> User {
+    let now = Timestamp::now();
+    let mut user = User {
+        id,
+        tenant_id: tenant,
+        email: String::new(),
+        user_name: None,
+        first_name: format!("F{n}"),
+        last_name: format!("L{n}"),
+        profile: Default::default(),
+        attributes: Default::default(),
+        role: crate::domain::Role::Member,
+        status: crate::domain::Status::Active,
+        external_id: None,
+        default_group_id: None,
+        has_password: false,
+        two_factor_enabled: false,
+        login: Default::default(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    user.set_email(&format!("u{n}@example.com"));
+    user
+}
