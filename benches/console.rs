@@ -41,7 +41,7 @@ async fn seed(database_url: &str, tenant: TenantId, users: usize) -> (Vec<UserId
     tx.commit().await.expect("commit");
     let ids = support::insert_seeded_users(database_url, tenant, users).await;
     support::add_seeded_memberships(&store, tenant, &ids, |i| groups[i % GROUPS]).await;
-    store.analyze().await.expect("analyze");
+    store.refresh_statistics().await.expect("analyze");
     store.close().await;
     println!(
         "seeded {users} users in {GROUPS} groups in {:.1} s",

@@ -239,7 +239,7 @@ fn main() {
                 let store = Store::connect(&database_url, &Default::default())
                     .await
                     .expect("open");
-                store.analyze().await.expect("analyze");
+                store.refresh_statistics().await.expect("analyze");
                 store.close().await;
                 println!(
                     "\nStore::analyze in {:.1} s",

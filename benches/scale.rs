@@ -248,7 +248,7 @@ fn main() {
             let ids = support::insert_seeded_users(&url, tenant_id, users).await;
             // Planned without statistics of a million users, PostgreSQL adds the
             // memberships below a hundred times slower (see "Nested groups").
-            store.analyze().await.expect("ANALYZE");
+            store.refresh_statistics().await.expect("ANALYZE");
             let every_tenth: Vec<_> = ids.iter().step_by(10).copied().collect();
             let group_id = GroupId::parse(&group).expect("group id");
             support::add_seeded_memberships(&store, tenant_id, &every_tenth, |_| group_id).await;
@@ -264,7 +264,7 @@ fn main() {
                 users,
             });
         }
-        store.analyze().await.expect("ANALYZE");
+        store.refresh_statistics().await.expect("ANALYZE");
         store.close().await;
         let settle = Duration::from_secs(62).saturating_sub(last_seeded.elapsed());
         eprintln!(

@@ -13,7 +13,7 @@ use crate::http::server::{ConnectionLimits, serve};
 use crate::http::{AppState, router};
 use crate::mail::{Mailer, PublicUrl};
 use crate::service::Directory;
-use crate::store::Store;
+use crate::store::{Store, statistics};
 
 /// A server bound to its address over a migrated database, ready to run.
 pub struct Application {
@@ -99,8 +99,30 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let upkeep = tokio::spawn(keep_statistics(self.store.clone()));
         serve(self.listener, self.router, self.connections, shutdown).await;
+        upkeep.abort();
         self.store.close().await;
         Ok(())
+    }
+}
+
+/// Keeps the planner's statistics up to date while the server runs: checked at
+/// start and every [`statistics::CHECK_EVERY`], taken when the users stored have
+/// doubled or halved since (see `store/statistics.rs`).
+async fn keep_statistics(store: Store) {
+    let mut every = tokio::time::interval(statistics::CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let started = std::time::Instant::now();
+        match store.keep_statistics().await {
+            Ok(true) => tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "planner statistics taken"
+            ),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "cannot take the planner statistics"),
+        }
     }
 }

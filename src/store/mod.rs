@@ -26,6 +26,7 @@ mod query;
 mod sessions;
 mod sign_in;
 mod sql;
+pub mod statistics;
 mod tenants;
 mod transfer;
 mod two_factor;
@@ -323,20 +324,6 @@ impl Store {
             Backend::Sqlite { .. } => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
-    }
-
-    /// Refreshes the planner's statistics of every table (`ANALYZE`), as after a
-    /// bulk load, which the database's own upkeep would do only later.
-    pub async fn analyze(&self) -> StoreResult<()> {
-        match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                sqlx::query("ANALYZE").execute(writer).await?;
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query("ANALYZE").execute(pool).await?;
-            }
-        }
-        Ok(())
     }
 
     /// Writes a consistent copy of the whole SQLite database to the new file `path`

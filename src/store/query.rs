@@ -16,7 +16,7 @@ use crate::domain::{
 use super::groups::{GroupRow, SELECT_GROUPS, into_groups};
 use super::sql::{Sql, Value, bind_values};
 use super::users::{SELECT_USERS, UserRow, into_users};
-use super::{Store, StoreResult, read};
+use super::{Backend, Store, StoreResult, read};
 
 /// Appends a parameter and answers its placeholder, for values a clause names twice.
 fn param(sql: &mut Sql, value: Value) -> String {
@@ -651,7 +651,7 @@ fn group_sort_column(sort: Option<Sort<GroupAttr>>) -> Option<Column> {
 /// keyset page `AND id > after ORDER BY id LIMIT limit + 1` (the extra row tells that
 /// another page follows), for a numbered window `ORDER BY sort, id LIMIT count
 /// OFFSET offset`; or, with `window` `None`, the count of the matching users.
-fn user_query(
+pub(super) fn user_query(
     tenant: TenantId,
     filter: &Filter<UserAttr>,
     sort: Option<&Sort<UserAttr>>,
@@ -662,14 +662,40 @@ fn user_query(
     {
         return members_query(tenant, membership, group, window);
     }
+    users_where(tenant, filter, sort, window, None)
+}
+
+/// The users of `window` (else their count) matching `filter`, searched in the
+/// filter's indexes or, with `walk`, tested on each user in id order up to its end.
+fn users_where(
+    tenant: TenantId,
+    filter: &Filter<UserAttr>,
+    sort: Option<&Sort<UserAttr>>,
+    window: Option<Window>,
+    walk: Option<Walk>,
+) -> Sql {
     let mut sql = Sql::new(match window {
         Some(_) => SELECT_USERS,
         None => "SELECT COUNT(*) FROM users u",
     });
     sql.push(" WHERE u.tenant_id = ")
-        .bind(Value::Uuid(tenant.as_uuid()))
-        .push(" AND ");
-    render_with(&mut sql, filter, &UserLeaves::of(tenant, filter));
+        .bind(Value::Uuid(tenant.as_uuid()));
+    match walk {
+        None => {
+            sql.push(" AND ");
+            render_with(&mut sql, filter, &UserLeaves::of(tenant, filter));
+        }
+        Some(Walk { until }) => {
+            if let Some(until) = until {
+                sql.push(" AND u.id <= ").bind(Value::Uuid(until));
+            }
+            // SQLite's unary plus keeps the filter out of the plan: it is tested
+            // on each user of the walk in id order, never searched in an index.
+            sql.push(" AND +(");
+            render_with(&mut sql, filter, &UserLeaves::of(tenant, filter));
+            sql.push(")");
+        }
+    }
     match window {
         None => {}
         Some(Window::After { after, limit }) => {
@@ -766,6 +792,46 @@ fn group_query(
     sql
 }
 
+/// A walk of the tenant's users in id order, up to and including `until` (else to
+/// the end), for a filter that matches many of them.
+#[derive(Debug, Clone, Copy)]
+struct Walk {
+    until: Option<uuid::Uuid>,
+}
+
+/// Whether at least `enough` users after `after` match `filter`: counted in the
+/// filter's indexes, and only up to `enough`.
+fn matches_at_least(
+    tenant: TenantId,
+    filter: &Filter<UserAttr>,
+    after: Option<uuid::Uuid>,
+    enough: u64,
+) -> Sql {
+    let mut sql = Sql::new("SELECT COUNT(*) >= ");
+    sql.bind(Value::Int(i64::try_from(enough).unwrap_or(i64::MAX)))
+        .push(" FROM (SELECT 1 FROM users u WHERE u.tenant_id = ")
+        .bind(Value::Uuid(tenant.as_uuid()))
+        .push(" AND ");
+    render_with(&mut sql, filter, &UserLeaves::of(tenant, filter));
+    if let Some(after) = after {
+        sql.push(" AND u.id > ").bind(Value::Uuid(after));
+    }
+    sql.push(" LIMIT ")
+        .bind(Value::Int(i64::try_from(enough).unwrap_or(i64::MAX)))
+        .push(") m");
+    sql
+}
+
+/// How many users in id order a filtered window that needs `wanted` matches walks
+/// in a tenant of `users` before it searches the filter's indexes instead:
+/// √(wanted × users). A filter that matches one user in `users / reach` or more
+/// fills the window within it; one that matches fewer has fewer than `reach`
+/// matches in all to sort. Either way a window costs about √(wanted × users) rows
+/// at most, not the tenant.
+fn walk_reach(wanted: u64, users: u64) -> u64 {
+    wanted.saturating_mul(users).isqrt().max(wanted)
+}
+
 /// The id of the `skip`th user (`skip` ≥ 1) after `after` (else from the beginning)
 /// in id order, found in the narrow index of ids alone.
 fn skip_query(tenant: TenantId, after: Option<uuid::Uuid>, skip: u64) -> Sql {
@@ -825,18 +891,85 @@ impl Store {
             }
             _ => {}
         }
-        let Sql { text, values } = user_query(
+        if query.sort.is_none()
+            && let Some(users) = self.walked_users(tenant, &query.filter, query.window).await?
+        {
+            return Ok(users);
+        }
+        let sql = user_query(
             tenant,
             &query.filter,
             query.sort.as_ref(),
             Some(query.window),
         );
+        self.read_users(sql).await
+    }
+
+    /// The users a statement of [`SELECT_USERS`] selects, with their values.
+    async fn read_users(&self, sql: Sql) -> StoreResult<Vec<User>> {
+        let Sql { text, values } = sql;
         let rows: Vec<UserRow> = read!(self, |pool| {
             bind_values!(sqlx::query_as(&text), values)
                 .fetch_all(pool)
                 .await?
         });
         self.with_values(into_users(rows)?).await
+    }
+
+    /// On SQLite, a window in id order of a filter that matches many users: found
+    /// by walking the users in id order, testing the filter on each, as far as
+    /// [`walk_reach`]; `None` when the filter matches few (its indexes find them
+    /// all, fewer than the window needs, and the sort is cheap) or does not fill the
+    /// window within the walk (fewer than one user in `users / reach` match: the
+    /// indexes then have little to sort). SQLite's planner would sort every match
+    /// of a dense filter to return the first few (190 ms for a search matching one
+    /// user in nine of a million), or walk the whole tenant for a rare one. PostgreSQL
+    /// weighs both with its statistics and gets both right itself.
+    async fn walked_users(
+        &self,
+        tenant: TenantId,
+        filter: &Filter<UserAttr>,
+        window: Window,
+    ) -> StoreResult<Option<Vec<User>>> {
+        if !matches!(self.backend, Backend::Sqlite { .. })
+            || matches!(filter, Filter::Constant(_))
+            || only_members_of(filter).is_some()
+        {
+            return Ok(None);
+        }
+        let (after, wanted, fills) = match window {
+            Window::After { after, limit } => {
+                let rows = u64::from(limit.get()) + 1;
+                (after.map(|cursor| cursor.last_id()), rows, rows)
+            }
+            Window::Numbered { offset, count, .. } => {
+                (None, offset.saturating_add(u64::from(count)), u64::from(count))
+            }
+        };
+        let Sql { text, values } = matches_at_least(tenant, filter, after, wanted);
+        let many: bool = read!(self, |pool| {
+            bind_values!(sqlx::query_scalar(&text), values)
+                .fetch_one(pool)
+                .await?
+        });
+        if !many {
+            return Ok(None);
+        }
+        let users = u64::try_from(self.tenant_counts(tenant).await?.users).unwrap_or(0);
+        let reach = walk_reach(wanted, users);
+        let Sql { text, values } = skip_query(tenant, after, reach);
+        let until: Option<uuid::Uuid> = read!(self, |pool| {
+            bind_values!(sqlx::query_scalar(&text), values)
+                .fetch_optional(pool)
+                .await?
+        });
+        let walk = Walk { until };
+        let found = self
+            .read_users(users_where(tenant, filter, None, Some(window), Some(walk)))
+            .await?;
+        // The walk holds the first matches in id order if it filled the window,
+        // and all of them if it went to the end.
+        Ok((found.len() as u64 == fills || until.is_none()).then_some(found))
     }
 
     /// A numbered window of all the tenant's users in id order: a keyset page after
@@ -865,13 +998,7 @@ impl Store {
                 None => return Ok(Vec::new()),
             }
         };
-        let Sql { text, values } = after_query(tenant, after, count);
-        let rows: Vec<UserRow> = read!(self, |pool| {
-            bind_values!(sqlx::query_as(&text), values)
-                .fetch_all(pool)
-                .await?
-        });
-        let users = self.with_values(into_users(rows)?).await?;
+        let users = self.read_users(after_query(tenant, after, count)).await?;
         // Both reads saw the same places only if no user went between them.
         if self.tenant_counts(tenant).await?.user_shifts == shifts {
             if start.skip > 0
@@ -1393,6 +1520,105 @@ mod tests {
                     && page.lines().all(|step| !step.starts_with("SCAN")),
                 "{page}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dense_filter_walks_the_ids_and_every_window_is_the_indexes_answer() {
+        let store = Store::connect("sqlite::memory:", &Default::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let now = crate::domain::Timestamp::now();
+        let tenant = crate::domain::Tenant {
+            id: TenantId::generate(),
+            name: "T".into(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        // User n is the nth in id order, its email u{n}@example.com.
+        let mut ids: Vec<UserId> = (0..3000).map(|_| UserId::generate()).collect();
+        ids.sort();
+        let users: Vec<(User, Option<String>)> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| (crate::store::users::test_user(tenant.id, *id, n as u64), None))
+            .collect();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_tenant(&tenant).await.unwrap();
+        tx.insert_users(&users).await.unwrap();
+        tx.commit().await.unwrap();
+        let tenant = tenant.id;
+
+        let walk = users_where(
+            tenant,
+            &Filter::name_or_email_starts_with("u1"),
+            None,
+            Some(Window::After {
+                after: Some(PageCursor::after(ids[10].as_uuid())),
+                limit: PageLimit::DEFAULT,
+            }),
+            Some(Walk {
+                until: Some(ids[400].as_uuid()),
+            }),
+        );
+        let walk = plan(&store, walk).await;
+        assert!(
+            walk.contains("SEARCH u USING PRIMARY KEY (tenant_id=? AND id>? AND id<?)")
+                && !walk.contains("TEMP B-TREE"),
+            "{walk}"
+        );
+
+        // One in three (u1…), one (u1234), and 111 of which 100 are the last
+        // hundred (u29, u290…u299, u2900…u2999), out of reach of a walk.
+        for (prefix, walked) in [("u1", true), ("u1234", false), ("u29", false)] {
+            let filter = Filter::name_or_email_starts_with(prefix);
+            let matching: Vec<UserId> = users
+                .iter()
+                .filter(|(user, _)| user.email.starts_with(prefix))
+                .map(|(user, _)| user.id)
+                .collect();
+            let first = Window::first(PageLimit::new(50).unwrap());
+            assert_eq!(
+                store.walked_users(tenant, &filter, first).await.unwrap().is_some(),
+                walked,
+                "{prefix}"
+            );
+            let after = |n: usize| Window::After {
+                after: Some(PageCursor::after(ids[n].as_uuid())),
+                limit: PageLimit::new(50).unwrap(),
+            };
+            for window in [first, after(5), after(1500), numbered(0, 100), numbered(60, 100)] {
+                let expected: Vec<UserId> = match window {
+                    Window::After { after, limit } => matching
+                        .iter()
+                        .filter(|id| after.is_none_or(|a| id.as_uuid() > a.last_id()))
+                        .take(limit.get() as usize + 1)
+                        .copied()
+                        .collect(),
+                    Window::Numbered { offset, count, .. } => matching
+                        .iter()
+                        .skip(offset as usize)
+                        .take(count as usize)
+                        .copied()
+                        .collect(),
+                };
+                let query = UserQuery {
+                    filter: filter.clone(),
+                    sort: None,
+                    window,
+                    include: crate::domain::Include::Nothing,
+                };
+                let listed: Vec<UserId> = store
+                    .list_users(tenant, &query)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|user| user.id)
+                    .collect();
+                assert_eq!(listed, expected, "{prefix} {window:?}");
+            }
         }
     }
 }

@@ -118,8 +118,10 @@ pub(super) use bind_values;
 pub(super) async fn plan(store: &super::Store, sql: Sql) -> String {
     let Sql { text, values } = sql;
     let explain = format!("EXPLAIN QUERY PLAN {text}");
+    // Prepared anew each time: a kept EXPLAIN would show the plan of the schema and
+    // statistics it was first prepared with, as it never checks them again.
     let rows: Vec<(i64, i64, i64, String)> = super::read!(store, |pool| {
-        bind_values!(sqlx::query_as(&explain), values)
+        bind_values!(sqlx::query_as(&explain).persistent(false), values)
             .fetch_all(pool)
             .await
             .unwrap()

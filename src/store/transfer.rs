@@ -261,19 +261,6 @@ impl Store {
         Ok(())
     }
 
-    /// Refreshes PostgreSQL's statistics of the tables an import writes, which
-    /// otherwise wait for autovacuum: planned by statistics of a tenant a tenth its
-    /// size, a lookup of a thousand keys scanned the tenant instead of its index.
-    /// SQLite's plans here do not rest on statistics.
-    pub async fn refresh_statistics(&self) -> StoreResult<()> {
-        if let Backend::Postgres(pool) = &self.backend {
-            sqlx::query("ANALYZE users, user_values, groups, memberships, attribute_values")
-                .execute(pool)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// The stored password hashes of `users` (those that have one).
     pub async fn password_hashes(
         &self,
