@@ -822,6 +822,25 @@ fn matches_at_least(
     sql
 }
 
+/// Fewer matches than this (or than a window needs) are found in a filter's indexes
+/// and sorted, which costs less than any walk.
+const MANY: u64 = 100;
+
+/// Whether `filter` matches one user at most: it asks for the value of a unique key
+/// (a point read, or a provisioning client's `userName eq` lookup).
+fn at_most_one(filter: &Filter<UserAttr>) -> bool {
+    chain(filter, true).into_iter().any(|operand| {
+        matches!(
+            operand,
+            Filter::Compare(
+                UserAttr::Id | UserAttr::UserName | UserAttr::Email,
+                CompareOp::Eq,
+                _
+            )
+        )
+    })
+}
+
 /// How many users in id order a filtered window that needs `wanted` matches walks
 /// in a tenant of `users` before it searches the filter's indexes instead:
 /// √(wanted × users). A filter that matches one user in `users / reach` or more
@@ -918,8 +937,8 @@ impl Store {
 
     /// On SQLite, a window in id order of a filter that matches many users: found
     /// by walking the users in id order, testing the filter on each, as far as
-    /// [`walk_reach`]; `None` when the filter matches few (its indexes find them
-    /// all, fewer than the window needs, and the sort is cheap) or does not fill the
+    /// [`walk_reach`]; `None` when the filter matches few (its indexes find fewer
+    /// than [`MANY`] or than the window needs, and the sort is cheap) or does not fill the
     /// window within the walk (fewer than one user in `users / reach` match: the
     /// indexes then have little to sort). SQLite's planner would sort every match
     /// of a dense filter to return the first few (190 ms for a search matching one
@@ -934,6 +953,7 @@ impl Store {
         if !matches!(self.backend, Backend::Sqlite { .. })
             || matches!(filter, Filter::Constant(_))
             || only_members_of(filter).is_some()
+            || at_most_one(filter)
         {
             return Ok(None);
         }
@@ -946,7 +966,7 @@ impl Store {
                 (None, offset.saturating_add(u64::from(count)), u64::from(count))
             }
         };
-        let Sql { text, values } = matches_at_least(tenant, filter, after, wanted);
+        let Sql { text, values } = matches_at_least(tenant, filter, after, wanted.max(MANY));
         let many: bool = read!(self, |pool| {
             bind_values!(sqlx::query_scalar(&text), values)
                 .fetch_one(pool)
