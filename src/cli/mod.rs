@@ -84,7 +84,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&settings.global);
+    let log = init_logging(&settings.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,7 +95,10 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(execute(cli.command, settings)) {
+    let outcome = runtime.block_on(execute(cli.command, settings));
+    // The log's last lines are written before the outcome is told.
+    drop(log);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("roster: {error:#}");
@@ -149,20 +152,29 @@ pub fn setting_keys() -> BTreeSet<String> {
         .collect()
 }
 
-fn init_logging(global: &GlobalConfig) {
+/// Logs to stderr from a thread of its own: a request hands its line over and goes
+/// on, and the thread writes whatever lines are waiting in one write. Were 128,000
+/// lines waiting, a request would wait for room rather than lose its line. The log
+/// is flushed when the returned guard is dropped.
+fn init_logging(global: &GlobalConfig) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal;
     // sqlx logs every statement at info; its warnings (slow queries) are what matter.
     let filter = tracing_subscriber::EnvFilter::try_new(format!("sqlx=warn,{}", global.log_level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("roster-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         // Colour codes only for a person at a terminal, never into a file or a collector.
         .with_ansi(std::io::stderr().is_terminal());
     match global.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+    guard
 }
 
 async fn execute(command: Command, settings: Settings) -> anyhow::Result<()> {

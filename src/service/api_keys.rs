@@ -105,6 +105,7 @@ impl Directory {
             )
             .await?;
             tx.commit().await?;
+            self.verified.forget_all();
             return Ok(());
         }
         drop(tx);

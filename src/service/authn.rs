@@ -33,26 +33,44 @@ pub struct IssuedAccessToken {
 
 impl Directory {
     /// Who the bearer of `token` is. Unknown, revoked and expired credentials are all
-    /// [`ServiceError::Unauthorized`], alike. Costs one SHA-256 and one indexed lookup.
+    /// [`ServiceError::Unauthorized`], alike. Costs one SHA-256 and one indexed lookup,
+    /// or none for an API key, access token or operator credential verified in the
+    /// last [`super::TRUST_SECONDS`] (see `verified.rs`).
     pub async fn authenticate(&self, token: &str) -> ServiceResult<Principal> {
         match PresentedToken::parse(token) {
             PresentedToken::ApiKey { tenant, hash } => {
-                self.authenticate_api_key(tenant, &hash).await
+                if let Some(principal) = self.verified.get(&hash, Timestamp::now()) {
+                    return Ok(principal);
+                }
+                let key = self.verified_api_key(tenant, &hash).await?;
+                let principal = Self::acting_as(&key);
+                self.verified.keep(&hash, principal, key.expires_at);
+                Ok(principal)
             }
             PresentedToken::AccessToken { tenant, hash } => {
+                let now = Timestamp::now();
+                if let Some(principal) = self.verified.get(&hash, now) {
+                    return Ok(principal);
+                }
                 let grant = self
                     .store
                     .find_access_token(tenant, &hash)
                     .await?
                     .ok_or(ServiceError::Unauthorized)?;
-                if !grant.is_usable_at(Timestamp::now()) {
+                if !grant.is_usable_at(now) {
                     return Err(ServiceError::Unauthorized);
                 }
-                Ok(Principal::ApiKey {
+                let principal = Principal::ApiKey {
                     tenant_id: tenant,
                     key_id: grant.api_key_id,
                     role: grant.role,
-                })
+                };
+                let expires_at = match grant.key_expires_at {
+                    Some(key) => grant.expires_at.min(key),
+                    None => grant.expires_at,
+                };
+                self.verified.keep(&hash, principal, Some(expires_at));
+                Ok(principal)
             }
             PresentedToken::UserAccessKey { tenant, hash } => {
                 let user = self
@@ -99,7 +117,11 @@ impl Directory {
                 })
             }
             PresentedToken::Other { hash } => {
+                if let Some(principal) = self.verified.get(&hash, Timestamp::now()) {
+                    return Ok(principal);
+                }
                 if self.store.is_operator_credential(&hash).await? {
+                    self.verified.keep(&hash, Principal::Operator, None);
                     Ok(Principal::Operator)
                 } else {
                     Err(ServiceError::Unauthorized)
@@ -113,6 +135,16 @@ impl Directory {
         tenant: TenantId,
         hash: &[u8],
     ) -> ServiceResult<Principal> {
+        let key = self.verified_api_key(tenant, hash).await?;
+        Ok(Self::acting_as(&key))
+    }
+
+    /// The usable API key whose secret hashes to `hash`, its use recorded.
+    async fn verified_api_key(
+        &self,
+        tenant: TenantId,
+        hash: &[u8],
+    ) -> ServiceResult<crate::domain::ApiKey> {
         let key = self
             .store
             .find_api_key(tenant, hash)
@@ -126,11 +158,16 @@ impl Directory {
         if key.last_used_at.is_none_or(|at| at < stale_before) {
             self.record_use(key.tenant_id, Used::ApiKey(key.id), now, stale_before);
         }
-        Ok(Principal::ApiKey {
+        Ok(key)
+    }
+
+    /// Who acts with `key`.
+    fn acting_as(key: &crate::domain::ApiKey) -> Principal {
+        Principal::ApiKey {
             tenant_id: key.tenant_id,
             key_id: key.id,
             role: key.role,
-        })
+        }
     }
 
     /// Exchanges a tenant API key's secret for a short-lived access token that acts
@@ -237,6 +274,7 @@ impl Directory {
             .await?;
         }
         tx.commit().await?;
+        self.verified.forget_all();
         Ok(())
     }
 

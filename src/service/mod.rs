@@ -14,6 +14,7 @@ mod tenants;
 mod transfer;
 mod two_factor;
 mod users;
+mod verified;
 
 use std::fmt;
 
@@ -34,6 +35,7 @@ pub use sessions::{ActiveSession, IssuedSession, SessionPolicy, SessionStart};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use transfer::{ExportItem, ExportOptions, Importer};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
+pub use verified::TRUST_SECONDS;
 pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
 
 /// The kinds of object a lookup can miss.
@@ -307,6 +309,8 @@ pub struct Directory {
     mailer: Option<Mailer>,
     /// What links to the console start with.
     public_url: PublicUrl,
+    /// API keys, their access tokens and the operator credential verified lately.
+    verified: verified::VerifiedCredentials,
 }
 
 impl Directory {
@@ -319,6 +323,7 @@ impl Directory {
             sessions: sessions::SessionPolicy::default(),
             mailer: None,
             public_url: PublicUrl::of_listener(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+            verified: Default::default(),
         }
     }
 

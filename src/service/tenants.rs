@@ -125,6 +125,7 @@ impl Directory {
         precondition.check(current.version)?;
         applied(tx.delete_tenant(id, current.version).await?)?;
         tx.commit().await?;
+        self.verified.forget_all();
         // The tenant's audit log goes with it; the process log keeps the fact.
         tracing::info!(tenant_id = %id, actor = caller.principal.actor().kind(), "tenant deleted");
         Ok(())

@@ -203,6 +203,52 @@ async fn missing_wrong_revoked_and_expired_credentials_are_refused() {
 }
 
 #[tokio::test]
+async fn a_revoked_key_is_refused_at_once_where_revoked_and_within_seconds_elsewhere() {
+    let app = TestApp::spawn().await;
+    let other = app.spawn_sharing(|_| {}).await;
+    let t = app.tenant().await;
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let keys = format!("/v1/tenants/{}/api-keys", t.id);
+    let key = expect_json(
+        app.post(&keys, &t.admin, &json!({"name": "idp", "role": "admin"}))
+            .await,
+        201,
+    )
+    .await;
+    let secret = key["secret"].as_str().unwrap();
+    // Both instances have verified the key, and trust it for a few seconds.
+    for instance in [&app, &other] {
+        assert_eq!(instance.get(&users, secret).await.status(), 200);
+    }
+    let revoked_at = std::time::Instant::now();
+    let revoke = format!("{keys}/{}", key["id"].as_str().unwrap());
+    assert_eq!(app.delete(&revoke, &t.admin).await.status(), 204);
+    expect_problem(app.get(&users, secret).await, 401).await;
+    // The other instance may answer from what it verified until the bound, and
+    // not after it.
+    let bound = Duration::from_secs(roster::service::TRUST_SECONDS);
+    tokio::time::sleep((revoked_at + bound).saturating_duration_since(std::time::Instant::now()))
+        .await;
+    expect_problem(other.get(&users, secret).await, 401).await;
+    // A tenant's deletion forgets its keys at once too.
+    let gone = expect_json(
+        app.post(&keys, &t.admin, &json!({"name": "gone", "role": "admin"}))
+            .await,
+        201,
+    )
+    .await;
+    let gone = gone["secret"].as_str().unwrap();
+    assert_eq!(app.get(&users, gone).await.status(), 200);
+    assert_eq!(
+        app.delete(&format!("/v1/tenants/{}", t.id), OPERATOR_TOKEN)
+            .await
+            .status(),
+        204
+    );
+    expect_problem(app.get(&users, gone).await, 401).await;
+}
+
+#[tokio::test]
 async fn a_keys_last_use_is_recorded() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
