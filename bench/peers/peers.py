@@ -80,7 +80,7 @@ def seed(url: str, token: str, users: int, folder: str) -> None:
         connection.close()
 
     started = time.monotonic()
-    threads = [threading.Thread(target=client) for _ in range(SEED_CLIENTS)]
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(SEED_CLIENTS)]
     for thread in threads:
         thread.start()
     for thread in threads:
