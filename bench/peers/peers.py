@@ -11,6 +11,7 @@
 import http.client
 import json
 import pathlib
+import statistics
 import sys
 import threading
 import time
@@ -98,10 +99,8 @@ def seed(url: str, token: str, users: int, folder: str) -> None:
     print(f"seeded {users} users in {seconds:.1f} s ({users / seconds:,.0f}/s)")
 
 
-def wrk_result(path: pathlib.Path) -> dict | None:
-    """The summary line common.lua's done() printed, with wrk's own figures."""
-    if not path.exists():
-        return None
+def wrk_summary(path: pathlib.Path) -> dict | None:
+    """The summary line common.lua's done() printed into one wrk output."""
     for line in path.read_text().splitlines():
         if line.startswith("PEERS_RESULT "):
             result = json.loads(line.removeprefix("PEERS_RESULT "))
@@ -117,7 +116,31 @@ def wrk_result(path: pathlib.Path) -> dict | None:
             )
             result["rate"] = result["requests"] / result["seconds"]
             return result
-    return {"broken": True}
+    return None
+
+
+def wrk_result(folder: pathlib.Path, workload: str) -> dict | None:
+    """A workload's rounds in one: the median rate, and every round's failures."""
+    paths = sorted(folder.glob(f"{workload}.*.wrk"))
+    if not paths:
+        return None
+    rounds = [wrk_summary(p) for p in paths]
+    if any(r is None for r in rounds):
+        return {"broken": True}
+    result = {
+        k: sum(r[k] for r in rounds)
+        for k in (
+            "requests",
+            "errors",
+            "status_errors",
+            "connect_errors",
+            "read_errors",
+            "write_errors",
+            "timeouts",
+        )
+    }
+    result["rate"] = statistics.median(r["rate"] for r in rounds)
+    return result
 
 
 def rate(value: float) -> str:
@@ -145,7 +168,7 @@ def table(folder: str) -> None:
     run = pathlib.Path(folder)
     present = [(t, label) for t, label in TARGETS if (run / t).is_dir()]
     results = {
-        t: {w: wrk_result(run / t / f"{w}.wrk") for w, _ in WORKLOADS} for t, _ in present
+        t: {w: wrk_result(run / t, w) for w, _ in WORKLOADS} for t, _ in present
     }
     flagged: list[str] = []
 
@@ -154,14 +177,14 @@ def table(folder: str) -> None:
         if result is None:
             return ""
         if result.get("broken"):
-            flagged.append(f"{target}, {workload}: wrk printed no summary (see {target}/{workload}.wrk)")
+            flagged.append(f"{target}, {workload}: wrk printed no summary in a round (see {target}/{workload}.*.wrk)")
             return "**no result**"
         if result["errors"]:
             flagged.append(
                 f"{target}, {workload}: {result['errors']:,} of {result['requests']:,} requests "
                 f"failed (status ≥ 400: {result['status_errors']}, connect {result['connect_errors']}, "
                 f"read {result['read_errors']}, write {result['write_errors']}, "
-                f"timeouts {result['timeouts']}); see {target}/{workload}.wrk"
+                f"timeouts {result['timeouts']}); see {target}/{workload}.*.wrk"
             )
             return f"**failed: {result['errors']:,} errors**"
         return rate(result["rate"])
