@@ -496,8 +496,21 @@ impl ServerProcess {
         self.child.wait().expect("reaped")
     }
 
+    /// What the server logged, once its log has been still for 200 ms (at most 5 s):
+    /// the server writes its log from a thread of its own, a moment after the
+    /// request that logged it was answered.
     pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        let read = || std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut log = read();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let now = read();
+            if now == log || std::time::Instant::now() > deadline {
+                return now;
+            }
+            log = now;
+        }
     }
 }
 
