@@ -278,6 +278,10 @@ async fn serve_until_signal(settings: ServeSettings) -> anyhow::Result<()> {
     let addr = app.local_addr();
     tracing::info!(%addr, database = %settings.database_url, backend = app.backend_name(), "serving");
     println!("roster listening on http://{addr}");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(addr = %metrics, "serving metrics");
+        println!("roster serving metrics on http://{metrics}/metrics");
+    }
     app.run_until(shutdown_signal()).await
 }
 

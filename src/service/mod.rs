@@ -10,6 +10,7 @@ mod memberships;
 mod password_resets;
 mod sessions;
 mod sign_in;
+mod sign_in_outcomes;
 mod tenants;
 mod transfer;
 mod two_factor;
@@ -307,6 +308,8 @@ pub struct Directory {
     mailer: Option<Mailer>,
     /// What links to the console start with.
     public_url: PublicUrl,
+    /// How sign-ins ended, for the metrics.
+    sign_ins: sign_in_outcomes::SignInCounts,
 }
 
 impl Directory {
@@ -319,7 +322,16 @@ impl Directory {
             sessions: sessions::SessionPolicy::default(),
             mailer: None,
             public_url: PublicUrl::of_listener(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+            sign_ins: sign_in_outcomes::SignInCounts::default(),
         }
+    }
+
+    /// Registers in `registry` the metrics of the directory's sign-ins, of its
+    /// password hashing threads and of its store's connection pools.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.sign_ins.register(registry);
+        self.passwords.register_metrics(registry);
+        self.store.register_metrics(registry);
     }
 
     /// The same directory mailing invitations and password resets through `mailer`.

@@ -118,13 +118,17 @@ pub(super) use bind_values;
 pub(super) async fn plan(store: &super::Store, sql: Sql) -> String {
     let Sql { text, values } = sql;
     let explain = format!("EXPLAIN QUERY PLAN {text}");
-    let rows: Vec<(i64, i64, i64, String)> = super::read!(store, |pool| {
-        bind_values!(sqlx::query_as(&explain), values)
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    });
-    rows.into_iter()
+    let rows = async {
+        let rows: Vec<(i64, i64, i64, String)> = super::read!(store, |pool| {
+            bind_values!(sqlx::query_as(&explain), values)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok::<_, sqlx::Error>(rows)
+    };
+    rows.await
+        .unwrap()
+        .into_iter()
         .map(|row| row.3)
         .collect::<Vec<_>>()
         .join("\n")
