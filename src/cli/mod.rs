@@ -486,6 +486,24 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_served_only_where_an_address_is_given() {
+        let serve = |args: &[&str]| {
+            let (cli, matches) = parse(args);
+            let settings = Settings::layer(&cli, &matches).unwrap();
+            ServeSettings::from_config(&settings.global, settings.serve.unwrap()).unwrap()
+        };
+        assert_eq!(serve(&["roster", "serve"]).metrics_listen, None);
+        assert_eq!(
+            serve(&["roster", "serve", "--metrics-listen", "127.0.0.1:9090"]).metrics_listen,
+            Some("127.0.0.1:9090".to_owned())
+        );
+        assert_eq!(
+            serve(&["roster", "serve", "--metrics-listen", ""]).metrics_listen,
+            None
+        );
+    }
+
+    #[test]
     fn a_file_key_no_setting_has_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("roster.toml");
