@@ -44,6 +44,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per run, so `serve`'s many settings are not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (migrates the database first).
