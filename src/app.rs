@@ -9,17 +9,25 @@ use tokio::net::TcpListener;
 
 use crate::auth::PasswordHasher;
 use crate::config::ServeSettings;
+use crate::http::metrics::exposition_router;
 use crate::http::server::{ConnectionLimits, serve};
 use crate::http::{AppState, router};
 use crate::mail::{Mailer, PublicUrl};
+use crate::metrics::Metrics;
 use crate::service::Directory;
 use crate::store::{Store, statistics};
+
+/// Connections the metrics listener serves at once: a scraper or two, and someone
+/// looking.
+const METRICS_MAX_CONNECTIONS: usize = 16;
 
 /// A server bound to its address over a migrated database, ready to run.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     connections: ConnectionLimits,
+    /// The metrics listener and its router, when metrics are served.
+    metrics: Option<(TcpListener, axum::Router)>,
     store: Store,
     /// The operator secret made on this start, when none existed: shown once.
     pub generated_operator_token: Option<String>,
@@ -45,6 +53,14 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let metrics_listener = match &settings.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} for metrics"))?,
+            ),
+            None => None,
+        };
         // Bound first, so that links default to the address actually bound (port 0
         // becomes a real port).
         let public_url = match &settings.mail.public_url {
@@ -74,10 +90,13 @@ impl Application {
             .ensure_operator_credential(bootstrap_token)
             .await
             .context("cannot set up the operator credential")?;
+        let metrics = metrics_listener.map(|listener| (listener, Metrics::new(&directory)));
+        let requests = metrics.as_ref().map(|(_, metrics)| metrics.requests());
         Ok(Self {
             listener,
-            router: router(AppState { directory }, settings.http.clone()),
+            router: router(AppState { directory }, settings.http.clone(), requests),
             connections: settings.connections,
+            metrics: metrics.map(|(listener, metrics)| (listener, exposition_router(metrics))),
             store,
             generated_operator_token,
         })
@@ -89,18 +108,45 @@ impl Application {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
+    /// The address metrics are served on, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
     pub fn backend_name(&self) -> &'static str {
         self.store.backend_name()
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight
-    /// (within the shutdown grace) and closes the database.
+    /// (within the shutdown grace) and closes the database. The metrics listener, if
+    /// any, serves until the requests in flight have finished, so that a scrape
+    /// during the grace still sees them.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let upkeep = tokio::spawn(keep_statistics(self.store.clone()));
-        serve(self.listener, self.router, self.connections, shutdown).await;
+        let (stop_metrics, metrics_stopping) = tokio::sync::watch::channel(false);
+        let api = async {
+            serve(self.listener, self.router, self.connections, shutdown).await;
+            let _ = stop_metrics.send(true);
+        };
+        let metrics = async {
+            if let Some((listener, router)) = self.metrics {
+                let limits = ConnectionLimits {
+                    max_connections: METRICS_MAX_CONNECTIONS,
+                    ..self.connections
+                };
+                let mut stopping = metrics_stopping;
+                let stopped = async move {
+                    let _ = stopping.wait_for(|stop| *stop).await;
+                };
+                serve(listener, router, limits, stopped).await;
+            }
+        };
+        tokio::join!(api, metrics);
         upkeep.abort();
         self.store.close().await;
         Ok(())

@@ -144,6 +144,11 @@ pub struct ServeConfig {
     #[arg(long, env = "ROSTER_LISTEN", value_name = "ADDR", default_value = DEFAULT_LISTEN)]
     pub listen: String,
 
+    /// Address to serve Prometheus metrics on (GET /metrics), apart from the API; none
+    /// by default, and then no metrics are served
+    #[arg(long, env = "ROSTER_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+
     /// Largest request body accepted, in bytes (larger: 413)
     #[arg(long, env = "ROSTER_MAX_BODY_BYTES", value_name = "BYTES",
         default_value_t = HttpLimits::default().max_body_bytes)]
@@ -319,6 +324,8 @@ impl Default for MailSettings {
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub listen: String,
+    /// `None`: no metrics listener, and no request is counted.
+    pub metrics_listen: Option<String>,
     pub database_url: DatabaseUrl,
     pub http: HttpLimits,
     pub connections: ConnectionLimits,
@@ -334,6 +341,7 @@ impl Default for ServeSettings {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
+            metrics_listen: None,
             database_url: DatabaseUrl::new(DEFAULT_DATABASE_URL),
             http: HttpLimits::default(),
             connections: ConnectionLimits::default(),
@@ -370,6 +378,9 @@ impl ServeSettings {
         };
         Ok(Self {
             listen: serve.listen,
+            metrics_listen: serve
+                .metrics_listen
+                .filter(|address| !address.trim().is_empty()),
             database_url: global.database_url.clone(),
             http: HttpLimits {
                 max_body_bytes: serve.max_body_bytes,

@@ -7,13 +7,21 @@
 //! and faulting in 19 MiB for every sign-in costs about a tenth of the verification
 //! itself), and takes the next queued hash as soon as it finishes one, with no hop
 //! through the async runtime in between.
+//!
+//! The pool counts its queued and running hashes and times each hash's wait in the
+//! queue, for the metrics: a queue that grows is the first sign that sign-ins arrive
+//! faster than the threads can verify them.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, oneshot};
 
@@ -171,6 +179,31 @@ impl PasswordHasher {
             })
             .await?
     }
+
+    /// Registers the hashing pool's metrics in `registry`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        let load = &self.pool.load;
+        registry.register(
+            "roster_password_hashes_queued",
+            "Password hashes and verifications waiting for a hashing thread",
+            load.queued.clone(),
+        );
+        registry.register(
+            "roster_password_hashes_running",
+            "Password hashes and verifications being computed",
+            load.running.clone(),
+        );
+        registry.register(
+            "roster_password_hash_threads",
+            "Hashing threads: how many hashes run at once",
+            load.threads.clone(),
+        );
+        registry.register(
+            "roster_password_hash_queue_seconds",
+            "Time a password hash or verification waited for a hashing thread",
+            load.queue_seconds.clone(),
+        );
+    }
 }
 
 type Job = Box<dyn FnOnce(&mut Memory) + Send>;
@@ -180,6 +213,54 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 #[derive(Clone)]
 struct HashingPool {
     queue: mpsc::Sender<Job>,
+    load: HashingLoad,
+}
+
+/// Upper bounds of the queue-wait buckets, in seconds: none while a thread is free,
+/// then multiples of one hash (tens of milliseconds) as sign-ins pile up.
+const QUEUE_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How busy the hashing threads are.
+#[derive(Debug, Clone)]
+struct HashingLoad {
+    queued: Gauge,
+    running: Gauge,
+    threads: Gauge,
+    queue_seconds: Histogram,
+}
+
+impl HashingLoad {
+    fn new(threads: usize) -> Self {
+        let load = Self {
+            queued: Gauge::default(),
+            running: Gauge::default(),
+            threads: Gauge::default(),
+            queue_seconds: Histogram::new(QUEUE_BUCKETS),
+        };
+        load.threads.set(i64::try_from(threads).unwrap_or(i64::MAX));
+        load
+    }
+
+    /// A job leaves the queue for a thread, after waiting since `queued_at`.
+    fn start(&self, queued_at: Instant) -> Running<'_> {
+        self.queue_seconds
+            .observe(queued_at.elapsed().as_secs_f64());
+        self.queued.dec();
+        self.running.inc();
+        Running(self)
+    }
+}
+
+/// A job on a hashing thread; counted as running until dropped (a panicking hash
+/// included).
+struct Running<'a>(&'a HashingLoad);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.dec();
+    }
 }
 
 impl HashingPool {
@@ -203,7 +284,10 @@ impl HashingPool {
                 })
                 .map_err(|e| PasswordError::Hash(e.to_string()))?;
         }
-        Ok(Self { queue })
+        Ok(Self {
+            queue,
+            load: HashingLoad::new(threads),
+        })
     }
 
     /// Runs `work` on a hashing thread and answers its result.
@@ -212,13 +296,20 @@ impl HashingPool {
         work: impl FnOnce(&mut Memory) -> R + Send + 'static,
     ) -> Result<R, PasswordError> {
         let (done, result) = oneshot::channel();
+        let load = self.load.clone();
+        let queued_at = Instant::now();
         let job: Job = Box::new(move |memory| {
+            let _running = load.start(queued_at);
             // The caller may have gone (its request was cancelled); nothing to tell.
             let _ = done.send(work(memory));
         });
-        self.queue
-            .send(job)
-            .map_err(|_| PasswordError::Hash("the hashing threads have stopped".into()))?;
+        self.load.queued.inc();
+        if self.queue.send(job).is_err() {
+            self.load.queued.dec();
+            return Err(PasswordError::Hash(
+                "the hashing threads have stopped".into(),
+            ));
+        }
         result
             .await
             .map_err(|_| PasswordError::Hash("a hashing job was lost".into()))

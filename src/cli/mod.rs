@@ -44,6 +44,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per run, so `serve`'s many settings are not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server (migrates the database first).
@@ -290,6 +292,10 @@ async fn serve_until_signal(settings: ServeSettings) -> anyhow::Result<()> {
     let addr = app.local_addr();
     tracing::info!(%addr, database = %settings.database_url, backend = app.backend_name(), "serving");
     println!("roster listening on http://{addr}");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(addr = %metrics, "serving metrics");
+        println!("roster serving metrics on http://{metrics}/metrics");
+    }
     app.run_until(shutdown_signal()).await
 }
 
@@ -491,6 +497,24 @@ mod tests {
         }
         let unset = serve(&["roster", "serve", "--smtp-url", ""]).unwrap();
         assert!(unset.mail.smtp_url.is_none());
+    }
+
+    #[test]
+    fn metrics_are_served_only_where_an_address_is_given() {
+        let serve = |args: &[&str]| {
+            let (cli, matches) = parse(args);
+            let settings = Settings::layer(&cli, &matches).unwrap();
+            ServeSettings::from_config(&settings.global, settings.serve.unwrap()).unwrap()
+        };
+        assert_eq!(serve(&["roster", "serve"]).metrics_listen, None);
+        assert_eq!(
+            serve(&["roster", "serve", "--metrics-listen", "127.0.0.1:9090"]).metrics_listen,
+            Some("127.0.0.1:9090".to_owned())
+        );
+        assert_eq!(
+            serve(&["roster", "serve", "--metrics-listen", ""]).metrics_listen,
+            None
+        );
     }
 
     #[test]

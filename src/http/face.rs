@@ -56,6 +56,20 @@ impl Face {
         }
     }
 
+    /// The face's name in metrics and logs: lower case, one word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Face::Native => "native",
+            Face::Scim => "scim",
+            Face::Anodot => "anodot",
+            Face::Dynatrace => "dynatrace",
+            Face::SixEye => "sixeye",
+            Face::Tyk => "tyk",
+            Face::OAuth => "oauth",
+            Face::Console => "console",
+        }
+    }
+
     /// The refusal in this face's own error format.
     pub fn refuse(self, refusal: Refusal) -> Response {
         match self {

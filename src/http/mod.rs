@@ -5,6 +5,7 @@ pub mod body;
 pub mod compat;
 pub mod credentials;
 pub mod face;
+pub mod metrics;
 pub mod oauth;
 pub mod scim;
 pub mod server;
@@ -70,8 +71,14 @@ impl Default for HttpLimits {
 /// The whole application: every face, the API documents, health, and middleware.
 /// Unknown paths, methods the path does not take, over-long URIs and header fields,
 /// malformed paths and query strings, and panics are answered by the face the path
-/// belongs to ([`face::Face::of`]).
-pub fn router(state: AppState, limits: HttpLimits) -> Router {
+/// belongs to ([`face::Face::of`]). With `requests`, every request is counted and
+/// timed there (outermost, so refusals and the other middleware count too); without,
+/// the router has no such layer at all.
+pub fn router(
+    state: AppState,
+    limits: HttpLimits,
+    requests: Option<metrics::RequestMetrics>,
+) -> Router {
     let (v1, openapi) = v1::router(*state.directory.password_policy());
     let limit = limits.request_timeout;
     let v1 = v1.layer(axum::middleware::from_fn_with_state(
@@ -92,7 +99,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .with_state(state);
     #[cfg(feature = "panic-probe")]
     let router = router.layer(axum::middleware::from_fn(face::panic_probe));
-    router
+    let router = router
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(axum::middleware::from_fn(face::catch_panics))
         .layer(axum::middleware::from_fn_with_state(
@@ -130,7 +137,14 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             axum::http::header::AUTHORIZATION,
             axum::http::header::COOKIE,
             HeaderName::from_static("x-api-key"),
-        ]))
+        ]));
+    match requests {
+        Some(requests) => router.layer(axum::middleware::from_fn_with_state(
+            requests,
+            metrics::count_requests,
+        )),
+        None => router,
+    }
 }
 
 /// Ends a request that takes longer than `limit` (reading its body included) with

@@ -10,6 +10,7 @@ mod memberships;
 mod password_resets;
 mod sessions;
 mod sign_in;
+mod sign_in_outcomes;
 mod tenants;
 mod transfer;
 mod two_factor;
@@ -35,8 +36,8 @@ pub use sessions::{ActiveSession, IssuedSession, SessionPolicy, SessionStart};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use transfer::{ExportItem, ExportOptions, Importer};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
-pub use verified::TRUST_SECONDS;
 pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
+pub use verified::TRUST_SECONDS;
 
 /// The kinds of object a lookup can miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,6 +312,8 @@ pub struct Directory {
     public_url: PublicUrl,
     /// API keys, their access tokens and the operator credential verified lately.
     verified: verified::VerifiedCredentials,
+    /// How sign-ins ended, for the metrics.
+    sign_ins: sign_in_outcomes::SignInCounts,
 }
 
 impl Directory {
@@ -324,7 +327,16 @@ impl Directory {
             mailer: None,
             public_url: PublicUrl::of_listener(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
             verified: Default::default(),
+            sign_ins: sign_in_outcomes::SignInCounts::default(),
         }
+    }
+
+    /// Registers in `registry` the metrics of the directory's sign-ins, of its
+    /// password hashing threads and of its store's connection pools.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.sign_ins.register(registry);
+        self.passwords.register_metrics(registry);
+        self.store.register_metrics(registry);
     }
 
     /// The same directory mailing invitations and password resets through `mailer`.

@@ -12,6 +12,7 @@ use crate::domain::{Action, ClientInfo, Status, TargetKind, TenantId, Timestamp,
 use crate::store::{NewSession, SessionRecord, SessionStage, SessionSummary};
 
 use super::sign_in::{CheckedSignIn, FactorCheck};
+use super::sign_in_outcomes::{SignInKind, SignInOutcome};
 use super::{Directory, ServiceError, ServiceResult, audit};
 
 /// How long console sessions last.
@@ -99,6 +100,20 @@ impl Directory {
         password: &str,
         client: ClientInfo,
     ) -> ServiceResult<SessionStart> {
+        let started = self.begin_session(tenant, email, password, client).await;
+        self.sign_ins
+            .count(SignInKind::Session, SignInOutcome::of_start(&started));
+        started
+    }
+
+    /// [`Directory::start_session`]'s work, whose outcome it counts.
+    async fn begin_session(
+        &self,
+        tenant: TenantId,
+        email: &str,
+        password: &str,
+        client: ClientInfo,
+    ) -> ServiceResult<SessionStart> {
         let now = Timestamp::now();
         let mut checked = self
             .check_sign_in(tenant, email, password, None, true, &client, now)
@@ -128,6 +143,19 @@ impl Directory {
     /// and secret); a wrong code counts as a failed sign-in and leaves the first
     /// step's session for another try while it lasts.
     pub async fn finish_second_factor(
+        &self,
+        secret: &str,
+        code: &str,
+        client: ClientInfo,
+    ) -> ServiceResult<IssuedSession> {
+        let issued = self.complete_second_factor(secret, code, client).await;
+        self.sign_ins
+            .count(SignInKind::Session, SignInOutcome::of(&issued));
+        issued
+    }
+
+    /// [`Directory::finish_second_factor`]'s work, whose outcome it counts.
+    async fn complete_second_factor(
         &self,
         secret: &str,
         code: &str,
@@ -185,6 +213,18 @@ impl Directory {
 
     /// The operator signs in to the console with its credential.
     pub async fn start_operator_session(
+        &self,
+        credential: &str,
+        client: ClientInfo,
+    ) -> ServiceResult<IssuedSession> {
+        let issued = self.open_operator_session(credential, client).await;
+        self.sign_ins
+            .count(SignInKind::OperatorSession, SignInOutcome::of(&issued));
+        issued
+    }
+
+    /// [`Directory::start_operator_session`]'s work, whose outcome it counts.
+    async fn open_operator_session(
         &self,
         credential: &str,
         client: ClientInfo,

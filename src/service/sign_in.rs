@@ -20,6 +20,7 @@ use crate::domain::{
 };
 use crate::store::{ThrottleRule, ThrottleState};
 
+use super::sign_in_outcomes::{SignInKind, SignInOutcome};
 use super::two_factor::SecondFactor;
 use super::{Directory, ServiceError, ServiceResult, audit, audit_as};
 
@@ -168,6 +169,23 @@ impl Directory {
     /// a recovery code); a wrong one counts as a failed sign-in.
     #[tracing::instrument(skip_all, fields(tenant_id = %tenant), err(level = "debug"))]
     pub async fn login(
+        &self,
+        tenant: TenantId,
+        email: &str,
+        password: &str,
+        second_factor: Option<&str>,
+        client: ClientInfo,
+    ) -> ServiceResult<SignedIn> {
+        let signed_in = self
+            .issue_user_token(tenant, email, password, second_factor, client)
+            .await;
+        self.sign_ins
+            .count(SignInKind::Token, SignInOutcome::of(&signed_in));
+        signed_in
+    }
+
+    /// [`Directory::login`]'s work, whose outcome it counts.
+    async fn issue_user_token(
         &self,
         tenant: TenantId,
         email: &str,

@@ -20,6 +20,7 @@ mod hierarchy;
 mod memberships;
 mod operator;
 mod password_resets;
+mod pools;
 mod positions;
 mod profile;
 mod query;
@@ -193,6 +194,8 @@ pub struct Store {
     backend: Backend,
     /// Where numbered pages of the tenants' user lists start, as far as known.
     positions: std::sync::Arc<positions::Positions>,
+    /// Every checkout of a connection, timed for the metrics.
+    pools: std::sync::Arc<pools::PoolWatches>,
 }
 
 #[derive(Clone)]
@@ -210,16 +213,19 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("src/store/mi
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
     sqlx::migrate!("src/store/migrations/postgres");
 
-/// Runs `$body` with `$pool` bound to the backend's pool for reads.
+/// Runs `$body` with `$pool` bound to a connection checked out of the backend's pool
+/// for reads (the checkout timed for the metrics).
 macro_rules! read {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.backend {
             $crate::store::Backend::Sqlite { reader, .. } => {
-                let $pool = reader;
+                let mut connection = $store.pools.read.acquire(reader).await?;
+                let $pool = &mut *connection;
                 $body
             }
             $crate::store::Backend::Postgres(pool) => {
-                let $pool = pool;
+                let mut connection = $store.pools.read.acquire(pool).await?;
+                let $pool = &mut *connection;
                 $body
             }
         }
@@ -256,7 +262,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            return Ok(Self::over(Backend::Postgres(pool), options));
+            return Ok(Self::over(Backend::Postgres(pool), options, false));
         }
         if !url.starts_with("sqlite:") {
             return Err(StoreError::InvalidUrl(
@@ -282,7 +288,7 @@ impl Store {
                 reader: pool.clone(),
                 writer: pool,
             };
-            return Ok(Self::over(backend, options));
+            return Ok(Self::over(backend, options, true));
         }
         // FULL: a commit is on disk before it is acknowledged, in WAL mode too.
         let connect = connect
@@ -298,12 +304,17 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.read_only(true))
             .await?;
-        Ok(Self::over(Backend::Sqlite { reader, writer }, options))
+        Ok(Self::over(
+            Backend::Sqlite { reader, writer },
+            options,
+            false,
+        ))
     }
 
-    fn over(backend: Backend, options: &StoreOptions) -> Self {
+    fn over(backend: Backend, options: &StoreOptions, in_memory: bool) -> Self {
         let longest_write = options.write_queue_timeout;
         Self {
+            pools: pools::PoolWatches::of(&backend, in_memory),
             backend,
             positions: std::sync::Arc::new(positions::Positions::new(longest_write)),
         }
@@ -379,8 +390,10 @@ impl Store {
     /// Starts a transaction for writing. On SQLite this waits for the one writer.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
-            Backend::Sqlite { writer, .. } => TxInner::Sqlite(writer.begin().await?),
-            Backend::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            Backend::Sqlite { writer, .. } => {
+                TxInner::Sqlite(self.pools.write.begin(writer).await?)
+            }
+            Backend::Postgres(pool) => TxInner::Postgres(self.pools.write.begin(pool).await?),
         };
         Ok(Tx { inner })
     }

@@ -911,7 +911,9 @@ impl Store {
             _ => {}
         }
         if query.sort.is_none()
-            && let Some(users) = self.walked_users(tenant, &query.filter, query.window).await?
+            && let Some(users) = self
+                .walked_users(tenant, &query.filter, query.window)
+                .await?
         {
             return Ok(users);
         }
@@ -962,9 +964,11 @@ impl Store {
                 let rows = u64::from(limit.get()) + 1;
                 (after.map(|cursor| cursor.last_id()), rows, rows)
             }
-            Window::Numbered { offset, count, .. } => {
-                (None, offset.saturating_add(u64::from(count)), u64::from(count))
-            }
+            Window::Numbered { offset, count, .. } => (
+                None,
+                offset.saturating_add(u64::from(count)),
+                u64::from(count),
+            ),
         };
         let Sql { text, values } = matches_at_least(tenant, filter, after, wanted.max(MANY));
         let many: bool = read!(self, |pool| {
@@ -1563,7 +1567,12 @@ mod tests {
         let users: Vec<(User, Option<String>)> = ids
             .iter()
             .enumerate()
-            .map(|(n, id)| (crate::store::users::test_user(tenant.id, *id, n as u64), None))
+            .map(|(n, id)| {
+                (
+                    crate::store::users::test_user(tenant.id, *id, n as u64),
+                    None,
+                )
+            })
             .collect();
         let mut tx = store.begin().await.unwrap();
         tx.insert_tenant(&tenant).await.unwrap();
@@ -1601,7 +1610,11 @@ mod tests {
                 .collect();
             let first = Window::first(PageLimit::new(50).unwrap());
             assert_eq!(
-                store.walked_users(tenant, &filter, first).await.unwrap().is_some(),
+                store
+                    .walked_users(tenant, &filter, first)
+                    .await
+                    .unwrap()
+                    .is_some(),
                 walked,
                 "{prefix}"
             );
@@ -1609,7 +1622,13 @@ mod tests {
                 after: Some(PageCursor::after(ids[n].as_uuid())),
                 limit: PageLimit::new(50).unwrap(),
             };
-            for window in [first, after(5), after(1500), numbered(0, 100), numbered(60, 100)] {
+            for window in [
+                first,
+                after(5),
+                after(1500),
+                numbered(0, 100),
+                numbered(60, 100),
+            ] {
                 let expected: Vec<UserId> = match window {
                     Window::After { after, limit } => matching
                         .iter()

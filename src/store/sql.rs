@@ -120,13 +120,17 @@ pub(super) async fn plan(store: &super::Store, sql: Sql) -> String {
     let explain = format!("EXPLAIN QUERY PLAN {text}");
     // Prepared anew each time: a kept EXPLAIN would show the plan of the schema and
     // statistics it was first prepared with, as it never checks them again.
-    let rows: Vec<(i64, i64, i64, String)> = super::read!(store, |pool| {
-        bind_values!(sqlx::query_as(&explain).persistent(false), values)
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    });
-    rows.into_iter()
+    let rows = async {
+        let rows: Vec<(i64, i64, i64, String)> = super::read!(store, |pool| {
+            bind_values!(sqlx::query_as(&explain).persistent(false), values)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok::<_, sqlx::Error>(rows)
+    };
+    rows.await
+        .unwrap()
+        .into_iter()
         .map(|row| row.3)
         .collect::<Vec<_>>()
         .join("\n")

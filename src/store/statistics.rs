@@ -88,9 +88,9 @@ fn due(known: Option<i64>, users: i64) -> bool {
 mod tests {
     use super::*;
     use crate::domain::{Filter, TenantId, UserId};
-    use crate::store::users::test_user;
     use crate::store::StoreOptions;
     use crate::store::sql::plan;
+    use crate::store::users::test_user;
 
     #[test]
     fn statistics_are_due_when_the_users_doubled_or_halved() {

@@ -101,6 +101,8 @@ impl Drop for TestDatabase {
 /// The server under test.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The metrics listener's address, when the settings named one.
+    pub metrics_addr: Option<SocketAddr>,
     pub client: Client,
     server: tokio::task::JoinHandle<()>,
     database_url: String,
@@ -204,6 +206,7 @@ impl TestApp {
             .await
             .expect("the server starts");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let server = tokio::spawn(async move {
             app.run_until(std::future::pending())
                 .await
@@ -211,6 +214,7 @@ impl TestApp {
         });
         TestApp {
             addr,
+            metrics_addr,
             client: Client::new(),
             server,
             database_url,

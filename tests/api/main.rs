@@ -22,6 +22,7 @@ mod helpers;
 mod imported_hashes;
 mod isolation;
 mod mail;
+mod metrics;
 mod nesting;
 mod oauth;
 mod openapi;
