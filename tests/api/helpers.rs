@@ -215,7 +215,13 @@ impl TestApp {
         TestApp {
             addr,
             metrics_addr,
-            client: Client::new(),
+            client: Client::builder()
+                // Below the server's idle cut (5 s), as a client that keeps
+                // connections alive must be: else a request sent on a connection
+                // the server is just closing fails before it is read.
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .expect("an HTTP client"),
             server,
             database_url,
             _database: database,
