@@ -44,7 +44,7 @@ impl Tx {
         spread: uuid::Uuid,
     ) -> StoreResult<()> {
         let slot = match self.inner {
-            TxInner::Sqlite(_) => 0,
+            TxInner::Sqlite(..) => 0,
             TxInner::Postgres(_) => (spread.as_u128() % SLOTS) as i64,
         };
         let removed = (-change.users).max(0);

@@ -15,6 +15,7 @@ mod attributes;
 mod audit;
 mod codec;
 mod counts;
+mod group_sync;
 mod groups;
 mod hierarchy;
 mod memberships;
@@ -205,6 +206,8 @@ enum Backend {
         /// One connection: SQLite admits one writer at a time, and queueing writers
         /// here is cheaper and fairer than having them spin on SQLITE_BUSY.
         writer: SqlitePool,
+        /// The file's log, synced on behalf of the commits; `None` in memory.
+        group_sync: Option<std::sync::Arc<group_sync::GroupSync>>,
     },
     Postgres(PgPool),
 }
@@ -236,7 +239,7 @@ macro_rules! read {
 macro_rules! write {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match &mut $tx.inner {
-            $crate::store::TxInner::Sqlite(tx) => {
+            $crate::store::TxInner::Sqlite(tx, _) => {
                 let $conn: &mut sqlx::SqliteConnection = &mut *tx;
                 $body
             }
@@ -287,13 +290,16 @@ impl Store {
             let backend = Backend::Sqlite {
                 reader: pool.clone(),
                 writer: pool,
+                group_sync: None,
             };
             return Ok(Self::over(backend, options, true));
         }
-        // FULL: a commit is on disk before it is acknowledged, in WAL mode too.
+        // NORMAL: a commit does not wait for the disk, but no write is acknowledged
+        // before the log holding it is synced (see group_sync.rs).
+        let group_sync = group_sync::GroupSync::of(connect.get_filename());
         let connect = connect
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Normal);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.write_queue_timeout)
@@ -304,8 +310,13 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.read_only(true))
             .await?;
+        let group_sync = Some(std::sync::Arc::new(group_sync));
         Ok(Self::over(
-            Backend::Sqlite { reader, writer },
+            Backend::Sqlite {
+                reader,
+                writer,
+                group_sync,
+            },
             options,
             false,
         ))
@@ -390,9 +401,9 @@ impl Store {
     /// Starts a transaction for writing. On SQLite this waits for the one writer.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let inner = match &self.backend {
-            Backend::Sqlite { writer, .. } => {
-                TxInner::Sqlite(self.pools.write.begin(writer).await?)
-            }
+            Backend::Sqlite {
+                writer, group_sync, ..
+            } => TxInner::Sqlite(self.pools.write.begin(writer).await?, group_sync.clone()),
             Backend::Postgres(pool) => TxInner::Postgres(self.pools.write.begin(pool).await?),
         };
         Ok(Tx { inner })
@@ -401,7 +412,7 @@ impl Store {
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { reader, writer } => {
+            Backend::Sqlite { reader, writer, .. } => {
                 reader.close().await;
                 writer.close().await;
             }
@@ -416,7 +427,11 @@ pub struct Tx {
 }
 
 enum TxInner {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// With the log to sync once committed, for a file.
+    Sqlite(
+        sqlx::Transaction<'static, Sqlite>,
+        Option<std::sync::Arc<group_sync::GroupSync>>,
+    ),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -427,7 +442,7 @@ impl Tx {
     /// enough that the last one of a batch is not a large one prepared anew.
     pub(super) fn rows_per_statement(&self, columns: usize) -> usize {
         let parameters = match self.inner {
-            TxInner::Sqlite(_) => 4_000,
+            TxInner::Sqlite(..) => 4_000,
             TxInner::Postgres(_) => 20_000,
         };
         (parameters / columns.max(1)).max(1)
@@ -450,7 +465,7 @@ impl Tx {
     /// on SQLite with anonymous parameters ([`Sql::anonymous_text`]).
     fn bound_text(&self, sql: &Sql) -> String {
         match self.inner {
-            TxInner::Sqlite(_) => sql.anonymous_text(),
+            TxInner::Sqlite(..) => sql.anonymous_text(),
             TxInner::Postgres(_) => sql.text.clone(),
         }
     }
@@ -461,14 +476,20 @@ impl Tx {
     /// none: its one writer connection already excludes every other writer.
     fn row_lock(&self, table: &str) -> String {
         match self.inner {
-            TxInner::Sqlite(_) => String::new(),
+            TxInner::Sqlite(..) => String::new(),
             TxInner::Postgres(_) => format!(" FOR UPDATE OF {table}"),
         }
     }
 
+    /// Commits, and answers once the commit is on disk.
     pub async fn commit(self) -> StoreResult<()> {
         match self.inner {
-            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Sqlite(tx, group_sync) => {
+                tx.commit().await?;
+                if let Some(group_sync) = group_sync {
+                    group_sync.make_durable().await?;
+                }
+            }
             TxInner::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

@@ -108,7 +108,7 @@ impl PoolWatches {
     /// Each pool once, with its watch.
     fn pools<'a>(&'a self, backend: &'a Backend) -> Vec<(&'a PoolWatch, PoolUse)> {
         match backend {
-            Backend::Sqlite { reader, writer } if self.read.name != self.write.name => vec![
+            Backend::Sqlite { reader, writer, .. } if self.read.name != self.write.name => vec![
                 (&self.read, PoolUse::of(reader)),
                 (&self.write, PoolUse::of(writer)),
             ],

@@ -1447,24 +1447,15 @@ mod tests {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        let now = crate::domain::Timestamp::now();
-        let tenant = crate::domain::Tenant {
-            id: TenantId::generate(),
-            name: "T".into(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let tenant = crate::store::tenants::test_tenant(&store).await;
         let mut tx = store.begin().await.unwrap();
-        tx.insert_tenant(&tenant).await.unwrap();
         let mut ids = Vec::new();
         for n in 0..230 {
-            let user = settled_user(tenant.id, n);
+            let user = settled_user(tenant, n);
             tx.insert_user(&user, None).await.unwrap();
             ids.push(user.id);
         }
         tx.commit().await.unwrap();
-        let tenant = tenant.id;
 
         let check = |ids: Vec<UserId>, windows: Vec<(u64, u32)>| {
             let store = store.clone();
@@ -1553,32 +1544,18 @@ mod tests {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        let now = crate::domain::Timestamp::now();
-        let tenant = crate::domain::Tenant {
-            id: TenantId::generate(),
-            name: "T".into(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let tenant = crate::store::tenants::test_tenant(&store).await;
         // User n is the nth in id order, its email u{n}@example.com.
         let mut ids: Vec<UserId> = (0..3000).map(|_| UserId::generate()).collect();
         ids.sort();
         let users: Vec<(User, Option<String>)> = ids
             .iter()
             .enumerate()
-            .map(|(n, id)| {
-                (
-                    crate::store::users::test_user(tenant.id, *id, n as u64),
-                    None,
-                )
-            })
+            .map(|(n, id)| (crate::store::users::test_user(tenant, *id, n as u64), None))
             .collect();
         let mut tx = store.begin().await.unwrap();
-        tx.insert_tenant(&tenant).await.unwrap();
         tx.insert_users(&users).await.unwrap();
         tx.commit().await.unwrap();
-        let tenant = tenant.id;
 
         let walk = users_where(
             tenant,

@@ -116,18 +116,7 @@ mod tests {
         };
         let store = Store::connect(&url, &options).await.unwrap();
         store.migrate().await.unwrap();
-        let now = crate::domain::Timestamp::now();
-        let tenant = crate::domain::Tenant {
-            id: TenantId::generate(),
-            name: "T".into(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
-        let mut tx = store.begin().await.unwrap();
-        tx.insert_tenant(&tenant).await.unwrap();
-        tx.commit().await.unwrap();
-        let tenant = tenant.id;
+        let tenant = crate::store::tenants::test_tenant(&store).await;
         let search = || {
             super::super::query::user_query(
                 tenant,

@@ -128,3 +128,20 @@ impl Tx {
         Ok(result == 1)
     }
 }
+
+/// A tenant stored for a test, in a transaction of its own: its id.
+#[cfg(test)]
+pub(super) async fn test_tenant(store: &Store) -> TenantId {
+    let now = Timestamp::now();
+    let tenant = Tenant {
+        id: TenantId::generate(),
+        name: "T".into(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_tenant(&tenant).await.unwrap();
+    tx.commit().await.unwrap();
+    tenant.id
+}

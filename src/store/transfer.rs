@@ -80,7 +80,7 @@ impl Tx {
     /// Readies the connection for a run of large transactions (an import's
     /// batches); [`Store::end_bulk_writes`] undoes it. PostgreSQL needs nothing.
     pub async fn begin_bulk_writes(&mut self) -> StoreResult<()> {
-        if let TxInner::Sqlite(tx) = &mut self.inner {
+        if let TxInner::Sqlite(tx, _) = &mut self.inner {
             for pragma in [
                 format!("PRAGMA cache_size = -{BULK_CACHE_KIB}"),
                 format!("PRAGMA wal_autocheckpoint = {BULK_CHECKPOINT_PAGES}"),

@@ -345,7 +345,8 @@ impl Tx {
         };
         self.change_counts(user.tenant_id, one, user.id.as_uuid())
             .await?;
-        self.write_values(user).await
+        // A new user has no values to replace.
+        self.insert_values(&[user]).await
     }
 
     /// Writes the user's profile fields if its stored version is still `expected`;
