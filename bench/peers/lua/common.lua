@@ -34,6 +34,19 @@ function read_lines(file)
   return lines
 end
 
+-- A rotation of request paths, each thread starting at its own place in it:
+-- init() calls rotate(paths), request() takes next_path().
+local rotation, at
+function rotate(paths)
+  rotation = paths
+  at = (thread_no * 7919) % #paths
+end
+
+function next_path()
+  at = at % #rotation + 1
+  return rotation[at]
+end
+
 function url_encode(s)
   return (s:gsub("[^%w%-%._~]", function(c)
     return string.format("%%%02X", string.byte(c))

@@ -1,16 +1,14 @@
 -- GET /Users?filter=userName eq "...": the seeded users' userNames in turn.
 dofile(os.getenv("PEERS_LUA") .. "/common.lua")
 
-local paths, i
 function init(args)
-  paths = {}
+  local paths = {}
   for _, name in ipairs(read_lines("names.txt")) do
     paths[#paths + 1] = base .. "/Users?filter=" .. url_encode('userName eq "' .. name .. '"')
   end
-  i = (thread_no * 7919) % #paths
+  rotate(paths)
 end
 
 function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
+  return wrk.format("GET", next_path())
 end

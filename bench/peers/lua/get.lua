@@ -1,16 +1,14 @@
 -- GET /Users/{id}: the seeded users' ids in turn.
 dofile(os.getenv("PEERS_LUA") .. "/common.lua")
 
-local paths, i
 function init(args)
-  paths = {}
+  local paths = {}
   for _, id in ipairs(read_lines("ids.txt")) do
     paths[#paths + 1] = base .. "/Users/" .. id
   end
-  i = (thread_no * 7919) % #paths
+  rotate(paths)
 end
 
 function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
+  return wrk.format("GET", next_path())
 end
