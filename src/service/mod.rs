@@ -4,6 +4,7 @@
 mod api_keys;
 mod attributes;
 mod authn;
+mod creates;
 mod credentials;
 mod groups;
 mod memberships;
@@ -314,6 +315,8 @@ pub struct Directory {
     verified: verified::VerifiedCredentials,
     /// How sign-ins ended, for the metrics.
     sign_ins: sign_in_outcomes::SignInCounts,
+    /// Creates of users waiting to be written together.
+    creates: creates::Creates,
 }
 
 impl Directory {
@@ -328,6 +331,7 @@ impl Directory {
             public_url: PublicUrl::of_listener(std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
             verified: Default::default(),
             sign_ins: sign_in_outcomes::SignInCounts::default(),
+            creates: creates::Creates::default(),
         }
     }
 
@@ -486,7 +490,21 @@ async fn audit_as(
     target: (TargetKind, String),
     details: serde_json::Value,
 ) -> ServiceResult<()> {
-    let event = AuditEvent {
+    let event = audit_event(actor, client, tenant, action, target, details);
+    tx.insert_audit_event(&event).await?;
+    Ok(())
+}
+
+/// The record of `action` by `actor`, happening now.
+fn audit_event(
+    actor: Actor,
+    client: &ClientInfo,
+    tenant: TenantId,
+    action: Action,
+    target: (TargetKind, String),
+    details: serde_json::Value,
+) -> AuditEvent {
+    AuditEvent {
         id: AuditEventId::generate(),
         tenant_id: tenant,
         occurred_at: Timestamp::now(),
@@ -496,9 +514,7 @@ async fn audit_as(
         target_id: target.1,
         client: client.clone(),
         details,
-    };
-    tx.insert_audit_event(&event).await?;
-    Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -678,7 +678,7 @@ impl Importer {
             plans[i] = Plan::Refused(outcome);
         }
         if !creates.is_empty() {
-            tx.insert_users(&creates).await?;
+            tx.insert_users(&creates, true).await?;
             for (user, _) in &creates {
                 if !user.attributes.is_empty() {
                     let named: Vec<String> = user.attributes.keys().cloned().collect();

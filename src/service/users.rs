@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::auth::Caller;
 use crate::domain::{
-    Action, AttributeDefinition, Email, Filter, Group, GroupId, GroupsRelated, Include,
+    Action, AttributeDefinition, AuditEvent, Email, Filter, Group, GroupId, GroupsRelated, Include,
     LoginMetadata, NewUser, Page, PageCursor, PageLimit, PageRequest, Patch, PersonName, Profile,
     Role, Status, TargetKind, TenantId, Timestamp, User, UserAttr, UserId, UserName, UserPatch,
     UserQuery, Window,
@@ -15,7 +15,8 @@ use crate::store::{Store, StoreError, Tx};
 use super::attributes::{applied_attribute_write, store_attribute_values};
 use super::memberships::{Delta, write_delta};
 use super::{
-    Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied, audit,
+    Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
+    audit, audit_event,
 };
 
 /// Users (or groups) per chunk of a streamed list: large enough to amortise the
@@ -304,15 +305,20 @@ pub(super) async fn insert_user(
         &named,
     )
     .await?;
-    audit(
-        tx,
-        caller,
+    tx.insert_audit_event(&creation_event(caller, user)).await?;
+    Ok(())
+}
+
+/// The audit event of `user`'s creation by `caller`.
+pub(super) fn creation_event(caller: &Caller, user: &User) -> AuditEvent {
+    audit_event(
+        caller.principal.actor(),
+        &caller.client,
         user.tenant_id,
         Action::UserCreate,
         (TargetKind::User, user.id.to_string()),
         json!({ "email": user.email, "role": user.role.as_str(), "status": user.status.as_str() }),
     )
-    .await
 }
 
 /// A user about to be created, as [`Directory::new_record`] makes it.
@@ -364,6 +370,14 @@ impl Directory {
             password_hash,
             declared,
         } = self.new_record(tenant, new).await?;
+        if user.profile.enterprise.manager.is_none() && user.attributes.is_empty() {
+            // The common create: written together with those made meanwhile.
+            check_profile(&mut user)?;
+            return self
+                .creates
+                .create(&self.store, caller, user, password_hash)
+                .await;
+        }
         let mut tx = self.store.begin().await?;
         insert_user(
             &mut tx,

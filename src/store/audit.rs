@@ -133,26 +133,44 @@ impl Store {
 impl Tx {
     /// Records an event; it commits or rolls back with the change it describes.
     pub async fn insert_audit_event(&mut self, event: &AuditEvent) -> StoreResult<()> {
-        write!(self, |conn| {
-            sqlx::query(
+        self.insert_audit_events(std::slice::from_ref(event)).await
+    }
+
+    /// Records events, as many to a statement as the parameters allow.
+    pub async fn insert_audit_events(&mut self, events: &[AuditEvent]) -> StoreResult<()> {
+        const COLUMNS: usize = 11;
+        for chunk in events.chunks(self.rows_per_statement(COLUMNS)) {
+            let mut text = String::from(
                 "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, \
-                 action, target_kind, target_id, client_address, user_agent, details) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(event.tenant_id.as_uuid())
-            .bind(event.id.as_uuid())
-            .bind(event.occurred_at)
-            .bind(event.actor.kind())
-            .bind(event.actor.id())
-            .bind(event.action.as_str())
-            .bind(event.target_kind.as_str())
-            .bind(&event.target_id)
-            .bind(&event.client.address)
-            .bind(&event.client.user_agent)
-            .bind(Json(&event.details))
-            .execute(conn)
-            .await?;
-        });
+                 action, target_kind, target_id, client_address, user_agent, details) VALUES ",
+            );
+            for row in 0..chunk.len() {
+                text.push_str(if row == 0 { "(" } else { ", (" });
+                let parameters: Vec<String> = (1..=COLUMNS)
+                    .map(|column| format!("${}", row * COLUMNS + column))
+                    .collect();
+                text.push_str(&parameters.join(", "));
+                text.push(')');
+            }
+            write!(self, |conn| {
+                let mut query = sqlx::query(&text);
+                for event in chunk {
+                    query = query
+                        .bind(event.tenant_id.as_uuid())
+                        .bind(event.id.as_uuid())
+                        .bind(event.occurred_at)
+                        .bind(event.actor.kind())
+                        .bind(event.actor.id())
+                        .bind(event.action.as_str())
+                        .bind(event.target_kind.as_str())
+                        .bind(&event.target_id)
+                        .bind(&event.client.address)
+                        .bind(&event.client.user_agent)
+                        .bind(Json(&event.details));
+                }
+                query.execute(conn).await?;
+            });
+        }
         Ok(())
     }
 }

@@ -1554,7 +1554,7 @@ mod tests {
             .map(|(n, id)| (crate::store::users::test_user(tenant, *id, n as u64), None))
             .collect();
         let mut tx = store.begin().await.unwrap();
-        tx.insert_users(&users).await.unwrap();
+        tx.insert_users(&users, true).await.unwrap();
         tx.commit().await.unwrap();
 
         let walk = users_where(

@@ -130,7 +130,7 @@ mod tests {
             .map(|n| (test_user(tenant, UserId::generate(), n), None))
             .collect();
         let mut tx = store.begin().await.unwrap();
-        tx.insert_users(&users).await.unwrap();
+        tx.insert_users(&users, true).await.unwrap();
         tx.commit().await.unwrap();
         // Without statistics, SQLite counts the matches by walking the tenant.
         let before = plan(&store, search()).await;

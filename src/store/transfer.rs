@@ -196,8 +196,14 @@ impl Tx {
 
     /// Inserts new users with their password hashes and multi-valued attributes in
     /// multi-row statements (their declared attributes' values are the caller's). A
-    /// taken email or userName is [`Unique::UserEmail`].
-    pub async fn insert_users(&mut self, users: &[(User, Option<String>)]) -> StoreResult<()> {
+    /// taken email or userName is [`Unique::UserEmail`]. `bulk`: whether this
+    /// transaction is an import's, which may take longer than other writes (see
+    /// [`super::positions`]).
+    pub async fn insert_users(
+        &mut self,
+        users: &[(User, Option<String>)],
+        bulk: bool,
+    ) -> StoreResult<()> {
         let per_statement = self.rows_per_statement(USER_COLUMNS);
         for chunk in users.chunks(per_statement) {
             let rows: Vec<(&User, Option<&str>)> = chunk
@@ -212,7 +218,7 @@ impl Tx {
             let change = CountChange {
                 users: users.len() as i64,
                 groups: 0,
-                bulk: true,
+                bulk,
             };
             self.change_counts(first.tenant_id, change, first.id.as_uuid())
                 .await?;

@@ -39,6 +39,84 @@ async fn twenty_concurrent_creates_of_one_email_make_one_user() {
 }
 
 #[tokio::test]
+async fn creates_written_together_keep_all_but_the_refused_ones_in_each_tenant() {
+    let app = TestApp::spawn().await;
+    let tenants = [app.tenant().await, app.tenant().await];
+    // Each tenant already holds taken0..taken4.
+    for t in &tenants {
+        for n in 0..5 {
+            app.user(t, &format!("taken{n}@acme.com")).await;
+        }
+    }
+    // 60 creates at once across the two tenants: a third of them of taken
+    // addresses, and the same fresh address in both tenants (which is no clash).
+    let attempts = (0..60).map(|i| {
+        let t = &tenants[i % 2];
+        let email = if i % 3 == 0 {
+            format!("taken{}@acme.com", i % 5)
+        } else {
+            format!("fresh{}@acme.com", i / 2)
+        };
+        let body = json!({"email": email, "firstName": format!("n{i}"), "lastName": "x"});
+        let (app, path, admin) = (&app, format!("/v1/tenants/{}/users", t.id), t.admin.clone());
+        async move { (i, app.post(&path, &admin, &body).await) }
+    });
+    let mut created = [Vec::new(), Vec::new()];
+    for (i, response) in futures_util::future::join_all(attempts).await {
+        if i % 3 == 0 {
+            let problem = expect_json(response, 409).await;
+            assert_eq!(problem["errors"][0]["field"], "email", "{problem}");
+        } else {
+            let user = expect_json(response, 201).await;
+            created[i % 2].push(user["id"].as_str().unwrap().to_owned());
+        }
+    }
+    for (t, created) in tenants.iter().zip(&created) {
+        assert_eq!(created.len(), 20);
+        let listed = expect_json(
+            app.get(&format!("/v1/tenants/{}/users?limit=100", t.id), &t.admin)
+                .await,
+            200,
+        )
+        .await;
+        let listed: Vec<&str> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed.len(), 25, "the 5 taken and the 20 created, no more");
+        assert!(created.iter().all(|id| listed.contains(&id.as_str())));
+        let scim = expect_json(app.get("/scim/v2/Users?count=0", &t.admin).await, 200).await;
+        assert_eq!(scim["totalResults"], 25);
+        let events = expect_json(
+            app.get(
+                &format!(
+                    "/v1/tenants/{}/audit-events?action=user.create&limit=1000",
+                    t.id
+                ),
+                &t.admin,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let audited: Vec<&str> = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["target"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            audited.len(),
+            25,
+            "one event per user created, none for a refusal"
+        );
+        assert!(created.iter().all(|id| audited.contains(&id.as_str())));
+    }
+}
+
+#[tokio::test]
 async fn concurrent_changes_to_one_user_all_apply() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
