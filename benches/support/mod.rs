@@ -171,7 +171,7 @@ pub async fn insert_seeded_users(
             .map(|i| (seed_user(tenant, i), None))
             .collect();
         let mut tx = store.begin().await.expect("begin");
-        tx.insert_users(&batch).await.expect("users");
+        tx.insert_users(&batch, true).await.expect("users");
         tx.commit().await.expect("commit");
         ids.extend(batch.iter().map(|(u, _)| u.id));
     }
