@@ -87,7 +87,7 @@ fn due(known: Option<i64>, users: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Filter, TenantId, UserId};
+    use crate::domain::{Filter, UserId};
     use crate::store::StoreOptions;
     use crate::store::sql::plan;
     use crate::store::users::test_user;
