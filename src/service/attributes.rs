@@ -152,17 +152,27 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         let attribute = declare_attribute(&mut tx, caller, tenant, new).await?;
         tx.commit().await?;
+        self.declared.forget(&tenant);
         Ok(attribute)
     }
 
-    /// Every attribute the tenant declared, in name order.
+    /// Every attribute the tenant declared, in name order, as reads show them: a
+    /// change made on another instance shows here within [`super::TRUST_SECONDS`],
+    /// one made here at once. Writes check values against the database's own.
     pub async fn attributes(
         &self,
         caller: &Caller,
         tenant: TenantId,
     ) -> ServiceResult<Vec<AttributeDefinition>> {
         self.authorize(caller, tenant, Access::Read).await?;
-        Ok(self.store.list_attributes(tenant).await?)
+        if let Some(declared) = self.declared.get(&tenant) {
+            return Ok(declared.to_vec());
+        }
+        let ticket = self.declared.ticket();
+        let declared = self.store.list_attributes(tenant).await?;
+        self.declared
+            .keep(tenant, std::sync::Arc::new(declared.clone()), ticket);
+        Ok(declared)
     }
 
     /// The declared attribute of this name, in any letter case.
@@ -215,6 +225,7 @@ impl Directory {
         )
         .await?;
         tx.commit().await?;
+        self.declared.forget(&tenant);
         Ok(next)
     }
 
@@ -248,6 +259,7 @@ impl Directory {
         )
         .await?;
         tx.commit().await?;
+        self.declared.forget(&tenant);
         Ok(())
     }
 }

@@ -42,9 +42,10 @@ impl Directory {
                 if let Some(principal) = self.verified.get(&hash, Timestamp::now()) {
                     return Ok(principal);
                 }
+                let ticket = self.verified.ticket();
                 let key = self.verified_api_key(tenant, &hash).await?;
                 let principal = Self::acting_as(&key);
-                self.verified.keep(&hash, principal, key.expires_at);
+                self.verified.keep(&hash, principal, key.expires_at, ticket);
                 Ok(principal)
             }
             PresentedToken::AccessToken { tenant, hash } => {
@@ -52,6 +53,7 @@ impl Directory {
                 if let Some(principal) = self.verified.get(&hash, now) {
                     return Ok(principal);
                 }
+                let ticket = self.verified.ticket();
                 let grant = self
                     .store
                     .find_access_token(tenant, &hash)
@@ -69,7 +71,8 @@ impl Directory {
                     Some(key) => grant.expires_at.min(key),
                     None => grant.expires_at,
                 };
-                self.verified.keep(&hash, principal, Some(expires_at));
+                self.verified
+                    .keep(&hash, principal, Some(expires_at), ticket);
                 Ok(principal)
             }
             PresentedToken::UserAccessKey { tenant, hash } => {
@@ -120,8 +123,9 @@ impl Directory {
                 if let Some(principal) = self.verified.get(&hash, Timestamp::now()) {
                     return Ok(principal);
                 }
+                let ticket = self.verified.ticket();
                 if self.store.is_operator_credential(&hash).await? {
-                    self.verified.keep(&hash, Principal::Operator, None);
+                    self.verified.keep(&hash, Principal::Operator, None, ticket);
                     Ok(Principal::Operator)
                 } else {
                     Err(ServiceError::Unauthorized)

@@ -9,6 +9,7 @@ mod credentials;
 mod groups;
 mod memberships;
 mod password_resets;
+mod recent;
 mod sessions;
 mod sign_in;
 mod sign_in_outcomes;
@@ -33,12 +34,12 @@ pub use authn::IssuedAccessToken;
 pub use groups::{DirectoryObject, GroupWithMembers, Listing};
 pub use memberships::{GroupsChange, MemberChange};
 pub use password_resets::{Delivery, PASSWORD_RESET_TTL_SECONDS};
+pub use recent::TRUST_SECONDS;
 pub use sessions::{ActiveSession, IssuedSession, SessionPolicy, SessionStart};
 pub use sign_in::{SignInPolicy, SignedIn};
 pub use transfer::{ExportItem, ExportOptions, Importer};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
 pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
-pub use verified::TRUST_SECONDS;
 
 /// The kinds of object a lookup can miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,6 +318,8 @@ pub struct Directory {
     sign_ins: sign_in_outcomes::SignInCounts,
     /// Creates of users waiting to be written together.
     creates: creates::Creates,
+    /// The tenants' declared attributes as reads show them, read lately.
+    declared: recent::Recent<TenantId, std::sync::Arc<Vec<crate::domain::AttributeDefinition>>>,
 }
 
 impl Directory {
@@ -332,6 +335,7 @@ impl Directory {
             verified: Default::default(),
             sign_ins: sign_in_outcomes::SignInCounts::default(),
             creates: creates::Creates::default(),
+            declared: Default::default(),
         }
     }
 

@@ -126,6 +126,7 @@ impl Directory {
         applied(tx.delete_tenant(id, current.version).await?)?;
         tx.commit().await?;
         self.verified.forget_all();
+        self.declared.forget(&id);
         // The tenant's audit log goes with it; the process log keeps the fact.
         tracing::info!(tenant_id = %id, actor = caller.principal.actor().kind(), "tenant deleted");
         Ok(())

@@ -220,6 +220,7 @@ impl Importer {
             self.tx = Some(tx);
         } else {
             tx.commit().await?;
+            self.directory.declared.forget(&self.tenant);
             if self.summary.created > 2 * self.analyzed_at {
                 // The lookups of later batches are planned by statistics taken
                 // before this import: each time it has doubled what they knew of,
@@ -238,6 +239,7 @@ impl Importer {
             && !self.stopped
         {
             tx.commit().await?;
+            self.directory.declared.forget(&self.tenant);
         }
         self.directory.store.end_bulk_writes().await?;
         Ok(self.summary)

@@ -2,24 +2,17 @@
 //! each look its key up again: API keys, the access tokens issued for them, and the
 //! operator credential, by the SHA-256 of the secret presented.
 //!
-//! A credential is trusted from here for at most [`TRUST_SECONDS`], and never past
+//! A credential is trusted from here for at most [`super::TRUST_SECONDS`], and never past
 //! its own expiry. Revoking a key or a token, or deleting a tenant, forgets every
 //! credential on the instance that did it, so it takes effect there at once; other
-//! instances over the same database stop accepting it within [`TRUST_SECONDS`].
+//! instances over the same database stop accepting it within [`super::TRUST_SECONDS`].
 //! Users' own keys and sign-in tokens are not kept: they stop the moment their user
 //! is disabled, which any write of a user can do.
-
-use std::time::Duration;
 
 use crate::auth::Principal;
 use crate::domain::Timestamp;
 
-/// How long a verified credential is trusted without looking it up again: the
-/// bound on a revocation made by another instance.
-pub const TRUST_SECONDS: u64 = 5;
-
-/// At most this many credentials are kept (about 100 bytes each).
-const CAPACITY: u64 = 10_000;
+use super::recent::{Recent, Ticket};
 
 /// A credential as verified.
 #[derive(Debug, Clone, Copy)]
@@ -29,20 +22,10 @@ struct Verified {
     expires_at: Option<Timestamp>,
 }
 
-/// Credentials verified lately: cheap to clone, shared by every request.
-#[derive(Clone)]
-pub(crate) struct VerifiedCredentials(moka::sync::Cache<Vec<u8>, Verified>);
-
-impl Default for VerifiedCredentials {
-    fn default() -> Self {
-        Self(
-            moka::sync::Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(Duration::from_secs(TRUST_SECONDS))
-                .build(),
-        )
-    }
-}
+/// Credentials verified lately, by the SHA-256 of the secret: cheap to clone,
+/// shared by every request.
+#[derive(Clone, Default)]
+pub(crate) struct VerifiedCredentials(Recent<Vec<u8>, Verified>);
 
 impl VerifiedCredentials {
     /// Who the secret hashed to `hash` was verified to be, if lately and it has not
@@ -55,20 +38,31 @@ impl VerifiedCredentials {
             .then_some(verified.principal)
     }
 
-    /// Remembers that the secret hashed to `hash` is `principal`'s until `expires_at`.
-    pub(crate) fn keep(&self, hash: &[u8], principal: Principal, expires_at: Option<Timestamp>) {
-        self.0.insert(
-            hash.to_vec(),
-            Verified {
-                principal,
-                expires_at,
-            },
-        );
+    /// To take before verifying a credential that [`VerifiedCredentials::keep`]
+    /// may keep.
+    pub(crate) fn ticket(&self) -> Ticket {
+        self.0.ticket()
+    }
+
+    /// Remembers that the secret hashed to `hash` is `principal`'s until
+    /// `expires_at`, as verified under `ticket`.
+    pub(crate) fn keep(
+        &self,
+        hash: &[u8],
+        principal: Principal,
+        expires_at: Option<Timestamp>,
+        ticket: Ticket,
+    ) {
+        let verified = Verified {
+            principal,
+            expires_at,
+        };
+        self.0.keep(hash.to_vec(), verified, ticket);
     }
 
     /// Forgets every credential, after one was revoked.
     pub(crate) fn forget_all(&self) {
-        self.0.invalidate_all();
+        self.0.forget_all();
     }
 }
 
@@ -90,8 +84,9 @@ mod tests {
         let verified = VerifiedCredentials::default();
         let now = Timestamp::now();
         let (lasting, expiring) = (key(), key());
-        verified.keep(b"lasting", lasting, None);
-        verified.keep(b"expiring", expiring, Some(now.plus_seconds(1)));
+        let ticket = verified.ticket();
+        verified.keep(b"lasting", lasting, None, ticket);
+        verified.keep(b"expiring", expiring, Some(now.plus_seconds(1)), ticket);
         assert_eq!(verified.get(b"lasting", now), Some(lasting));
         assert_eq!(verified.get(b"expiring", now), Some(expiring));
         assert_eq!(verified.get(b"expiring", now.plus_seconds(1)), None);

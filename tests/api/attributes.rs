@@ -506,3 +506,43 @@ async fn every_face_refuses_values_of_the_wrong_type_duplicates_and_missing_requ
     let given = expect_json(app.post(&users, &t.admin, &given).await, 201).await;
     assert_eq!(given["attributes"]["costCode"], "CC-1");
 }
+
+#[tokio::test]
+async fn a_declaration_shows_at_once_where_made_and_within_seconds_elsewhere() {
+    let app = TestApp::spawn().await;
+    let other = app.spawn_sharing(|_| {}).await;
+    let t = app.tenant().await;
+    let attributes = format!("/v1/tenants/{}/attributes", t.id);
+    let names = |list: serde_json::Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Both instances have read the tenant's (empty) declarations.
+    for instance in [&app, &other] {
+        let list = expect_json(instance.get(&attributes, &t.admin).await, 200).await;
+        assert!(names(list).is_empty());
+    }
+    let declared_at = std::time::Instant::now();
+    let body = json!({"name": "costCode", "type": "string"});
+    expect_json(app.post(&attributes, &t.admin, &body).await, 201).await;
+    let here = expect_json(app.get(&attributes, &t.admin).await, 200).await;
+    assert_eq!(names(here), ["costCode"]);
+    let bound = std::time::Duration::from_secs(roster::service::TRUST_SECONDS);
+    tokio::time::sleep((declared_at + bound).saturating_duration_since(std::time::Instant::now()))
+        .await;
+    let there = expect_json(other.get(&attributes, &t.admin).await, 200).await;
+    assert_eq!(names(there), ["costCode"]);
+    // And a deletion here shows here at once.
+    assert_eq!(
+        app.delete(&format!("{attributes}/costCode"), &t.admin)
+            .await
+            .status(),
+        204
+    );
+    let here = expect_json(app.get(&attributes, &t.admin).await, 200).await;
+    assert!(names(here).is_empty());
+}
