@@ -34,12 +34,16 @@ function read_lines(file)
   return lines
 end
 
--- A rotation of request paths, each thread starting at its own place in it:
--- init() calls rotate(paths), request() takes next_path().
+-- A rotation of request paths, one per line of `file` made by to_path(line),
+-- each thread starting at its own place in it: init() calls rotate(file,
+-- to_path), request() takes next_path().
 local rotation, at
-function rotate(paths)
-  rotation = paths
-  at = (thread_no * 7919) % #paths
+function rotate(file, to_path)
+  rotation = {}
+  for _, line in ipairs(read_lines(file)) do
+    rotation[#rotation + 1] = to_path(line)
+  end
+  at = (thread_no * 7919) % #rotation
 end
 
 function next_path()

@@ -2,11 +2,9 @@
 dofile(os.getenv("PEERS_LUA") .. "/common.lua")
 
 function init(args)
-  local paths = {}
-  for _, name in ipairs(read_lines("names.txt")) do
-    paths[#paths + 1] = base .. "/Users?filter=" .. url_encode('userName eq "' .. name .. '"')
-  end
-  rotate(paths)
+  rotate("names.txt", function(name)
+    return base .. "/Users?filter=" .. url_encode('userName eq "' .. name .. '"')
+  end)
 end
 
 function request()

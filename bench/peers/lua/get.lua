@@ -2,11 +2,7 @@
 dofile(os.getenv("PEERS_LUA") .. "/common.lua")
 
 function init(args)
-  local paths = {}
-  for _, id in ipairs(read_lines("ids.txt")) do
-    paths[#paths + 1] = base .. "/Users/" .. id
-  end
-  rotate(paths)
+  rotate("ids.txt", function(id) return base .. "/Users/" .. id end)
 end
 
 function request()
