@@ -29,6 +29,8 @@ pub struct Application {
     /// The metrics listener and its router, when metrics are served.
     metrics: Option<(TcpListener, axum::Router)>,
     store: Store,
+    /// How long the change feed keeps a change; `None`: for ever.
+    change_retention: Option<std::time::Duration>,
     /// The operator secret made on this start, when none existed: shown once.
     pub generated_operator_token: Option<String>,
 }
@@ -98,6 +100,7 @@ impl Application {
             connections: settings.connections,
             metrics: metrics.map(|(listener, metrics)| (listener, exposition_router(metrics))),
             store,
+            change_retention: settings.change_retention,
             generated_operator_token,
         })
     }
@@ -128,7 +131,14 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let upkeep = tokio::spawn(keep_statistics(self.store.clone()));
+        let pruning = tokio::spawn(keep_changes(self.store.clone(), self.change_retention));
         let (stop_metrics, metrics_stopping) = tokio::sync::watch::channel(false);
+        let store = self.store.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Long polls of the change feed answer now rather than hold the drain.
+            store.stop_waits();
+        };
         let api = async {
             serve(self.listener, self.router, self.connections, shutdown).await;
             let _ = stop_metrics.send(true);
@@ -148,10 +158,31 @@ impl Application {
         };
         tokio::join!(api, metrics);
         upkeep.abort();
+        pruning.abort();
         self.store.close().await;
         Ok(())
     }
 }
+
+/// Removes the changes older than `retention` from the change feed, at start and
+/// every [`PRUNE_EVERY`]; `None` keeps them all.
+async fn keep_changes(store: Store, retention: Option<std::time::Duration>) {
+    let Some(retention) = retention else { return };
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let cutoff = crate::domain::Timestamp::now().plus_seconds(-(retention.as_secs() as i64));
+        match store.prune_changes(cutoff).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "changes past their retention removed"),
+            Err(error) => tracing::warn!(%error, "cannot remove the changes past their retention"),
+        }
+    }
+}
+
+/// How often the change feed's retention is applied.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Keeps the planner's statistics up to date while the server runs: checked at
 /// start and every [`statistics::CHECK_EVERY`], taken when the users stored have

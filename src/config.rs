@@ -190,6 +190,12 @@ pub struct ServeConfig {
         default_value_t = ConnectionLimits::default().shutdown_grace.as_secs())]
     pub shutdown_grace_secs: u64,
 
+    /// How long the change feed (GET /v1/tenants/{t}/events) keeps a change, in
+    /// days; 0 keeps every change
+    #[arg(long, env = "ROSTER_CHANGE_RETENTION_DAYS", value_name = "DAYS",
+        default_value_t = DEFAULT_CHANGE_RETENTION_DAYS)]
+    pub change_retention_days: u64,
+
     /// PostgreSQL pool size; SQLite read-connection pool size
     #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS", value_name = "N",
         default_value_t = StoreOptions::default().max_connections)]
@@ -335,7 +341,12 @@ pub struct ServeSettings {
     pub sign_in: SignInPolicy,
     pub sessions: SessionPolicy,
     pub mail: MailSettings,
+    /// How long the change feed keeps a change; `None`: for ever.
+    pub change_retention: Option<Duration>,
 }
+
+/// How long the change feed keeps a change unless configured otherwise.
+pub const DEFAULT_CHANGE_RETENTION_DAYS: u64 = 7;
 
 impl Default for ServeSettings {
     fn default() -> Self {
@@ -351,6 +362,7 @@ impl Default for ServeSettings {
             sign_in: SignInPolicy::default(),
             sessions: SessionPolicy::default(),
             mail: MailSettings::default(),
+            change_retention: Some(Duration::from_secs(DEFAULT_CHANGE_RETENTION_DAYS * 86_400)),
         }
     }
 }
@@ -423,6 +435,8 @@ impl ServeSettings {
             },
             password_policy,
             mail,
+            change_retention: (serve.change_retention_days > 0)
+                .then(|| Duration::from_secs(serve.change_retention_days.saturating_mul(86_400))),
         })
     }
 }

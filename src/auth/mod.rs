@@ -78,6 +78,12 @@ pub struct Caller {
     pub client: ClientInfo,
 }
 
+impl From<&Caller> for Actor {
+    fn from(caller: &Caller) -> Actor {
+        caller.principal.actor()
+    }
+}
+
 impl Caller {
     /// The command line, run by whoever can reach the database.
     pub fn cli() -> Self {

@@ -109,6 +109,23 @@ impl Member {
             Member::Group(_) => MemberKind::Group,
         }
     }
+
+    /// "user" or "group", as the change feed names it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Member::User(_) => "user",
+            Member::Group(_) => "group",
+        }
+    }
+
+    /// The user or group `id` that `kind_name` names.
+    pub fn parse(kind_name: &str, id: uuid::Uuid) -> Result<Self, Invalid> {
+        match kind_name {
+            "user" => Ok(Member::User(UserId::from_uuid(id))),
+            "group" => Ok(Member::Group(GroupId::from_uuid(id))),
+            _ => Err(Invalid::new("must be user or group")),
+        }
+    }
 }
 
 /// What kind of object a member is.

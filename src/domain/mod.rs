@@ -7,6 +7,7 @@
 mod api_key;
 mod attribute;
 mod audit;
+mod change;
 mod filter;
 mod group;
 mod hierarchy;
@@ -29,6 +30,7 @@ pub use attribute::{
 pub use audit::{
     Action, Actor, AuditEvent, ClientInfo, MAX_SUBJECT_CHARS, TargetKind, parse_subject_filter,
 };
+pub use change::{Change, ChangeType, FeedEvent};
 pub use filter::{
     CompareOp, DeclaredAttr, Filter, FilterValue, GroupAttr, Include, Sort, UserAttr, UserQuery,
     Window,

@@ -336,6 +336,70 @@ fn one_primary(field: &str, primaries: usize) -> Result<(), FieldViolation> {
 }
 
 impl Profile {
+    /// The attributes whose values differ from `other`'s, by their SCIM names (the
+    /// enterprise extension's by theirs alone).
+    pub fn changed_fields(&self, other: &Profile) -> Vec<&'static str> {
+        let texts = [
+            ("displayName", &self.display_name, &other.display_name),
+            ("nickName", &self.nick_name, &other.nick_name),
+            ("profileUrl", &self.profile_url, &other.profile_url),
+            ("title", &self.title, &other.title),
+            ("userType", &self.user_type, &other.user_type),
+            (
+                "preferredLanguage",
+                &self.preferred_language,
+                &other.preferred_language,
+            ),
+            ("locale", &self.locale, &other.locale),
+            ("timezone", &self.timezone, &other.timezone),
+            (
+                "employeeNumber",
+                &self.enterprise.employee_number,
+                &other.enterprise.employee_number,
+            ),
+            (
+                "costCenter",
+                &self.enterprise.cost_center,
+                &other.enterprise.cost_center,
+            ),
+            (
+                "organization",
+                &self.enterprise.organization,
+                &other.enterprise.organization,
+            ),
+            (
+                "division",
+                &self.enterprise.division,
+                &other.enterprise.division,
+            ),
+            (
+                "department",
+                &self.enterprise.department,
+                &other.enterprise.department,
+            ),
+        ];
+        let mut changed: Vec<&'static str> = texts
+            .into_iter()
+            .filter_map(|(name, a, b)| (a != b).then_some(name))
+            .collect();
+        if self.name != other.name {
+            changed.push("name");
+        }
+        changed.extend(
+            ValueList::ALL
+                .into_iter()
+                .filter(|list| self.list(*list) != other.list(*list))
+                .map(ValueList::as_str),
+        );
+        if self.addresses != other.addresses {
+            changed.push("addresses");
+        }
+        if self.enterprise.manager != other.enterprise.manager {
+            changed.push("manager");
+        }
+        changed
+    }
+
     pub fn text_mut(&mut self, text: ProfileText) -> &mut Option<String> {
         match text {
             ProfileText::DisplayName => &mut self.display_name,

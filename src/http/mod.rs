@@ -147,6 +147,18 @@ pub fn router(
     }
 }
 
+/// When the request in hand will be cut short by its time limit ([`within_limit`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(tokio::time::Instant);
+
+impl Deadline {
+    /// The time left before the deadline.
+    pub fn left(&self) -> Duration {
+        self.0
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+}
+
 /// Ends a request that takes longer than `limit` (reading its body included) with
 /// the face's own error, 408: each face's router is wrapped in this with its error
 /// type, so that a timeout is answered in the format of the face that was asked.
@@ -158,6 +170,8 @@ pub(crate) async fn within_limit<E>(
 where
     E: From<crate::service::ServiceError> + IntoResponse,
 {
+    let mut request = request;
+    (request.extensions_mut()).insert(Deadline(tokio::time::Instant::now() + limit));
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => E::from(crate::service::ServiceError::TimedOut {

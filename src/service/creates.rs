@@ -20,6 +20,7 @@ use crate::auth::Caller;
 use crate::domain::{AuditEvent, TenantId, User};
 use crate::store::{Store, StoreResult, Tx};
 
+use super::changes::user_created;
 use super::users::{creation_event, insert_user};
 use super::{ServiceError, ServiceResult};
 
@@ -178,7 +179,9 @@ async fn together(tx: &mut Tx, batch: &[Create]) -> StoreResult<()> {
         .iter()
         .map(|c| creation_event(&c.caller, &c.user))
         .collect();
-    tx.insert_audit_events(&events).await
+    tx.insert_audit_events(&events).await?;
+    tx.record_changes(batch.iter().map(|c| user_created(&c.caller, &c.user)));
+    Ok(())
 }
 
 /// The same error again, for another create of a batch that failed as a whole.

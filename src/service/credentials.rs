@@ -9,6 +9,7 @@ use crate::domain::{
     Action, NewPassword, NewUser, Status, TargetKind, TenantId, Timestamp, User, UserId,
 };
 
+use super::changes::user_updated;
 use super::users::{NewRecord, insert_user};
 use super::{Access, Directory, Resource, ServiceError, ServiceResult, applied, audit};
 
@@ -120,6 +121,7 @@ impl Directory {
             json!({ "activated": current.status == Status::Pending }),
         )
         .await?;
+        tx.record_changes([user_updated(caller, &current, &next)]);
         tx.commit().await?;
         Ok(next)
     }

@@ -10,6 +10,7 @@ use crate::domain::{
 };
 use crate::store::Tx;
 
+use super::changes::{group_created, group_updated};
 use super::memberships::{
     MAX_GROUPS_PER_REQUEST, MemberChange, Members, apply_member_change, too_many_groups,
 };
@@ -84,7 +85,9 @@ pub(super) async fn insert_group(tx: &mut Tx, caller: &Caller, group: &Group) ->
         (TargetKind::Group, group.id.to_string()),
         json!({ "name": group.name, "owner": group.owner.as_str() }),
     )
-    .await
+    .await?;
+    tx.record_changes([group_created(caller, group)]);
+    Ok(())
 }
 
 impl Directory {
@@ -166,6 +169,7 @@ impl Directory {
             json!({ "fields": changed }),
         )
         .await?;
+        tx.record_changes([group_updated(caller, &current, &next)]);
         tx.commit().await?;
         Ok(next)
     }

@@ -20,6 +20,7 @@ use crate::domain::{
 };
 use crate::store::{StoreError, Tx};
 
+use super::changes::{group_deleted, group_updated, membership};
 use super::{
     Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
     audit, retry_contended,
@@ -127,6 +128,13 @@ pub(super) async fn audit_members(
             by_group.entry(*group).or_default().1.insert(*member);
         }
         for (group, (users, groups)) in by_group {
+            let added = action == Action::MemberAdd;
+            let members = (users.iter().map(|u| Member::User(*u)))
+                .chain(groups.iter().map(|g| Member::Group(*g)));
+            let changes: Vec<_> = members
+                .map(|member| membership(caller, tenant, added, group, member))
+                .collect();
+            tx.record_changes(changes);
             let mut details = serde_json::Map::new();
             if !users.is_empty() {
                 details.insert("userIds".into(), json!(users));
@@ -454,6 +462,7 @@ impl Directory {
                 json!({ "name": next.name, "externalId": next.external_id }),
             )
             .await?;
+            tx.record_changes([group_updated(caller, &locked, &next)]);
         }
         tx.commit().await?;
         Ok(members_changed)
@@ -524,6 +533,7 @@ impl Directory {
                 }),
             )
             .await?;
+            tx.record_changes([group_deleted(caller, tenant, id)]);
             tx.commit().await?;
             Ok(())
         })

@@ -4,6 +4,7 @@
 mod api_keys;
 mod attributes;
 mod authn;
+mod changes;
 mod creates;
 mod credentials;
 mod groups;
@@ -31,6 +32,7 @@ use crate::store::{Store, StoreError, Tx, Unique};
 
 pub use api_keys::CreatedApiKey;
 pub use authn::IssuedAccessToken;
+pub use changes::{MAX_FEED_LIMIT, MAX_FEED_WAIT};
 pub use groups::{DirectoryObject, GroupWithMembers, Listing};
 pub use memberships::{GroupsChange, MemberChange};
 pub use password_resets::{Delivery, PASSWORD_RESET_TTL_SECONDS};
@@ -109,6 +111,9 @@ pub enum ServiceError {
     /// The request took longer than the server allows for one.
     #[error("the request took longer than the server allows ({seconds} s)")]
     TimedOut { seconds: u64 },
+    /// What was asked for is no longer kept (a change feed position retention passed).
+    #[error("{0}")]
+    Gone(String),
     /// The object changed since the version the caller named (If-Match).
     #[error("the resource has changed since the version named in If-Match")]
     PreconditionFailed,

@@ -24,6 +24,7 @@ use crate::mail::letters::{self, LinkLetter};
 use crate::mail::{Letter, Mailer};
 use crate::store::ThrottleRule;
 
+use super::changes::user_updated;
 use super::sign_in::{
     INVITATION_TTL_SECONDS, clear_account_lockout, retry_after, token_of_tenant, user_of_link,
 };
@@ -323,6 +324,7 @@ impl Directory {
             json!({ "signInsEnded": ended }),
         )
         .await?;
+        tx.record_changes([user_updated(Actor::User(user_id), &current, &next)]);
         tx.commit().await?;
         Ok(())
     }

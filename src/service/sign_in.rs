@@ -20,6 +20,7 @@ use crate::domain::{
 };
 use crate::store::{ThrottleRule, ThrottleState};
 
+use super::changes::user_updated;
 use super::sign_in_outcomes::{SignInKind, SignInOutcome};
 use super::two_factor::SecondFactor;
 use super::{Directory, ServiceError, ServiceResult, audit, audit_as};
@@ -880,6 +881,10 @@ impl Directory {
             json!({}),
         )
         .await?;
+        let mut next = next;
+        next.has_password = true;
+        next.login.password_changed_at = Some(now);
+        tx.record_changes([user_updated(Actor::User(user_id), &current, &next)]);
         tx.commit().await?;
         Ok(())
     }

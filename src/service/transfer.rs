@@ -25,6 +25,7 @@ use crate::domain::{
 use crate::store::{Tx, UserKeys};
 
 use super::attributes::{declare_attribute, store_attribute_values};
+use super::changes::{group_updated, user_created, user_updated};
 use super::groups::{group_record, insert_group};
 use super::memberships::{Delta, audit_members, write_delta};
 use super::users::{user_record, write_user_change};
@@ -462,6 +463,7 @@ impl Importer {
                             json!({ "fields": fields }),
                         )
                         .await?;
+                        tx.record_changes([group_updated(&self.caller, &before, &group)]);
                         let updated = Outcome::Updated {
                             kind: RecordKind::Group,
                             id: id.as_uuid(),
@@ -705,6 +707,7 @@ impl Importer {
                 json!({ "created": ids.len(), "userIds": ids }),
             )
             .await?;
+            tx.record_changes(creates.iter().map(|(u, _)| user_created(&self.caller, u)));
         }
 
         // Stored users, changed through the one path every change takes.
@@ -825,8 +828,13 @@ impl Importer {
         }
         for (i, user, group) in defaults {
             let current = tx.lock_user(tenant, user).await?;
-            if current.is_some_and(|u| u.default_group_id != Some(group)) {
+            if let Some(current) = current.filter(|u| u.default_group_id != Some(group)) {
                 tx.set_default_group(tenant, user, Some(group), now).await?;
+                let next = User {
+                    default_group_id: Some(group),
+                    ..current.clone()
+                };
+                tx.record_changes([user_updated(&self.caller, &current, &next)]);
                 if let Outcome::Unchanged { id, .. } = outcomes[i] {
                     outcomes[i] = Outcome::Updated {
                         kind: RecordKind::User,

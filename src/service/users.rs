@@ -13,6 +13,7 @@ use crate::domain::{
 use crate::store::{Store, StoreError, Tx};
 
 use super::attributes::{applied_attribute_write, store_attribute_values};
+use super::changes::{user_created, user_deleted, user_updated};
 use super::memberships::{Delta, write_delta};
 use super::{
     Access, Attempt, Directory, Precondition, Resource, ServiceError, ServiceResult, applied,
@@ -216,6 +217,7 @@ pub(super) async fn write_user_change(
         json!({ "fields": changed }),
     )
     .await?;
+    tx.record_changes([user_updated(caller, &current, &next)]);
     if next.profile.enterprise.manager != current.profile.enterprise.manager {
         // The new manager's display name is read with the user.
         return tx
@@ -306,6 +308,7 @@ pub(super) async fn insert_user(
     )
     .await?;
     tx.insert_audit_event(&creation_event(caller, user)).await?;
+    tx.record_changes([user_created(caller, user)]);
     Ok(())
 }
 
@@ -759,6 +762,7 @@ impl Directory {
             json!({ "email": current.email }),
         )
         .await?;
+        tx.record_changes([user_deleted(caller, tenant, id)]);
         tx.commit().await?;
         Ok(())
     }

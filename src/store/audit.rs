@@ -6,6 +6,7 @@ use crate::domain::{
     Actor, ApiKeyId, AuditEvent, AuditEventId, ClientInfo, PageRequest, TenantId, Timestamp, UserId,
 };
 
+use super::changes::push_rows;
 use super::codec::parse_enum;
 use super::sql::{Sql, Value, bind_values};
 use super::{Store, StoreError, StoreResult, Tx, read, write};
@@ -42,22 +43,7 @@ impl TryFrom<AuditRow> for AuditEvent {
     type Error = StoreError;
 
     fn try_from(row: AuditRow) -> Result<Self, StoreError> {
-        let corrupt =
-            || StoreError::Corrupt(format!("audit_events.actor holds {:?}", row.actor_kind));
-        let actor_uuid = || {
-            row.actor_id
-                .as_deref()
-                .and_then(|id| Uuid::parse_str(id).ok())
-                .ok_or_else(corrupt)
-        };
-        let actor = match row.actor_kind.as_str() {
-            "operator" => Actor::Operator,
-            "cli" => Actor::Cli,
-            "anonymous" => Actor::Anonymous,
-            "api_key" => Actor::ApiKey(ApiKeyId::from_uuid(actor_uuid()?)),
-            "user" => Actor::User(UserId::from_uuid(actor_uuid()?)),
-            _ => return Err(corrupt()),
-        };
+        let actor = parse_actor("audit_events", &row.actor_kind, row.actor_id.as_deref())?;
         Ok(AuditEvent {
             id: AuditEventId::from_uuid(row.id),
             tenant_id: TenantId::from_uuid(row.tenant_id),
@@ -73,6 +59,23 @@ impl TryFrom<AuditRow> for AuditEvent {
             details: row.details.0,
         })
     }
+}
+
+/// The actor a row of `table` names by its kind and id.
+pub(super) fn parse_actor(table: &str, kind: &str, id: Option<&str>) -> Result<Actor, StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("{table}.actor holds {kind:?}"));
+    let uuid = || {
+        id.and_then(|id| Uuid::parse_str(id).ok())
+            .ok_or_else(corrupt)
+    };
+    Ok(match kind {
+        "operator" => Actor::Operator,
+        "cli" => Actor::Cli,
+        "anonymous" => Actor::Anonymous,
+        "api_key" => Actor::ApiKey(ApiKeyId::from_uuid(uuid()?)),
+        "user" => Actor::User(UserId::from_uuid(uuid()?)),
+        _ => return Err(corrupt()),
+    })
 }
 
 impl Store {
@@ -144,14 +147,7 @@ impl Tx {
                 "INSERT INTO audit_events (tenant_id, id, occurred_at, actor_kind, actor_id, \
                  action, target_kind, target_id, client_address, user_agent, details) VALUES ",
             );
-            for row in 0..chunk.len() {
-                text.push_str(if row == 0 { "(" } else { ", (" });
-                let parameters: Vec<String> = (1..=COLUMNS)
-                    .map(|column| format!("${}", row * COLUMNS + column))
-                    .collect();
-                text.push_str(&parameters.join(", "));
-                text.push(')');
-            }
+            push_rows(&mut text, chunk.len(), COLUMNS);
             write!(self, |conn| {
                 let mut query = sqlx::query(&text);
                 for event in chunk {

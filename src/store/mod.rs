@@ -13,6 +13,7 @@ mod access_tokens;
 mod api_keys;
 mod attributes;
 mod audit;
+mod changes;
 mod codec;
 mod counts;
 mod group_sync;
@@ -41,10 +42,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
+use crate::domain::Change;
 use sql::{Sql, bind_values};
 
 pub use access_tokens::AccessTokenGrant;
 pub use audit::AuditFilter;
+pub use changes::FeedPage;
 pub use operator::OperatorCredentialSource;
 pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary, SessionUser};
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
@@ -197,6 +200,11 @@ pub struct Store {
     positions: std::sync::Arc<positions::Positions>,
     /// Every checkout of a connection, timed for the metrics.
     pools: std::sync::Arc<pools::PoolWatches>,
+    /// Counts this process's commits that recorded changes, for the feed's readers
+    /// waiting on them.
+    changes_committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// Set when the server stops: the feed's readers stop waiting.
+    closing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -342,6 +350,8 @@ impl Store {
             pools: pools::PoolWatches::of(&backend, in_memory),
             backend,
             positions: std::sync::Arc::new(positions::Positions::new(longest_write)),
+            changes_committed: std::sync::Arc::new(tokio::sync::watch::Sender::new(0)),
+            closing: Default::default(),
         }
     }
 
@@ -420,7 +430,32 @@ impl Store {
             } => TxInner::Sqlite(self.pools.write.begin(writer).await?, group_sync.clone()),
             Backend::Postgres(pool) => TxInner::Postgres(self.pools.write.begin(pool).await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            changes: Vec::new(),
+            savepoints: Vec::new(),
+            changes_committed: self.changes_committed.clone(),
+        })
+    }
+
+    /// Marks each commit of this process that recorded changes (see
+    /// [`Tx::record_changes`]), and the server's stopping ([`Store::closing`]);
+    /// commits of other processes are not seen.
+    pub fn changes_committed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes_committed.subscribe()
+    }
+
+    /// Tells those waiting for changes that the server is stopping: they answer
+    /// what they have.
+    pub fn stop_waits(&self) {
+        (self.closing).store(true, std::sync::atomic::Ordering::SeqCst);
+        self.changes_committed
+            .send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Whether the server is stopping ([`Store::stop_waits`]).
+    pub fn closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Closes every connection, waiting for those in use.
@@ -438,6 +473,11 @@ impl Store {
 /// A write transaction: dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     inner: TxInner,
+    /// The changes recorded for the feed, written when the transaction commits.
+    changes: Vec<Change>,
+    /// The open savepoints, each with how many changes were recorded before it.
+    savepoints: Vec<(&'static str, usize)>,
+    changes_committed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 enum TxInner {
@@ -496,7 +536,11 @@ impl Tx {
     }
 
     /// Commits, and answers once the commit is on disk.
-    pub async fn commit(self) -> StoreResult<()> {
+    pub async fn commit(mut self) -> StoreResult<()> {
+        let changed = !self.changes.is_empty();
+        if changed {
+            self.write_changes().await?;
+        }
         match self.inner {
             TxInner::Sqlite(tx, group_sync) => {
                 tx.commit().await?;
@@ -505,6 +549,10 @@ impl Tx {
                 }
             }
             TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        if changed {
+            self.changes_committed
+                .send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(())
     }

@@ -99,6 +99,7 @@ impl Tx {
         write!(self, |conn| {
             sqlx::query(&sql).execute(conn).await?;
         });
+        self.savepoints.push((name, self.changes.len()));
         Ok(())
     }
 
@@ -108,6 +109,11 @@ impl Tx {
         write!(self, |conn| {
             sqlx::query(&sql).execute(conn).await?;
         });
+        // The savepoint stays; those made after it are gone, with their changes.
+        if let Some(at) = self.savepoints.iter().rposition(|(n, _)| *n == name) {
+            self.changes.truncate(self.savepoints[at].1);
+            self.savepoints.truncate(at + 1);
+        }
         Ok(())
     }
 
@@ -117,6 +123,9 @@ impl Tx {
         write!(self, |conn| {
             sqlx::query(&sql).execute(conn).await?;
         });
+        if let Some(at) = self.savepoints.iter().rposition(|(n, _)| *n == name) {
+            self.savepoints.truncate(at);
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@ mod api_keys;
 mod attributes;
 mod audit;
 mod browser;
+mod changes;
 mod cli;
 mod compat;
 mod compat_anodot;

@@ -14,7 +14,7 @@ const PASSWORD: &str = "correct horse battery staple 1";
 const BCRYPT: &str = "$2b$04$qzLtedBOH.WbDgl38e3Kg.q4QywQX30Z/8CkzGMV1GvXKAXemx2m2";
 
 /// Posts `body` to the import endpoint and answers the status and the result lines.
-async fn import(
+pub(crate) async fn import(
     app: &TestApp,
     tenant: &str,
     token: &str,
@@ -66,7 +66,7 @@ async fn groups_of(app: &TestApp, t: &TestTenant, user: &Value) -> Vec<Value> {
     groups["items"].as_array().unwrap().clone()
 }
 
-fn ndjson(lines: &[Value]) -> String {
+pub(crate) fn ndjson(lines: &[Value]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
@@ -74,7 +74,7 @@ fn summary(lines: &[Value]) -> &Value {
     &lines.last().expect("a summary line")["summary"]
 }
 
-fn statuses(lines: &[Value]) -> Vec<&str> {
+pub(crate) fn statuses(lines: &[Value]) -> Vec<&str> {
     lines.iter().filter_map(|l| l["status"].as_str()).collect()
 }
 

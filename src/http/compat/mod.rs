@@ -74,6 +74,7 @@ pub fn service_failure(error: ServiceError) -> (StatusCode, String) {
         second @ (ServiceError::TwoFactorRequired | ServiceError::TwoFactorRejected) => {
             (StatusCode::UNAUTHORIZED, second.to_string())
         }
+        ServiceError::Gone(reason) => (StatusCode::GONE, reason),
         ServiceError::PreconditionFailed => (
             StatusCode::PRECONDITION_FAILED,
             ServiceError::PreconditionFailed.to_string(),

@@ -49,15 +49,21 @@ pub struct ClientBody {
     user_agent: Option<String>,
 }
 
+impl ActorBody {
+    pub(super) fn of(actor: crate::domain::Actor) -> Self {
+        Self {
+            kind: actor.kind(),
+            id: actor.id(),
+        }
+    }
+}
+
 impl From<AuditEvent> for AuditEventBody {
     fn from(event: AuditEvent) -> Self {
         Self {
             id: event.id,
             occurred_at: event.occurred_at,
-            actor: ActorBody {
-                kind: event.actor.kind(),
-                id: event.actor.id(),
-            },
+            actor: ActorBody::of(event.actor),
             action: event.action.as_str().to_owned(),
             target: TargetBody {
                 kind: event.target_kind.as_str().to_owned(),

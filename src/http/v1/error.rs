@@ -270,6 +270,16 @@ fn service_problem(error: ServiceError) -> (Problem, Vec<(HeaderName, HeaderValu
                 vec![],
             )
         }
+        ServiceError::Gone(reason) => (
+            problem(
+                "urn:roster:problem:gone",
+                "Gone",
+                StatusCode::GONE,
+                reason,
+                vec![],
+            ),
+            vec![],
+        ),
         ServiceError::Forbidden(reason) => (
             problem(
                 "about:blank",

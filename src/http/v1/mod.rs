@@ -4,6 +4,7 @@ mod api_keys;
 mod attributes;
 mod audit;
 mod auth;
+mod changes;
 mod error;
 mod extract;
 mod groups;
@@ -44,6 +45,7 @@ use openapi::Conventions;
         (name = "attributes", description = "User attributes a tenant declares beyond the standard profile"),
         (name = "auth", description = "Users signing in and out, and their own passwords"),
         (name = "audit", description = "Who did what, when, and from where"),
+        (name = "events", description = "The change feed: every committed change of a tenant's users, groups and memberships, in commit order"),
         (name = "oauth", description = "Access tokens for API keys (OAuth 2.0 client credentials, RFC 7009 revocation)"),
     ),
     components(schemas(Problem))
@@ -101,6 +103,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::disable_own))
         .routes(routes!(two_factor::disable))
         .routes(routes!(audit::list))
+        .routes(routes!(changes::list))
         .routes(routes!(transfer::export))
         .routes(routes!(transfer::import))
 }
