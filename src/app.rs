@@ -31,6 +31,9 @@ pub struct Application {
     store: Store,
     /// How long the change feed keeps a change; `None`: for ever.
     change_retention: Option<std::time::Duration>,
+    /// Who delivers webhooks, and how.
+    directory: crate::service::Directory,
+    webhooks: crate::webhooks::WebhookSettings,
     /// The operator secret made on this start, when none existed: shown once.
     pub generated_operator_token: Option<String>,
 }
@@ -94,6 +97,7 @@ impl Application {
             .context("cannot set up the operator credential")?;
         let metrics = metrics_listener.map(|listener| (listener, Metrics::new(&directory)));
         let requests = metrics.as_ref().map(|(_, metrics)| metrics.requests());
+        let directory_for_webhooks = directory.clone();
         Ok(Self {
             listener,
             router: router(AppState { directory }, settings.http.clone(), requests),
@@ -101,6 +105,8 @@ impl Application {
             metrics: metrics.map(|(listener, metrics)| (listener, exposition_router(metrics))),
             store,
             change_retention: settings.change_retention,
+            directory: directory_for_webhooks,
+            webhooks: settings.webhooks.clone(),
             generated_operator_token,
         })
     }
@@ -132,12 +138,20 @@ impl Application {
     ) -> anyhow::Result<()> {
         let upkeep = tokio::spawn(keep_statistics(self.store.clone()));
         let pruning = tokio::spawn(keep_changes(self.store.clone(), self.change_retention));
+        let (stop_webhooks, webhooks_stopping) = tokio::sync::watch::channel(false);
+        let webhooks = tokio::spawn(crate::webhooks::run(
+            self.directory,
+            self.webhooks,
+            webhooks_stopping,
+        ));
         let (stop_metrics, metrics_stopping) = tokio::sync::watch::channel(false);
         let store = self.store.clone();
         let shutdown = async move {
             shutdown.await;
-            // Long polls of the change feed answer now rather than hold the drain.
+            // Long polls of the change feed answer now rather than hold the drain,
+            // and no webhook is claimed any more.
             store.stop_waits();
+            let _ = stop_webhooks.send(true);
         };
         let api = async {
             serve(self.listener, self.router, self.connections, shutdown).await;
@@ -157,6 +171,9 @@ impl Application {
             }
         };
         tokio::join!(api, metrics);
+        // The deliveries under way finish (each within its timeout) before the
+        // database closes.
+        let _ = webhooks.await;
         upkeep.abort();
         pruning.abort();
         self.store.close().await;

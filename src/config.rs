@@ -17,13 +17,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::PasswordParams;
-use crate::domain::PasswordPolicy;
+use crate::domain::{Networks, PasswordPolicy};
 use crate::http::HttpLimits;
 use crate::http::credentials::TrustedProxies;
 use crate::http::server::ConnectionLimits;
 use crate::mail::{PublicUrl, SmtpUrl};
 use crate::service::{SessionPolicy, SignInPolicy};
 use crate::store::StoreOptions;
+use crate::webhooks::{AllowedNetworks, WebhookSettings};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://roster.db";
@@ -196,6 +197,18 @@ pub struct ServeConfig {
         default_value_t = DEFAULT_CHANGE_RETENTION_DAYS)]
     pub change_retention_days: u64,
 
+    /// Private, loopback or link-local addresses and networks webhooks may be
+    /// delivered to (comma-separated); none by default, so only public addresses
+    #[arg(long, env = "ROSTER_WEBHOOK_ALLOWED_NETWORKS", value_name = "LIST", default_value = "",
+        hide_default_value = true, value_parser = Networks::parse)]
+    pub webhook_allowed_networks: Networks,
+
+    /// A webhook whose deliveries have failed this long, retried with backoff, is
+    /// disabled, in seconds
+    #[arg(long, env = "ROSTER_WEBHOOK_RETRY_PERIOD_SECS", value_name = "SECONDS",
+        default_value_t = WebhookSettings::default().give_up_after.as_secs())]
+    pub webhook_retry_period_secs: u64,
+
     /// PostgreSQL pool size; SQLite read-connection pool size
     #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS", value_name = "N",
         default_value_t = StoreOptions::default().max_connections)]
@@ -343,6 +356,7 @@ pub struct ServeSettings {
     pub mail: MailSettings,
     /// How long the change feed keeps a change; `None`: for ever.
     pub change_retention: Option<Duration>,
+    pub webhooks: WebhookSettings,
 }
 
 /// How long the change feed keeps a change unless configured otherwise.
@@ -363,6 +377,7 @@ impl Default for ServeSettings {
             sessions: SessionPolicy::default(),
             mail: MailSettings::default(),
             change_retention: Some(Duration::from_secs(DEFAULT_CHANGE_RETENTION_DAYS * 86_400)),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -437,6 +452,11 @@ impl ServeSettings {
             mail,
             change_retention: (serve.change_retention_days > 0)
                 .then(|| Duration::from_secs(serve.change_retention_days.saturating_mul(86_400))),
+            webhooks: WebhookSettings {
+                allowed_networks: AllowedNetworks::new(serve.webhook_allowed_networks),
+                give_up_after: Duration::from_secs(serve.webhook_retry_period_secs),
+                ..WebhookSettings::default()
+            },
         })
     }
 }

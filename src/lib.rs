@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod transfer;
+pub mod webhooks;

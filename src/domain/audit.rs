@@ -49,6 +49,7 @@ pub enum TargetKind {
     Group,
     ApiKey,
     Attribute,
+    Webhook,
 }
 
 text_enum!(TargetKind {
@@ -57,6 +58,7 @@ text_enum!(TargetKind {
     Group = "group",
     ApiKey = "api_key",
     Attribute = "attribute",
+    Webhook = "webhook",
 });
 
 /// What was done.
@@ -97,6 +99,11 @@ pub enum Action {
     Import,
     /// A tenant taken out with its password hashes.
     ExportWithHashes,
+    WebhookCreate,
+    WebhookUpdate,
+    WebhookDelete,
+    WebhookSecretRotate,
+    WebhookRedeliver,
 }
 
 text_enum!(Action {
@@ -133,6 +140,11 @@ text_enum!(Action {
     AttributeDelete = "attribute.delete",
     Import = "directory.import",
     ExportWithHashes = "directory.export_with_hashes",
+    WebhookCreate = "webhook.create",
+    WebhookUpdate = "webhook.update",
+    WebhookDelete = "webhook.delete",
+    WebhookSecretRotate = "webhook.secret.rotate",
+    WebhookRedeliver = "webhook.redeliver",
 });
 
 /// One entry of a tenant's audit log. It never holds a secret.

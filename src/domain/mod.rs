@@ -12,6 +12,7 @@ mod filter;
 mod group;
 mod hierarchy;
 mod ids;
+mod networks;
 mod page;
 mod profile;
 mod scope;
@@ -20,6 +21,7 @@ mod text;
 mod time;
 mod transfer;
 mod user;
+mod webhook;
 
 pub use api_key::{ApiKey, ApiKeyRole, NewApiKey};
 pub use attribute::{
@@ -41,6 +43,7 @@ pub use group::{
 };
 pub use hierarchy::{Cycle, Hierarchy, HierarchyChange, Reach};
 pub use ids::{ApiKeyId, AuditEventId, GroupId, TenantId, UserId};
+pub use networks::Networks;
 pub use page::{NumberedPage, Page, PageCursor, PageLimit, PageRequest};
 pub use profile::{
     ADDRESSES, Address, Enterprise, Manager, MultiValue, NameParts, Profile, ProfilePatch,
@@ -62,6 +65,9 @@ pub(crate) use user::imported_hash_fixtures;
 pub use user::{
     ImportedHash, KeycloakCredential, LoginMetadata, NewPassword, NewUser, PasswordPolicy, Patch,
     Pbkdf2Digest, Pbkdf2Hash, Role, Status, User, UserPatch,
+};
+pub use webhook::{
+    NewWebhook, Webhook, WebhookAttempt, WebhookPatch, WebhookUrl, parse_event_types,
 };
 
 pub use user::NewUserFields;

@@ -7,10 +7,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use ipnet::IpNet;
 
 use crate::auth::Caller;
-use crate::domain::ClientInfo;
+use crate::domain::{ClientInfo, Networks};
 use crate::service::{Directory, ServiceError};
 
 /// The token of an `Authorization: Bearer <token>` header (the scheme in any case).
@@ -24,27 +23,18 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// The proxies (load balancers) whose requests name the client in
 /// `X-Forwarded-For`. From any other peer the header is ignored, so that a client
 /// cannot choose the address it is counted and audited under.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TrustedProxies(Networks);
 
 impl TrustedProxies {
     /// Addresses and networks, comma-separated: `10.0.0.0/8, 192.0.2.1, fd00::/8`.
     pub fn parse(list: &str) -> Result<Self, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("{entry:?} is not an IP address or network"))
-            })
-            .collect::<Result<_, _>>()
-            .map(Self)
+        Networks::parse(list).map(Self)
     }
 
     fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&address))
+        self.0.contains(address)
     }
 
     /// The client's address: the peer's, or, when the peer is a trusted proxy, the
@@ -81,31 +71,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
-}
-
-/// Written as the comma-separated list it is parsed from.
-impl serde::Serialize for TrustedProxies {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let list: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        serializer.serialize_str(&list.join(","))
-    }
-}
-
-/// Read from a comma-separated list (flag, environment) or an array (TOML file).
-impl<'de> serde::Deserialize<'de> for TrustedProxies {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Listed {
-            Text(String),
-            Array(Vec<String>),
-        }
-        let text = match Listed::deserialize(deserializer)? {
-            Listed::Text(text) => text,
-            Listed::Array(entries) => entries.join(","),
-        };
-        Self::parse(&text).map_err(serde::de::Error::custom)
-    }
 }
 
 /// The address a request came from, as [`TrustedProxies`] decided it.

@@ -181,10 +181,7 @@ fn user_fields_changed(before: Option<&User>, after: &User) -> Vec<String> {
             ),
         ),
     ];
-    let mut changed: Vec<String> = own
-        .into_iter()
-        .filter_map(|(name, changed)| changed.then(|| name.to_owned()))
-        .collect();
+    let mut changed = named(own);
     let blank = Default::default();
     let profile = before.map_or(&blank, |b| &b.profile);
     changed.extend((after.profile.changed_fields(profile).into_iter()).map(str::to_owned));
@@ -225,9 +222,14 @@ fn group_fields_changed(before: Option<&Group>, after: &Group) -> Vec<String> {
             }),
         ),
     ];
-    fields
-        .into_iter()
-        .filter_map(|(name, changed)| changed.then(|| name.to_owned()))
+    named(fields)
+}
+
+/// The names of the fields marked changed.
+fn named(fields: impl IntoIterator<Item = (&'static str, bool)>) -> Vec<String> {
+    (fields.into_iter())
+        .filter(|(_, changed)| *changed)
+        .map(|(name, _)| name.to_owned())
         .collect()
 }
 

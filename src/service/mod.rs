@@ -19,6 +19,7 @@ mod transfer;
 mod two_factor;
 mod users;
 mod verified;
+mod webhooks;
 
 use std::fmt;
 
@@ -42,6 +43,7 @@ pub use sign_in::{SignInPolicy, SignedIn};
 pub use transfer::{ExportItem, ExportOptions, Importer};
 pub use two_factor::{SecondFactor, TotpEnrolmentStarted, TwoFactorStatus};
 pub use users::{Invitation, InvitationOutcome, MemberOf, UserList, UserWithGroups};
+pub use webhooks::{SECRET_OVERLAP_SECONDS, WebhookWithSecret};
 
 /// The kinds of object a lookup can miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +55,7 @@ pub enum Resource {
     ApiKey,
     Attribute,
     Session,
+    Webhook,
 }
 
 impl fmt::Display for Resource {
@@ -65,6 +68,7 @@ impl fmt::Display for Resource {
             Resource::ApiKey => "API key",
             Resource::Attribute => "attribute",
             Resource::Session => "session",
+            Resource::Webhook => "webhook",
         })
     }
 }
@@ -301,7 +305,7 @@ fn applied(written: bool) -> ServiceResult<()> {
 enum Access {
     Read,
     Write,
-    /// Reading what only administrators see (the audit log).
+    /// What only administrators see or manage (the audit log, webhooks).
     Administer,
 }
 
@@ -434,7 +438,7 @@ impl Directory {
                 }
                 if access != Access::Read && role != crate::domain::ApiKeyRole::Admin {
                     return Err(ServiceError::Forbidden(match access {
-                        Access::Administer => "reading the audit log needs an admin key",
+                        Access::Administer => "the audit log and webhooks need an admin key",
                         _ => "a reader key cannot make changes",
                     }));
                 }
@@ -448,7 +452,7 @@ impl Directory {
                 }
                 if access != Access::Read && role != crate::domain::Role::Admin {
                     return Err(ServiceError::Forbidden(match access {
-                        Access::Administer => "reading the audit log needs an admin",
+                        Access::Administer => "the audit log and webhooks need an admin",
                         _ => "a member reads the directory and cannot change it",
                     }));
                 }

@@ -126,8 +126,9 @@ impl Store {
         })
     }
 
-    /// Removes every tenant's changes recorded before `cutoff`, remembering for each
-    /// tenant the last position removed; answers how many were removed.
+    /// Removes every tenant's changes recorded before `cutoff` (but those a webhook
+    /// has yet to deliver), remembering for each tenant the last position removed;
+    /// answers how many were removed.
     pub async fn prune_changes(&self, cutoff: Timestamp) -> StoreResult<u64> {
         let tenants: Vec<(Uuid,)> = read!(self, |conn| {
             sqlx::query_as("SELECT tenant_id FROM change_heads")
@@ -137,11 +138,12 @@ impl Store {
         let mut removed = 0;
         for (tenant,) in tenants {
             // A bounded share a transaction, so that writers are not held up long.
+            let tenant = TenantId::from_uuid(tenant);
+            // Not past what a subscription has yet to deliver.
+            let undelivered = self.oldest_undelivered(tenant).await?;
             loop {
                 let mut tx = self.begin().await?;
-                let now = tx
-                    .prune_changes(TenantId::from_uuid(tenant), cutoff)
-                    .await?;
+                let now = tx.prune_changes(tenant, cutoff, undelivered).await?;
                 tx.commit().await?;
                 removed += now;
                 if now < PRUNED_PER_TRANSACTION as u64 {
@@ -223,11 +225,16 @@ impl Tx {
     }
 
     /// Removes the tenant's changes up to the last one recorded before `cutoff`, at
-    /// most [`PRUNED_PER_TRANSACTION`] of them.
+    /// most [`PRUNED_PER_TRANSACTION`] of them, none after `keep_after`.
     /// Positions follow the commits and the times are taken as the changes are
     /// made, so they rise together (but for the moments a commit takes): that
     /// position is found by halving the span still kept, a key lookup a step.
-    async fn prune_changes(&mut self, tenant: TenantId, cutoff: Timestamp) -> StoreResult<u64> {
+    async fn prune_changes(
+        &mut self,
+        tenant: TenantId,
+        cutoff: Timestamp,
+        keep_after: Option<i64>,
+    ) -> StoreResult<u64> {
         let (pruned_through, last): (i64, i64) = write!(self, |conn| {
             sqlx::query_as(
                 "SELECT pruned_through, last_position FROM change_heads WHERE tenant_id = $1",
@@ -260,7 +267,9 @@ impl Tx {
                 _ => upto = middle,
             }
         }
-        let through = (kept_from - 1).min(pruned_through + PRUNED_PER_TRANSACTION);
+        let through = (kept_from - 1)
+            .min(pruned_through + PRUNED_PER_TRANSACTION)
+            .min(keep_after.unwrap_or(i64::MAX));
         if through <= pruned_through {
             return Ok(0);
         }

@@ -34,6 +34,7 @@ mod tenants;
 mod transfer;
 mod two_factor;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -53,6 +54,7 @@ pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary, Sess
 pub use sign_in::{ThrottleRule, ThrottleState, UserTokenGrant};
 pub use transfer::UserKeys;
 pub use two_factor::TotpEnrolment;
+pub use webhooks::{AttemptOutcome, ClaimedWebhook, WebhookSecrets};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]

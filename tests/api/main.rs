@@ -41,3 +41,4 @@ mod transfer;
 mod two_factor;
 mod users;
 mod validation;
+mod webhooks;

@@ -50,7 +50,7 @@ pub struct ChangesBody {
     last_position: String,
 }
 
-/// One committed change.
+/// One committed change (as the feed answers it and webhooks deliver it).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangeEventBody {

@@ -14,6 +14,7 @@ mod tenants;
 mod transfer;
 mod two_factor;
 mod users;
+mod webhooks;
 
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -24,6 +25,7 @@ use crate::domain::{Membership, PageCursor, PageLimit, PageRequest, Violations};
 
 use super::AppState;
 
+pub use changes::ChangeEventBody;
 pub use error::{ApiError, Problem};
 use openapi::Conventions;
 
@@ -45,6 +47,7 @@ use openapi::Conventions;
         (name = "attributes", description = "User attributes a tenant declares beyond the standard profile"),
         (name = "auth", description = "Users signing in and out, and their own passwords"),
         (name = "audit", description = "Who did what, when, and from where"),
+        (name = "webhooks", description = "Subscriptions that deliver the change feed's events to a URL, signed (Standard Webhooks)"),
         (name = "events", description = "The change feed: every committed change of a tenant's users, groups and memberships, in commit order"),
         (name = "oauth", description = "Access tokens for API keys (OAuth 2.0 client credentials, RFC 7009 revocation)"),
     ),
@@ -104,6 +107,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(two_factor::disable))
         .routes(routes!(audit::list))
         .routes(routes!(changes::list))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::attempts))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(transfer::export))
         .routes(routes!(transfer::import))
 }
@@ -135,6 +143,9 @@ pub(crate) fn request_bodies() -> Vec<crate::http::body::BodyCheck> {
         ("v1 two-factor code", check::<two_factor::CodeBody>),
         ("v1 user", check::<users::CreateUserBody>),
         ("v1 user update", check::<users::UpdateUserBody>),
+        ("v1 webhook", check::<webhooks::CreateWebhookBody>),
+        ("v1 webhook update", check::<webhooks::UpdateWebhookBody>),
+        ("v1 webhook redelivery", check::<webhooks::RedeliverBody>),
     ]
 }
 
