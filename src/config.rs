@@ -209,6 +209,13 @@ pub struct ServeConfig {
         default_value_t = WebhookSettings::default().give_up_after.as_secs())]
     pub webhook_retry_period_secs: u64,
 
+    /// How long an instance holds a webhook it delivers without taking a step: after
+    /// it, an instance that died is taken over by another, in seconds (at least 20,
+    /// longer than one delivery may take)
+    #[arg(long, env = "ROSTER_WEBHOOK_LEASE_SECS", value_name = "SECONDS",
+        default_value_t = WebhookSettings::default().lease.as_secs())]
+    pub webhook_lease_secs: u64,
+
     /// PostgreSQL pool size; SQLite read-connection pool size
     #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS", value_name = "N",
         default_value_t = StoreOptions::default().max_connections)]
@@ -359,6 +366,10 @@ pub struct ServeSettings {
     pub webhooks: WebhookSettings,
 }
 
+/// The shortest webhook lease: a delivery takes at most 15 s, and a lease must not
+/// run out while its holder is still waiting on the receiver.
+const MIN_WEBHOOK_LEASE_SECS: u64 = 20;
+
 /// How long the change feed keeps a change unless configured otherwise.
 pub const DEFAULT_CHANGE_RETENTION_DAYS: u64 = 7;
 
@@ -403,6 +414,12 @@ impl ServeSettings {
                 .transpose()
                 .map_err(|error| anyhow::anyhow!("public_url: {error}"))?,
         };
+        if serve.webhook_lease_secs < MIN_WEBHOOK_LEASE_SECS {
+            anyhow::bail!(
+                "webhook_lease_secs: must be at least {MIN_WEBHOOK_LEASE_SECS}, longer than \
+                 one delivery may take"
+            );
+        }
         Ok(Self {
             listen: serve.listen,
             metrics_listen: serve
@@ -455,6 +472,7 @@ impl ServeSettings {
             webhooks: WebhookSettings {
                 allowed_networks: AllowedNetworks::new(serve.webhook_allowed_networks),
                 give_up_after: Duration::from_secs(serve.webhook_retry_period_secs),
+                lease: Duration::from_secs(serve.webhook_lease_secs),
                 ..WebhookSettings::default()
             },
         })

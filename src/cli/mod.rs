@@ -442,6 +442,46 @@ mod tests {
     }
 
     #[test]
+    fn webhook_settings_come_from_the_flags_and_a_short_lease_is_refused() {
+        let (cli, matches) = parse(&[
+            "roster",
+            "serve",
+            "--webhook-allowed-networks",
+            "127.0.0.1, 10.0.0.0/8",
+            "--webhook-lease-secs",
+            "30",
+            "--webhook-retry-period-secs",
+            "600",
+        ]);
+        let settings = Settings::layer(&cli, &matches).unwrap();
+        let serve = ServeSettings::from_config(&settings.global, settings.serve.unwrap()).unwrap();
+        assert!(
+            serve
+                .webhooks
+                .allowed_networks
+                .allows("10.1.2.3".parse().unwrap())
+        );
+        assert!(
+            !serve
+                .webhooks
+                .allowed_networks
+                .allows("192.168.0.1".parse().unwrap())
+        );
+        assert_eq!(serve.webhooks.lease.as_secs(), 30);
+        assert_eq!(serve.webhooks.give_up_after.as_secs(), 600);
+
+        let (cli, matches) = parse(&["roster", "serve", "--webhook-lease-secs", "19"]);
+        let settings = Settings::layer(&cli, &matches).unwrap();
+        let refused = ServeSettings::from_config(&settings.global, settings.serve.unwrap());
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("webhook_lease_secs")
+        );
+    }
+
+    #[test]
     fn the_defaults_of_the_flags_are_the_defaults_of_the_settings() {
         let (cli, matches) = parse(&["roster", "serve"]);
         let settings = Settings::layer(&cli, &matches).unwrap();

@@ -2,7 +2,7 @@
 //! real receiver on port 0, signed as Standard Webhooks says, retried and disabled,
 //! refused for private destinations unless allowed, delivered once by two instances.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,10 @@ use roster::config::ServeSettings;
 use roster::domain::Networks;
 use roster::webhooks::AllowedNetworks;
 
-use crate::helpers::{TestApp, TestTenant, expect_json, expect_problem, problem_fields};
+use crate::helpers::{
+    OPERATOR_TOKEN, ServerProcess, TestApp, TestDatabase, TestTenant, expect_json, expect_problem,
+    problem_fields,
+};
 
 /// One request the receiver took.
 #[derive(Debug, Clone)]
@@ -38,6 +41,8 @@ struct Receiver {
     url: String,
     deliveries: Arc<Mutex<Vec<Delivery>>>,
     status: Arc<AtomicU16>,
+    /// How long it takes to answer, in milliseconds.
+    delay_ms: Arc<AtomicU64>,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -45,11 +50,13 @@ impl Receiver {
     async fn start() -> Receiver {
         let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(204));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let app = axum::Router::new().route(
             "/hook",
             axum::routing::post({
                 let deliveries = deliveries.clone();
                 let status = status.clone();
+                let delay_ms = delay_ms.clone();
                 move |headers: axum::http::HeaderMap, body: String| async move {
                     let header = |name: &str| {
                         (headers.get(name).and_then(|v| v.to_str().ok()))
@@ -62,6 +69,8 @@ impl Receiver {
                         signature: header("webhook-signature"),
                         body,
                     });
+                    let delay = delay_ms.load(Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
                     axum::http::StatusCode::from_u16(status.load(Ordering::SeqCst)).unwrap()
                 }
             }),
@@ -75,6 +84,7 @@ impl Receiver {
             url,
             deliveries,
             status,
+            delay_ms,
             _server: server,
         }
     }
@@ -420,4 +430,129 @@ async fn two_instances_deliver_each_event_once_in_order() {
         })
         .collect();
     assert_eq!(positions, (1..=30).collect::<Vec<_>>(), "in order");
+}
+
+/// A tenant and an admin key of it, made through a server process.
+async fn process_tenant(server: &ServerProcess) -> TestTenant {
+    let client = reqwest::Client::new();
+    let tenant: Value = (client.post(server.url("/v1/tenants")))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"name": "Acme"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = tenant["id"].as_str().unwrap().to_owned();
+    let key: Value = (client.post(server.url(&format!("/v1/tenants/{id}/api-keys"))))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&json!({"name": "admin", "role": "admin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let admin = key["secret"].as_str().unwrap().to_owned();
+    TestTenant { id, admin }
+}
+
+/// Sends `body` to `path` on a server process as the tenant's admin; answers the JSON.
+async fn process_call(
+    server: &ServerProcess,
+    t: &TestTenant,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut request =
+        (reqwest::Client::new().request(method, server.url(path))).bearer_auth(&t.admin);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+const INSTANCE_ENV: [(&str, &str); 3] = [
+    ("ROSTER_BOOTSTRAP_TOKEN", OPERATOR_TOKEN),
+    ("ROSTER_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1"),
+    ("ROSTER_WEBHOOK_LEASE_SECS", "20"),
+];
+
+#[tokio::test]
+async fn a_stopping_instance_finishes_its_delivery_and_a_killed_one_loses_nothing() {
+    let database = TestDatabase::create().await;
+    let receiver = Receiver::start().await;
+    let mut first = ServerProcess::start(&database.url(), &INSTANCE_ENV);
+    let t = process_tenant(&first).await;
+    let hooks = format!("/v1/tenants/{}/webhooks", t.id);
+    let made = process_call(
+        &first,
+        &t,
+        reqwest::Method::POST,
+        &hooks,
+        Some(json!({"url": receiver.url})),
+    )
+    .await;
+    let hook = format!("{hooks}/{}", made["id"].as_str().unwrap());
+    let users = format!("/v1/tenants/{}/users", t.id);
+    let user = |n: u32| {
+        Some(json!({"email": format!("u{n}@acme.com"), "firstName": "U", "lastName": "U"}))
+    };
+
+    // SIGTERM while the receiver takes 3 s to answer: the delivery finishes and is
+    // recorded before the process exits.
+    receiver.delay_ms.store(3000, Ordering::SeqCst);
+    process_call(&first, &t, reqwest::Method::POST, &users, user(1)).await;
+    receiver.wait_for(1).await;
+    let stopped = tokio::task::spawn_blocking(move || {
+        let status = first.terminate();
+        (first, status)
+    });
+    let (_first, status) = stopped.await.unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut second = ServerProcess::start(&database.url(), &INSTANCE_ENV);
+    let state = process_call(&second, &t, reqwest::Method::GET, &hook, None).await;
+    assert_eq!(
+        state["deliveredThrough"], "1",
+        "recorded before the exit: {state}"
+    );
+    let log = process_call(
+        &second,
+        &t,
+        reqwest::Method::GET,
+        &format!("{hook}/attempts"),
+        None,
+    )
+    .await;
+    assert_eq!(log["items"].as_array().unwrap().len(), 1);
+    assert_eq!(log["items"][0]["status"], 204);
+
+    // SIGKILL while the receiver holds the next delivery: once the lease runs out,
+    // another instance delivers it again (the same webhook-id) and goes on.
+    process_call(&second, &t, reqwest::Method::POST, &users, user(2)).await;
+    receiver.wait_for(2).await;
+    second.kill();
+    receiver.delay_ms.store(0, Ordering::SeqCst);
+    let third = ServerProcess::start(&database.url(), &INSTANCE_ENV);
+    process_call(&third, &t, reqwest::Method::POST, &users, user(3)).await;
+    let delivered = receiver.wait_for(4).await;
+    let positions: Vec<String> = (delivered.iter())
+        .map(|d| d.json()["data"]["position"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        positions,
+        ["1", "2", "2", "3"],
+        "the event in flight again, then on"
+    );
+    assert_eq!(delivered[1].id, delivered[2].id);
+    let state = process_call(&third, &t, reqwest::Method::GET, &hook, None).await;
+    assert_eq!(state["deliveredThrough"], "3");
 }
