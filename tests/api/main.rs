@@ -29,6 +29,7 @@ mod oauth;
 mod openapi;
 mod outage;
 mod paging;
+mod scale_out;
 mod schema;
 mod scim;
 mod scim_bulk;

@@ -23,7 +23,7 @@ use crate::helpers::{
 
 /// One request the receiver took.
 #[derive(Debug, Clone)]
-struct Delivery {
+pub(crate) struct Delivery {
     id: String,
     timestamp: String,
     signature: String,
@@ -31,14 +31,14 @@ struct Delivery {
 }
 
 impl Delivery {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap()
     }
 }
 
 /// A webhook receiver on 127.0.0.1 port 0: records each request, answers `status`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     deliveries: Arc<Mutex<Vec<Delivery>>>,
     status: Arc<AtomicU16>,
     /// How long it takes to answer, in milliseconds.
@@ -47,7 +47,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let deliveries: Arc<Mutex<Vec<Delivery>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(204));
         let delay_ms = Arc::new(AtomicU64::new(0));
@@ -89,12 +89,12 @@ impl Receiver {
         }
     }
 
-    fn received(&self) -> Vec<Delivery> {
+    pub(crate) fn received(&self) -> Vec<Delivery> {
         self.deliveries.lock().unwrap().clone()
     }
 
     /// The deliveries once there are at least `count` (at most 30 s).
-    async fn wait_for(&self, count: usize) -> Vec<Delivery> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Delivery> {
         for _ in 0..300 {
             let received = self.received();
             if received.len() >= count {
@@ -433,7 +433,7 @@ async fn two_instances_deliver_each_event_once_in_order() {
 }
 
 /// A tenant and an admin key of it, made through a server process.
-async fn process_tenant(server: &ServerProcess) -> TestTenant {
+pub(crate) async fn process_tenant(server: &ServerProcess) -> TestTenant {
     let client = reqwest::Client::new();
     let tenant: Value = (client.post(server.url("/v1/tenants")))
         .bearer_auth(OPERATOR_TOKEN)
@@ -459,7 +459,7 @@ async fn process_tenant(server: &ServerProcess) -> TestTenant {
 }
 
 /// Sends `body` to `path` on a server process as the tenant's admin; answers the JSON.
-async fn process_call(
+pub(crate) async fn process_call(
     server: &ServerProcess,
     t: &TestTenant,
     method: reqwest::Method,
