@@ -199,18 +199,28 @@ impl Store {
         until: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedWebhook>> {
+        const DUE: &str = "FROM webhooks w JOIN change_heads h ON h.tenant_id = w.tenant_id \
+             WHERE w.enabled AND w.next_attempt_at <= $1 \
+             AND (w.leased_until IS NULL OR w.leased_until < $1) \
+             AND h.last_position > w.delivered_through";
+        // Looked for on a reader first: most looks find nothing, and a write
+        // transaction each time would queue behind SQLite's one writer.
+        let any: bool = read!(self, |conn| {
+            sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
+                .bind(now)
+                .fetch_one(conn)
+                .await?
+        });
+        if !any {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin().await?;
         let lock = match tx.inner {
             TxInner::Sqlite(..) => "",
             TxInner::Postgres(_) => " FOR UPDATE OF w SKIP LOCKED",
         };
         let due = format!(
-            "SELECT w.tenant_id, w.id FROM webhooks w \
-             JOIN change_heads h ON h.tenant_id = w.tenant_id \
-             WHERE w.enabled AND w.next_attempt_at <= $1 \
-             AND (w.leased_until IS NULL OR w.leased_until < $1) \
-             AND h.last_position > w.delivered_through \
-             ORDER BY w.next_attempt_at LIMIT $2{lock}"
+            "SELECT w.tenant_id, w.id {DUE} ORDER BY w.next_attempt_at LIMIT $2{lock}"
         );
         let due: Vec<(Uuid, Uuid)> = write!(tx, |conn| {
             sqlx::query_as(&due)

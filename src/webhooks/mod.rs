@@ -69,6 +69,10 @@ const IN_FLIGHT: usize = 16;
 /// retry that came due, or a change committed by another instance.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 
+/// How long the dispatcher waits after a commit woke it, so that a burst of commits
+/// costs one look, not one each.
+const COALESCE: Duration = Duration::from_millis(50);
+
 /// Events read from the feed at a time for one subscription.
 const EVENTS_AT_ONCE: u32 = 100;
 
@@ -147,7 +151,11 @@ impl Dispatcher {
             }
             tokio::select! {
                 Some(_) = deliveries.join_next(), if !deliveries.is_empty() => {}
-                _ = committed.changed() => {}
+                _ = committed.changed() => {
+                    // The commits of the next moments are looked for together.
+                    tokio::time::sleep(COALESCE).await;
+                    committed.borrow_and_update();
+                }
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
                 _ = stop.changed() => {}
             }
