@@ -48,6 +48,28 @@ fn change(
         .changing(user_fields_changed(before, user))
 }
 
+/// A change of the user `id` beside its own columns (a password, its two-factor
+/// sign-in), which moved it to `version`: `changed` names what.
+pub(super) fn user_touched(
+    by: impl Into<Actor>,
+    tenant: TenantId,
+    id: UserId,
+    version: Option<i64>,
+    changed: &[&str],
+) -> Option<Change> {
+    let object = Member::User(id);
+    version.map(|version| {
+        Change::new(
+            tenant,
+            by.into(),
+            ChangeType::UserUpdated,
+            object,
+            Some(version),
+        )
+        .changing(changed.iter().copied())
+    })
+}
+
 /// The deletion of the user `id` by `caller`.
 pub(super) fn user_deleted(by: impl Into<Actor>, tenant: TenantId, id: UserId) -> Change {
     let actor = by.into();

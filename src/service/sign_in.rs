@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::store::{ThrottleRule, ThrottleState};
 
-use super::changes::user_updated;
+use super::changes::{user_touched, user_updated};
 use super::sign_in_outcomes::{SignInKind, SignInOutcome};
 use super::two_factor::SecondFactor;
 use super::{Directory, ServiceError, ServiceResult, audit, audit_as};
@@ -749,7 +749,14 @@ impl Directory {
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(tenant_id, user_id, &hash, now).await?;
         // A change of the user: its version and updatedAt move.
-        tx.touch_user(tenant_id, user_id, now).await?;
+        let version = tx.touch_user(tenant_id, user_id, now).await?;
+        tx.record_changes(user_touched(
+            caller,
+            tenant_id,
+            user_id,
+            version,
+            &["password"],
+        ));
         audit(
             &mut tx,
             caller,

@@ -25,7 +25,7 @@ use crate::domain::{
 use crate::store::{Tx, UserKeys};
 
 use super::attributes::{declare_attribute, store_attribute_values};
-use super::changes::{group_updated, user_created, user_updated};
+use super::changes::{group_updated, user_created, user_touched, user_updated};
 use super::groups::{group_record, insert_group};
 use super::memberships::{Delta, audit_members, write_delta};
 use super::users::{user_record, write_user_change};
@@ -903,7 +903,9 @@ impl Importer {
             if let Some(hash) = hash {
                 let now = Timestamp::now();
                 tx.set_password_hash(self.tenant, id, &hash, now).await?;
-                tx.touch_user(self.tenant, id, now).await?;
+                let version = tx.touch_user(self.tenant, id, now).await?;
+                let by = &self.caller;
+                tx.record_changes(user_touched(by, self.tenant, id, version, &["password"]));
                 changed = true;
             }
         }

@@ -11,6 +11,7 @@ use crate::auth::{
 };
 use crate::domain::{Action, TargetKind, TenantId, Timestamp, UserId};
 
+use super::changes::user_touched;
 use super::sign_in::own_account;
 use super::{Access, Directory, ServiceError, ServiceResult, audit};
 
@@ -138,8 +139,14 @@ impl Directory {
         tx.confirm_totp_enrolment(tenant, user_id, now).await?;
         tx.replace_recovery_codes(tenant, user_id, &hashes, now)
             .await?;
-        tx.set_two_factor_enabled(tenant, user_id, true, now)
-            .await?;
+        let version = (tx.set_two_factor_enabled(tenant, user_id, true, now)).await?;
+        tx.record_changes(user_touched(
+            caller,
+            tenant,
+            user_id,
+            version,
+            &["twoFactorEnabled"],
+        ));
         audit(
             &mut tx,
             caller,
@@ -171,7 +178,14 @@ impl Directory {
         tx.replace_recovery_codes(tenant, user_id, &hashes, now)
             .await?;
         // New credentials are a change of the user: its version and updatedAt move.
-        tx.touch_user(tenant, user_id, now).await?;
+        let version = tx.touch_user(tenant, user_id, now).await?;
+        tx.record_changes(user_touched(
+            caller,
+            tenant,
+            user_id,
+            version,
+            &["recoveryCodes"],
+        ));
         audit(
             &mut tx,
             caller,
@@ -243,7 +257,14 @@ impl Directory {
             .ok_or(ServiceError::NotFound(super::Resource::User))?;
         tx.delete_two_factor(tenant, user).await?;
         if current.two_factor_enabled {
-            tx.set_two_factor_enabled(tenant, user, false, now).await?;
+            let version = tx.set_two_factor_enabled(tenant, user, false, now).await?;
+            tx.record_changes(user_touched(
+                caller,
+                tenant,
+                user,
+                version,
+                &["twoFactorEnabled"],
+            ));
         }
         audit(
             &mut tx,

@@ -191,26 +191,25 @@ impl Tx {
     }
 
     /// Turns the user's `two_factor_enabled` on or off as a change of the user (its
-    /// version rises, so every face's ETag follows).
+    /// version rises, so every face's ETag follows); answers the new version.
     pub async fn set_two_factor_enabled(
         &mut self,
         tenant: TenantId,
         user: UserId,
         enabled: bool,
         now: Timestamp,
-    ) -> StoreResult<()> {
-        write!(self, |conn| {
-            sqlx::query(
+    ) -> StoreResult<Option<i64>> {
+        Ok(write!(self, |conn| {
+            sqlx::query_scalar(
                 "UPDATE users SET two_factor_enabled = $3, version = version + 1, updated_at = $4 \
-                 WHERE tenant_id = $1 AND id = $2",
+                 WHERE tenant_id = $1 AND id = $2 RETURNING version",
             )
             .bind(tenant.as_uuid())
             .bind(user.as_uuid())
             .bind(enabled)
             .bind(now)
-            .execute(conn)
-            .await?;
-        });
-        Ok(())
+            .fetch_optional(conn)
+            .await?
+        }))
     }
 }

@@ -473,20 +473,24 @@ impl Tx {
 
     /// Records a change of the user made beside its own columns (its password, its
     /// two-factor credentials): its version rises and `updated_at` becomes `at`.
+    /// Answers the new version (none: no such user).
     pub async fn touch_user(
         &mut self,
         tenant: TenantId,
         user: UserId,
         at: Timestamp,
-    ) -> StoreResult<bool> {
-        self.update_user_at(
-            "UPDATE users SET version = version + 1, updated_at = $3 \
-             WHERE tenant_id = $1 AND id = $2",
-            tenant,
-            user,
-            at,
-        )
-        .await
+    ) -> StoreResult<Option<i64>> {
+        Ok(write!(self, |conn| {
+            sqlx::query_scalar(
+                "UPDATE users SET version = version + 1, updated_at = $3 \
+                 WHERE tenant_id = $1 AND id = $2 RETURNING version",
+            )
+            .bind(tenant.as_uuid())
+            .bind(user.as_uuid())
+            .bind(at)
+            .fetch_optional(conn)
+            .await?
+        }))
     }
 
     /// Replaces the password hash with a re-hash of the same password (new

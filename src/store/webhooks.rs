@@ -219,9 +219,8 @@ impl Store {
             TxInner::Sqlite(..) => "",
             TxInner::Postgres(_) => " FOR UPDATE OF w SKIP LOCKED",
         };
-        let due = format!(
-            "SELECT w.tenant_id, w.id {DUE} ORDER BY w.next_attempt_at LIMIT $2{lock}"
-        );
+        let due =
+            format!("SELECT w.tenant_id, w.id {DUE} ORDER BY w.next_attempt_at LIMIT $2{lock}");
         let due: Vec<(Uuid, Uuid)> = write!(tx, |conn| {
             sqlx::query_as(&due)
                 .bind(now)

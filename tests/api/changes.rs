@@ -395,3 +395,29 @@ async fn changes_past_their_retention_are_removed_and_a_reader_behind_them_is_to
     assert_eq!(positions(page["events"].as_array().unwrap()), [6]);
     assert_eq!(read(&app, &t, "").await["events"], page["events"]);
 }
+
+#[tokio::test]
+async fn a_password_set_is_a_change_that_names_the_password_and_holds_nothing_of_it() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let user = app.user(&t, "p@acme.com").await;
+    let uid = user["id"].as_str().unwrap();
+    let secret = "a brand new passphrase for the feed";
+    let put = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/v1/tenants/{}/users/{uid}/password", t.id),
+            &t.admin,
+        )
+        .json(&json!({"password": secret}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let events = all_after(&app, &t, "1", 100).await;
+    assert_eq!(types(&events), ["user.updated"]);
+    assert_eq!(events[0]["changed"], json!(["password"]));
+    assert_eq!(events[0]["object"]["version"], 2);
+    let raw = read(&app, &t, "").await.to_string();
+    assert!(!raw.contains(secret) && !raw.contains("argon2"), "{raw}");
+}
