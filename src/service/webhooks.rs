@@ -297,18 +297,17 @@ impl Directory {
         Ok(self.store.changes_after(tenant, after, limit).await?)
     }
 
-    /// Records an attempt and its outcome while `owner` holds the lease; answers
-    /// whether it still did.
-    pub async fn record_webhook_attempt(
+    /// Records attempts of one subscription and what the last leaves of it, while
+    /// `owner` holds the lease; answers whether it still did.
+    pub async fn record_webhook_attempts(
         &self,
         owner: Uuid,
-        attempt: &WebhookAttempt,
+        attempts: &[WebhookAttempt],
         outcome: &AttemptOutcome,
         until: Timestamp,
     ) -> ServiceResult<bool> {
-        Ok(self
-            .store
-            .record_attempt(owner, attempt, outcome, until)
+        Ok((self.store)
+            .record_attempts(owner, attempts, outcome, until)
             .await?)
     }
 

@@ -15,6 +15,7 @@ use crate::domain::{
     PageRequest, TenantId, Timestamp, Webhook, WebhookAttempt, WebhookUrl, parse_event_types,
 };
 
+use super::changes::push_rows;
 use super::{Store, StoreError, StoreResult, Tx, TxInner, read, write};
 
 const WEBHOOK_COLUMNS: &str = "tenant_id, id, url, event_types, enabled, disabled_reason, \
@@ -95,8 +96,11 @@ pub enum AttemptOutcome {
     /// Delivered: the subscription has delivered through this position (events
     /// passed over before it included), and its failures end.
     Delivered { through: i64 },
-    /// Failed: tried again at `retry_at`, or, with `disable`, no more (the reason).
+    /// Failed: delivered through `through` (the attempts before the failed one),
+    /// the failed event tried again at `retry_at`, or, with `disable`, no more (the
+    /// reason).
     Failed {
+        through: i64,
         failing_since: Timestamp,
         retry_at: Timestamp,
         disable: Option<String>,
@@ -258,18 +262,21 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records `attempt` and what it leaves of its subscription, if `owner` still
-    /// holds the lease (renewed until `until` after a delivery; ended after a
-    /// failure): answers whether it did.
-    pub async fn record_attempt(
+    /// Records `attempts` (of one subscription, in order) and what the last leaves
+    /// of it, if `owner` still holds the lease (renewed until `until` after a
+    /// delivery; ended after a failure): answers whether it did.
+    pub async fn record_attempts(
         &self,
         owner: Uuid,
-        attempt: &WebhookAttempt,
+        attempts: &[WebhookAttempt],
         outcome: &AttemptOutcome,
         until: Timestamp,
     ) -> StoreResult<bool> {
+        let Some(first) = attempts.first() else {
+            return Ok(true);
+        };
         let mut tx = self.begin().await?;
-        let (tenant, id) = (attempt.tenant_id.as_uuid(), attempt.webhook_id);
+        let (tenant, id) = (first.tenant_id.as_uuid(), first.webhook_id);
         let held = write!(tx, |conn| {
             let moved = match outcome {
                 AttemptOutcome::Delivered { through } => sqlx::query(
@@ -284,13 +291,15 @@ impl Store {
                 .bind(through)
                 .bind(until),
                 AttemptOutcome::Failed {
+                    through,
                     failing_since,
                     retry_at,
                     disable,
                 } => sqlx::query(
-                    "UPDATE webhooks SET failing_since = $4, failures = failures + 1, \
+                    "UPDATE webhooks SET failing_since = $4, \
+                     failures = CASE WHEN delivered_through = $8 THEN failures + 1 ELSE 1 END, \
                      next_attempt_at = $5, enabled = $6, disabled_reason = $7, \
-                     leased_until = NULL, lease_owner = NULL \
+                     delivered_through = $8, leased_until = NULL, lease_owner = NULL \
                      WHERE tenant_id = $1 AND id = $2 AND lease_owner = $3 \
                      AND leased_until IS NOT NULL",
                 )
@@ -300,29 +309,36 @@ impl Store {
                 .bind(*failing_since)
                 .bind(*retry_at)
                 .bind(disable.is_none())
-                .bind(disable.clone()),
+                .bind(disable.clone())
+                .bind(through),
             };
             moved.execute(&mut *conn).await?.rows_affected() == 1
         });
         if held {
-            write!(tx, |conn| {
-                sqlx::query(
+            const COLUMNS: usize = 9;
+            for chunk in attempts.chunks(tx.rows_per_statement(COLUMNS)) {
+                let mut text = String::from(
                     "INSERT INTO webhook_attempts (tenant_id, webhook_id, id, position, \
-                     event_id, attempted_at, status, latency_ms, error) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(tenant)
-                .bind(id)
-                .bind(attempt.id)
-                .bind(attempt.position)
-                .bind(attempt.event_id)
-                .bind(attempt.attempted_at)
-                .bind(attempt.status.map(i64::from))
-                .bind(attempt.latency_ms)
-                .bind(&attempt.error)
-                .execute(conn)
-                .await?;
-            });
+                     event_id, attempted_at, status, latency_ms, error) VALUES ",
+                );
+                push_rows(&mut text, chunk.len(), COLUMNS);
+                write!(tx, |conn| {
+                    let mut query = sqlx::query(&text);
+                    for attempt in chunk {
+                        query = query
+                            .bind(tenant)
+                            .bind(id)
+                            .bind(attempt.id)
+                            .bind(attempt.position)
+                            .bind(attempt.event_id)
+                            .bind(attempt.attempted_at)
+                            .bind(attempt.status.map(i64::from))
+                            .bind(attempt.latency_ms)
+                            .bind(&attempt.error);
+                    }
+                    query.execute(conn).await?;
+                });
+            }
             tx.commit().await?;
         }
         Ok(held)

@@ -73,6 +73,25 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// costs one look, not one each.
 const COALESCE: Duration = Duration::from_millis(50);
 
+/// A claimed subscription's deliveries are recorded at least every this many...
+const RECORD_EVERY: usize = 100;
+
+/// ...and at least this often.
+const RECORD_WITHIN: Duration = Duration::from_millis(500);
+
+/// Where a claimed subscription's delivery stands.
+struct Run {
+    /// The position delivered (or passed over) through.
+    through: i64,
+    /// The position last recorded.
+    recorded: i64,
+    failing_since: Option<Timestamp>,
+    failures: i64,
+    /// The deliveries not yet recorded.
+    delivered: Vec<WebhookAttempt>,
+    recorded_at: Instant,
+}
+
 /// Events read from the feed at a time for one subscription.
 const EVENTS_AT_ONCE: u32 = 100;
 
@@ -180,74 +199,111 @@ impl Dispatcher {
         }
     }
 
-    /// Answers whether the lease is still held (to be released).
+    /// Answers whether the lease is still held (to be released). Deliveries are
+    /// recorded together, every [`RECORD_EVERY`] events or [`RECORD_WITHIN`], and at
+    /// once when one fails: a dispatcher that dies between sends the unrecorded
+    /// events again.
     async fn deliver_events(
         &self,
         webhook: &Webhook,
         secrets: &WebhookSecrets,
     ) -> ServiceResult<bool> {
-        let mut through = webhook.delivered_through;
+        let mut run = Run {
+            through: webhook.delivered_through,
+            recorded: webhook.delivered_through,
+            failing_since: webhook.failing_since,
+            failures: webhook.failures,
+            delivered: Vec::new(),
+            recorded_at: Instant::now(),
+        };
         loop {
             if self.stopping() {
-                return Ok(true);
+                return self.record(webhook, &mut run).await;
             }
             let page = (self.directory)
-                .webhook_events(webhook.tenant_id, through, EVENTS_AT_ONCE)
+                .webhook_events(webhook.tenant_id, run.through, EVENTS_AT_ONCE)
                 .await?;
             let Some(last) = page.events.last().map(|e| e.position) else {
-                return Ok(true);
+                return self.record(webhook, &mut run).await;
             };
             for event in page.events {
                 if !webhook.wants(event.change.change_type) {
                     continue;
                 }
                 if self.stopping() {
-                    return self.pass_over(webhook, through).await;
+                    return self.record(webhook, &mut run).await;
                 }
                 let attempt = self.attempt(webhook, secrets, &event).await;
-                let outcome = match attempt.succeeded() {
-                    true => AttemptOutcome::Delivered {
-                        through: event.position,
-                    },
-                    false => self.failure(webhook, &attempt),
-                };
-                let held = (self.directory)
-                    .record_webhook_attempt(self.owner, &attempt, &outcome, self.lease_end())
-                    .await?;
-                if let AttemptOutcome::Failed { disable, .. } = &outcome {
-                    if let Some(reason) = disable.as_ref().filter(|_| held) {
+                if !attempt.succeeded() {
+                    let outcome = self.failure(&run, &attempt);
+                    run.delivered.push(attempt);
+                    let held = (self.directory)
+                        .record_webhook_attempts(
+                            self.owner,
+                            &run.delivered,
+                            &outcome,
+                            self.lease_end(),
+                        )
+                        .await?;
+                    if let AttemptOutcome::Failed {
+                        disable: Some(reason),
+                        ..
+                    } = &outcome
+                        && held
+                    {
                         tracing::warn!(webhook_id = %webhook.id, reason, "webhook disabled");
                     }
                     return Ok(false);
                 }
-                if !held {
+                run.through = event.position;
+                run.failing_since = None;
+                run.failures = 0;
+                run.delivered.push(attempt);
+                if (run.delivered.len() >= RECORD_EVERY
+                    || run.recorded_at.elapsed() >= RECORD_WITHIN)
+                    && !self.record(webhook, &mut run).await?
+                {
                     return Ok(false);
                 }
-                through = event.position;
             }
-            if !self.pass_over(webhook, last).await? {
-                return Ok(false);
-            }
-            through = last;
+            // The events after the last one taken are not of the types asked for.
+            run.through = last;
         }
     }
 
-    /// Moves the subscription past the events it does not take, up to `through`.
-    async fn pass_over(&self, webhook: &Webhook, through: i64) -> ServiceResult<bool> {
-        if through <= webhook.delivered_through {
+    /// Records the run's deliveries since the last record, and the position it has
+    /// reached; answers whether the lease is still held.
+    async fn record(&self, webhook: &Webhook, run: &mut Run) -> ServiceResult<bool> {
+        if run.through <= run.recorded && run.delivered.is_empty() {
             return Ok(true);
         }
-        (self.directory)
-            .pass_over_webhook_events(self.owner, webhook, through, self.lease_end())
-            .await
+        let outcome = AttemptOutcome::Delivered {
+            through: run.through,
+        };
+        let held = match run.delivered.is_empty() {
+            true => {
+                (self.directory)
+                    .pass_over_webhook_events(self.owner, webhook, run.through, self.lease_end())
+                    .await?
+            }
+            false => {
+                (self.directory)
+                    .record_webhook_attempts(self.owner, &run.delivered, &outcome, self.lease_end())
+                    .await?
+            }
+        };
+        run.delivered.clear();
+        run.recorded = run.through;
+        run.recorded_at = Instant::now();
+        Ok(held)
     }
 
     /// What a failed attempt leaves: the next try after a backoff that doubles with
     /// each failure (half of it random), or, past the retry period, no more.
-    fn failure(&self, webhook: &Webhook, attempt: &WebhookAttempt) -> AttemptOutcome {
+    fn failure(&self, run: &Run, attempt: &WebhookAttempt) -> AttemptOutcome {
         let now = attempt.attempted_at;
-        let failing_since = webhook.failing_since.unwrap_or(now);
-        let doublings = u32::try_from(webhook.failures.clamp(0, 20)).unwrap_or(20);
+        let failing_since = run.failing_since.unwrap_or(now);
+        let doublings = u32::try_from(run.failures.clamp(0, 20)).unwrap_or(20);
         let backoff = (self.settings.first_retry)
             .saturating_mul(1 << doublings)
             .min(self.settings.longest_retry);
@@ -263,6 +319,7 @@ impl Dispatcher {
             )
         });
         AttemptOutcome::Failed {
+            through: run.through,
             failing_since,
             retry_at,
             disable,
