@@ -143,7 +143,7 @@ async fn instances_behind_haproxy_keep_every_write_and_event_when_one_is_killed(
     let hook = json!({"url": receiver.url});
     process_call(&instances[1], &t, reqwest::Method::POST, &hooks, Some(hook)).await;
 
-    // Load through the balancer: v1 and SCIM creates, eight at a time, for 6 s;
+    // Load through the balancer: v1, SCIM and Tyk creates, eight at a time, for 6 s;
     // instance 1 is killed 2 s in.
     let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
     let failed: Arc<Mutex<BTreeMap<String, u32>>> = Arc::default();
@@ -159,26 +159,46 @@ async fn instances_behind_haproxy_keep_every_write_and_event_when_one_is_killed(
         );
         let (acknowledged, failed, running) =
             (acknowledged.clone(), failed.clone(), running.clone());
-        let (v1, scim) = (
+        let (v1, scim, tyk) = (
             balancer.url(&format!("/v1/tenants/{}/users", t.id)),
             balancer.url("/scim/v2/Users"),
+            balancer.url("/api/users"),
         );
         workers.push(tokio::spawn(async move {
             let mut n = 0;
             while running.load(Ordering::SeqCst) {
                 n += 1;
                 let email = format!("w{worker}n{n}@acme.com");
-                let request = if n % 2 == 0 {
-                    client.post(&v1).json(&json!({"email": email, "firstName": "W", "lastName": "N"}))
-                } else {
-                    (client.post(&scim))
-                        .header("content-type", "application/scim+json")
-                        .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "emails": [{"value": email, "primary": true}], "name": {"givenName": "W", "familyName": "N"}}))
+                // v1, SCIM and Tyk in turn; each answers the new user's id.
+                let (request, created, id_at): (_, u16, &[&str]) = match n % 3 {
+                    0 => (
+                        (client.post(&v1)).bearer_auth(&t.admin).json(
+                            &json!({"email": email, "firstName": "W", "lastName": "N"}),
+                        ),
+                        201,
+                        &["id"],
+                    ),
+                    1 => (
+                        (client.post(&scim))
+                            .bearer_auth(&t.admin)
+                            .header("content-type", "application/scim+json")
+                            .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "emails": [{"value": email, "primary": true}], "name": {"givenName": "W", "familyName": "N"}})),
+                        201,
+                        &["id"],
+                    ),
+                    _ => (
+                        (client.post(&tyk))
+                            .header("authorization", &t.admin)
+                            .json(&json!({"first_name": "W", "last_name": "N", "email_address": email})),
+                        200,
+                        &["Meta", "id"],
+                    ),
                 };
-                match request.bearer_auth(&t.admin).send().await {
-                    Ok(response) if response.status() == 201 => {
+                match request.send().await {
+                    Ok(response) if response.status() == created => {
                         let body: Value = response.json().await.unwrap();
-                        acknowledged.lock().unwrap().push(body["id"].as_str().unwrap().to_owned());
+                        let id = id_at.iter().fold(&body, |value, key| &value[*key]);
+                        acknowledged.lock().unwrap().push(id.as_str().unwrap().to_owned());
                     }
                     Ok(response) => *failed.lock().unwrap().entry(response.status().to_string()).or_default() += 1,
                     Err(error) => *failed.lock().unwrap().entry(format!("{error}")).or_default() += 1,
