@@ -181,8 +181,9 @@ impl Application {
     }
 }
 
-/// Removes the changes older than `retention` from the change feed, at start and
-/// every [`PRUNE_EVERY`]; `None` keeps them all.
+/// Removes the changes older than `retention` from the change feed (but those a
+/// webhook has yet to deliver), and the webhook attempts as old, at start and every
+/// [`PRUNE_EVERY`]; `None` keeps them all.
 async fn keep_changes(store: Store, retention: Option<std::time::Duration>) {
     let Some(retention) = retention else { return };
     let mut every = tokio::time::interval(PRUNE_EVERY);
@@ -194,6 +195,13 @@ async fn keep_changes(store: Store, retention: Option<std::time::Duration>) {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "changes past their retention removed"),
             Err(error) => tracing::warn!(%error, "cannot remove the changes past their retention"),
+        }
+        match store.prune_webhook_attempts(cutoff).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "webhook attempts past their retention removed"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot remove the webhook attempts past their retention")
+            }
         }
     }
 }

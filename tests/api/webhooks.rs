@@ -220,6 +220,11 @@ async fn each_change_is_delivered_once_in_order_and_signed() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.received().len(), 4, "nothing twice");
     assert_eq!(groups_only.received().len(), 1);
+
+    // The log is kept as long as the feed's events.
+    let later = roster::domain::Timestamp::now().plus_seconds(1);
+    assert_eq!(app.store().await.prune_webhook_attempts(later).await.unwrap(), 5);
+    assert!(attempts(&app, &t, id).await.is_empty());
 }
 
 #[tokio::test]
