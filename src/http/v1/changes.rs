@@ -81,7 +81,7 @@ pub struct ObjectBody {
     kind: &'static str,
     id: uuid::Uuid,
     /// Its version after the change (its ETag's); absent once deleted, and on
-    /// membership events (the group's version moves with them: read it from the group).
+    /// membership events (a membership has no version of its own).
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<i64>,
 }
