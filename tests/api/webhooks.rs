@@ -223,7 +223,14 @@ async fn each_change_is_delivered_once_in_order_and_signed() {
 
     // The log is kept as long as the feed's events.
     let later = roster::domain::Timestamp::now().plus_seconds(1);
-    assert_eq!(app.store().await.prune_webhook_attempts(later).await.unwrap(), 5);
+    assert_eq!(
+        app.store()
+            .await
+            .prune_webhook_attempts(later)
+            .await
+            .unwrap(),
+        5
+    );
     assert!(attempts(&app, &t, id).await.is_empty());
 }
 
@@ -560,4 +567,85 @@ async fn a_stopping_instance_finishes_its_delivery_and_a_killed_one_loses_nothin
     assert_eq!(delivered[1].id, delivered[2].id);
     let state = process_call(&third, &t, reqwest::Method::GET, &hook, None).await;
     assert_eq!(state["deliveredThrough"], "3");
+}
+
+#[tokio::test]
+async fn a_redirect_a_slow_receiver_and_a_large_answer_are_bounded() {
+    let app = TestApp::spawn_with(|settings| {
+        allow_loopback(settings);
+        settings.webhooks.timeout = Duration::from_secs(1);
+        // No retry within the test.
+        settings.webhooks.first_retry = Duration::from_secs(600);
+    })
+    .await;
+    let t = app.tenant().await;
+    let followed = Arc::new(AtomicU64::new(0));
+    let receiver = axum::Router::new()
+        .route(
+            "/redirect",
+            axum::routing::post(|| async {
+                (
+                    axum::http::StatusCode::TEMPORARY_REDIRECT,
+                    [("location", "/followed")],
+                )
+            }),
+        )
+        .route(
+            "/followed",
+            axum::routing::post({
+                let followed = followed.clone();
+                move || async move {
+                    followed.fetch_add(1, Ordering::SeqCst);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        )
+        .route(
+            "/slow",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/large",
+            axum::routing::post(|| async { vec![b'x'; 8 * 1024 * 1024] }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+    let mut hooks = Vec::new();
+    for path in ["/redirect", "/slow", "/large"] {
+        let made = subscribe(&app, &t, json!({"url": format!("{base}{path}")})).await;
+        hooks.push(made["id"].as_str().unwrap().to_owned());
+    }
+    app.user(&t, "a@acme.com").await;
+    let mut logs = Vec::new();
+    for id in &hooks {
+        let mut log = attempts(&app, &t, id).await;
+        for _ in 0..100 {
+            if !log.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            log = attempts(&app, &t, id).await;
+        }
+        logs.push(log[0].clone());
+    }
+    assert_eq!(
+        logs[0]["status"], 307,
+        "a redirect is an answer, not followed"
+    );
+    assert!(logs[0]["error"].as_str().unwrap().contains("307"));
+    assert_eq!(followed.load(Ordering::SeqCst), 0);
+    assert!(logs[1]["status"].is_null());
+    let slow = logs[1]["error"].as_str().unwrap();
+    assert!(slow.contains("in time"), "{slow}");
+    assert!(
+        logs[1]["latencyMs"].as_i64().unwrap() < 4000,
+        "cut at the timeout"
+    );
+    assert_eq!(logs[2]["status"], 200, "a large answer is read in part");
+    assert!(logs[2]["error"].is_null());
+    assert_eq!(webhook(&app, &t, &hooks[2]).await["deliveredThrough"], "1");
 }
