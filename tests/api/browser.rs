@@ -437,6 +437,26 @@ impl Browser {
             .unwrap_or_else(|e| panic!("text_of {css:?}: {e}"))
     }
 
+    /// Waits up to ten seconds for the first element `css` finds to read `text`. After
+    /// a form is sent, the page being left may still be there, and an element found
+    /// on it goes stale as the next page replaces it: each look finds it anew.
+    pub async fn wait_for_text(&self, css: &str, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(element) = self.client().find(Locator::Css(css)).await
+                && let Ok(found) = element.text().await
+            {
+                if found == text {
+                    return;
+                }
+                last = found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{css:?} reads {last:?}, not {text:?}");
+    }
+
     /// The first element `css` finds, waiting up to ten seconds for it to appear.
     pub async fn wait_for(&self, css: &str) -> Element {
         self.client()

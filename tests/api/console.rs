@@ -1037,8 +1037,7 @@ async fn every_admin_and_operator_page_passes_axe_at_both_widths() {
         .await;
     browser.fill("New group's name", "Forged").await;
     browser.click_button("Create group").await;
-    browser.wait_for("main h1").await;
-    assert_eq!(browser.text_of("main h1").await, "Form expired");
+    browser.wait_for_text("main h1", "Form expired").await;
     let groups = expect_json(
         app.get(&format!("/v1/tenants/{t}/groups"), &tenant.admin)
             .await,
