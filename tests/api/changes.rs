@@ -194,6 +194,10 @@ async fn bad_reads_of_the_feed_are_refused_naming_the_parameter() {
         let fields = problem_fields(&problem);
         assert_eq!(fields, [field], "{query}: {problem}");
     }
+    let path = format!("/v1/tenants/{}/events?cursor=3", t.id);
+    let problem = expect_problem(app.get(&path, &t.admin).await, 400).await;
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("unknown field `cursor`"), "{problem}");
     // A reader may follow the feed; a request without a credential may not.
     let reader = app.api_key(&t.id, "reader").await;
     let path = format!("/v1/tenants/{}/events", t.id);

@@ -19,9 +19,11 @@ const DEFAULT_LIMIT: u32 = 100;
 /// How long before the request's own time limit a wait gives up, to answer in time.
 const ANSWER_MARGIN: Duration = Duration::from_secs(1);
 
-/// A read of the change feed.
+/// A read of the change feed. A parameter it does not know is refused: a consumer's
+/// misspelt `after` must not silently read from the start.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ChangesParams {
     /// The `nextCursor` of the previous read: the events committed after it. Absent:
     /// from the oldest event kept.
